@@ -1,0 +1,30 @@
+"""The ``opspilot`` command line. Each group of subcommands lives in ``console/commands``."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from core_client.errors import OpsPilotError
+
+app = typer.Typer(
+    name="opspilot",
+    help="OpsPilot: an incident-operations console with a Copilot that cites its evidence and asks before it acts.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+def main() -> None:
+    """Run the CLI; a typed OpsPilot error becomes one clear line on stderr and exit status 1."""
+    try:
+        app()
+    except OpsPilotError as exc:
+        typer.secho(f"error: {exc}", err=True, fg=typer.colors.RED)
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

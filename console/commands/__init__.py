@@ -1,0 +1,1 @@
+"""The ``opspilot`` subcommands, one module per group."""

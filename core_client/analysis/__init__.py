@@ -1,0 +1,1 @@
+"""Analysis over any provider's data: log patterns, volume histograms, metric baselines and anomalies."""

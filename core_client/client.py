@@ -1,0 +1,544 @@
+"""CoreClient: one async, provider-agnostic client for every capability.
+
+Each capability is a namespace (``core.incidents.query(...)``, ``core.logs.context(...)``). Every provider call
+runs under that provider's timeout and comes back as data or as a typed error, never a raw exception. Every
+mutation passes through the :class:`~core_client.gate.MutationGate`, which checks policy and the grant and
+writes the audit trail.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, TypeVar
+
+from core_client.analysis.histogram import histogram_from_entries
+from core_client.capabilities import Capability
+from core_client.clock import Clock, SystemClock
+from core_client.errors import (
+    CapabilityNotConfigured,
+    NotFound,
+    OpsPilotError,
+    ProviderUnavailable,
+    Unsupported,
+)
+from core_client.gate import MutationGate
+from core_client.identity import Actor
+from core_client.mutations import (
+    AppendTimelineNoteArgs,
+    CreateIncidentArgs,
+    CreateTicketArgs,
+    PageOnCallArgs,
+    SendMessageArgs,
+    UpdateIncidentArgs,
+    UpdateTicketArgs,
+)
+from core_client.protocols import (
+    LogContextProvider,
+    LogHistogramProvider,
+    OnCallProvider,
+    RunbookProvider,
+)
+from core_client.registry import load_provider
+from core_client.schemas import (
+    Alert,
+    AlertQuery,
+    CreateIncidentInput,
+    CreateTicketInput,
+    Deployment,
+    DeploymentQuery,
+    HealthReport,
+    Incident,
+    IncidentQuery,
+    LogContext,
+    LogEntry,
+    LogHistogram,
+    LogQuery,
+    Message,
+    MessageResult,
+    MetricDescriptor,
+    MetricQuery,
+    MetricSeries,
+    OnCallShift,
+    Page,
+    PageOnCallInput,
+    PageResult,
+    ProviderHealth,
+    QueryScope,
+    Runbook,
+    Service,
+    ServiceQuery,
+    Team,
+    TeamMember,
+    TeamQuery,
+    Ticket,
+    TicketQuery,
+    TimelineAppendInput,
+    TimelineEntry,
+    UpdateIncidentInput,
+    UpdateTicketInput,
+)
+from core_client.settings import Settings, load_settings
+
+T = TypeVar("T")
+
+# A histogram computed by paging through a provider without native support reads at most this many lines.
+EMULATED_HISTOGRAM_LINES = 20_000
+
+
+@dataclass(frozen=True)
+class LoadedProvider:
+    capability: Capability
+    name: str
+    instance: Any
+    timeout: float
+
+
+class _Namespace:
+    """Shared plumbing: find the capability's provider and call it under its timeout."""
+
+    capability: Capability
+
+    def __init__(self, core: CoreClient) -> None:
+        self._core = core
+
+    @property
+    def provider(self) -> LoadedProvider:
+        return self._core.provider_for(self.capability)
+
+    async def _call(self, operation: str, call: Callable[[Any], Awaitable[T]]) -> T:
+        return await self._core.call(self.capability, operation, call)
+
+    def _optional(self, protocol: type, operation: str) -> Any:
+        instance = self.provider.instance
+        if not isinstance(instance, protocol):
+            raise Unsupported(
+                f"provider {self.provider.name!r} does not offer {operation}", source=self.provider.name
+            )
+        return instance
+
+
+class Incidents(_Namespace):
+    capability = Capability.INCIDENT
+
+    async def query(self, query: IncidentQuery | None = None, *, cursor: str | None = None) -> Page[Incident]:
+        q = query or IncidentQuery()
+        return await self._call("incidents.query", lambda p: p.query(q, cursor=cursor))
+
+    async def get(self, incident_id: str) -> Incident:
+        return await self._call("incidents.get", lambda p: p.get(incident_id))
+
+    async def timeline(self, incident_id: str, *, cursor: str | None = None) -> Page[TimelineEntry]:
+        return await self._call("incidents.timeline", lambda p: p.timeline(incident_id, cursor=cursor))
+
+    async def create(
+        self,
+        data: CreateIncidentInput,
+        *,
+        actor: Actor,
+        grant: str | None = None,
+        environment: str | None = None,
+    ) -> Incident:
+        args = CreateIncidentArgs(incident=data)
+        return await self._core.mutate(
+            "create_incident",
+            args,
+            actor=actor,
+            grant=grant,
+            environment=environment,
+            action=lambda key: self._call("incidents.create", lambda p: p.create(data, idempotency_key=key)),
+        )
+
+    async def update(
+        self,
+        incident_id: str,
+        changes: UpdateIncidentInput,
+        *,
+        actor: Actor,
+        grant: str | None = None,
+        environment: str | None = None,
+    ) -> Incident:
+        args = UpdateIncidentArgs(incident_id=incident_id, changes=changes)
+        return await self._core.mutate(
+            "update_incident",
+            args,
+            actor=actor,
+            grant=grant,
+            environment=environment,
+            action=lambda key: self._call(
+                "incidents.update", lambda p: p.update(incident_id, changes, idempotency_key=key)
+            ),
+        )
+
+    async def append_timeline(
+        self,
+        incident_id: str,
+        entry: TimelineAppendInput,
+        *,
+        actor: Actor,
+        grant: str | None = None,
+        environment: str | None = None,
+    ) -> TimelineEntry:
+        args = AppendTimelineNoteArgs(incident_id=incident_id, note=entry)
+        # "at" defaults to the client's clock, after hashing: the approved arguments leave it open.
+        stamped = entry if entry.at else entry.model_copy(update={"at": self._core.clock.now()})
+        return await self._core.mutate(
+            "append_timeline_note",
+            args,
+            actor=actor,
+            grant=grant,
+            environment=environment,
+            action=lambda key: self._call(
+                "incidents.append_timeline", lambda p: p.append_timeline(incident_id, stamped, idempotency_key=key)
+            ),
+        )
+
+
+class Alerts(_Namespace):
+    capability = Capability.ALERT
+
+    async def query(self, query: AlertQuery | None = None, *, cursor: str | None = None) -> Page[Alert]:
+        q = query or AlertQuery()
+        return await self._call("alerts.query", lambda p: p.query(q, cursor=cursor))
+
+    async def get(self, alert_id: str) -> Alert:
+        return await self._call("alerts.get", lambda p: p.get(alert_id))
+
+
+class Logs(_Namespace):
+    capability = Capability.LOG
+
+    async def query(self, query: LogQuery | None = None, *, cursor: str | None = None) -> Page[LogEntry]:
+        q = query or LogQuery()
+        return await self._call("logs.query", lambda p: p.query(q, cursor=cursor))
+
+    async def context(self, log_id: str, *, before: int = 20, after: int = 20) -> LogContext:
+        provider = self._optional(LogContextProvider, "log context")
+        return await self._call(
+            "logs.context", lambda _: provider.context(log_id, before=before, after=after)
+        )
+
+    async def histogram(self, query: LogQuery, *, buckets: int = 60) -> LogHistogram:
+        """Lines per time slice of the query's window: the provider's own count, or counted here."""
+        instance = self.provider.instance
+        if isinstance(instance, LogHistogramProvider):
+            return await self._call("logs.histogram", lambda _: instance.histogram(query, buckets=buckets))
+        end = query.end or self._core.clock.now()
+        start = query.start or end - timedelta(hours=1)
+        windowed = query.model_copy(update={"start": start, "end": end, "limit": 1000})
+        entries: list[LogEntry] = []
+        cursor: str | None = None
+        while len(entries) < EMULATED_HISTOGRAM_LINES:
+            page = await self.query(windowed, cursor=cursor)
+            entries.extend(page.items)
+            cursor = page.next_cursor
+            if cursor is None:
+                break
+        return histogram_from_entries(entries, start=start, end=end, buckets=buckets, truncated=cursor is not None)
+
+
+class Metrics(_Namespace):
+    capability = Capability.METRIC
+
+    async def query(self, query: MetricQuery, *, cursor: str | None = None) -> Page[MetricSeries]:
+        return await self._call("metrics.query", lambda p: p.query(query, cursor=cursor))
+
+    async def describe(self, scope: QueryScope | None = None) -> list[MetricDescriptor]:
+        return await self._call("metrics.describe", lambda p: p.describe(scope))
+
+
+class Tickets(_Namespace):
+    capability = Capability.TICKET
+
+    async def query(self, query: TicketQuery | None = None, *, cursor: str | None = None) -> Page[Ticket]:
+        q = query or TicketQuery()
+        return await self._call("tickets.query", lambda p: p.query(q, cursor=cursor))
+
+    async def get(self, ticket_id: str) -> Ticket:
+        return await self._call("tickets.get", lambda p: p.get(ticket_id))
+
+    async def create(
+        self,
+        data: CreateTicketInput,
+        *,
+        actor: Actor,
+        grant: str | None = None,
+        environment: str | None = None,
+    ) -> Ticket:
+        return await self._core.mutate(
+            "create_ticket",
+            CreateTicketArgs(ticket=data),
+            actor=actor,
+            grant=grant,
+            environment=environment,
+            action=lambda key: self._call("tickets.create", lambda p: p.create(data, idempotency_key=key)),
+        )
+
+    async def update(
+        self,
+        ticket_id: str,
+        changes: UpdateTicketInput,
+        *,
+        actor: Actor,
+        grant: str | None = None,
+        environment: str | None = None,
+    ) -> Ticket:
+        return await self._core.mutate(
+            "update_ticket",
+            UpdateTicketArgs(ticket_id=ticket_id, changes=changes),
+            actor=actor,
+            grant=grant,
+            environment=environment,
+            action=lambda key: self._call(
+                "tickets.update", lambda p: p.update(ticket_id, changes, idempotency_key=key)
+            ),
+        )
+
+
+class Services(_Namespace):
+    capability = Capability.SERVICE
+
+    async def query(self, query: ServiceQuery | None = None, *, cursor: str | None = None) -> Page[Service]:
+        q = query or ServiceQuery()
+        return await self._call("services.query", lambda p: p.query(q, cursor=cursor))
+
+    async def get(self, name: str) -> Service:
+        """The service called ``name`` (or with that id)."""
+        page = await self._call("services.get", lambda p: p.query(ServiceQuery(name=name, limit=MAX_MATCHES)))
+        for service in page.items:
+            if name in (service.name, service.id):
+                return service
+        page = await self._call("services.get", lambda p: p.query(ServiceQuery(ids=[name], limit=1)))
+        if page.items:
+            return page.items[0]
+        raise NotFound(f"no service named {name!r}", source=self.provider.name)
+
+    async def all(self) -> list[Service]:
+        """The whole catalog, every page."""
+        services: list[Service] = []
+        cursor: str | None = None
+        while True:
+            page = await self.query(ServiceQuery(limit=1000), cursor=cursor)
+            services.extend(page.items)
+            cursor = page.next_cursor
+            if cursor is None:
+                return services
+
+    async def dependents(self, name: str) -> list[Service]:
+        """The services that call ``name`` directly."""
+        return [service for service in await self.all() if name in service.dependencies]
+
+    async def runbook(self, service: str) -> Runbook:
+        provider = self._optional(RunbookProvider, "runbooks")
+        return await self._call("services.runbook", lambda _: provider.runbook(service))
+
+
+MAX_MATCHES = 50
+
+
+class Teams(_Namespace):
+    capability = Capability.TEAM
+
+    async def query(self, query: TeamQuery | None = None, *, cursor: str | None = None) -> Page[Team]:
+        q = query or TeamQuery()
+        return await self._call("teams.query", lambda p: p.query(q, cursor=cursor))
+
+    async def get(self, team_id: str) -> Team:
+        return await self._call("teams.get", lambda p: p.get(team_id))
+
+    async def members(self, team_id: str) -> list[TeamMember]:
+        return await self._call("teams.members", lambda p: p.members(team_id))
+
+    async def oncall(self, team_id: str, *, at: datetime | None = None) -> list[OnCallShift]:
+        provider = self._optional(OnCallProvider, "on-call schedules")
+        when = at or self._core.clock.now()
+        return await self._call("teams.oncall", lambda _: provider.oncall(team_id, at=when))
+
+    async def page(
+        self,
+        request: PageOnCallInput,
+        *,
+        actor: Actor,
+        grant: str | None = None,
+        environment: str | None = None,
+    ) -> PageResult:
+        provider = self._optional(OnCallProvider, "paging")
+        return await self._core.mutate(
+            "page_oncall",
+            PageOnCallArgs(page=request),
+            actor=actor,
+            grant=grant,
+            environment=environment,
+            action=lambda key: self._call("teams.page", lambda _: provider.page(request, idempotency_key=key)),
+        )
+
+
+class Deployments(_Namespace):
+    capability = Capability.DEPLOYMENT
+
+    async def query(
+        self, query: DeploymentQuery | None = None, *, cursor: str | None = None
+    ) -> Page[Deployment]:
+        q = query or DeploymentQuery()
+        return await self._call("deployments.query", lambda p: p.query(q, cursor=cursor))
+
+    async def get(self, deployment_id: str) -> Deployment:
+        return await self._call("deployments.get", lambda p: p.get(deployment_id))
+
+
+class Messaging(_Namespace):
+    capability = Capability.MESSAGING
+
+    async def send(
+        self,
+        message: Message,
+        *,
+        actor: Actor,
+        grant: str | None = None,
+        environment: str | None = None,
+    ) -> MessageResult:
+        return await self._core.mutate(
+            "send_message",
+            SendMessageArgs(message=message),
+            actor=actor,
+            grant=grant,
+            environment=environment,
+            action=lambda key: self._call("messaging.send", lambda p: p.send(message, idempotency_key=key)),
+        )
+
+
+class CoreClient:
+    """The one way the rest of OpsPilot reads and changes the world."""
+
+    def __init__(
+        self,
+        providers: dict[Capability, LoadedProvider],
+        *,
+        gate: MutationGate,
+        clock: Clock | None = None,
+        settings: Settings | None = None,
+    ) -> None:
+        self._providers = providers
+        self.gate = gate
+        self.settings = settings or load_settings()
+        self.clock: Clock = clock or _world_clock(providers) or SystemClock()
+        self.incidents = Incidents(self)
+        self.alerts = Alerts(self)
+        self.logs = Logs(self)
+        self.metrics = Metrics(self)
+        self.tickets = Tickets(self)
+        self.services = Services(self)
+        self.teams = Teams(self)
+        self.deployments = Deployments(self)
+        self.messaging = Messaging(self)
+
+    @classmethod
+    def from_settings(cls, settings: Settings | None = None, *, gate: MutationGate | None = None) -> CoreClient:
+        """Load the provider each capability is configured with; a bad choice is a ``ConfigurationError``."""
+        settings = settings or load_settings()
+        shared: dict[str, Any] = {}
+        wall = SystemClock()
+        providers = {
+            cap: LoadedProvider(
+                capability=cap,
+                name=choice.name,
+                instance=load_provider(cap, choice, settings=settings, clock=wall, shared=shared),
+                timeout=choice.timeout,
+            )
+            for cap, choice in settings.providers.items()
+        }
+        clock = _world_clock(providers) or wall
+        return cls(
+            providers,
+            gate=gate or MutationGate.from_settings(settings, clock=clock),
+            clock=clock,
+            settings=settings,
+        )
+
+    def provider_for(self, capability: Capability) -> LoadedProvider:
+        provider = self._providers.get(capability)
+        if provider is None:
+            raise CapabilityNotConfigured(
+                f"no provider serves {capability.value}; set {capability.env_prefix}_PROVIDER",
+                source=capability.value,
+            )
+        return provider
+
+    def providers(self) -> list[LoadedProvider]:
+        """Every loaded provider, in capability order."""
+        return [self._providers[cap] for cap in Capability if cap in self._providers]
+
+    async def call(self, capability: Capability, operation: str, call: Callable[[Any], Awaitable[T]]) -> T:
+        """Run one provider call under its timeout, translating anything untyped into ``ProviderUnavailable``."""
+        provider = self.provider_for(capability)
+        try:
+            async with asyncio.timeout(provider.timeout):
+                return await call(provider.instance)
+        except OpsPilotError as exc:
+            exc.source = exc.source or provider.name
+            raise
+        except TimeoutError:
+            raise ProviderUnavailable(
+                f"{operation} got no answer within {provider.timeout:g} s", source=provider.name
+            ) from None
+        except Exception as exc:
+            raise ProviderUnavailable(
+                f"{operation} failed: {type(exc).__name__}: {exc}", source=provider.name
+            ) from exc
+
+    async def mutate(
+        self,
+        tool: str,
+        arguments: Any,
+        *,
+        actor: Actor,
+        grant: str | None,
+        environment: str | None,
+        action: Callable[[str | None], Awaitable[T]],
+    ) -> T:
+        """Run a mutation through the gate: policy, grant and audit. Never retried here."""
+        return await self.gate.run(
+            tool, arguments, actor=actor, grant=grant, environment=environment, action=action
+        )
+
+    async def health(self) -> HealthReport:
+        """Every provider's health, checked concurrently, each under its own timeout."""
+        checks = await asyncio.gather(*(self._check(provider) for provider in self.providers()))
+        statuses = {check.status for check in checks}
+        overall = "ok" if statuses <= {"ok"} else ("down" if statuses == {"down"} else "degraded")
+        return HealthReport(status=overall, providers=list(checks))
+
+    async def _check(self, provider: LoadedProvider) -> ProviderHealth:
+        started = time.perf_counter()
+        try:
+            health: ProviderHealth = await self.call(provider.capability, "health", lambda p: p.health())
+        except OpsPilotError as exc:
+            health = ProviderHealth(
+                capability=provider.capability.value, provider=provider.name, status="down", message=exc.message
+            )
+        health.capability = provider.capability.value
+        health.provider = provider.name
+        health.latency_ms = round((time.perf_counter() - started) * 1000, 2)
+        health.checked_at = self.clock.now()
+        return health
+
+    async def aclose(self) -> None:
+        """Close every provider that holds resources (HTTP clients, database connections)."""
+        closers = [
+            p.instance.aclose() for p in {id(p.instance): p for p in self.providers()}.values()
+            if hasattr(p.instance, "aclose")
+        ]
+        await asyncio.gather(*closers, return_exceptions=True)
+
+
+def _world_clock(providers: dict[Capability, LoadedProvider]) -> Clock | None:
+    # A provider with a clock of its own (the demo world's frozen world_now) sets the time for everyone.
+    for cap in Capability:
+        provider = providers.get(cap)
+        clock = getattr(provider.instance, "clock", None) if provider else None
+        if isinstance(clock, Clock):
+            return clock
+    return None

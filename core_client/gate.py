@@ -1,0 +1,1 @@
+"""PLACEHOLDER until the store lands: the mutation gate. Replaced by the approvals work."""

@@ -1,0 +1,238 @@
+"""OpsPilot's settings: one pydantic-settings model, environment over ``opspilot.toml`` over defaults.
+
+Providers are chosen per capability the OpsOrch way: ``OPSORCH_<CAP>_PROVIDER`` names a provider and
+``OPSORCH_<CAP>_CONFIG`` hands it a JSON object (``OPSORCH_<CAP>_TIMEOUT`` sets its timeout in seconds).
+``demo`` serves every capability nobody chose, or ``opsorch`` (the remote OpsOrch Core) when ``OPSORCH_CORE_URL``
+is set. Anything that cannot work is a ``ConfigurationError`` at start-up that names the variable or key.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import AliasChoices, BaseModel, Field, SecretStr, ValidationError, model_validator
+from pydantic.fields import FieldInfo
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from core_client.capabilities import Capability
+from core_client.errors import ConfigurationError
+from core_client.policy import Policy
+
+CONFIG_FILE_ENV = "OPSPILOT_CONFIG"
+DEFAULT_CONFIG_FILE = "opspilot.toml"
+
+
+class ProviderChoice(BaseModel):
+    """Which provider serves one capability, with its configuration and where each came from."""
+
+    name: str = "demo"
+    config: dict[str, Any] = Field(default_factory=dict)
+    timeout: float = Field(default=10.0, gt=0)
+    name_source: str = ""
+    config_source: str = ""
+
+
+class McpServerSettings(BaseModel):
+    """Another MCP server whose tools the Copilot may use: a stdio command, or an HTTP URL with a token."""
+
+    name: str = Field(pattern=r"^[a-z][a-z0-9_-]*$")
+    command: list[str] = Field(default_factory=list)
+    url: str | None = None
+    token: SecretStr | None = None
+    env: dict[str, str] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _one_transport(self) -> McpServerSettings:
+        if bool(self.command) == bool(self.url):
+            raise ValueError(f"MCP server {self.name!r} needs exactly one of 'command' or 'url'")
+        return self
+
+
+class DemoSettings(BaseModel):
+    scenario: str | None = None
+    seed: int = 1
+    scale: float = Field(default=1.0, gt=0)
+
+
+class CopilotSettings(BaseModel):
+    planner: Literal["auto", "offline", "claude"] = "auto"
+    model: str = "claude-sonnet-4-5"
+    max_steps: int = Field(default=24, gt=0)
+    max_seconds: float = Field(default=120.0, gt=0)
+    mcp_servers: list[McpServerSettings] = Field(default_factory=list)
+
+
+class _OpsOrchProviderSource(PydanticBaseSettingsSource):
+    """Reads ``OPSORCH_<CAP>_PROVIDER``, ``_CONFIG`` and ``_TIMEOUT`` into ``providers``."""
+
+    SUFFIXES = ("_PROVIDER", "_CONFIG", "_TIMEOUT", "_PLUGIN")
+    NOT_CAPABILITIES = frozenset({"CORE", "BEARER"})
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        providers: dict[str, dict[str, Any]] = {}
+        known = {cap.value.upper(): cap for cap in Capability}
+        for variable, raw in sorted(os.environ.items()):
+            if not variable.startswith("OPSORCH_"):
+                continue
+            suffix = next((s for s in self.SUFFIXES if variable.endswith(s)), None)
+            if suffix is None:
+                continue
+            cap_name = variable[len("OPSORCH_") : -len(suffix)]
+            if cap_name in self.NOT_CAPABILITIES:
+                continue
+            if cap_name not in known:
+                raise ConfigurationError(
+                    f"{variable}: unknown capability {cap_name!r}; known: "
+                    + ", ".join(sorted(known)),
+                    source="settings",
+                )
+            if suffix == "_PLUGIN":
+                raise ConfigurationError(
+                    f"{variable}: OpsOrch plugin executables are not supported; "
+                    f"choose a provider with {known[cap_name].env_prefix}_PROVIDER",
+                    source="settings",
+                )
+            choice = providers.setdefault(known[cap_name].value, {})
+            if suffix == "_PROVIDER":
+                choice["name"] = raw.strip()
+                choice["name_source"] = variable
+            elif suffix == "_CONFIG":
+                choice["config"] = _parse_json_object(raw, variable)
+                choice["config_source"] = variable
+            else:
+                try:
+                    choice["timeout"] = float(raw)
+                except ValueError:
+                    raise ConfigurationError(
+                        f"{variable}: expected a number of seconds, got {raw!r}", source="settings"
+                    ) from None
+        return {"providers": providers} if providers else {}
+
+
+def _parse_json_object(raw: str, variable: str) -> dict[str, Any]:
+    try:
+        value = json.loads(raw) if raw.strip() else {}
+    except json.JSONDecodeError as exc:
+        raise ConfigurationError(
+            f"{variable} is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}",
+            source="settings",
+        ) from None
+    if not isinstance(value, dict):
+        raise ConfigurationError(
+            f"{variable} must be a JSON object, got {type(value).__name__}", source="settings"
+        )
+    return value
+
+
+def config_file_path() -> Path:
+    """The TOML file settings read: ``$OPSPILOT_CONFIG``, else ``./opspilot.toml``."""
+    return Path(os.environ.get(CONFIG_FILE_ENV, DEFAULT_CONFIG_FILE))
+
+
+class Settings(BaseSettings):
+    """Every setting OpsPilot reads. Build it with :func:`load_settings` to get clear errors."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="OPSPILOT_", env_nested_delimiter="__", populate_by_name=True, extra="forbid"
+    )
+
+    data_dir: Path = Path(".opspilot")
+    database_url: str | None = Field(
+        default=None, validation_alias=AliasChoices("DATABASE_URL", "database_url")
+    )
+    redis_url: str | None = Field(default=None, validation_alias=AliasChoices("REDIS_URL", "redis_url"))
+    console_url: str = "http://localhost:3000"
+    core_url: str | None = Field(default=None, validation_alias=AliasChoices("OPSORCH_CORE_URL", "core_url"))
+    core_token: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("OPSORCH_CORE_TOKEN", "core_token")
+    )
+    providers: dict[Capability, ProviderChoice] = Field(default_factory=dict)
+    policy: Policy = Field(default_factory=Policy)
+    approval_ttl_minutes: int = Field(default=60, gt=0)
+    session_ttl_hours: float = Field(default=12.0, gt=0)
+    mcp_result_budget: int = Field(default=20_000, ge=1_000)
+    files_dir: Path | None = None
+    scenarios: Path | None = None
+    demo: DemoSettings = Field(default_factory=DemoSettings)
+    copilot: CopilotSettings = Field(default_factory=CopilotSettings)
+    anthropic_api_key: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("ANTHROPIC_API_KEY", "anthropic_api_key")
+    )
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (
+            init_settings,
+            _OpsOrchProviderSource(settings_cls),
+            env_settings,
+            TomlConfigSettingsSource(settings_cls, toml_file=config_file_path()),
+        )
+
+    @model_validator(mode="after")
+    def _every_capability_has_a_provider(self) -> Settings:
+        default_name = "opsorch" if self.core_url else "demo"
+        for cap in Capability:
+            choice = self.providers.get(cap)
+            if choice is None:
+                self.providers[cap] = ProviderChoice(name=default_name, name_source="default")
+                continue
+            toml_key = f"{config_file_path()} [providers.{cap.value}]"
+            if "name" not in choice.model_fields_set:
+                choice.name = default_name
+                choice.name_source = "default"
+            choice.name_source = choice.name_source or toml_key
+            choice.config_source = choice.config_source or toml_key
+        return self
+
+    @property
+    def resolved_database_url(self) -> str:
+        """``DATABASE_URL``, or a SQLite file in the data folder."""
+        return self.database_url or f"sqlite:///{(self.data_dir / 'opspilot.db').resolve()}"
+
+    @property
+    def resolved_files_dir(self) -> Path:
+        """The one folder the file tools may read and write."""
+        return self.files_dir or self.data_dir / "files"
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Read settings from the environment, ``opspilot.toml`` and defaults; overrides win over all three.
+
+    Raises ``ConfigurationError`` naming the variable or key at fault.
+    """
+    path = config_file_path()
+    if CONFIG_FILE_ENV in os.environ and not path.is_file():
+        raise ConfigurationError(f"{CONFIG_FILE_ENV}={path}: no such file", source="settings")
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        problems = "; ".join(_describe_error(error) for error in exc.errors())
+        raise ConfigurationError(f"invalid settings: {problems}", source="settings") from None
+    except ValueError as exc:  # TOML syntax errors arrive as ValueError subclasses
+        raise ConfigurationError(f"{path}: {exc}", source="settings") from None
+
+
+def _describe_error(error: Any) -> str:
+    location = ".".join(str(part) for part in error.get("loc", ()))
+    top = str(error.get("loc", ("",))[0]).upper()
+    hint = {"DATABASE_URL", "REDIS_URL", "ANTHROPIC_API_KEY"}
+    name = top if top in hint else f"OPSPILOT_{location.upper().replace('.', '__')} / {location}"
+    return f"{name}: {error.get('msg')}"
