@@ -192,7 +192,8 @@ class Incidents(_Namespace):
             grant=grant,
             environment=environment,
             action=lambda key: self._call(
-                "incidents.append_timeline", lambda p: p.append_timeline(incident_id, stamped, idempotency_key=key)
+                "incidents.append_timeline",
+                lambda p: p.append_timeline(incident_id, stamped, idempotency_key=key),
             ),
         )
 
@@ -237,7 +238,9 @@ class Logs(_Namespace):
             cursor = page.next_cursor
             if cursor is None:
                 break
-        return histogram_from_entries(entries, start=start, end=end, buckets=buckets, truncated=cursor is not None)
+        return histogram_from_entries(
+            entries, start=start, end=end, buckets=buckets, truncated=cursor is not None
+        )
 
 
 class Metrics(_Namespace):
@@ -372,7 +375,9 @@ class Teams(_Namespace):
             actor=actor,
             grant=grant,
             environment=environment,
-            action=lambda key: self._call("teams.page", lambda _: provider.page(request, idempotency_key=key)),
+            action=lambda key: self._call(
+                "teams.page", lambda _: provider.page(request, idempotency_key=key)
+            ),
         )
 
 
@@ -436,7 +441,9 @@ class CoreClient:
         self.messaging = Messaging(self)
 
     @classmethod
-    def from_settings(cls, settings: Settings | None = None, *, gate: MutationGate | None = None) -> CoreClient:
+    def from_settings(
+        cls, settings: Settings | None = None, *, gate: MutationGate | None = None
+    ) -> CoreClient:
         """Load the provider each capability is configured with; a bad choice is a ``ConfigurationError``."""
         settings = settings or load_settings()
         shared: dict[str, Any] = {}
@@ -517,7 +524,10 @@ class CoreClient:
             health: ProviderHealth = await self.call(provider.capability, "health", lambda p: p.health())
         except OpsPilotError as exc:
             health = ProviderHealth(
-                capability=provider.capability.value, provider=provider.name, status="down", message=exc.message
+                capability=provider.capability.value,
+                provider=provider.name,
+                status="down",
+                message=exc.message,
             )
         health.capability = provider.capability.value
         health.provider = provider.name
@@ -528,7 +538,8 @@ class CoreClient:
     async def aclose(self) -> None:
         """Close every provider that holds resources (HTTP clients, database connections)."""
         closers = [
-            p.instance.aclose() for p in {id(p.instance): p for p in self.providers()}.values()
+            p.instance.aclose()
+            for p in {id(p.instance): p for p in self.providers()}.values()
             if hasattr(p.instance, "aclose")
         ]
         await asyncio.gather(*closers, return_exceptions=True)

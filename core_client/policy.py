@@ -12,7 +12,6 @@ from pydantic import BaseModel, Field
 
 from core_client.identity import Role
 
-
 Mode = Literal["auto", "requires_approval", "denied"]
 ToolKind = Literal["read_only", "destructive", "unannotated"]
 

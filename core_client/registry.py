@@ -70,7 +70,8 @@ class ProviderContext:
             return model.model_validate(self.config)
         except ValidationError as exc:
             problems = "; ".join(
-                f"key {'.'.join(str(p) for p in err['loc']) or '(root)'!r}: {err['msg']}" for err in exc.errors()
+                f"key {'.'.join(str(p) for p in err['loc']) or '(root)'!r}: {err['msg']}"
+                for err in exc.errors()
             )
             raise ConfigurationError(
                 f"{self.config_source or 'configuration'} for provider {self.name!r}: {problems}",

@@ -93,8 +93,7 @@ class _OpsOrchProviderSource(PydanticBaseSettingsSource):
                 continue
             if cap_name not in known:
                 raise ConfigurationError(
-                    f"{variable}: unknown capability {cap_name!r}; known: "
-                    + ", ".join(sorted(known)),
+                    f"{variable}: unknown capability {cap_name!r}; known: " + ", ".join(sorted(known)),
                     source="settings",
                 )
             if suffix == "_PLUGIN":

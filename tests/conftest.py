@@ -17,7 +17,9 @@ from pathlib import Path
 import pytest
 
 REQUIRE_SERVICES = os.environ.get("OPSPILOT_REQUIRE_SERVICES") == "1"
-POSTGRES_ADMIN_URL = os.environ.get("OPSPILOT_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+POSTGRES_ADMIN_URL = os.environ.get(
+    "OPSPILOT_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
 REDIS_TEST_URL = os.environ.get("OPSPILOT_TEST_REDIS", "redis://127.0.0.1:6379/15")
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SHARED_DATA = Path(os.environ.get("OPSPILOT_SHARED_DATA", REPO_ROOT.parent / "shared" / "data"))

@@ -25,7 +25,10 @@ def histogram_from_entries(
     """Count ``entries`` into buckets over ``[start, end)``; lines outside the window are ignored."""
     width = bucket_seconds_for(start, end, buckets)
     count = max(int(-(-(end - start).total_seconds() // width)), 1)
-    slots = [HistogramBucket(start=datetime.fromtimestamp(start.timestamp() + i * width, start.tzinfo)) for i in range(count)]
+    slots = [
+        HistogramBucket(start=datetime.fromtimestamp(start.timestamp() + i * width, start.tzinfo))
+        for i in range(count)
+    ]
     total = 0
     for entry in entries:
         offset = (entry.timestamp - start).total_seconds()

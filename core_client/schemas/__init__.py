@@ -116,4 +116,5 @@ __all__ = [
     "encode_cursor",
     "offset_page",
     "page_size",
+    "stable_log_id",
 ]

@@ -101,7 +101,9 @@ def decode_cursor(cursor: str, *, source: str | None = None) -> dict[str, Any]:
     return position
 
 
-def offset_page(items: list[T], *, cursor: str | None, limit: int | None, source: str | None = None) -> Page[T]:
+def offset_page(
+    items: list[T], *, cursor: str | None, limit: int | None, source: str | None = None
+) -> Page[T]:
     """Page through a complete, ordered list with offset cursors (for providers without native paging)."""
     offset = int(decode_cursor(cursor, source=source).get("offset", 0)) if cursor else 0
     size = page_size(limit)
