@@ -88,6 +88,25 @@ MUTATIONS: dict[str, type[MutationArgs]] = {
 }
 
 
+# What going wrong would cost: shown to the approver, and the default order of the approvals inbox.
+RISKS: dict[str, str] = {
+    "create_incident": "medium",
+    "update_incident": "medium",
+    "append_timeline_note": "low",
+    "create_ticket": "low",
+    "update_ticket": "low",
+    "send_message": "medium",
+    "page_oncall": "high",
+    "write_file": "low",
+    "generate_report": "low",
+}
+
+
+def risk_of(tool: str) -> str:
+    """The risk of a mutation; a tool OpsPilot does not know (a foreign MCP server's) is ``high``."""
+    return RISKS.get(tool, "high")
+
+
 def is_mutation(tool: str) -> bool:
     return tool in MUTATIONS
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import Field
@@ -40,10 +41,10 @@ class LogQuery(StrictCamelModel):
 
 def stable_log_id(data: dict[str, Any]) -> str:
     """An id derived from what a line says, for providers whose lines carry none: the same line, the same id."""
-    timestamp = data.get("timestamp")
+    timestamp: Any = data.get("timestamp")
     key = json.dumps(
         [
-            timestamp.isoformat() if hasattr(timestamp, "isoformat") else str(timestamp),
+            timestamp.isoformat() if isinstance(timestamp, datetime) else str(timestamp),
             data.get("service", ""),
             data.get("severity", ""),
             data.get("message", ""),

@@ -1,0 +1,1 @@
+"""OpsPilot's MCP server: CoreClient as typed tools for the Copilot and for any MCP client."""

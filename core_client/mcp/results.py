@@ -1,0 +1,123 @@
+"""Tool results a model can afford: bounded text and structured content, with a cursor for the rest.
+
+A page of items is cut to the byte budget; the cursor handed back remembers the provider's cursor for the page
+and how many of its items were already shown, so the next call continues exactly where this one stopped.
+Long strings inside items are clipped, so one enormous log line cannot fill the budget alone.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from mcp.types import CallToolResult, TextContent
+from pydantic import BaseModel, Field
+
+from core_client.errors import BadQuery, OpsPilotError
+from core_client.schemas import decode_cursor, encode_cursor
+
+MAX_STRING_CHARS = 2_000
+
+
+class ToolPage(BaseModel):
+    """A bounded page: pass ``next_cursor`` back as ``cursor`` for more."""
+
+    items: list[dict[str, Any]] = Field(default_factory=list)
+    next_cursor: str | None = None
+    shown: int = 0
+    note: str = ""
+
+
+def clip(value: Any, limit: int = MAX_STRING_CHARS) -> Any:
+    """``value`` with every string longer than ``limit`` characters cut, saying how much was cut."""
+    if isinstance(value, str) and len(value) > limit:
+        return value[:limit] + f"… [{len(value) - limit} more characters]"
+    if isinstance(value, dict):
+        return {key: clip(item, limit) for key, item in value.items()}
+    if isinstance(value, list):
+        return [clip(item, limit) for item in value]
+    return value
+
+
+def compact_json(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=str)
+
+
+def split_cursor(cursor: str | None) -> tuple[str | None, int]:
+    """Our cursor -> (the provider's cursor for the page, items of that page already shown)."""
+    if not cursor:
+        return None, 0
+    position = decode_cursor(cursor, source="mcp")
+    provider_cursor = position.get("p")
+    skip = position.get("s", 0)
+    if (provider_cursor is not None and not isinstance(provider_cursor, str)) or not isinstance(skip, int):
+        raise BadQuery(f"malformed cursor {cursor!r}", source="mcp")
+    return provider_cursor, max(skip, 0)
+
+
+def page_result(
+    items: Sequence[BaseModel | dict[str, Any]],
+    *,
+    provider_cursor: str | None,
+    next_provider_cursor: str | None,
+    skip: int,
+    budget: int,
+    describe: Callable[[int, bool], str],
+) -> CallToolResult:
+    """Items ``skip:`` of one provider page, as many as fit ``budget`` bytes, as text and structured content.
+
+    ``describe(shown, more)`` gives the one-line summary that heads the text.
+    """
+    rows = [
+        clip(
+            item.model_dump(mode="json", by_alias=True, exclude_none=True)
+            if isinstance(item, BaseModel)
+            else item
+        )
+        for item in items[skip:]
+    ]
+    kept: list[dict[str, Any]] = []
+    used = 200  # room for the envelope and summary
+    for row in rows:
+        size = len(compact_json(row).encode()) + 1
+        if kept and used + size > budget:
+            break
+        kept.append(row)
+        used += size
+    cut = len(kept) < len(rows)
+    if cut:
+        next_cursor: str | None = encode_cursor({"p": provider_cursor, "s": skip + len(kept)})
+    elif next_provider_cursor:
+        next_cursor = encode_cursor({"p": next_provider_cursor, "s": 0})
+    else:
+        next_cursor = None
+    note = "more results: call again with cursor=next_cursor" if next_cursor else ""
+    result = ToolPage(items=kept, next_cursor=next_cursor, shown=len(kept), note=note)
+    text = describe(len(kept), next_cursor is not None) + "\n" + compact_json(result.model_dump())
+    return CallToolResult(
+        content=[TextContent(type="text", text=text)], structured_content=result.model_dump()
+    )
+
+
+def object_result(value: BaseModel, *, summary: str, budget: int) -> CallToolResult:
+    """One object (an incident, a report), clipped so it stays within ``budget`` bytes."""
+    data = clip(value.model_dump(mode="json", by_alias=True, exclude_none=True))
+    limit = MAX_STRING_CHARS
+    while len(compact_json(data).encode()) > budget and limit > 100:
+        limit //= 2
+        data = clip(data, limit)
+    return CallToolResult(
+        content=[TextContent(type="text", text=summary + "\n" + compact_json(data))], structured_content=data
+    )
+
+
+def error_result(error: OpsPilotError) -> CallToolResult:
+    """A tool error the model can read and act on: what failed, why, and what to do."""
+    body = error.to_dict()
+    text = f"{body['error']}: {error}"
+    if body.get("approval_url"):
+        text += f"\nA person must approve this call first: {body['approval_url']}"
+    return CallToolResult(
+        content=[TextContent(type="text", text=text)], structured_content=body, is_error=True
+    )
