@@ -1,12 +1,167 @@
-"""The compact analysis tools: anomalies instead of raw points, pattern changes instead of raw lines."""
+"""The compact analysis tools: anomalies instead of raw points, pattern changes instead of raw lines.
+
+Both read through CoreClient (so they work over any provider) and hand the work to core_client.analysis.
+"""
 
 from __future__ import annotations
 
-from mcp.server.mcpserver import MCPServer
-from mcp.types import ToolAnnotations
+import asyncio
+from datetime import datetime, timedelta
+from typing import Annotated
 
+from mcp.server.mcpserver import MCPServer
+from mcp.types import CallToolResult, ToolAnnotations
+from pydantic import Field
+
+from core_client.analysis.anomalies import detect_anomalies
+from core_client.analysis.patterns import compare_patterns
 from core_client.client import CoreClient
+from core_client.errors import BadQuery, OpsPilotError
+from core_client.mcp.results import error_result, object_result
+from core_client.schemas import (
+    LogEntry,
+    LogExpression,
+    LogQuery,
+    MetricExpression,
+    MetricQuery,
+    MetricSeries,
+    QueryScope,
+)
+from core_client.schemas.analysis import MetricAnomalyReport, PatternComparison
+
+# Enough lines to see a pattern's rate on both sides of an onset, few enough to mine in well under a second.
+MAX_PATTERN_LINES = 20_000
+MAX_METRICS = 40
+METRIC_FETCHES_AT_ONCE = 8
 
 
 def register(server: MCPServer, core: CoreClient, budget: int, annotations: ToolAnnotations) -> None:
     """Add ``detect_metric_anomalies`` and ``compare_log_patterns`` to ``server``."""
+
+    @server.tool(annotations=annotations)
+    async def detect_metric_anomalies(
+        service: Annotated[str | None, Field(description="Only this service's metrics.")] = None,
+        metric_names: Annotated[
+            list[str] | None,
+            Field(description="Metrics to check; default: every metric describe_metrics lists."),
+        ] = None,
+        since: Annotated[
+            datetime | None,
+            Field(description="Look for departures from here on (ISO-8601 UTC); default 3 h ago."),
+        ] = None,
+        until: Annotated[datetime | None, Field(description="End of the window; default now.")] = None,
+        reference_hours: Annotated[
+            float, Field(gt=0, le=24 * 14, description="Hours before `since` that define normal.")
+        ] = 48,
+        environment: Annotated[str | None, Field(description="e.g. 'prod'.")] = None,
+        limit: Annotated[int, Field(ge=1, le=100)] = 20,
+    ) -> Annotated[CallToolResult, MetricAnomalyReport]:
+        """Which metric series left their baseline, when (the onset of a sustained change, not a spike), which
+        way and by how much, strongest first. Use this to find when trouble began and where, instead of reading
+        raw points. Baselines are robust (median and MAD) and follow the time of day when the reference allows."""
+        try:
+            end = until or core.clock.now()
+            start = since or end - timedelta(hours=3)
+            if start >= end:
+                raise BadQuery("`since` must be before `until`", source="detect_metric_anomalies")
+            reference_start = start - timedelta(hours=reference_hours)
+            scope = QueryScope(service=service, environment=environment)
+            names = metric_names or [d.name for d in await core.metrics.describe(scope if service else None)]
+            names = sorted(set(names))[:MAX_METRICS]
+            series = await _fetch_series(core, names, scope, reference_start, end)
+            report = detect_anomalies(
+                series,
+                detect_start=start,
+                detect_end=end,
+                reference_start=reference_start,
+                reference_end=start,
+                limit=limit,
+            )
+        except OpsPilotError as error:
+            return error_result(error)
+        summary = (
+            f"{len(report.anomalies)} of {report.series_checked} series left their baseline "
+            f"between {start.isoformat()} and {end.isoformat()}"
+        )
+        return object_result(report, summary=summary, budget=budget)
+
+    @server.tool(annotations=annotations)
+    async def compare_log_patterns(
+        since: Annotated[
+            datetime, Field(description="The moment to compare around, e.g. an anomaly's onset.")
+        ],
+        service: Annotated[str | None, Field(description="Only this service's lines.")] = None,
+        search: Annotated[str | None, Field(description="Only lines matching this text.")] = None,
+        severities: Annotated[list[str] | None, Field(description="e.g. ['warn', 'error', 'fatal']")] = None,
+        before_hours: Annotated[
+            float, Field(gt=0, le=168, description="Hours before `since` to compare with.")
+        ] = 6,
+        until: Annotated[
+            datetime | None, Field(description="End of the window after `since`; default now.")
+        ] = None,
+        environment: Annotated[str | None, Field(description="e.g. 'prod'.")] = None,
+        limit: Annotated[int, Field(ge=1, le=100)] = 20,
+    ) -> Annotated[CallToolResult, PatternComparison]:
+        """Log patterns (templates with counts, first/last seen and an example line id) that are new or grew
+        after `since`, new ones first. Use this to see what the logs started saying when trouble began."""
+        try:
+            end = until or core.clock.now()
+            start = since - timedelta(hours=before_hours)
+            if since >= end:
+                raise BadQuery("`since` must be before `until`", source="compare_log_patterns")
+            query = LogQuery(
+                expression=LogExpression(search=search, severity_in=severities or []),
+                scope=QueryScope(service=service, environment=environment),
+                limit=1000,
+            )
+            # Each side of `since` is read on its own, so a busy "after" cannot crowd out the "before".
+            before, after = await asyncio.gather(
+                _collect_lines(core, query.model_copy(update={"start": start, "end": since})),
+                _collect_lines(core, query.model_copy(update={"start": since, "end": end})),
+            )
+            entries = before + after
+            comparison = compare_patterns(entries, since, start=start, end=end, limit=limit)
+        except OpsPilotError as error:
+            return error_result(error)
+        summary = (
+            f"{len(comparison.changes)} patterns new or grown after {since.isoformat()} "
+            f"({comparison.lines_before} lines before, {comparison.lines_after} after)"
+        )
+        return object_result(comparison, summary=summary, budget=budget)
+
+
+async def _fetch_series(
+    core: CoreClient, names: list[str], scope: QueryScope, start: datetime, end: datetime
+) -> list[MetricSeries]:
+    """Every series of ``names`` over the window, a few metrics at a time."""
+    gate = asyncio.Semaphore(METRIC_FETCHES_AT_ONCE)
+
+    async def fetch(name: str) -> list[MetricSeries]:
+        async with gate:
+            query = MetricQuery(
+                expression=MetricExpression(metric_name=name), start=start, end=end, scope=scope
+            )
+            series: list[MetricSeries] = []
+            cursor: str | None = None
+            while True:
+                page = await core.metrics.query(query, cursor=cursor)
+                series.extend(page.items)
+                cursor = page.next_cursor
+                if cursor is None:
+                    return series
+
+    batches = await asyncio.gather(*(fetch(name) for name in names))
+    return [series for batch in batches for series in batch]
+
+
+async def _collect_lines(core: CoreClient, query: LogQuery) -> list[LogEntry]:
+    """The newest lines of the query's window, up to half of MAX_PATTERN_LINES."""
+    entries: list[LogEntry] = []
+    cursor: str | None = None
+    while len(entries) < MAX_PATTERN_LINES // 2:
+        page = await core.logs.query(query, cursor=cursor)
+        entries.extend(page.items)
+        cursor = page.next_cursor
+        if cursor is None:
+            break
+    return entries
