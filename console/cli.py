@@ -6,6 +6,7 @@ import sys
 
 import typer
 
+from console.commands import approvals, demo, mcp, users
 from core_client.errors import OpsPilotError
 
 app = typer.Typer(
@@ -15,6 +16,10 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+app.add_typer(users.app, name="users")
+app.add_typer(approvals.app, name="approvals")
+app.add_typer(demo.app, name="demo")
+app.add_typer(mcp.app, name="mcp")
 
 
 def main() -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from functools import cache
 from importlib import import_module
 from importlib.metadata import EntryPoint, entry_points
 from types import ModuleType
@@ -82,8 +83,9 @@ class ProviderContext:
 ProviderFactory = Callable[[ProviderContext], Any]
 
 
+@cache
 def available_providers() -> dict[str, EntryPoint]:
-    """Every provider name that can be chosen, with where it lives."""
+    """Every provider name that can be chosen, with where it lives (read once per process)."""
     return {ep.name: ep for ep in entry_points(group=ENTRY_POINT_GROUP)}
 
 

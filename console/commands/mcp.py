@@ -43,16 +43,17 @@ def serve(
     """Serve over stdio (for desktop MCP clients) or, with --http, over streamable HTTP with API tokens."""
     # stdout is the protocol channel for stdio: logs go to stderr only.
     logging.basicConfig(stream=sys.stderr, level=os.environ.get("OPSPILOT_LOG_LEVEL", "WARNING"))
+    address = _parse_address(http) if http else None
+    if address is None and not user:
+        raise BadQuery("stdio needs the user to act as: pass --user NAME or set OPSPILOT_USER", source="mcp")
     settings = load_settings()
     database = Database.from_settings(settings, upgrade=True)
     core = CoreClient.from_settings(settings)
     users = UserDirectory(database, clock=core.clock, settings=settings)
-    if http:
-        host, port = _parse_address(http)
+    if address is not None:
+        host, port = address
         asyncio.run(_serve_http(core, users, host=host, port=port, read_only=read_only))
         return
-    if not user:
-        raise BadQuery("stdio needs the user to act as: pass --user NAME or set OPSPILOT_USER", source="mcp")
     try:
         account = users.get(user)
     except NotFound:

@@ -8,7 +8,7 @@ import json
 from datetime import UTC, datetime
 from typing import Annotated, Any, Generic, Self, TypeVar
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PlainSerializer
 from pydantic.alias_generators import to_camel
 
 from core_client.errors import BadQuery
@@ -21,8 +21,18 @@ def _as_utc(value: datetime) -> datetime:
     return value.astimezone(UTC)
 
 
-UtcDatetime = Annotated[datetime, AfterValidator(_as_utc)]
-"""A timezone-aware datetime, always normalized to UTC."""
+def _rfc3339(value: datetime) -> str:
+    # Written the way Go's RFC3339Nano writes it (OpsOrch Core is Go): trailing zeros of the fraction dropped.
+    text = value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S")
+    if value.microsecond:
+        text += f".{value.microsecond:06d}".rstrip("0")
+    return text + "Z"
+
+
+UtcDatetime = Annotated[
+    datetime, AfterValidator(_as_utc), PlainSerializer(_rfc3339, return_type=str, when_used="json")
+]
+"""A timezone-aware datetime, always normalized to UTC, written as RFC 3339 with a ``Z``."""
 
 JsonObject = dict[str, Any]
 
