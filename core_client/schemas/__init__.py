@@ -3,6 +3,16 @@
 JSON is camelCase, datetimes are UTC, and ``to_json()`` gives back exactly the document that was read.
 """
 
+from core_client.schemas.analysis import (
+    BandPoint,
+    BaselineBand,
+    LogPattern,
+    MetricAnomaly,
+    MetricAnomalyReport,
+    MetricBaseline,
+    PatternChange,
+    PatternComparison,
+)
 from core_client.schemas.base import (
     CamelModel,
     JsonObject,
@@ -64,6 +74,8 @@ from core_client.schemas.tickets import CreateTicketInput, Ticket, TicketQuery, 
 __all__ = [
     "Alert",
     "AlertQuery",
+    "BandPoint",
+    "BaselineBand",
     "CamelModel",
     "CreateIncidentInput",
     "CreateTicketInput",
@@ -81,10 +93,14 @@ __all__ = [
     "LogExpression",
     "LogFilter",
     "LogHistogram",
+    "LogPattern",
     "LogQuery",
     "Message",
     "MessageBlock",
     "MessageResult",
+    "MetricAnomaly",
+    "MetricAnomalyReport",
+    "MetricBaseline",
     "MetricDescriptor",
     "MetricDescriptors",
     "MetricExpression",
@@ -96,6 +112,8 @@ __all__ = [
     "Page",
     "PageOnCallInput",
     "PageResult",
+    "PatternChange",
+    "PatternComparison",
     "ProviderHealth",
     "QueryScope",
     "Runbook",

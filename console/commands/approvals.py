@@ -1,0 +1,127 @@
+"""``opspilot approvals``: list approval requests, approve or reject them."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any, cast
+
+import typer
+from rich.console import Console
+from rich.table import Column, Table
+
+from core_client.approvals import ApprovalBook
+from core_client.clock import SystemClock
+from core_client.errors import Forbidden
+from core_client.identity import Actor
+from core_client.settings import load_settings
+from core_client.store import ApprovalRequest, Database, RequestStatus
+from core_client.users import UserDirectory
+
+app = typer.Typer(help="Approval requests: what waits for a person's decision.", no_args_is_help=True)
+
+JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON for machines instead of a table.")]
+UserOption = Annotated[
+    str,
+    typer.Option("--user", envvar="OPSPILOT_USER", help="The user deciding (or set OPSPILOT_USER)."),
+]
+
+
+class Desk:
+    """The approval book and user directory over the configured database."""
+
+    def __init__(self) -> None:
+        settings = load_settings()
+        database = Database.from_settings(settings, upgrade=True)
+        clock = SystemClock()
+        self.book = ApprovalBook(database, clock=clock, settings=settings)
+        self.users = UserDirectory(database, clock=clock, settings=settings)
+
+    def actor(self, username: str) -> Actor:
+        """The existing, enabled user ``username`` acting from the CLI."""
+        user = self.users.get(username)
+        if user.disabled:
+            raise Forbidden(f"user {username!r} is disabled", source="approvals")
+        return user.actor(via="cli")
+
+
+def request_json(request: ApprovalRequest, url: str) -> dict[str, Any]:
+    """A request as JSON, with its arguments parsed and its console URL."""
+    data = request.model_dump(mode="json")
+    data["arguments"] = json.loads(request.arguments)
+    data["url"] = url
+    return data
+
+
+@app.command("list")
+def list_requests(
+    status: Annotated[
+        str | None, typer.Option("--status", help="pending, approved, rejected, expired or executed.")
+    ] = None,
+    limit: Annotated[int, typer.Option("--limit", min=1, max=1000)] = 50,
+    as_json: JsonFlag = False,
+) -> None:
+    """List approval requests, newest first."""
+    statuses = ("pending", "approved", "rejected", "expired", "executed")
+    if status is not None and status not in statuses:
+        raise typer.BadParameter(
+            f"unknown status {status!r}; one of {', '.join(statuses)}", param_hint="--status"
+        )
+    book = Desk().book
+    page = book.list(cast(RequestStatus | None, status), limit=limit)
+    if as_json:
+        typer.echo(json.dumps([request_json(r, book.approval_url(r.id)) for r in page.items]))
+        return
+    table = Table(
+        Column("id", no_wrap=True), "status", "tool", "env", "requested by", "risk", "created", "expires"
+    )
+    for request in page.items:
+        requester = (
+            f"copilot for {request.requested_by}" if request.requester_is_copilot else request.requested_by
+        )
+        table.add_row(
+            request.id,
+            request.status,
+            request.tool,
+            request.environment or "",
+            requester,
+            request.risk,
+            request.created_at.strftime("%Y-%m-%d %H:%M"),
+            request.expires_at.strftime("%Y-%m-%d %H:%M"),
+        )
+    Console().print(table)
+
+
+@app.command("approve")
+def approve(
+    request_id: Annotated[str, typer.Argument(help="The request's id.")],
+    user: UserOption,
+    reason: Annotated[str | None, typer.Option("--reason")] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Approve a pending request as USER; the run that asked for it can then act once."""
+    desk = Desk()
+    grant = desk.book.approve(request_id, approver=desk.actor(user), reason=reason)
+    if as_json:
+        typer.echo(
+            json.dumps(
+                {"request_id": request_id, "status": "approved", "expires_at": grant.expires_at.isoformat()}
+            )
+        )
+    else:
+        typer.echo(f"approved {request_id} ({grant.tool}); valid until {grant.expires_at:%Y-%m-%d %H:%M UTC}")
+
+
+@app.command("reject")
+def reject(
+    request_id: Annotated[str, typer.Argument(help="The request's id.")],
+    user: UserOption,
+    reason: Annotated[str, typer.Option("--reason", help="Why: the requester (and the Copilot) is told.")],
+    as_json: JsonFlag = False,
+) -> None:
+    """Reject a pending request as USER, with a reason."""
+    desk = Desk()
+    rejected = desk.book.reject(request_id, approver=desk.actor(user), reason=reason)
+    if as_json:
+        typer.echo(json.dumps(request_json(rejected, desk.book.approval_url(rejected.id))))
+    else:
+        typer.echo(f"rejected {request_id} ({rejected.tool}): {reason}")
