@@ -1,0 +1,323 @@
+"""The demo world's log provider: search, context and histograms over the store of ``adapters.demo.logstore``.
+
+SQLite work runs in worker threads (``asyncio.to_thread``), each borrowing a read-only connection from a small
+pool, so a search never blocks the event loop; a cancelled call (a CoreClient timeout) interrupts its query.
+
+Semantics: the search text is words and ``"phrases"`` that must all occur, ``word*`` prefixes and ``-word``
+exclusions, matched on whole tokens, case-insensitively. Filters take ``=``, ``!=``, ``contains`` (case-insensitive
+substring) and ``regex`` (Python ``re``, matched anywhere) on ``service``, ``severity``, ``message``,
+``environment``, ``team`` or any label name; a line without the label never equals and always differs. Times are
+half-open, ``[start, end)``; a query without them covers the whole world. A histogram without them covers the
+hour before the clock's ``now``, like CoreClient's emulated one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import queue
+import sqlite3
+import threading
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, TypeVar
+
+from adapters.demo.logstore import LINE_COLUMNS, REGEXP_FUNCTION, compile_search, regexp
+from core_client.analysis.histogram import bucket_seconds_for
+from core_client.clock import Clock
+from core_client.errors import BadQuery, NotFound, OpsPilotError, ProviderUnavailable
+from core_client.schemas import (
+    HistogramBucket,
+    LogContext,
+    LogEntry,
+    LogHistogram,
+    LogQuery,
+    Page,
+    ProviderHealth,
+    decode_cursor,
+    encode_cursor,
+    page_size,
+)
+from core_client.schemas.base import MAX_LIMIT
+
+T = TypeVar("T")
+
+# How many SQLite virtual-machine steps run between two checks for cancellation.
+PROGRESS_STEPS = 20_000
+DEFAULT_HISTOGRAM_WINDOW = timedelta(hours=1)
+
+
+def _ms(instant: datetime) -> int:
+    return int(instant.timestamp() * 1000)
+
+
+def _entry(row: tuple[Any, ...]) -> LogEntry:
+    _, line_id, ts_ms, service, environment, team, severity, message, labels, fields = row
+    return LogEntry(
+        id=line_id,
+        timestamp=datetime.fromtimestamp(ts_ms / 1000, UTC),
+        message=message,
+        severity=severity,
+        service=service,
+        labels=json.loads(labels),
+        fields=json.loads(fields),
+        metadata={"environment": environment, "team": team},
+    )
+
+
+class _ReadOnlyPool:
+    """Read-only connections to one database file, lent to one thread at a time."""
+
+    def __init__(self, db_path: Path) -> None:
+        self._uri = f"{db_path.resolve().as_uri()}?mode=ro"
+        self._idle: queue.SimpleQueue[sqlite3.Connection] = queue.SimpleQueue()
+        self._lock = threading.Lock()
+        self._all: list[sqlite3.Connection] = []
+
+    def acquire(self) -> sqlite3.Connection:
+        try:
+            return self._idle.get_nowait()
+        except queue.Empty:
+            pass
+        conn = sqlite3.connect(self._uri, uri=True, check_same_thread=False)
+        conn.create_function(REGEXP_FUNCTION, 2, regexp, deterministic=True)
+        with self._lock:
+            self._all.append(conn)
+        return conn
+
+    def release(self, conn: sqlite3.Connection) -> None:
+        self._idle.put(conn)
+
+    def close(self) -> None:
+        with self._lock:
+            for conn in self._all:
+                conn.close()
+            self._all.clear()
+        while not self._idle.empty():
+            self._idle.get_nowait()
+
+
+class DemoLogs:
+    """Logs of the demo world: ``LogProvider``, ``LogContextProvider`` and ``LogHistogramProvider``."""
+
+    def __init__(self, db_path: Path, clock: Clock, *, source: str = "demo") -> None:
+        self._db_path = Path(db_path)
+        # Public: CoreClient takes a provider's own clock (the world's frozen world_now) as everyone's time.
+        self.clock = clock
+        self._source = source
+        self._pool = _ReadOnlyPool(self._db_path)
+
+    async def health(self) -> ProviderHealth:
+        """How many lines the store holds and the time they span; ``down`` when it is missing or half-built."""
+        started = time.perf_counter()
+
+        def check(conn: sqlite3.Connection) -> dict[str, str]:
+            return dict(conn.execute("SELECT key, value FROM log_meta").fetchall())
+
+        try:
+            meta = await self._run(check)
+        except OpsPilotError as exc:
+            return self._health("down", exc.message, started)
+        if meta.get("finished") != "1":
+            return self._health("down", f"log store {self._db_path} is not built yet", started)
+        first = datetime.fromtimestamp(int(meta["first_ts_ms"]) / 1000, UTC).isoformat()
+        last = datetime.fromtimestamp(int(meta["last_ts_ms"]) / 1000, UTC).isoformat()
+        return self._health("ok", f"{int(meta['lines']):,} log lines from {first} to {last}", started)
+
+    async def query(self, query: LogQuery, *, cursor: str | None = None) -> Page[LogEntry]:
+        """Lines matching ``query``, newest first, one page at a time."""
+        plan = compile_search(query, source=self._source)
+        start_ms, end_ms = self._window(query)
+        fingerprint = self._fingerprint(query)
+        below = self._cursor_position(cursor, fingerprint) if cursor else None
+        size = page_size(query.limit)
+
+        def search(conn: sqlite3.Connection) -> list[tuple[Any, ...]]:
+            lo, hi = self._rowid_range(conn, start_ms, end_ms)
+            if below is not None:
+                hi = min(hi, below - 1)
+            sql, args = plan.source(lo, hi)
+            return conn.execute(
+                f"SELECT {LINE_COLUMNS} {sql} ORDER BY {plan.order} DESC LIMIT ?", [*args, size + 1]
+            ).fetchall()
+
+        rows = await self._run(search)
+        more = len(rows) > size
+        rows = rows[:size]
+        next_cursor = self._make_cursor(rows[-1][0], fingerprint) if more else None
+        return Page[LogEntry](items=[_entry(row) for row in rows], next_cursor=next_cursor)
+
+    async def context(self, log_id: str, *, before: int = 20, after: int = 20) -> LogContext:
+        """The lines of the same service and environment around ``log_id``, oldest first."""
+        if before < 0 or after < 0:
+            raise BadQuery(
+                f"context needs before >= 0 and after >= 0, got {before} and {after}", source=self._source
+            )
+        before, after = min(before, MAX_LIMIT), min(after, MAX_LIMIT)
+
+        def around(conn: sqlite3.Connection) -> tuple[Any, list[Any], list[Any]] | None:
+            anchor = conn.execute(
+                f"SELECT {LINE_COLUMNS} FROM log_line l WHERE l.id = ?", (log_id,)
+            ).fetchone()
+            if anchor is None:
+                return None
+            rowid, service, environment = anchor[0], anchor[3], anchor[4]
+            stream = f"SELECT {LINE_COLUMNS} FROM log_line l WHERE l.service = ? AND l.environment = ?"
+            earlier = conn.execute(
+                f"{stream} AND l.rowid < ? ORDER BY l.rowid DESC LIMIT ?",
+                (service, environment, rowid, before),
+            ).fetchall()
+            later = conn.execute(
+                f"{stream} AND l.rowid > ? ORDER BY l.rowid ASC LIMIT ?", (service, environment, rowid, after)
+            ).fetchall()
+            return anchor, earlier[::-1], later
+
+        found = await self._run(around)
+        if found is None:
+            raise NotFound(f"no log line has id {log_id!r}", source=self._source)
+        anchor, earlier, later = found
+        return LogContext(
+            anchor=_entry(anchor), before=[_entry(r) for r in earlier], after=[_entry(r) for r in later]
+        )
+
+    async def histogram(self, query: LogQuery, *, buckets: int = 60) -> LogHistogram:
+        """Lines matching ``query`` per equal slice of its window and per severity, counted in SQL."""
+        if buckets < 1:
+            raise BadQuery(f"a histogram needs at least one bucket, got {buckets}", source=self._source)
+        end = query.end or self.clock.now()
+        start = query.start or end - DEFAULT_HISTOGRAM_WINDOW
+        if start >= end:
+            raise BadQuery(
+                f"histogram window is empty: start {start} is not before end {end}", source=self._source
+            )
+        plan = compile_search(query, source=self._source)
+        width = bucket_seconds_for(start, end, buckets)
+        count = max(int(-(-(end - start).total_seconds() // width)), 1)
+        start_ms, end_ms = _ms(start), _ms(end)
+
+        def tally(conn: sqlite3.Connection) -> list[tuple[int, str, int]]:
+            lo, hi = self._rowid_range(conn, start_ms, end_ms)
+            sql, args = plan.source(lo, hi)
+            return conn.execute(
+                f"SELECT min((l.ts_ms - ?) / ?, ?) AS slot, l.severity, count(*) {sql} GROUP BY slot, l.severity",
+                [start_ms, width * 1000, count - 1, *args],
+            ).fetchall()
+
+        slots = [HistogramBucket(start=start + timedelta(seconds=i * width)) for i in range(count)]
+        total = 0
+        for slot, severity, n in await self._run(tally):
+            bucket = slots[slot]
+            bucket.count += n
+            key = severity or "unknown"
+            bucket.by_severity[key] = bucket.by_severity.get(key, 0) + n
+            total += n
+        return LogHistogram(start=start, end=end, bucket_seconds=width, buckets=slots, total=total)
+
+    async def aclose(self) -> None:
+        """Close every pooled connection."""
+        await asyncio.to_thread(self._pool.close)
+
+    # --- plumbing ---------------------------------------------------------------------------------------------
+
+    async def _run(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        """Run ``work`` in a worker thread on a pooled connection; cancelling the call interrupts the query."""
+        cancelled = threading.Event()
+
+        def job() -> T:
+            try:
+                conn = self._pool.acquire()
+            except sqlite3.Error as exc:
+                raise ProviderUnavailable(
+                    f"cannot open log store {self._db_path}: {exc}", source=self._source
+                ) from exc
+            conn.set_progress_handler(lambda: 1 if cancelled.is_set() else 0, PROGRESS_STEPS)
+            try:
+                return work(conn)
+            except sqlite3.Error as exc:
+                raise self._translate(exc) from exc
+            finally:
+                conn.set_progress_handler(None, 0)
+                self._pool.release(conn)
+
+        try:
+            return await asyncio.to_thread(job)
+        except asyncio.CancelledError:
+            cancelled.set()
+            raise
+
+    def _translate(self, exc: sqlite3.Error) -> OpsPilotError:
+        text = str(exc)
+        if "fts5" in text:
+            return BadQuery(f"search cannot be parsed: {text}", source=self._source)
+        if "no such table" in text:
+            return ProviderUnavailable(
+                f"log store {self._db_path} is not built yet ({text})", source=self._source
+            )
+        if "interrupted" in text:
+            return ProviderUnavailable("log search was cancelled", source=self._source)
+        return ProviderUnavailable(f"log store {self._db_path} failed: {text}", source=self._source)
+
+    def _health(self, status: Any, message: str, started: float) -> ProviderHealth:
+        return ProviderHealth(
+            capability="log",
+            provider=self._source,
+            status=status,
+            message=message,
+            latency_ms=round((time.perf_counter() - started) * 1000, 2),
+            checked_at=self.clock.now(),
+        )
+
+    def _window(self, query: LogQuery) -> tuple[int | None, int | None]:
+        if query.start and query.end and query.start > query.end:
+            raise BadQuery(f"start {query.start} is after end {query.end}", source=self._source)
+        return (_ms(query.start) if query.start else None, _ms(query.end) if query.end else None)
+
+    @staticmethod
+    def _rowid_range(conn: sqlite3.Connection, start_ms: int | None, end_ms: int | None) -> tuple[int, int]:
+        """The rowids of ``[start_ms, end_ms)``: rowid order is time order, so a window is a rowid range."""
+        lo, hi = 1, conn.execute("SELECT max(rowid) FROM log_line").fetchone()[0] or 0
+        if start_ms is not None:
+            first = conn.execute(
+                "SELECT rowid FROM log_line WHERE ts_ms >= ? ORDER BY ts_ms, rowid LIMIT 1", (start_ms,)
+            ).fetchone()
+            lo = first[0] if first else hi + 1
+        if end_ms is not None:
+            last = conn.execute(
+                "SELECT rowid FROM log_line WHERE ts_ms < ? ORDER BY ts_ms DESC, rowid DESC LIMIT 1",
+                (end_ms,),
+            ).fetchone()
+            hi = last[0] if last else 0
+        return lo, hi
+
+    @staticmethod
+    def _fingerprint(query: LogQuery) -> str:
+        # The page size may change between pages; anything else makes it another query.
+        return hashlib.sha256(query.model_dump_json(exclude={"limit"}).encode()).hexdigest()[:16]
+
+    @staticmethod
+    def _checksum(rowid: int, fingerprint: str) -> str:
+        return hashlib.sha256(f"{fingerprint}:{rowid}".encode()).hexdigest()[:12]
+
+    def _make_cursor(self, rowid: int, fingerprint: str) -> str:
+        return encode_cursor(
+            {"below": rowid, "query": fingerprint, "check": self._checksum(rowid, fingerprint)}
+        )
+
+    def _cursor_position(self, cursor: str, fingerprint: str) -> int:
+        position = decode_cursor(cursor, source=self._source)
+        rowid = position.get("below")
+        if not isinstance(rowid, int) or position.get("check") != self._checksum(
+            rowid, position.get("query", "")
+        ):
+            raise BadQuery(f"cursor {cursor!r} was altered or not made by this provider", source=self._source)
+        if position.get("query") != fingerprint:
+            raise BadQuery(
+                "cursor belongs to a different query; start again without a cursor", source=self._source
+            )
+        return rowid
+
+
+__all__ = ["DemoLogs"]

@@ -1,0 +1,380 @@
+"""The demo world's log store: log lines in SQLite, searchable in full text at a million lines and more.
+
+Layout. ``log_line`` holds one row per line; its rowid is time order (``finish()`` re-sorts the table when lines
+were inserted out of order), so "newest first" is ``ORDER BY rowid DESC``, a time range is a rowid range and a
+cursor is a rowid. ``log_fts`` is a contentless FTS5 index built once in ``finish()`` over two columns:
+
+- ``message``: the text, tokenized by unicode61 without stemming, so ``ECONNREFUSED`` is one token and
+  ``pool-3`` or ``10.0.0.7`` are phrases of adjacent tokens (the search parser quotes every term, so they match).
+- ``tags``: one exact token per attribute (``s<hex service>``, ``v<hex severity>``, ``e<hex environment>``,
+  ``t<hex team>``, ``l<hex label name>x<hex value>``), so scope and equality filters are intersected inside the
+  full-text index instead of row by row.
+
+:func:`compile_search` turns a :class:`~core_client.schemas.LogQuery` into that SQL; the provider
+(``adapters.demo.logs``) runs it.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sqlite3
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from core_client.errors import BadQuery
+from core_client.schemas import LogFilter, LogQuery
+
+SEVERITIES = ("debug", "info", "warn", "error", "fatal")
+# Attributes with a column of their own; any other filter field is a label name.
+COLUMN_FIELDS = ("service", "severity", "environment", "team", "message")
+TAG_PREFIX = {"service": "s", "severity": "v", "environment": "e", "team": "t"}
+REGEXP_FUNCTION = "opspilot_regexp"
+LABEL_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.\-/]*$")
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS log_line (
+    rowid INTEGER PRIMARY KEY,
+    id TEXT NOT NULL,
+    ts_ms INTEGER NOT NULL,
+    service TEXT NOT NULL,
+    environment TEXT NOT NULL,
+    team TEXT NOT NULL,
+    severity TEXT NOT NULL,
+    message TEXT NOT NULL,
+    labels TEXT NOT NULL,
+    fields TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS log_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+"""
+
+# Built in finish(): maintaining them row by row during a bulk load costs more than building them once.
+INDEXES = """
+CREATE UNIQUE INDEX IF NOT EXISTS log_line_id ON log_line(id);
+CREATE INDEX IF NOT EXISTS log_line_ts ON log_line(ts_ms);
+CREATE INDEX IF NOT EXISTS log_line_stream ON log_line(service, environment);
+"""
+
+FTS_TABLE = """
+CREATE VIRTUAL TABLE log_fts USING fts5(
+    message, tags, content='', columnsize=0, tokenize='unicode61 remove_diacritics 2'
+)
+"""
+
+FTS_FILL = """
+INSERT INTO log_fts(rowid, message, tags)
+SELECT rowid, message,
+       's' || hex(service) || ' v' || hex(severity) || ' e' || hex(environment) || ' t' || hex(team)
+       || coalesce((SELECT ' ' || group_concat('l' || hex(key) || 'x' || hex(value), ' ')
+                    FROM json_each(log_line.labels)), '')
+FROM log_line ORDER BY rowid
+"""
+
+LINE_COLUMNS = (
+    "l.rowid, l.id, l.ts_ms, l.service, l.environment, l.team, l.severity, l.message, l.labels, l.fields"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class LogRow:
+    """One log line as the world builder writes it."""
+
+    id: str
+    ts_ms: int
+    service: str
+    environment: str
+    team: str
+    severity: str
+    message: str
+    labels: dict[str, str] = field(default_factory=dict)
+    fields: dict[str, Any] = field(default_factory=dict)
+
+
+def tag_token(attribute: str, value: str) -> str:
+    """The exact ``tags`` token of ``attribute`` (service, severity, environment, team) having ``value``."""
+    return TAG_PREFIX[attribute] + value.encode().hex()
+
+
+def label_token(name: str, value: str) -> str:
+    """The exact ``tags`` token of label ``name`` having ``value``; ``x`` is not a hex digit, so it separates."""
+    return "l" + name.encode().hex() + "x" + value.encode().hex()
+
+
+def regexp(pattern: str, value: str | None) -> bool:
+    """The SQLite function behind the ``regex`` operator: does ``pattern`` occur anywhere in ``value``."""
+    # re keeps its own cache of compiled patterns, and patterns were validated before the query ran.
+    return value is not None and re.search(pattern, value) is not None
+
+
+class LogStore:
+    """The write side: create the schema, bulk-insert lines, then ``finish()`` to make them searchable.
+
+    The caller owns the connection and its pragmas; ``journal_mode=OFF`` and ``synchronous=OFF`` suit a build
+    that is discarded when it fails.
+    """
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self._conn = conn
+        self._last_ts: int | None = None
+        self._in_order = True
+
+    def create_schema(self) -> None:
+        """Create the line and metadata tables (indexes and the full-text index come in ``finish()``)."""
+        self._conn.executescript(SCHEMA)
+
+    def insert(self, rows: Iterable[LogRow]) -> int:
+        """Append lines, expected in ascending ``ts_ms``; returns how many were written."""
+        if self._last_ts is None:
+            newest = self._conn.execute("SELECT ts_ms FROM log_line ORDER BY rowid DESC LIMIT 1").fetchone()
+            self._last_ts = newest[0] if newest else -(2**62)
+        count = 0
+        batch: list[tuple[Any, ...]] = []
+        for row in rows:
+            if row.ts_ms < self._last_ts:
+                self._in_order = False
+            self._last_ts = max(self._last_ts, row.ts_ms)
+            batch.append(
+                (
+                    row.id,
+                    row.ts_ms,
+                    row.service,
+                    row.environment,
+                    row.team,
+                    row.severity,
+                    row.message,
+                    json.dumps(row.labels, separators=(",", ":"), sort_keys=True),
+                    json.dumps(row.fields, separators=(",", ":"), sort_keys=True, default=str),
+                )
+            )
+            count += 1
+        self._conn.executemany(
+            "INSERT INTO log_line(id, ts_ms, service, environment, team, severity, message, labels, fields)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            batch,
+        )
+        return count
+
+    def finish(self) -> None:
+        """Sort by time if needed, build the indexes and the full-text index, record the span, ANALYZE.
+
+        Idempotent: lines inserted after an earlier ``finish()`` become searchable when it runs again.
+        """
+        started = time.perf_counter()
+        conn = self._conn
+        if not self._in_order:
+            self._sort_by_time()
+        try:
+            conn.executescript(INDEXES)
+        except sqlite3.IntegrityError as exc:
+            raise ValueError(f"log lines must have unique ids: {exc}") from exc
+        conn.execute("DROP TABLE IF EXISTS log_fts")
+        conn.execute(FTS_TABLE)
+        conn.execute(FTS_FILL)
+        conn.execute("INSERT INTO log_fts(log_fts) VALUES ('optimize')")
+        lines, first, last = conn.execute("SELECT count(*), min(ts_ms), max(ts_ms) FROM log_line").fetchone()
+        meta = {
+            "lines": str(lines),
+            "first_ts_ms": str(first if first is not None else 0),
+            "last_ts_ms": str(last if last is not None else 0),
+            "build_seconds": f"{time.perf_counter() - started:.3f}",
+            "finished": "1",
+        }
+        conn.executemany("INSERT OR REPLACE INTO log_meta(key, value) VALUES (?, ?)", meta.items())
+        conn.execute("ANALYZE")
+        conn.commit()
+        self._in_order = True
+
+    def _sort_by_time(self) -> None:
+        # Rowid order must be time order: every query and cursor relies on it.
+        self._conn.executescript(
+            """
+            DROP INDEX IF EXISTS log_line_id;
+            DROP INDEX IF EXISTS log_line_ts;
+            DROP INDEX IF EXISTS log_line_stream;
+            ALTER TABLE log_line RENAME TO log_line_unsorted;
+            """
+            + SCHEMA
+            + """
+            INSERT INTO log_line(id, ts_ms, service, environment, team, severity, message, labels, fields)
+            SELECT id, ts_ms, service, environment, team, severity, message, labels, fields
+            FROM log_line_unsorted ORDER BY ts_ms, rowid;
+            DROP TABLE log_line_unsorted;
+            """
+        )
+
+
+# --- The read side: from a LogQuery to SQL -------------------------------------------------------------------
+
+
+@dataclass
+class SearchPlan:
+    """A query compiled to SQL: an FTS5 ``match`` expression (if any) and row predicates with their arguments."""
+
+    match: str | None = None
+    # Excluded by the full-text index when there is nothing positive to match against.
+    exclude_match: str | None = None
+    predicates: list[str] = field(default_factory=list)
+    args: list[Any] = field(default_factory=list)
+
+    def source(self, lo: int, hi: int) -> tuple[str, list[Any]]:
+        """``FROM ... WHERE ...`` over the rowid range ``[lo, hi]``, with its arguments."""
+        if self.match is not None:
+            # CROSS JOIN keeps the full-text index as the outer loop, read newest first.
+            sql = "FROM log_fts CROSS JOIN log_line l ON l.rowid = log_fts.rowid"
+            where = ["log_fts MATCH ?", "log_fts.rowid BETWEEN ? AND ?"]
+            args: list[Any] = [self.match, lo, hi]
+        else:
+            sql = "FROM log_line l"
+            where = ["l.rowid BETWEEN ? AND ?"]
+            args = [lo, hi]
+        where += self.predicates
+        args += self.args
+        if self.exclude_match is not None:
+            where.append("l.rowid NOT IN (SELECT rowid FROM log_fts WHERE log_fts MATCH ?)")
+            args.append(self.exclude_match)
+        return f"{sql} WHERE {' AND '.join(where)}", args
+
+    @property
+    def order(self) -> str:
+        return "log_fts.rowid" if self.match is not None else "l.rowid"
+
+
+@dataclass(frozen=True)
+class SearchTerm:
+    text: str
+    prefix: bool = False
+    negated: bool = False
+
+
+def parse_search(text: str, *, source: str | None = None) -> list[SearchTerm]:
+    """Split search text into terms: words and ``"quoted phrases"`` (all must match), ``word*`` for a prefix,
+    ``-word`` to exclude. Every other character is literal; an unterminated quote is a ``BadQuery``."""
+    terms: list[SearchTerm] = []
+    i, n = 0, len(text)
+    while i < n:
+        if text[i].isspace():
+            i += 1
+            continue
+        # "-" excludes only a word or a phrase: "->" or "-" alone are literal text.
+        negated = text[i] == "-" and i + 1 < n and (text[i + 1].isalnum() or text[i + 1] == '"')
+        start = i + 1 if negated else i
+        if text[start] == '"':
+            close = text.find('"', start + 1)
+            if close < 0:
+                raise BadQuery(
+                    f"unterminated quote at position {start + 1} of search {text!r}", source=source
+                )
+            body = text[start + 1 : close]
+            i = close + 1
+            prefix = i < n and text[i] == "*"
+            i += 1 if prefix else 0
+        else:
+            j = start
+            while j < n and not text[j].isspace() and text[j] != '"':
+                j += 1
+            body = text[start:j]
+            i = j
+            prefix = len(body) > 1 and body.endswith("*")
+            body = body[:-1] if prefix else body
+        if body.strip():
+            terms.append(SearchTerm(body, prefix=prefix, negated=negated))
+    return terms
+
+
+def _fts_string(text: str) -> str:
+    return '"' + text.replace('"', '""') + '"'
+
+
+def _indexable(text: str) -> bool:
+    # unicode61 keeps letters and digits and drops the rest; text without any cannot be found in the index.
+    return any(ch.isalnum() for ch in text)
+
+
+def _label_path(name: str, source: str | None) -> str:
+    if not LABEL_NAME.match(name):
+        raise BadQuery(
+            f"filter field {name!r} is not a label name (letters, digits, '_', '.', '-', '/')", source=source
+        )
+    return f'$."{name}"'
+
+
+def check_regex(pattern: str, *, source: str | None = None) -> None:
+    """Compile ``pattern`` now, so a bad one is a ``BadQuery`` naming it and the reason, before any SQL runs."""
+    try:
+        re.compile(pattern)
+    except re.error as exc:
+        raise BadQuery(f"invalid regex {pattern!r}: {exc}", source=source) from None
+
+
+def compile_search(query: LogQuery, *, source: str | None = None) -> SearchPlan:
+    """The SQL plan of ``query``'s search text, filters, severities and scope (not its time range)."""
+    positive: list[str] = []
+    negative: list[str] = []
+    plan = SearchPlan()
+
+    for term in parse_search(query.expression.search or "", source=source):
+        if _indexable(term.text):
+            phrase = "message : " + _fts_string(term.text) + (" *" if term.prefix else "")
+            (negative if term.negated else positive).append(phrase)
+        else:
+            # Punctuation only (":", "->"): the index does not hold it, so look for it in the text itself.
+            plan.predicates.append("instr(l.message, ?) " + ("= 0" if term.negated else "> 0"))
+            plan.args.append(term.text)
+
+    scope = query.scope
+    equalities = [("service", scope.service), ("team", scope.team), ("environment", scope.environment)]
+    for attribute, value in equalities:
+        if value:
+            positive.append("tags : " + _fts_string(tag_token(attribute, value)))
+
+    severities = [s.strip().lower() for s in query.expression.severity_in if s.strip()]
+    if severities:
+        positive.append(
+            "(" + " OR ".join("tags : " + _fts_string(tag_token("severity", s)) for s in severities) + ")"
+        )
+
+    for flt in query.expression.filters:
+        _compile_filter(flt, plan, positive, negative, source)
+
+    if positive:
+        plan.match = " AND ".join(positive)
+        if negative:
+            plan.match = f"({plan.match}) NOT ({' OR '.join(negative)})"
+    elif negative:
+        plan.exclude_match = " OR ".join(negative)
+    return plan
+
+
+def _compile_filter(
+    flt: LogFilter, plan: SearchPlan, positive: list[str], negative: list[str], source: str | None
+) -> None:
+    name = flt.field.strip()
+    value = flt.value.lower() if name == "severity" else flt.value
+    if flt.operator in ("=", "!=") and name not in ("message",):
+        # Exact (in)equality of an attribute or a label is one token of the full-text index.
+        if name in TAG_PREFIX:
+            token = tag_token(name, value)
+        else:
+            _label_path(name, source)
+            token = label_token(name, value)
+        (positive if flt.operator == "=" else negative).append("tags : " + _fts_string(token))
+        return
+    if name in COLUMN_FIELDS:
+        column, column_args = f"l.{name}", []
+    else:
+        column, column_args = "json_extract(l.labels, ?)", [_label_path(name, source)]
+    if flt.operator == "regex":
+        check_regex(flt.value, source=source)
+        plan.predicates.append(f"{REGEXP_FUNCTION}(?, {column})")
+        plan.args += [flt.value, *column_args]
+        return
+    condition = {
+        "=": "{column} = ?",
+        "!=": "{column} IS NOT ?",
+        # Case-insensitive, as an operator typing a fragment expects.
+        "contains": "instr(lower({column}), lower(?)) > 0",
+    }[flt.operator]
+    plan.predicates.append(condition.format(column=column))
+    plan.args += [*column_args, value]

@@ -1,0 +1,1 @@
+"""What the console's pages load from CoreClient, as plain rows, apart from Reflex state and components."""

@@ -1,0 +1,272 @@
+"""The Overview page's data: open incidents by severity, firing alerts, recent deploys and a service health grid.
+
+Each panel is loaded on its own, concurrently, and fails on its own: a provider that is down turns into that
+panel's error message while the other panels still load.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Generic, TypeVar
+
+from console.backend.display import ago, utc_label
+from core_client.client import CoreClient
+from core_client.errors import OpsPilotError
+from core_client.schemas import (
+    Alert,
+    AlertQuery,
+    Deployment,
+    DeploymentQuery,
+    Incident,
+    IncidentQuery,
+    Page,
+    Service,
+)
+
+OPEN_INCIDENT_STATUSES = ["open", "investigating", "mitigating", "monitoring"]
+FIRING_ALERT_STATUSES = ["firing"]
+KNOWN_SEVERITIES = ["sev1", "sev2", "sev3", "sev4"]
+URGENT_SEVERITIES = frozenset({"sev1", "sev2", "critical", "page"})
+# Counting walks the provider's pages; beyond this many rows the count reads "N+".
+MAX_COUNTED = 2_000
+PAGE_SIZE = 200
+RECENT_ROWS = 6
+DEPLOY_ROWS = 8
+
+T = TypeVar("T")
+
+
+@dataclass
+class SeverityCount:
+    severity: str
+    count: int
+
+
+@dataclass
+class IncidentRow:
+    id: str
+    title: str
+    severity: str
+    status: str
+    service: str
+    started: str
+    age: str
+
+
+@dataclass
+class AlertRow:
+    id: str
+    title: str
+    severity: str
+    service: str
+    started: str
+    age: str
+
+
+@dataclass
+class DeployRow:
+    id: str
+    service: str
+    version: str
+    environment: str
+    status: str
+    started: str
+    age: str
+
+
+@dataclass
+class ServiceTile:
+    name: str
+    tier: str
+    team: str
+    # healthy | warning | critical
+    status: str
+    open_incidents: int
+    firing_alerts: int
+
+
+@dataclass
+class Panel(Generic[T]):
+    """One panel's rows, or the message of the error that kept them from loading."""
+
+    value: T | None = None
+    error: str = ""
+
+
+@dataclass
+class OpenIncidents:
+    by_severity: list[SeverityCount]
+    total: int
+    capped: bool
+    recent: list[IncidentRow]
+    incidents: list[Incident] = field(repr=False)
+
+
+@dataclass
+class FiringAlerts:
+    rows: list[AlertRow]
+    total: int
+    capped: bool
+    alerts: list[Alert] = field(repr=False)
+
+
+@dataclass
+class Overview:
+    as_of: str
+    incidents: Panel[OpenIncidents]
+    alerts: Panel[FiringAlerts]
+    deploys: Panel[list[DeployRow]]
+    services: Panel[list[ServiceTile]]
+
+
+async def _collect(fetch: Callable[[str | None], Awaitable[Page[T]]]) -> tuple[list[T], bool]:
+    """Every item of a paged query, up to ``MAX_COUNTED``; the flag says the cap cut it short."""
+    items: list[T] = []
+    cursor: str | None = None
+    while True:
+        page = await fetch(cursor)
+        items.extend(page.items)
+        cursor = page.next_cursor
+        if cursor is None:
+            return items, False
+        if len(items) >= MAX_COUNTED:
+            return items[:MAX_COUNTED], True
+
+
+def _newest_first(moment: datetime | None) -> float:
+    return -moment.timestamp() if moment else float("inf")
+
+
+async def open_incidents(core: CoreClient) -> OpenIncidents:
+    """Open incidents counted by severity (sev1..sev4 always shown), with the most recent few."""
+    query = IncidentQuery(statuses=OPEN_INCIDENT_STATUSES, limit=PAGE_SIZE)
+    incidents, capped = await _collect(lambda cursor: core.incidents.query(query, cursor=cursor))
+    counts = Counter(incident.severity or "unknown" for incident in incidents)
+    severities = KNOWN_SEVERITIES + sorted(set(counts) - set(KNOWN_SEVERITIES))
+    now = core.clock.now()
+    recent = sorted(incidents, key=lambda incident: _newest_first(incident.created_at))[:RECENT_ROWS]
+    return OpenIncidents(
+        by_severity=[SeverityCount(severity, counts.get(severity, 0)) for severity in severities],
+        total=len(incidents),
+        capped=capped,
+        recent=[
+            IncidentRow(
+                id=incident.id,
+                title=incident.title or incident.id,
+                severity=incident.severity,
+                status=incident.status,
+                service=incident.service,
+                started=utc_label(incident.created_at),
+                age=ago(incident.created_at, now),
+            )
+            for incident in recent
+        ],
+        incidents=incidents,
+    )
+
+
+async def firing_alerts(core: CoreClient) -> FiringAlerts:
+    """Alerts firing now, most recent first."""
+    query = AlertQuery(statuses=FIRING_ALERT_STATUSES, limit=PAGE_SIZE)
+    alerts, capped = await _collect(lambda cursor: core.alerts.query(query, cursor=cursor))
+    now = core.clock.now()
+    newest = sorted(alerts, key=lambda alert: _newest_first(alert.created_at))[:RECENT_ROWS]
+    return FiringAlerts(
+        rows=[
+            AlertRow(
+                id=alert.id,
+                title=alert.title or alert.id,
+                severity=alert.severity,
+                service=alert.service,
+                started=utc_label(alert.created_at),
+                age=ago(alert.created_at, now),
+            )
+            for alert in newest
+        ],
+        total=len(alerts),
+        capped=capped,
+        alerts=alerts,
+    )
+
+
+async def recent_deploys(core: CoreClient) -> list[DeployRow]:
+    """The latest deployments across services, newest first."""
+    page = await core.deployments.query(DeploymentQuery(limit=DEPLOY_ROWS * 4))
+    now = core.clock.now()
+    newest: list[Deployment] = sorted(page.items, key=lambda d: _newest_first(d.started_at))[:DEPLOY_ROWS]
+    return [
+        DeployRow(
+            id=deploy.id,
+            service=deploy.service,
+            version=deploy.version,
+            environment=deploy.environment,
+            status=deploy.status,
+            started=utc_label(deploy.started_at),
+            age=ago(deploy.started_at, now),
+        )
+        for deploy in newest
+    ]
+
+
+def service_health(
+    services: list[Service], incidents: list[Incident] | None, alerts: list[Alert] | None
+) -> list[ServiceTile]:
+    """Every service, marked critical (an urgent open incident or alert), warning (any) or healthy."""
+    open_by_service = Counter(incident.service for incident in incidents or [])
+    firing_by_service = Counter(alert.service for alert in alerts or [])
+    urgent = {
+        signal.service
+        for signal in [*(incidents or []), *(alerts or [])]
+        if signal.severity.lower() in URGENT_SEVERITIES
+    }
+    tiles = []
+    for service in services:
+        opened, firing = open_by_service[service.name], firing_by_service[service.name]
+        status = "critical" if service.name in urgent else "warning" if opened or firing else "healthy"
+        tiles.append(
+            ServiceTile(
+                name=service.name,
+                tier=f"tier {service.tier}" if service.tier is not None else "",
+                team=service.owner_team or "",
+                status=status,
+                open_incidents=opened,
+                firing_alerts=firing,
+            )
+        )
+    order = {"critical": 0, "warning": 1, "healthy": 2}
+    return sorted(tiles, key=lambda tile: (order[tile.status], tile.name))
+
+
+async def _panel(load: Awaitable[T]) -> Panel[T]:
+    try:
+        return Panel(value=await load)
+    except OpsPilotError as exc:
+        return Panel(error=str(exc))
+
+
+async def load_overview(core: CoreClient) -> Overview:
+    """Every Overview panel, loaded concurrently; each failure stays on its own panel."""
+    incidents, alerts, deploys, catalog = await asyncio.gather(
+        _panel(open_incidents(core)),
+        _panel(firing_alerts(core)),
+        _panel(recent_deploys(core)),
+        _panel(core.services.all()),
+    )
+    services: Panel[list[ServiceTile]] = Panel(error=catalog.error)
+    if catalog.value is not None:
+        services.value = service_health(
+            catalog.value,
+            incidents.value.incidents if incidents.value else None,
+            alerts.value.alerts if alerts.value else None,
+        )
+    return Overview(
+        as_of=utc_label(core.clock.now()),
+        incidents=incidents,
+        alerts=alerts,
+        deploys=deploys,
+        services=services,
+    )

@@ -1,0 +1,1 @@
+"""Reusable pieces of the console's UI: the shared layout, navigation, panels and badges."""

@@ -1,0 +1,58 @@
+"""The sidebar: one link per page, the current one highlighted."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import reflex as rx
+
+
+@dataclass(frozen=True)
+class NavItem:
+    label: str
+    route: str
+    icon: str
+
+
+NAV_ITEMS: tuple[NavItem, ...] = (
+    NavItem("Overview", "/", "layout-dashboard"),
+    NavItem("Settings", "/settings", "settings"),
+)
+
+
+def _nav_link(item: NavItem) -> rx.Component:
+    active = rx.State.router.url.path == item.route
+    return rx.link(
+        rx.hstack(
+            rx.icon(item.icon, size=18),
+            rx.text(item.label, size="3"),
+            align="center",
+            spacing="3",
+            padding_x="0.75rem",
+            padding_y="0.5rem",
+            border_radius="var(--radius-3)",
+            width="100%",
+            background=rx.cond(active, rx.color("accent", 4), "transparent"),
+            color=rx.cond(active, rx.color("accent", 11), rx.color("gray", 11)),
+            _hover={"background": rx.color("accent", 3)},
+        ),
+        href=item.route,
+        underline="none",
+        width="100%",
+        data_testid=f"nav-{item.label.lower()}",
+    )
+
+
+def sidebar() -> rx.Component:
+    """The navigation column shown on every page."""
+    return rx.vstack(
+        *(_nav_link(item) for item in NAV_ITEMS),
+        spacing="1",
+        width="13rem",
+        min_width="13rem",
+        padding="1rem 0.75rem",
+        border_right=f"1px solid {rx.color('gray', 5)}",
+        min_height="calc(100vh - 3.5rem)",
+        align_self="stretch",
+        background=rx.color("gray", 2),
+    )

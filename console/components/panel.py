@@ -1,0 +1,81 @@
+"""A titled card that shows its provider's failure as a banner, a skeleton while loading, else its body."""
+
+from __future__ import annotations
+
+import reflex as rx
+
+STATUS_COLORS = {
+    "ok": "green",
+    "healthy": "green",
+    "degraded": "amber",
+    "warning": "amber",
+    "down": "red",
+    "critical": "red",
+    "unconfigured": "gray",
+    "succeeded": "green",
+    "success": "green",
+    "failed": "red",
+    "rolled_back": "orange",
+    "in_progress": "blue",
+}
+SEVERITY_COLORS = {"sev1": "red", "sev2": "orange", "sev3": "amber", "sev4": "blue", "critical": "red"}
+
+
+def error_banner(message: rx.Var[str]) -> rx.Component:
+    """The failure of one provider, shown in place of the panel's content."""
+    return rx.callout(
+        message, icon="triangle-alert", color_scheme="red", role="alert", size="1", data_testid="panel-error"
+    )
+
+
+def loading_skeleton(lines: int = 4) -> rx.Component:
+    return rx.vstack(*(rx.skeleton(height="1.25rem", width="100%") for _ in range(lines)), width="100%")
+
+
+def panel(
+    title: str,
+    icon: str,
+    body: rx.Component,
+    *,
+    error: rx.Var[str],
+    loading: rx.Var[bool],
+    test_id: str,
+    aside: rx.Component | None = None,
+) -> rx.Component:
+    """A panel whose ``body`` is replaced by an error banner or a loading skeleton as the state says."""
+    return rx.card(
+        rx.vstack(
+            rx.hstack(
+                rx.icon(icon, size=18, color=rx.color("accent", 10)),
+                rx.heading(title, size="4"),
+                rx.spacer(),
+                aside or rx.fragment(),
+                align="center",
+                width="100%",
+            ),
+            rx.cond(
+                error != "",
+                error_banner(error),
+                rx.cond(loading, loading_skeleton(), body),
+            ),
+            spacing="3",
+            width="100%",
+        ),
+        width="100%",
+        data_testid=test_id,
+    )
+
+
+def status_badge(status: rx.Var[str]) -> rx.Component:
+    """``ok`` green, ``degraded`` amber, ``down`` red, anything else gray."""
+    return rx.badge(status, color_scheme=rx.match(status, *STATUS_COLORS.items(), "gray"), variant="soft")
+
+
+def severity_badge(severity: rx.Var[str]) -> rx.Component:
+    return rx.badge(
+        severity, color_scheme=rx.match(severity, *SEVERITY_COLORS.items(), "gray"), variant="solid"
+    )
+
+
+def empty_state(message: str) -> rx.Component:
+    return rx.text(message, color=rx.color("gray", 10), size="2")

@@ -1,0 +1,50 @@
+"""The console's composition root: one CoreClient per process, built from settings on first use.
+
+Building a CoreClient loads every configured provider (the demo world may be opened or built on first use), which
+can take a while and does blocking I/O, so it runs in a worker thread, once, under a lock. A failure is not
+cached: the next request tries again and reports the same clear error until the configuration is fixed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Callable
+
+from core_client.client import CoreClient
+
+
+class CoreRuntime:
+    """Holds the process's CoreClient; ``factory`` builds it (``CoreClient.from_settings`` by default)."""
+
+    def __init__(self, factory: Callable[[], CoreClient] = CoreClient.from_settings) -> None:
+        self._factory = factory
+        self._lock = threading.Lock()
+        self._core: CoreClient | None = None
+
+    def _build(self) -> CoreClient:
+        with self._lock:
+            if self._core is None:
+                self._core = self._factory()
+            return self._core
+
+    async def core(self) -> CoreClient:
+        """The CoreClient, built on first call; raises ``ConfigurationError`` when settings are wrong."""
+        if self._core is not None:
+            return self._core
+        return await asyncio.to_thread(self._build)
+
+    async def aclose(self) -> None:
+        """Close the providers' resources; the next :meth:`core` builds a new client."""
+        with self._lock:
+            core, self._core = self._core, None
+        if core is not None:
+            await core.aclose()
+
+
+RUNTIME = CoreRuntime()
+
+
+async def core() -> CoreClient:
+    """The process's CoreClient (see :class:`CoreRuntime`)."""
+    return await RUNTIME.core()

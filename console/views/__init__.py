@@ -1,0 +1,1 @@
+"""What each page shows, built from components and bound to the page's state."""
