@@ -140,16 +140,7 @@ def _add_read_tools(server: MCPServer, core: CoreClient, budget: int) -> None:
     async def paged(
         fetch: Callable[[str | None], Awaitable[Any]], cursor: str | None, noun: str
     ) -> CallToolResult:
-        provider_cursor, skip = split_cursor(cursor)
-        page = await fetch(provider_cursor)
-        return page_result(
-            page.items,
-            provider_cursor=provider_cursor,
-            next_provider_cursor=page.next_cursor,
-            skip=skip,
-            budget=budget,
-            describe=lambda shown, more: f"{shown} {noun}{' (more available)' if more else ''}",
-        )
+        return await _paged(fetch, cursor, noun, budget)
 
     @server.tool(annotations=READ)
     async def query_incidents(
@@ -515,24 +506,29 @@ def _add_file_reads(server: MCPServer, folder: DataFolder, budget: int) -> None:
     @server.tool(annotations=READ)
     async def list_directory(
         path: Annotated[str, Field(description="A folder inside the data folder; '' for its top.")] = "",
+        cursor: CursorArg = None,
     ) -> PageOut:
         """List the files and folders in a folder of the OpsPilot data folder."""
 
         async def fetch(_: str | None) -> Page[FolderEntry]:
             return Page[Any](items=folder.list(path))
 
-        return await _guarded(lambda: _paged_list(fetch, budget))
+        return await _guarded(lambda: _paged(fetch, cursor, "entries", budget))
 
 
-async def _paged_list(fetch: Callable[[str | None], Awaitable[Any]], budget: int) -> CallToolResult:
-    page = await fetch(None)
+async def _paged(
+    fetch: Callable[[str | None], Awaitable[Any]], cursor: str | None, noun: str, budget: int
+) -> CallToolResult:
+    """One provider page fetched from our cursor, cut to the budget, with a cursor that continues it."""
+    provider_cursor, skip = split_cursor(cursor)
+    page = await fetch(provider_cursor)
     return page_result(
         page.items,
-        provider_cursor=None,
-        next_provider_cursor=None,
-        skip=0,
+        provider_cursor=provider_cursor,
+        next_provider_cursor=page.next_cursor,
+        skip=skip,
         budget=budget,
-        describe=lambda shown, more: f"{shown} entries",
+        describe=lambda shown, more: f"{shown} {noun}{' (more available)' if more else ''}",
     )
 
 
