@@ -16,6 +16,15 @@ class NavItem:
 
 NAV_ITEMS: tuple[NavItem, ...] = (
     NavItem("Overview", "/", "layout-dashboard"),
+    NavItem("Incidents", "/incidents", "siren"),
+    NavItem("Alerts", "/alerts", "bell-ring"),
+    NavItem("Logs", "/logs", "scroll-text"),
+    NavItem("Metrics", "/metrics", "chart-line"),
+    NavItem("Tickets", "/tickets", "ticket"),
+    NavItem("Deployments", "/deployments", "rocket"),
+    NavItem("Services", "/services", "network"),
+    NavItem("Approvals", "/approvals", "shield-check"),
+    NavItem("Copilot runs", "/runs", "bot"),
     NavItem("Settings", "/settings", "settings"),
 )
 

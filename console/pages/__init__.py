@@ -1,5 +1,7 @@
-"""Every console page; importing this package registers them."""
+"""Every console page; importing this package registers them (one module per page, each using ``console_page``)."""
 
-from console.pages import overview, settings
+import importlib
+import pkgutil
 
-__all__ = ["overview", "settings"]
+for _module in pkgutil.iter_modules(__path__):
+    importlib.import_module(f"{__name__}.{_module.name}")
