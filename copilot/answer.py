@@ -44,7 +44,9 @@ class EvidenceKind(StrEnum):
 class Evidence(BaseModel):
     """One thing a tool call returned that a claim can cite; ``link`` opens it in the console."""
 
-    id: str = Field(description="stable within a run: '<kind>:<ref>', e.g. 'log:9f2c…' or 'deployment:dep-17'")
+    id: str = Field(
+        description="stable within a run: '<kind>:<ref>', e.g. 'log:9f2c…' or 'deployment:dep-17'"
+    )
     kind: EvidenceKind
     ref: str = Field(description="the object's own id or name in its system")
     excerpt: str = Field(description="a short readable excerpt, at most a few hundred characters")

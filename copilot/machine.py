@@ -32,7 +32,9 @@ class IllegalTransition(RuntimeError):
 
     def __init__(self, source: RunState, target: RunState) -> None:
         allowed = ", ".join(sorted(TRANSITIONS[source])) or "nothing (terminal)"
-        super().__init__(f"illegal transition {source} -> {target}; from {source} the run may go to {allowed}")
+        super().__init__(
+            f"illegal transition {source} -> {target}; from {source} the run may go to {allowed}"
+        )
         self.source = source
         self.target = target
 

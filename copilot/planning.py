@@ -34,7 +34,9 @@ class ToolRequest(BaseModel):
     tool: str = Field(description="the namespaced name from ToolSpec.name")
     arguments: dict[str, Any] = Field(default_factory=dict)
     reason: str = ""
-    evidence_ids: list[str] = Field(default_factory=list, description="what a mutation rests on, for its approver")
+    evidence_ids: list[str] = Field(
+        default_factory=list, description="what a mutation rests on, for its approver"
+    )
 
 
 class ToolOutcome(BaseModel):
@@ -79,7 +81,8 @@ class PlanContext(BaseModel):
     tools: list[ToolSpec] = Field(default_factory=list)
     outcomes: list[ToolOutcome] = Field(default_factory=list, description="every call of this run, in order")
     notes: list[str] = Field(
-        default_factory=list, description="what the planner must know: rejections with reasons, failed servers"
+        default_factory=list,
+        description="what the planner must know: rejections with reasons, failed servers",
     )
     memory: dict[str, Any] = Field(default_factory=dict)
     step: int = 0
