@@ -9,11 +9,13 @@ names the provider and the status, never the credentials.
 from __future__ import annotations
 
 import email.utils
+import os
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
 import httpx
+from pydantic import BaseModel, ConfigDict, SecretStr
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_random_exponential
 
 from core_client.errors import BadQuery, NotFound, ProviderUnavailable
@@ -73,6 +75,27 @@ def raise_for_status(response: httpx.Response, *, source: str, detail: ErrorDeta
     if status in (400, 409, 422):
         raise BadQuery(what, source=source)
     raise ProviderUnavailable(what, source=source)
+
+
+class BasicAuth(BaseModel):
+    """``{"username", "password"}`` for HTTP Basic auth; the password is a secret."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    username: str
+    password: SecretStr
+
+
+def authorization(
+    *, scheme: str, token: SecretStr | None, basic: BasicAuth | None, token_env: str
+) -> tuple[dict[str, str], httpx.BasicAuth | None]:
+    """The ``Authorization`` header (``<scheme> <token>``) or the Basic auth of a configured credential; without
+    either, the token in ``$token_env`` if set. The secret goes into the request and nowhere else."""
+    if token is None and basic is None and os.environ.get(token_env):
+        token = SecretStr(os.environ[token_env])
+    headers = {"Authorization": f"{scheme} {token.get_secret_value()}"} if token is not None else {}
+    auth = httpx.BasicAuth(basic.username, basic.password.get_secret_value()) if basic else None
+    return headers, auth
 
 
 class _WaitRetryAfter:

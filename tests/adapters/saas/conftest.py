@@ -26,6 +26,7 @@ from core_client.client import CoreClient, LoadedProvider
 from core_client.clock import SystemClock
 from core_client.identity import Actor, Role
 from core_client.registry import load_provider
+from core_client.schemas import LogEntry, LogQuery
 from core_client.settings import load_settings
 
 GRANT_ID = "grant-123"
@@ -136,3 +137,17 @@ def checked(server: LoopbackServer) -> Iterator[LoopbackServer]:
     assert not server.violations, "exchanges the API description does not allow:\n" + "\n".join(
         server.violations
     )
+
+
+async def every_page(core: CoreClient, query: LogQuery) -> tuple[list[LogEntry], int]:
+    """Every log entry of ``query``, page after page through the cursors, and how many pages it took."""
+    entries: list[LogEntry] = []
+    cursor = None
+    pages = 0
+    while True:
+        page = await core.logs.query(query, cursor=cursor)
+        entries += page.items
+        pages += 1
+        cursor = page.next_cursor
+        if cursor is None:
+            return entries, pages

@@ -126,7 +126,9 @@ class LoopbackServer:
                     f"the fake failed on {exchange.method} {exchange.path}:\n{traceback.format_exc()}"
                 )
                 reply = Reply(500, None)
-        payload = b"" if reply.body is None else json.dumps(reply.body).encode()
+        # Bytes are sent as they are, as text (Loki's errors and /ready are plain text); anything else as JSON.
+        raw = isinstance(reply.body, bytes)
+        payload = reply.body if raw else b"" if reply.body is None else json.dumps(reply.body).encode()
         exchange.status = reply.status
         exchange.response_body = payload
         self.exchanges.append(exchange)
@@ -137,7 +139,8 @@ class LoopbackServer:
                 self.violations.append(
                     f"checking {exchange.method} {exchange.path} failed:\n{traceback.format_exc()}"
                 )
-        headers = [(b"content-type", b"application/json")] if payload else []
+        content_type = b"text/plain; charset=utf-8" if raw else b"application/json"
+        headers = [(b"content-type", content_type)] if payload else []
         headers += [(k.lower().encode(), v.encode()) for k, v in reply.headers.items()]
         await send({"type": "http.response.start", "status": reply.status, "headers": headers})
         await send({"type": "http.response.body", "body": payload})
