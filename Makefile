@@ -12,11 +12,15 @@ INSTALLED := $(VENV)/.installed
 # so bun comes from the npm registry into .venv/bin, which is on PATH in every recipe and in an activated venv.
 BUN_MIN := 1.4.4
 APT_PACKAGES := chromium prometheus prometheus-alertmanager
+# The official MCP Inspector, pinned, for the MCP server's integration test (it runs the CLI mode on Node 20 too,
+# though its package asks for Node >= 22.19).
+INSPECTOR_VERSION := 2.12.0
+INSPECTOR_DIR := $(VENV)/inspector
 
 export PATH := $(BIN):$(PATH)
 export VIRTUAL_ENV := $(CURDIR)/$(VENV)
 
-.PHONY: help run test setup bun demo apt-packages lint typecheck unit browser bench clean distclean
+.PHONY: help run test setup bun inspector demo apt-packages lint typecheck unit browser bench clean distclean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -30,6 +34,7 @@ test: ## set up (plus Debian packages when root), then lint, type-check and run 
 	phase "python environment" $(MAKE) --no-print-directory setup-python
 	ready=$$?
 	phase "bun" $(MAKE) --no-print-directory bun || ready=1
+	phase "mcp inspector" $(MAKE) --no-print-directory inspector
 	phase "debian packages" $(MAKE) --no-print-directory apt-packages
 	if [[ $$ready -eq 0 ]]; then
 	    phase "demo world" $(MAKE) --no-print-directory demo
@@ -41,7 +46,7 @@ test: ## set up (plus Debian packages when root), then lint, type-check and run 
 	fi
 	phase_summary
 
-setup: setup-python bun ## create .venv, install OpsPilot with its test extras, and bun
+setup: setup-python bun inspector ## create .venv, install OpsPilot with its test extras, bun and the MCP Inspector
 
 .PHONY: setup-python
 setup-python: $(INSTALLED)
@@ -65,6 +70,14 @@ bun: | $(BIN)/python ## install bun from the npm registry into .venv/bin unless 
 	    npm install --global --prefix "$(CURDIR)/$(VENV)" --no-audit --no-fund --loglevel=error bun
 	    echo "bun $$("$(BIN)/bun" --version) installed in $(BIN)"
 	fi
+
+inspector: $(INSPECTOR_DIR)/.installed-$(INSPECTOR_VERSION) ## install the MCP Inspector CLI (pinned) into .venv/inspector
+
+$(INSPECTOR_DIR)/.installed-$(INSPECTOR_VERSION): | $(BIN)/python
+	npm install --prefix "$(CURDIR)/$(INSPECTOR_DIR)" --no-audit --no-fund --loglevel=error \
+	    "@modelcontextprotocol/inspector@$(INSPECTOR_VERSION)"
+	rm -f "$(INSPECTOR_DIR)"/.installed-*
+	touch $@
 
 demo: $(INSTALLED) ## build the demo world (kept between runs)
 	opspilot demo

@@ -1,12 +1,21 @@
 """The OpsPilot console: the Reflex app (``app_name = "console"`` in rxconfig.py).
 
 Pages live in ``console/pages`` and register themselves with the ``console_page`` decorator; the backend gains
-``/health`` through ``api_transformer``. The theme is configured in rxconfig.py (``RadixThemesPlugin``).
+``/health`` and the MCP server at ``/mcp`` through ``api_transformer``. The theme is configured in rxconfig.py
+(``RadixThemesPlugin``).
 """
 
 import reflex as rx
+from reflex.config import get_config
 
 import console.pages  # noqa: F401  (registers every page)
+from console import runtime
 from console.backend.health import health_api
+from core_client.mcp.http import McpEndpoint
 
-app = rx.App(api_transformer=health_api())
+# MCP clients reach the same tools at the backend's /mcp with a user's API token; its app starts with the backend.
+mcp_endpoint = McpEndpoint(runtime.core, base_url=get_config().api_url)
+backend = health_api()
+backend.router.routes.extend(mcp_endpoint.routes())
+app = rx.App(api_transformer=backend)
+app.register_lifespan_task(mcp_endpoint.lifespan)

@@ -460,7 +460,8 @@ class CoreClient:
         clock = _world_clock(providers) or wall
         return cls(
             providers,
-            gate=gate or MutationGate.from_settings(settings, clock=clock),
+            # People approve and act in real time, even over a demo world whose clock is frozen.
+            gate=gate or MutationGate.from_settings(settings, clock=wall),
             clock=clock,
             settings=settings,
         )

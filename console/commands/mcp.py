@@ -6,18 +6,18 @@ import asyncio
 import logging
 import os
 import sys
+from typing import Annotated
 
 import typer
 import uvicorn
 from mcp.server.mcpserver import MCPServer
 
 from core_client.client import CoreClient
-from core_client.errors import BadQuery, NotFound
+from core_client.errors import BadQuery, Forbidden, NotFound
 from core_client.identity import Actor, Role
-from core_client.mcp.http import http_app, http_server
+from core_client.mcp.http import MCP_PATH, host_header, http_app, http_server, user_directory
 from core_client.mcp.server import build_server
 from core_client.settings import load_settings
-from core_client.store import Database
 from core_client.users import UserDirectory
 
 app = typer.Typer(help="Serve OpsPilot's tools over the Model Context Protocol.", invoke_without_command=True)
@@ -38,6 +38,14 @@ def serve(
     http: str = typer.Option(
         None, "--http", metavar="HOST:PORT", help="Serve streamable HTTP at /mcp instead."
     ),
+    allow_host: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--allow-host",
+            metavar="NAME",
+            help="With --http: another host name clients may use (DNS-rebinding protection); repeatable.",
+        ),
+    ] = None,
     read_only: bool = typer.Option(False, "--read-only", help="Hide every tool that changes anything."),
 ) -> None:
     """Serve over stdio (for desktop MCP clients) or, with --http, over streamable HTTP with API tokens."""
@@ -47,22 +55,33 @@ def serve(
     if address is None and not user:
         raise BadQuery("stdio needs the user to act as: pass --user NAME or set OPSPILOT_USER", source="mcp")
     settings = load_settings()
-    database = Database.from_settings(settings, upgrade=True)
-    core = CoreClient.from_settings(settings)
-    users = UserDirectory(database, clock=core.clock, settings=settings)
+    users = user_directory(settings)
     if address is not None:
         host, port = address
-        asyncio.run(_serve_http(core, users, host=host, port=port, read_only=read_only))
+        core = CoreClient.from_settings(settings)
+        asyncio.run(
+            _serve_http(
+                core, users, host=host, port=port, allowed_hosts=allow_host or [], read_only=read_only
+            )
+        )
         return
-    try:
-        account = users.get(user)
-    except NotFound:
-        raise NotFound(
-            f"no OpsPilot user {user!r}; add one with `opspilot users add`", source="mcp"
-        ) from None
-    actor = Actor(user=account.username, role=Role(account.role), via="mcp")
+    actor = _stdio_actor(users, user)
+    core = CoreClient.from_settings(settings)
     server = build_server(core, actor=lambda _ctx: actor, read_only=read_only)
     asyncio.run(_serve_stdio(core, server))
+
+
+def _stdio_actor(users: UserDirectory, username: str) -> Actor:
+    """The enabled user a stdio client acts as."""
+    try:
+        account = users.get(username)
+    except NotFound:
+        raise NotFound(
+            f"no OpsPilot user {username!r}; add one with `opspilot users add`", source="mcp"
+        ) from None
+    if account.disabled:
+        raise Forbidden(f"user {username!r} is disabled", source="mcp")
+    return Actor(user=account.username, role=Role(account.role), via="mcp")
 
 
 async def _serve_stdio(core: CoreClient, server: MCPServer) -> None:
@@ -73,13 +92,21 @@ async def _serve_stdio(core: CoreClient, server: MCPServer) -> None:
 
 
 async def _serve_http(
-    core: CoreClient, users: UserDirectory, *, host: str, port: int, read_only: bool
+    core: CoreClient,
+    users: UserDirectory,
+    *,
+    host: str,
+    port: int,
+    allowed_hosts: list[str],
+    read_only: bool,
 ) -> None:
-    server = http_server(core, users, base_url=f"http://{host}:{port}", read_only=read_only)
+    server = http_server(core, users, base_url=f"http://{host_header(host)}:{port}", read_only=read_only)
     # The app's own lifespan runs the SDK's session manager.
-    config = uvicorn.Config(http_app(server, host=host), host=host, port=port, log_level="warning")
+    app = http_app(server, host=host, allowed_hosts=allowed_hosts)
+    config = uvicorn.Config(app, host=host, port=port, log_level="warning")
     typer.echo(
-        f"OpsPilot MCP server on http://{host}:{port}/mcp (Bearer token from `opspilot users token`)",
+        f"OpsPilot MCP server on http://{host_header(host)}:{port}{MCP_PATH} "
+        "(Bearer token from `opspilot users token`)",
         err=True,
     )
     try:

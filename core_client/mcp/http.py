@@ -1,27 +1,48 @@
 """The MCP server over streamable HTTP, for remote clients: per-user API tokens, no anonymous calls.
 
 Each request carries ``Authorization: Bearer <token>`` issued by ``opspilot users token``; the token's user is
-the actor of every call, so the audit trail names them. Tokens are checked against their stored hashes in
-constant time; the SDK's DNS-rebinding protection stays on and oversized bodies are refused.
+the actor of every call, so the audit trail names them. Tokens are looked up by id and their secret's sha256
+compared in constant time (``UserDirectory.verify_token``). DNS-rebinding protection is always on (Host and
+Origin must name this server), and request bodies over :data:`MAX_BODY_BYTES` are refused with 413.
+
+Served alone (``opspilot mcp --http``, :func:`http_app`) or inside another app, such as the console's backend
+(:class:`McpEndpoint`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from contextlib import asynccontextmanager
+from urllib.parse import urlsplit
 
 from mcp.server.auth.middleware.auth_context import get_access_token
 from mcp.server.auth.provider import AccessToken
 from mcp.server.auth.settings import AuthSettings
 from mcp.server.mcpserver import Context, MCPServer
+from mcp.server.transport_security import TransportSecuritySettings
 from starlette.applications import Starlette
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
 
 from core_client.client import CoreClient
-from core_client.errors import Forbidden
+from core_client.clock import SystemClock
+from core_client.errors import Forbidden, OpsPilotError
 from core_client.identity import Actor, Role
 from core_client.mcp.server import build_server
+from core_client.settings import Settings
+from core_client.store import Database
 from core_client.users import UserDirectory
 
+MCP_PATH = "/mcp"
+# The OAuth protected-resource metadata the SDK publishes beside the endpoint (RFC 9728).
+METADATA_PATH = f"/.well-known/oauth-protected-resource{MCP_PATH}"
 MAX_BODY_BYTES = 1_000_000
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "[::1]")
+
+logger = logging.getLogger(__name__)
 
 
 class ApiTokenVerifier:
@@ -45,6 +66,13 @@ def token_actor(_: Context) -> Actor:
     return Actor(user=access.client_id, role=Role(access.scopes[0]), via="mcp")
 
 
+def user_directory(settings: Settings) -> UserDirectory:
+    """The users of the settings' database, whose tokens are checked against the wall clock."""
+    return UserDirectory(
+        Database.from_settings(settings, upgrade=True), clock=SystemClock(), settings=settings
+    )
+
+
 def http_server(
     core: CoreClient, users: UserDirectory, *, base_url: str, read_only: bool = False
 ) -> MCPServer:
@@ -53,11 +81,95 @@ def http_server(
         core,
         actor=token_actor,
         read_only=read_only,
-        auth=AuthSettings(issuer_url=base_url, resource_server_url=f"{base_url}/mcp"),
+        # OpsPilot issues and checks its own tokens; there is no other resource they could be meant for.
+        auth=AuthSettings(
+            issuer_url=base_url,
+            resource_server_url=f"{base_url}{MCP_PATH}",
+            validate_token_resource=False,
+        ),
         token_verifier=ApiTokenVerifier(users),
     )
 
 
-def http_app(server: MCPServer, *, host: str) -> Starlette:
-    """The Starlette app serving ``server`` at ``/mcp``; run ``server.session_manager.run()`` in its lifespan."""
-    return server.streamable_http_app(host=host, max_request_body_size=MAX_BODY_BYTES)
+def http_app(server: MCPServer, *, host: str, allowed_hosts: Iterable[str] = ()) -> Starlette:
+    """The Starlette app serving ``server`` at ``/mcp``; its lifespan runs the SDK's session manager.
+
+    Requests must name ``host``, a loopback address or one of ``allowed_hosts`` in their Host header (and in
+    Origin, when a browser sends one), whatever address the server is bound to.
+    """
+    return server.streamable_http_app(
+        streamable_http_path=MCP_PATH,
+        host=host,
+        max_request_body_size=MAX_BODY_BYTES,
+        transport_security=rebinding_protection([host, *allowed_hosts]),
+    )
+
+
+def rebinding_protection(hosts: Iterable[str]) -> TransportSecuritySettings:
+    """DNS-rebinding protection admitting ``hosts`` (any port) and the loopback addresses."""
+    names = dict.fromkeys([*(host_header(host) for host in hosts), *LOOPBACK_HOSTS])
+    return TransportSecuritySettings(
+        enable_dns_rebinding_protection=True,
+        allowed_hosts=[pattern for name in names for pattern in (name, f"{name}:*")],
+        allowed_origins=[
+            pattern
+            for name in names
+            for scheme in ("http", "https")
+            for pattern in (f"{scheme}://{name}", f"{scheme}://{name}:*")
+        ],
+    )
+
+
+def host_header(host: str) -> str:
+    """How a Host header names ``host``: IPv6 addresses in brackets."""
+    return f"[{host}]" if ":" in host and not host.startswith("[") else host
+
+
+class McpEndpoint:
+    """The MCP server inside another ASGI app (the console's backend), at ``/mcp`` with API tokens.
+
+    The host builds its CoreClient lazily, so the MCP app is built in :meth:`lifespan`, which the host must run
+    in its own lifespan (it also runs the SDK's session manager). Until then, or when the configuration cannot
+    load, requests get 503 saying why.
+    """
+
+    def __init__(
+        self, core: Callable[[], Awaitable[CoreClient]], *, base_url: str, read_only: bool = False
+    ) -> None:
+        self._core = core
+        self._base_url = base_url.rstrip("/")
+        self._read_only = read_only
+        self._app: Starlette | None = None
+        self._unavailable = "the MCP server is starting"
+
+    def routes(self) -> list[Route]:
+        """The routes to add to the host app, ahead of anything it mounts at its root."""
+        return [Route(MCP_PATH, self), Route(METADATA_PATH, self)]
+
+    @asynccontextmanager
+    async def lifespan(self) -> AsyncIterator[None]:
+        """Build the MCP app over the host's CoreClient and run its session manager while the host runs."""
+        try:
+            core = await self._core()
+            users = await asyncio.to_thread(user_directory, core.settings)
+        except OpsPilotError as error:
+            logger.warning("MCP endpoint unavailable: %s", error)
+            self._unavailable = f"the MCP server cannot start: {error}"
+            yield
+            return
+        server = http_server(core, users, base_url=self._base_url, read_only=self._read_only)
+        app = http_app(server, host=urlsplit(self._base_url).hostname or "localhost")
+        async with server.session_manager.run():
+            self._app = app
+            try:
+                yield
+            finally:
+                self._app = None
+                self._unavailable = "the MCP server has stopped"
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        app = self._app
+        if app is None:
+            await JSONResponse({"error": self._unavailable}, status_code=503)(scope, receive, send)
+            return
+        await app(scope, receive, send)

@@ -7,17 +7,18 @@ Long strings inside items are clipped, so one enormous log line cannot fill the 
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Sequence
 from typing import Any
 
 from mcp.types import CallToolResult, TextContent
 from pydantic import BaseModel, Field
+from pydantic_core import to_json
 
 from core_client.errors import BadQuery, OpsPilotError
 from core_client.schemas import decode_cursor, encode_cursor
 
 MAX_STRING_CHARS = 2_000
+ERROR_META_KEY = "opspilot/error"
 
 
 class ToolPage(BaseModel):
@@ -41,7 +42,23 @@ def clip(value: Any, limit: int = MAX_STRING_CHARS) -> Any:
 
 
 def compact_json(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=str)
+    """JSON without spaces, non-ASCII kept as is (pydantic-core's encoder: several times faster than json)."""
+    return to_json(value, fallback=str).decode()
+
+
+def clipped_row(item: BaseModel | dict[str, Any]) -> tuple[dict[str, Any], str]:
+    """An item as JSON-ready data with long strings clipped, and its compact JSON."""
+    row = (
+        item.model_dump(mode="json", by_alias=True, exclude_none=True)
+        if isinstance(item, BaseModel)
+        else item
+    )
+    text = compact_json(row)
+    # Only a row whose JSON is this long can hold a string worth clipping; most rows skip the walk.
+    if len(text) > MAX_STRING_CHARS:
+        row = clip(row)
+        text = compact_json(row)
+    return row, text
 
 
 def split_cursor(cursor: str | None) -> tuple[str | None, int]:
@@ -69,23 +86,17 @@ def page_result(
 
     ``describe(shown, more)`` gives the one-line summary that heads the text.
     """
-    rows = [
-        clip(
-            item.model_dump(mode="json", by_alias=True, exclude_none=True)
-            if isinstance(item, BaseModel)
-            else item
-        )
-        for item in items[skip:]
-    ]
     kept: list[dict[str, Any]] = []
     used = 200  # room for the envelope and summary
-    for row in rows:
-        size = len(compact_json(row).encode()) + 1
+    cut = False
+    for item in items[skip:]:
+        row, text = clipped_row(item)
+        size = len(text.encode()) + 1
         if kept and used + size > budget:
+            cut = True
             break
         kept.append(row)
         used += size
-    cut = len(kept) < len(rows)
     if cut:
         next_cursor: str | None = encode_cursor({"p": provider_cursor, "s": skip + len(kept)})
     elif next_provider_cursor:
@@ -93,31 +104,35 @@ def page_result(
     else:
         next_cursor = None
     note = "more results: call again with cursor=next_cursor" if next_cursor else ""
-    result = ToolPage(items=kept, next_cursor=next_cursor, shown=len(kept), note=note)
-    text = describe(len(kept), next_cursor is not None) + "\n" + compact_json(result.model_dump())
-    return CallToolResult(
-        content=[TextContent(type="text", text=text)], structured_content=result.model_dump()
-    )
+    # The shape of ToolPage, built directly: the server checks it against that schema anyway.
+    page = {"items": kept, "next_cursor": next_cursor, "shown": len(kept), "note": note}
+    text = describe(len(kept), next_cursor is not None) + "\n" + compact_json(page)
+    return CallToolResult(content=[TextContent(type="text", text=text)], structured_content=page)
 
 
 def object_result(value: BaseModel, *, summary: str, budget: int) -> CallToolResult:
     """One object (an incident, a report), clipped so it stays within ``budget`` bytes."""
-    data = clip(value.model_dump(mode="json", by_alias=True, exclude_none=True))
+    data, text = clipped_row(value)
     limit = MAX_STRING_CHARS
-    while len(compact_json(data).encode()) > budget and limit > 100:
+    while len(text.encode()) > budget and limit > 100:
         limit //= 2
         data = clip(data, limit)
+        text = compact_json(data)
     return CallToolResult(
-        content=[TextContent(type="text", text=summary + "\n" + compact_json(data))], structured_content=data
+        content=[TextContent(type="text", text=summary + "\n" + text)], structured_content=data
     )
 
 
 def error_result(error: OpsPilotError) -> CallToolResult:
-    """A tool error the model can read and act on: what failed, why, and what to do."""
+    """A tool error the model can read and act on: what failed, why, and what to do.
+
+    The typed error travels in ``_meta`` under :data:`ERROR_META_KEY`, not as structured content: clients
+    check structured content against the tool's output schema even on errors, and an error is not an incident.
+    """
     body = error.to_dict()
     text = f"{body['error']}: {error}"
     if body.get("approval_url"):
         text += f"\nA person must approve this call first: {body['approval_url']}"
     return CallToolResult(
-        content=[TextContent(type="text", text=text)], structured_content=body, is_error=True
+        content=[TextContent(type="text", text=text)], is_error=True, _meta={ERROR_META_KEY: body}
     )

@@ -3,7 +3,8 @@
 The logic lives in CoreClient, the analysis package and the data folder; this module is the thin layer that
 names, describes and bounds it for a model. Reads carry ``read_only_hint``; mutations carry ``destructive_hint``
 and pass through CoreClient's mutation gate with the grant from the request's ``_meta["opspilot/grant"]``.
-Without a valid grant a mutation returns a tool error that says approval is needed and links to the console.
+Without a valid grant a mutation returns a tool error that says approval is needed and links to the console;
+a client that takes URL elicitation is also sent that link (elicitation.py), and its answer approves nothing.
 """
 
 from __future__ import annotations
@@ -16,14 +17,16 @@ from typing import Annotated, Any, Literal
 from mcp.server.auth.provider import TokenVerifier
 from mcp.server.auth.settings import AuthSettings
 from mcp.server.mcpserver import Context, MCPServer
-from mcp.types import CallToolResult, ToolAnnotations
+from mcp.types import CallToolResult, InputRequiredResult, ToolAnnotations
 from pydantic import Field
 
+from core_client.approvals import ApprovalBook
 from core_client.client import CoreClient
 from core_client.errors import ApprovalRequired, BadQuery, OpsPilotError
 from core_client.files import DataFolder, FolderEntry
 from core_client.identity import Actor
 from core_client.mcp import analysis_tools
+from core_client.mcp.elicitation import invite_to_approve, request_already_shown
 from core_client.mcp.results import ToolPage, error_result, object_result, page_result, split_cursor
 from core_client.mutations import arguments_digest, risk_of
 from core_client.reports import InvestigationReport, render_report
@@ -83,6 +86,8 @@ StartArg = Annotated[
 EndArg = Annotated[datetime | None, Field(description="Window end, ISO-8601 UTC; defaults to now.")]
 
 PageOut = Annotated[CallToolResult, ToolPage]
+# A mutation's answer: its result or refusal, or (protocol 2026-07-28) a link to the approval page to open first.
+MutationAnswer = CallToolResult | InputRequiredResult
 
 
 def build_server(
@@ -576,14 +581,14 @@ def _add_mutations(
         run: Callable[[Actor, str | None], Awaitable[Any]],
         summary: Callable[[Any], str],
         check: Callable[[], object] | None = None,
-    ) -> CallToolResult:
+    ) -> MutationAnswer:
         try:
             if check is not None:
                 check()  # refuse bad input before anyone is asked to approve it
             actor = actor_of(ctx)
             result = await run(actor, _grant(ctx))
         except ApprovalRequired as required:
-            return error_result(await _file_request(core, tool, arguments, actor, required))
+            return await _refused(core, ctx, tool, arguments, actor, required)
         except OpsPilotError as error:
             return error_result(error)
         return object_result(result, summary=summary(result), budget=budget)
@@ -591,7 +596,7 @@ def _add_mutations(
     @server.tool(annotations=MUTATION)
     async def create_incident(
         incident: CreateIncidentInput, ctx: Context
-    ) -> Annotated[CallToolResult, Incident]:
+    ) -> Annotated[CallToolResult, Incident] | InputRequiredResult:
         """Open a new incident. Needs a person's approval in the OpsPilot console."""
         return await gated(
             "create_incident",
@@ -604,7 +609,7 @@ def _add_mutations(
     @server.tool(annotations=MUTATION)
     async def update_incident(
         incident_id: str, changes: UpdateIncidentInput, ctx: Context
-    ) -> Annotated[CallToolResult, Incident]:
+    ) -> Annotated[CallToolResult, Incident] | InputRequiredResult:
         """Change an incident's status, severity or other fields. Needs approval."""
         return await gated(
             "update_incident",
@@ -617,7 +622,7 @@ def _add_mutations(
     @server.tool(annotations=MUTATION)
     async def append_timeline_note(
         incident_id: str, note: TimelineAppendInput, ctx: Context
-    ) -> Annotated[CallToolResult, TimelineEntry]:
+    ) -> Annotated[CallToolResult, TimelineEntry] | InputRequiredResult:
         """Add a note to an incident's timeline. Needs approval."""
         return await gated(
             "append_timeline_note",
@@ -628,7 +633,9 @@ def _add_mutations(
         )
 
     @server.tool(annotations=MUTATION)
-    async def create_ticket(ticket: CreateTicketInput, ctx: Context) -> Annotated[CallToolResult, Ticket]:
+    async def create_ticket(
+        ticket: CreateTicketInput, ctx: Context
+    ) -> Annotated[CallToolResult, Ticket] | InputRequiredResult:
         """File a ticket (a follow-up carrying the evidence). Needs approval."""
         return await gated(
             "create_ticket",
@@ -641,7 +648,7 @@ def _add_mutations(
     @server.tool(annotations=MUTATION)
     async def update_ticket(
         ticket_id: str, changes: UpdateTicketInput, ctx: Context
-    ) -> Annotated[CallToolResult, Ticket]:
+    ) -> Annotated[CallToolResult, Ticket] | InputRequiredResult:
         """Change a ticket's status, assignees or text. Needs approval."""
         return await gated(
             "update_ticket",
@@ -652,7 +659,9 @@ def _add_mutations(
         )
 
     @server.tool(annotations=MUTATION)
-    async def send_message(message: Message, ctx: Context) -> Annotated[CallToolResult, MessageResult]:
+    async def send_message(
+        message: Message, ctx: Context
+    ) -> Annotated[CallToolResult, MessageResult] | InputRequiredResult:
         """Post a message to a chat channel. Needs approval."""
         return await gated(
             "send_message",
@@ -663,7 +672,9 @@ def _add_mutations(
         )
 
     @server.tool(annotations=MUTATION)
-    async def page_oncall(page: PageOnCallInput, ctx: Context) -> Annotated[CallToolResult, PageResult]:
+    async def page_oncall(
+        page: PageOnCallInput, ctx: Context
+    ) -> Annotated[CallToolResult, PageResult] | InputRequiredResult:
         """Page whoever is on call for a service or team. Wakes a person: needs approval."""
         return await gated(
             "page_oncall",
@@ -679,7 +690,7 @@ def _add_mutations(
         content: str,
         ctx: Context,
         overwrite: bool = False,
-    ) -> Annotated[CallToolResult, FolderEntry]:
+    ) -> Annotated[CallToolResult, FolderEntry] | InputRequiredResult:
         """Write a text file in the OpsPilot data folder. Needs approval."""
         return await gated(
             "write_file",
@@ -705,7 +716,7 @@ def _add_mutations(
         report: InvestigationReport,
         ctx: Context,
         overwrite: bool = False,
-    ) -> Annotated[CallToolResult, FolderEntry]:
+    ) -> Annotated[CallToolResult, FolderEntry] | InputRequiredResult:
         """Write an investigation report as markdown (summary, findings with evidence links, actions). Needs
         approval."""
         markdown = render_report(report)
@@ -725,6 +736,24 @@ def _add_mutations(
             lambda r: f"wrote report {r.path}",
             check=lambda: folder.resolve(path),
         )
+
+
+async def _refused(
+    core: CoreClient,
+    ctx: Context,
+    tool: str,
+    arguments: dict[str, Any],
+    actor: Actor,
+    required: ApprovalRequired,
+) -> MutationAnswer:
+    """The refusal of a call without a valid grant, with an approval request filed and, where the client takes
+    URL elicitation, its link sent there too (a link only: the client's answer approves nothing)."""
+    shown = request_already_shown(ctx)
+    approvals = getattr(core.gate, "approvals", None)
+    if shown is not None and approvals is not None:
+        return error_result(_waiting(approvals, tool, arguments, required, shown))
+    refusal = await _file_request(core, tool, arguments, actor, required)
+    return await invite_to_approve(ctx, refusal) or error_result(refusal)
 
 
 async def _file_request(
@@ -749,12 +778,20 @@ async def _file_request(
         )
     except OpsPilotError:
         return required
+    return _waiting(approvals, tool, arguments, required, request.id)
+
+
+def _waiting(
+    approvals: ApprovalBook, tool: str, arguments: dict[str, Any], required: ApprovalRequired, request_id: str
+) -> ApprovalRequired:
+    """The refusal pointing at the approval request ``request_id`` and saying how to call again once approved."""
     _, digest = arguments_digest(tool, arguments)
+    url = approvals.approval_url(request_id)
     return ApprovalRequired(
-        f"{required.message}. Request {request.id} (arguments sha256 {digest[:12]}) waits for approval at "
-        f"{approvals.approval_url(request.id)}; once approved, call again with the same arguments and "
+        f"{required.message}. Request {request_id} (arguments sha256 {digest[:12]}) waits for approval at "
+        f"{url}; once approved, call again with the same arguments and "
         f'_meta {{"{GRANT_META_KEY}": "<grant id>"}}',
         source=tool,
-        request_id=request.id,
-        approval_url=approvals.approval_url(request.id),
+        request_id=request_id,
+        approval_url=url,
     )

@@ -1,11 +1,19 @@
-"""An MCP server over a CoreClient whose incident and ticket providers are small in-memory fakes."""
+"""Fixtures for the MCP server's tests.
+
+``core``: a CoreClient whose incident and ticket providers are small in-memory fakes. ``demo_core``: a CoreClient
+over the small demo world (built once per session, copied into each test's data folder) with the real gate.
+``people``: alice (responder) and bob (approver) stored in the test's database, for servers in other processes.
+"""
 
 from __future__ import annotations
 
+import sys
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from mcp.types import CallToolResult, TextContent
 
 from core_client.capabilities import Capability
 from core_client.client import CoreClient, LoadedProvider
@@ -13,6 +21,7 @@ from core_client.clock import FixedClock
 from core_client.errors import NotFound
 from core_client.gate import MutationGate
 from core_client.identity import Actor, Role
+from core_client.mcp.http import user_directory
 from core_client.schemas import (
     CreateIncidentInput,
     CreateTicketInput,
@@ -29,8 +38,19 @@ from core_client.schemas import (
     offset_page,
 )
 from core_client.settings import load_settings
+from core_client.users import UserDirectory
+from tests.demo.world_fixture import build_small, install
 
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
+ALICE = Actor(user="alice", role=Role.RESPONDER, via="mcp")
+BOB = Actor(user="bob", role=Role.APPROVER, via="console")
+# The command a desktop client runs, from this virtualenv.
+OPSPILOT = Path(sys.prefix) / "bin" / "opspilot"
+
+
+def text_of(result: CallToolResult) -> str:
+    """The text blocks of a tool result, joined."""
+    return "\n".join(block.text for block in result.content if isinstance(block, TextContent))
 
 
 class InMemoryIncidents:
@@ -133,9 +153,38 @@ def core(incidents: InMemoryIncidents, tmp_path: Path) -> CoreClient:
 
 @pytest.fixture
 def alice() -> Actor:
-    return Actor(user="alice", role=Role.RESPONDER, via="mcp")
+    return ALICE
 
 
 @pytest.fixture
 def bob() -> Actor:
-    return Actor(user="bob", role=Role.APPROVER, via="console")
+    return BOB
+
+
+@pytest.fixture(scope="session")
+def built_world(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The small demo world, built once for the session."""
+    return build_small(tmp_path_factory.mktemp("world"))
+
+
+@pytest.fixture
+def demo_world(built_world: Path) -> Path:
+    """A copy of the small demo world, active in this test's data folder; its database file."""
+    return install(built_world)
+
+
+@pytest.fixture
+async def demo_core(demo_world: Path) -> AsyncIterator[CoreClient]:
+    """A CoreClient over the demo world with the real mutation gate over the test's database."""
+    core = CoreClient.from_settings(load_settings())
+    yield core
+    await core.aclose()
+
+
+@pytest.fixture
+def people() -> UserDirectory:
+    """alice (responder) and bob (approver), stored in the test's database."""
+    users = user_directory(load_settings())
+    users.add("alice", Role.RESPONDER)
+    users.add("bob", Role.APPROVER)
+    return users

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Any
 
 from mcp import Client
 
@@ -13,7 +12,7 @@ from core_client.client import CoreClient
 from core_client.identity import Actor
 from core_client.mcp.server import GRANT_META_KEY, build_server
 
-from .conftest import InMemoryIncidents
+from .conftest import InMemoryIncidents, text_of
 
 MUTATIONS = {
     "create_incident",
@@ -26,10 +25,6 @@ MUTATIONS = {
     "write_file",
     "generate_report",
 }
-
-
-def text_of(result: Any) -> str:
-    return "\n".join(block.text for block in result.content)
 
 
 async def test_reads_are_read_only_and_mutations_destructive(core: CoreClient, alice: Actor) -> None:

@@ -1,0 +1,195 @@
+"""What a tool call through MCP costs over the direct CoreClient call, on the demo world.
+
+For a few representative read tools, times N calls each way, after a warm-up: the direct CoreClient call, the
+tool through the SDK's in-memory client (``Client(server)``, protocol negotiated as a real client would), and
+the tool through ``opspilot mcp`` as a stdio subprocess. Prints median and p95 side by side, and the overhead of
+each MCP path over the direct call (the budget in DESIGN.md: under 1 ms each).
+
+The world is built once into the data folder (cached there) with its own settings, so the developer's data
+folder and providers are left alone.
+
+    .venv/bin/python benchmarks/mcp_overhead.py [--calls 300] [--warmup 20] [--scale 0.1] [--data-dir DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import statistics
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from mcp import Client, StdioServerParameters
+
+from adapters.demo.build import WorldSpec
+from adapters.demo.world import DEFAULT_SCENARIO, prepare_world
+from core_client.client import CoreClient
+from core_client.errors import NotFound
+from core_client.identity import Actor, Role
+from core_client.mcp.http import user_directory
+from core_client.mcp.server import build_server
+from core_client.schemas import IncidentQuery, LogExpression, LogQuery, QueryScope
+from core_client.settings import Settings, load_settings
+
+BUDGET_MS = 1.0
+USER = "bench"
+OPSPILOT = Path(sys.prefix) / "bin" / "opspilot"
+
+
+@dataclass(frozen=True)
+class Probe:
+    """One read tool and the CoreClient call it stands for."""
+
+    name: str
+    tool: str
+    arguments: dict[str, Any]
+    direct: Callable[[CoreClient], Awaitable[object]]
+
+
+def probes(incident_id: str) -> list[Probe]:
+    logs = LogQuery(
+        expression=LogExpression(search="error"), scope=QueryScope(service="checkout-api"), limit=50
+    )
+    return [
+        Probe(
+            "get_incident",
+            "get_incident",
+            {"incident_id": incident_id},
+            lambda core: core.incidents.get(incident_id),
+        ),
+        Probe(
+            "query_incidents x25",
+            "query_incidents",
+            {"limit": 25},
+            lambda core: core.incidents.query(IncidentQuery(limit=25)),
+        ),
+        Probe(
+            "search_logs x50",
+            "search_logs",
+            {"search": "error", "service": "checkout-api", "limit": 50},
+            lambda core: core.logs.query(logs),
+        ),
+    ]
+
+
+def prepare(data_dir: Path, scale: float) -> Settings:
+    """Settings for a data folder of its own holding the demo world (built once) and the benchmark's user."""
+    for variable in list(os.environ):
+        if variable.startswith(("OPSORCH_", "OPSPILOT_")) or variable == "DATABASE_URL":
+            del os.environ[variable]
+    data_dir.mkdir(parents=True, exist_ok=True)
+    config = data_dir / "opspilot.toml"
+    config.touch()
+    os.environ["OPSPILOT_DATA_DIR"] = str(data_dir)
+    os.environ["OPSPILOT_CONFIG"] = str(config)
+    settings = load_settings()
+    prepared = prepare_world(settings, WorldSpec(1, DEFAULT_SCENARIO, scale))
+    print(f"world {prepared.path} ({'built' if prepared.built else 'cached'})")
+    users = user_directory(settings)
+    try:
+        users.get(USER)
+    except NotFound:
+        users.add(USER, Role.VIEWER)
+    return settings
+
+
+async def timed(call: Callable[[], Awaitable[object]], calls: int, warmup: int) -> list[float]:
+    """Seconds per call over ``calls`` calls, after ``warmup`` untimed ones."""
+    for _ in range(warmup):
+        await call()
+    times = []
+    for _ in range(calls):
+        started = time.perf_counter()
+        await call()
+        times.append(time.perf_counter() - started)
+    return times
+
+
+def median_p95_ms(times: list[float]) -> tuple[float, float]:
+    ordered = sorted(times)
+    return statistics.median(ordered) * 1000, ordered[min(len(ordered) - 1, int(len(ordered) * 0.95))] * 1000
+
+
+def tool_call(client: Client, probe: Probe) -> Callable[[], Awaitable[object]]:
+    async def call() -> object:
+        result = await client.call_tool(probe.tool, probe.arguments)
+        if result.is_error:
+            raise SystemExit(f"{probe.tool} failed: {result.content}")
+        return result
+
+    return call
+
+
+async def run(args: argparse.Namespace) -> None:
+    settings = prepare(Path(args.data_dir), args.scale)
+    core = CoreClient.from_settings(settings)
+    newest = (await core.incidents.query(IncidentQuery(limit=1))).items[0].id
+    actor = Actor(user=USER, role=Role.VIEWER, via="mcp")
+    stdio = StdioServerParameters(
+        command=str(OPSPILOT), args=["mcp", "--user", USER, "--read-only"], env=dict(os.environ)
+    )
+    rows: dict[str, dict[str, list[float]]] = {}
+    async with Client(build_server(core, actor=lambda _: actor)) as memory, Client(stdio) as subprocess:
+        print(f"in-memory protocol {memory.protocol_version}, stdio protocol {subprocess.protocol_version}")
+        print(f"{args.calls} calls each after {args.warmup} warm-up calls\n")
+        for probe in probes(newest):
+            rows[probe.name] = {
+                "direct": await timed(lambda probe=probe: probe.direct(core), args.calls, args.warmup),
+                "in-memory": await timed(tool_call(memory, probe), args.calls, args.warmup),
+                "stdio": await timed(tool_call(subprocess, probe), args.calls, args.warmup),
+            }
+    await core.aclose()
+
+    header = (
+        f"{'tool':<22}{'direct med/p95 ms':>19}{'in-memory med/p95':>19}{'stdio med/p95':>17}"
+        f"{'in-mem +ms med/p95':>20}{'stdio +ms med/p95':>19}"
+    )
+    print(header)
+    print("-" * len(header))
+    verdicts = []
+    for name, times in rows.items():
+        direct, memory_ms, stdio_ms = (median_p95_ms(times[way]) for way in ("direct", "in-memory", "stdio"))
+        over_memory = (memory_ms[0] - direct[0], memory_ms[1] - direct[1])
+        over_stdio = (stdio_ms[0] - direct[0], stdio_ms[1] - direct[1])
+        print(
+            f"{name:<22}{direct[0]:>10.3f}/{direct[1]:<8.3f}{memory_ms[0]:>10.3f}/{memory_ms[1]:<8.3f}"
+            f"{stdio_ms[0]:>8.3f}/{stdio_ms[1]:<8.3f}{over_memory[0]:>+11.3f}/{over_memory[1]:<+8.3f}"
+            f"{over_stdio[0]:>+10.3f}/{over_stdio[1]:<+8.3f}"
+        )
+        verdicts.append((name, over_memory[0], over_stdio[0]))
+    print(f"\nbudget (DESIGN.md): under {BUDGET_MS:.0f} ms over the direct call, by median")
+    for name, memory_over, stdio_over in verdicts:
+        print(
+            f"  {name:<22} in-memory {'ok' if memory_over < BUDGET_MS else 'OVER'}"
+            f"   stdio {'ok' if stdio_over < BUDGET_MS else 'OVER'}"
+        )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--calls", type=int, default=300)
+    parser.add_argument("--warmup", type=int, default=20)
+    parser.add_argument(
+        "--scale", type=float, default=0.1, help="demo world scale (1.0 is the default world)"
+    )
+    parser.add_argument(
+        "--data-dir",
+        default=str(
+            Path(os.environ.get("OPSPILOT_BENCH_DIR", Path.home() / ".cache" / "opspilot" / "bench"))
+            / "mcp-overhead"
+        ),
+    )
+    asyncio.run(run(parser.parse_args()))
+
+
+if __name__ == "__main__":
+    main()

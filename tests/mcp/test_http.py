@@ -1,0 +1,153 @@
+"""``opspilot mcp --http``: a real server process on a free port, reached with real HTTP clients.
+
+Only a valid API token gets in, and its user is the one the audit names; Host and Origin must name the server
+(DNS-rebinding protection); an oversized body is refused before it is parsed.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import time
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import httpx
+import httpx2
+import pytest
+from mcp import Client
+from mcp.client.streamable_http import streamable_http_client
+
+from core_client.client import CoreClient
+from core_client.mcp.http import MAX_BODY_BYTES
+from core_client.mcp.server import GRANT_META_KEY
+from core_client.users import UserDirectory
+from tests.conftest import port_open
+
+from .conftest import BOB, OPSPILOT, text_of
+from .world_probe import changes, world_state
+
+STARTUP_SECONDS = 60
+# A legacy initialize: what any HTTP client sends first.
+INITIALIZE = {
+    "jsonrpc": "2.0",
+    "id": 1,
+    "method": "initialize",
+    "params": {
+        "protocolVersion": "2025-11-25",
+        "capabilities": {},
+        "clientInfo": {"name": "test", "version": "1"},
+    },
+}
+STREAMABLE = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.fixture
+def mcp_url(demo_world: Path, people: UserDirectory) -> Iterator[str]:
+    """``opspilot mcp --http 127.0.0.1:<port>`` running on this test's data folder; its endpoint URL."""
+    port = free_port()
+    server = subprocess.Popen(
+        [str(OPSPILOT), "mcp", "--http", f"127.0.0.1:{port}"],
+        env=dict(os.environ),
+        stdin=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + STARTUP_SECONDS
+        while not port_open("127.0.0.1", port, timeout=0.2):
+            assert server.poll() is None, (
+                f"the server exited: {server.stderr.read() if server.stderr else ''}"
+            )
+            assert time.monotonic() < deadline, "the server did not start listening"
+            time.sleep(0.1)
+        yield f"http://127.0.0.1:{port}/mcp"
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+@asynccontextmanager
+async def mcp_client(url: str, token: str) -> AsyncIterator[Client]:
+    """The SDK's client over streamable HTTP, sending ``token`` as a bearer token."""
+    async with (
+        httpx2.AsyncClient(headers={"Authorization": f"Bearer {token}"}) as http,
+        Client(streamable_http_client(url, http_client=http)) as client,
+    ):
+        yield client
+
+
+def initialize(url: str, **headers: str) -> httpx.Response:
+    return httpx.post(url, json=INITIALIZE, headers={**STREAMABLE, **headers}, timeout=30)
+
+
+async def test_a_valid_token_acts_as_its_user(
+    mcp_url: str, people: UserDirectory, demo_core: CoreClient, demo_world: Path
+) -> None:
+    token = people.issue_token("alice", "laptop")
+    message = {"message": {"channel": "#incidents", "body": "orders-api is recovering"}}
+    before = world_state(demo_world)
+    async with mcp_client(mcp_url, token) as client:
+        service = await client.call_tool("get_service", {"name": "orders-api"})
+        assert not service.is_error and "postgres-main" in service.structured_content["dependencies"]
+        refused = await client.call_tool("send_message", message)
+        assert refused.is_error
+        [request] = demo_core.gate.approvals.list(status="pending").items
+        grant = demo_core.gate.approvals.approve(request.id, approver=BOB)
+        sent = await client.call_tool("send_message", message, meta={GRANT_META_KEY: grant.id})
+        assert not sent.is_error, text_of(sent)
+    assert changes(before, world_state(demo_world)) == {"message": 1, "idempotency": 1}
+    audit = demo_core.gate.audit.list(tool="send_message").items
+    assert {event.action for event in audit} >= {"requested", "refused", "approved", "executed"}
+    assert {event.actor_user for event in audit if event.action != "approved"} == {"alice"}
+    assert request.requested_by == "alice"
+
+
+def test_no_wrong_or_revoked_token_gets_in(mcp_url: str, people: UserDirectory) -> None:
+    token = people.issue_token("alice")
+    revoked = people.issue_token("bob")
+    people.revoke_token(revoked.split("_")[1])
+    tampered = token[:-1] + ("A" if token[-1] != "A" else "B")
+    assert initialize(mcp_url, Authorization=f"Bearer {token}").status_code == 200
+    for headers in (
+        {},
+        {"Authorization": f"Bearer {tampered}"},
+        {"Authorization": "Bearer opspilot_000000000000_guess"},
+        {"Authorization": f"Bearer {revoked}"},
+        {"Authorization": f"Basic {token}"},
+    ):
+        response = initialize(mcp_url, **headers)
+        assert response.status_code == 401, headers
+        assert response.headers["www-authenticate"].startswith("Bearer")
+
+
+def test_a_disabled_users_token_stops_working(mcp_url: str, people: UserDirectory) -> None:
+    token = people.issue_token("alice")
+    assert initialize(mcp_url, Authorization=f"Bearer {token}").status_code == 200
+    people.disable("alice")
+    assert initialize(mcp_url, Authorization=f"Bearer {token}").status_code == 401
+
+
+def test_dns_rebinding_protection_refuses_foreign_hosts_and_origins(
+    mcp_url: str, people: UserDirectory
+) -> None:
+    bearer = f"Bearer {people.issue_token('alice')}"
+    assert initialize(mcp_url, Authorization=bearer, Host="evil.example").status_code == 421
+    assert initialize(mcp_url, Authorization=bearer, Origin="http://evil.example").status_code == 403
+    assert initialize(mcp_url, Authorization=bearer, Host="localhost").status_code == 200
+
+
+def test_an_oversized_body_is_refused(mcp_url: str, people: UserDirectory) -> None:
+    bearer = f"Bearer {people.issue_token('alice')}"
+    padding = "x" * (MAX_BODY_BYTES + 1)
+    body = {**INITIALIZE, "params": {**INITIALIZE["params"], "padding": padding}}
+    response = httpx.post(mcp_url, json=body, headers={**STREAMABLE, "Authorization": bearer}, timeout=30)
+    assert response.status_code == 413
