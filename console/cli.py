@@ -6,7 +6,8 @@ import sys
 
 import typer
 
-from console.commands import approvals, demo, mcp, users
+from console.commands import approvals, ask, demo, mcp, runs, users
+from console.commands import eval as evaluation
 from core_client.errors import OpsPilotError
 
 app = typer.Typer(
@@ -20,6 +21,9 @@ app.add_typer(users.app, name="users")
 app.add_typer(approvals.app, name="approvals")
 app.add_typer(demo.app, name="demo")
 app.add_typer(mcp.app, name="mcp")
+app.command("ask")(ask.ask)
+app.add_typer(runs.app, name="runs")
+app.command("eval")(evaluation.evaluate)
 
 
 def main() -> None:

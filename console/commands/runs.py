@@ -1,0 +1,154 @@
+"""``opspilot runs``: list and show past Copilot runs; cancel, resume or follow up on one."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Column, Table
+from rich.text import Text
+
+from console.commands.ask import (
+    AutoRejectFlag,
+    JsonFlag,
+    UserOption,
+    cli_actor,
+    describe_step,
+    finish,
+    follow,
+    open_copilot,
+    print_outcome,
+)
+from copilot.machine import RunState
+from copilot.records import RunView
+from copilot.store import RunStore
+from core_client.clock import SystemClock
+from core_client.identity import Actor
+from core_client.settings import Settings, load_settings
+from core_client.store import Database
+
+app = typer.Typer(help="Copilot runs: what was asked, what was found, what waits.", no_args_is_help=True)
+
+RunArgument = Annotated[str, typer.Argument(help="The run's id.")]
+
+
+def open_store(settings: Settings) -> RunStore:
+    """The run store of the configured database, migrated to the latest schema."""
+    return RunStore(Database.from_settings(settings, upgrade=True), clock=SystemClock())
+
+
+@app.command("list")
+def list_runs(
+    user: Annotated[str | None, typer.Option("--user", help="Only this user's runs.")] = None,
+    state: Annotated[RunState | None, typer.Option("--state", help="Only runs in this state.")] = None,
+    conversation: Annotated[
+        str | None, typer.Option("--conversation", help="Only this conversation.")
+    ] = None,
+    limit: Annotated[int, typer.Option("--limit", min=1, max=1000)] = 50,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print JSON for machines instead of a table.")
+    ] = False,
+) -> None:
+    """List runs, newest first."""
+    runs = open_store(load_settings()).list_runs(
+        user=user, state=state, conversation_id=conversation, limit=limit
+    )
+    if as_json:
+        typer.echo("[" + ",".join(run.model_dump_json() for run in runs) + "]")
+        return
+    table = Table(Column("id", no_wrap=True), "state", "user", "planner", "steps", "created", "question")
+    for run in runs:
+        table.add_row(
+            run.id,
+            run.state.value,
+            run.user,
+            run.planner,
+            str(run.step_count),
+            run.created_at.strftime("%Y-%m-%d %H:%M"),
+            run.question if run.error is None else f"{run.question} ({run.error})",
+        )
+    Console().print(table)
+
+
+@app.command("show")
+def show(run_id: RunArgument, as_json: JsonFlag = False) -> None:
+    """Show one run: every step, then its answer with numbered citations."""
+    settings = load_settings()
+    view = open_store(settings).get(run_id)
+    if as_json:
+        typer.echo(view.model_dump_json())
+        return
+    out = Console(highlight=False, soft_wrap=True)
+    out.print(
+        Text(
+            f"{view.question}  ({view.state.value}, asked by {view.user}, planner {view.planner})",
+            style="bold",
+        )
+    )
+    for step in view.steps:
+        out.print(describe_step(step))
+    print_outcome(view, settings.console_url, out)
+
+
+@app.command("cancel")
+def cancel(run_id: RunArgument, user: UserOption = None) -> None:
+    """Cancel a live run: it ends FAILED, "cancelled by USER"."""
+    settings = load_settings()
+    actor = cli_actor(settings, user)
+    view = asyncio.run(_cancel(settings, run_id, actor))
+    typer.echo(f"cancelled {view.id}: {view.error}")
+
+
+async def _cancel(settings: Settings, run_id: str, actor: Actor) -> RunView:
+    async with open_copilot(settings) as copilot:
+        return await copilot.cancel(run_id, actor)
+
+
+@app.command("resume")
+def resume(
+    run_id: RunArgument,
+    user: UserOption = None,
+    auto_reject: AutoRejectFlag = False,
+    as_json: JsonFlag = False,
+) -> None:
+    """Drive a run nobody drives any more (its worker stopped) here, deciding on its approvals as USER."""
+    settings = load_settings()
+    actor = cli_actor(settings, user)
+    view = asyncio.run(_resume(settings, run_id, actor, as_json=as_json, auto_reject=auto_reject))
+    finish(view, settings, as_json=as_json)
+
+
+async def _resume(
+    settings: Settings, run_id: str, actor: Actor, *, as_json: bool, auto_reject: bool
+) -> RunView:
+    async with open_copilot(settings) as copilot:
+        copilot.resume(run_id)
+        return await follow(copilot, run_id, actor, quiet=as_json, auto_reject=auto_reject)
+
+
+@app.command("propose")
+def propose(
+    run_id: RunArgument,
+    number: Annotated[int, typer.Argument(min=1, help="Which proposed action of the answer (from 1).")],
+    user: UserOption = None,
+    auto_reject: AutoRejectFlag = False,
+    as_json: JsonFlag = False,
+) -> None:
+    """Offer a finished run's proposed action for approval, as a follow-up run; nothing is done until a person
+    approves it (here, when policy lets USER's role, or in the console)."""
+    settings = load_settings()
+    actor = cli_actor(settings, user)
+    view = asyncio.run(
+        _propose(settings, run_id, number - 1, actor, as_json=as_json, auto_reject=auto_reject)
+    )
+    finish(view, settings, as_json=as_json)
+
+
+async def _propose(
+    settings: Settings, run_id: str, index: int, actor: Actor, *, as_json: bool, auto_reject: bool
+) -> RunView:
+    async with open_copilot(settings) as copilot:
+        follow_up = await copilot.propose(run_id, index, by=actor)
+        return await follow(copilot, follow_up.id, actor, quiet=as_json, auto_reject=auto_reject)

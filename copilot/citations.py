@@ -1,0 +1,150 @@
+"""The citation check every Answer passes before anyone sees it (DESIGN.md "The Copilot").
+
+A claim stands only when it cites evidence and every id it cites was returned by a tool call of this run, with a
+link (when the evidence has one) that opens in the console. Claims that fail are dropped and the drop is noted;
+the same rule holds for proposed actions, whose evidence is what their approver is shown. The root cause goes
+with the last claim: an answer none of whose claims stand has no supported root cause.
+
+The Claude planner gets one chance to repair: :func:`repair_prompt` says what was wrong and which ids exist.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Literal, TypeVar
+
+from pydantic import BaseModel, Field
+
+from copilot.answer import Answer, Claim, Evidence, ProposedAction
+from core_client.errors import BadQuery
+from core_client.links import parse_link
+
+MAX_IDS_IN_PROMPT = 200
+
+
+class RejectedClaim(BaseModel):
+    """A claim (or a proposed action, ``kind="action"``) that did not pass, and why."""
+
+    kind: Literal["claim", "action"] = "claim"
+    text: str
+    evidence_ids: list[str] = Field(default_factory=list)
+    reason: str
+
+
+class CitationReport(BaseModel):
+    """The answer as it may be shown, what was taken out of it, and a note for each removal."""
+
+    answer: Answer
+    rejected: list[RejectedClaim] = Field(default_factory=list)
+    notes: list[str] = Field(default_factory=list)
+    evidence_ids: list[str] = Field(
+        default_factory=list, description="every id this run's tool calls returned"
+    )
+
+    @property
+    def ok(self) -> bool:
+        """Whether the answer passed untouched."""
+        return not self.rejected and not self.notes
+
+
+def validate_answer(answer: Answer, evidence: list[Evidence]) -> CitationReport:
+    """Check every claim and proposed action of ``answer`` against the ``evidence`` this run's tool calls returned.
+
+    Returns the cleaned answer (failing claims and actions dropped, the root cause withdrawn when no claim is
+    left to support it), the rejections with their reasons, and one note per change.
+    """
+    citable, broken = _citable(evidence)
+    claims, rejected = _sift(answer.claims, "claim", lambda claim: claim.text, citable, broken)
+    actions, rejected_actions = _sift(
+        answer.proposed_actions, "action", lambda action: f"{action.tool}: {action.reason}", citable, broken
+    )
+    rejected += rejected_actions
+    notes = [f"{item.kind} dropped: {_quote(item.text)} ({item.reason})" for item in rejected]
+    update: dict[str, object] = {"claims": claims, "proposed_actions": actions}
+    if answer.root_cause is not None and not claims:
+        cause = answer.root_cause
+        notes.append(
+            f"root cause withdrawn: no claim with valid evidence supports {cause.fault_kind} in {cause.service}"
+        )
+        update |= {"root_cause": None, "confidence": 0.0}
+    return CitationReport(
+        answer=answer.model_copy(update=update),
+        rejected=rejected,
+        notes=notes,
+        evidence_ids=list(citable),
+    )
+
+
+def repair_prompt(report: CitationReport) -> str:
+    """What to tell a model whose answer failed the check, so it can send the whole answer once more."""
+    lines = ["Some parts of your answer do not cite valid evidence, so they cannot be shown:"]
+    for item in report.rejected:
+        cited = ", ".join(item.evidence_ids) or "nothing"
+        lines.append(f"- {item.kind} {_quote(item.text)} cites {cited}: {item.reason}")
+    ids = report.evidence_ids
+    if ids:
+        shown = ", ".join(ids[:MAX_IDS_IN_PROMPT])
+        more = f" (and {len(ids) - MAX_IDS_IN_PROMPT} more)" if len(ids) > MAX_IDS_IN_PROMPT else ""
+        lines.append(f"The evidence ids this run's tool calls returned are: {shown}{more}.")
+    else:
+        lines.append("No tool call of this run returned any evidence yet.")
+    lines.append(
+        "Send the complete answer again. Cite only those ids, exactly as written; give every claim and every "
+        "proposed action at least one; remove whatever you cannot support. Do not invent ids."
+    )
+    return "\n".join(lines)
+
+
+def _citable(evidence: list[Evidence]) -> tuple[dict[str, Evidence], dict[str, str]]:
+    """Evidence by id that may be cited, and the ids that may not (a link that does not parse) with the reason."""
+    citable: dict[str, Evidence] = {}
+    broken: dict[str, str] = {}
+    for item in evidence:
+        if item.link:
+            try:
+                parse_link(item.link)
+            except BadQuery as error:
+                broken[item.id] = f"evidence {item.id} has a malformed link: {error.message}"
+                continue
+        citable.setdefault(item.id, item)
+    return citable, {evidence_id: why for evidence_id, why in broken.items() if evidence_id not in citable}
+
+
+Cited = TypeVar("Cited", Claim, ProposedAction)
+
+
+def _sift(
+    items: list[Cited],
+    kind: Literal["claim", "action"],
+    describe: Callable[[Cited], str],
+    citable: dict[str, Evidence],
+    broken: dict[str, str],
+) -> tuple[list[Cited], list[RejectedClaim]]:
+    """The items whose citations hold, and a rejection for each of the others."""
+    kept: list[Cited] = []
+    rejected: list[RejectedClaim] = []
+    for item in items:
+        reason = _problem(item.evidence_ids, citable, broken)
+        if reason is None:
+            kept.append(item)
+        else:
+            rejected.append(
+                RejectedClaim(kind=kind, text=describe(item), evidence_ids=item.evidence_ids, reason=reason)
+            )
+    return kept, rejected
+
+
+def _problem(ids: list[str], citable: dict[str, Evidence], broken: dict[str, str]) -> str | None:
+    if not ids:
+        return "it cites no evidence"
+    for evidence_id in ids:
+        if evidence_id in broken:
+            return broken[evidence_id]
+        if evidence_id not in citable:
+            return f"no tool call of this run returned evidence {evidence_id!r}"
+    return None
+
+
+def _quote(text: str, limit: int = 120) -> str:
+    text = " ".join(text.split())
+    return f'"{text if len(text) <= limit else text[: limit - 1] + "…"}"'

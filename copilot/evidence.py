@@ -1,0 +1,395 @@
+"""Evidence from tool results: what a claim can cite, with a short excerpt and a link into the console.
+
+:func:`extract_evidence` turns one :class:`ToolOutcome` into :class:`Evidence` items whose ids (``<kind>:<ref>``)
+are stable within a run, so a planner can cite them and the citation validator can check them.
+
+OpsPilot's own tools are read by shape: an incident, an alert, a log line, a log pattern, a metric anomaly or
+series, a deployment, a ticket, a service, a runbook, a file. Tools that describe rather than report (metric
+descriptors, teams, on-call, providers) yield nothing to cite.
+
+A foreign server's tool is read generically: the kind comes from the nouns in the tool's name (``query-incidents``
+gives ``incident``, ``get_logs`` gives ``log``...), and a result whose tool names none of them is kept as
+``file`` evidence, the kind for an opaque document: its excerpt is the result itself, cut short, and it has no
+console link. Each item of a foreign list becomes one piece of evidence when it has an ``id``; otherwise the whole
+result is one.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Iterable, Iterator
+from datetime import datetime, timedelta
+from typing import Any
+
+from pydantic import ValidationError
+
+from copilot.answer import Evidence, EvidenceKind
+from copilot.planning import ToolOutcome, ToolSpec
+from core_client.links import (
+    Link,
+    alert_link,
+    deployment_link,
+    incident_link,
+    logs_link,
+    metrics_link,
+    service_link,
+    ticket_link,
+)
+from core_client.schemas import (
+    Alert,
+    Deployment,
+    Incident,
+    LogEntry,
+    MetricSeries,
+    Runbook,
+    Service,
+    Ticket,
+    TimelineEntry,
+)
+from core_client.schemas.analysis import MetricAnomaly, MetricAnomalyReport, PatternChange, PatternComparison
+
+OWN_SERVER = "opspilot"
+EXCERPT_CHARS = 300
+MAX_ITEMS = 60
+# Around one cited log line, the console shows this much of its service's log.
+LOG_WINDOW = timedelta(minutes=5)
+PATTERN_QUERY_WORDS = 6
+# Labels that say which series an anomaly or metric is, beyond its service (team follows from the service).
+SERIES_LABELS_SKIPPED = frozenset({"service", "team"})
+
+Extract = Callable[[Any, str], Iterator[Evidence]]
+
+
+def extract_evidence(spec: ToolSpec, outcome: ToolOutcome) -> list[Evidence]:
+    """The evidence one successful call returned; a failed call, or one with nothing citable, returns none.
+
+    At most :data:`MAX_ITEMS` items, each excerpt at most :data:`EXCERPT_CHARS` characters, no id twice.
+    """
+    if not outcome.ok or outcome.structured is None:
+        return []
+    extract = _OWN_TOOLS.get(spec.tool) if spec.server == OWN_SERVER else None
+    try:
+        found = list(extract(outcome.structured, outcome.call_id)) if extract else None
+    except (ValidationError, TypeError, KeyError, ValueError):
+        found = None  # not the shape our tool returns: read it like a foreign result
+    if found is None:
+        found = list(_foreign(spec, outcome))
+    return _unique(found)[:MAX_ITEMS]
+
+
+def evidence_id(kind: EvidenceKind, ref: str) -> str:
+    """The id a piece of evidence of ``kind`` about ``ref`` has in every run: ``<kind>:<ref>``."""
+    return f"{kind.value}:{ref}"
+
+
+def series_ref(name: str, service: str, labels: dict[str, str]) -> str:
+    """How a metric series is named in evidence: ``<service>:<metric>{label=value,...}``."""
+    extra = ",".join(f"{k}={v}" for k, v in sorted(labels.items()) if k not in SERIES_LABELS_SKIPPED and v)
+    base = f"{service}:{name}" if service else name
+    return f"{base}{{{extra}}}" if extra else base
+
+
+def excerpt(text: str, limit: int = EXCERPT_CHARS) -> str:
+    """``text`` on one line, cut to ``limit`` characters with an ellipsis."""
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
+def pattern_query(template: str) -> str:
+    """Search words for a log pattern's lines: the first few literal words of its template."""
+    words: list[str] = []
+    for word in re.findall(r"[A-Za-z][A-Za-z_.]{2,}", template.replace("<*>", " ")):
+        if word.lower() not in {w.lower() for w in words}:
+            words.append(word.strip("."))
+        if len(words) == PATTERN_QUERY_WORDS:
+            break
+    return " ".join(word for word in words if word)
+
+
+def _evidence(kind: EvidenceKind, ref: str, text: str, call_id: str, link: Link | None) -> Evidence:
+    return Evidence(
+        id=evidence_id(kind, ref),
+        kind=kind,
+        ref=ref,
+        excerpt=excerpt(text),
+        tool_call_id=call_id,
+        link=link.build() if link is not None else None,
+    )
+
+
+def _items(structured: Any) -> list[Any]:
+    """The rows of a paged result (``{items: [...]}``), or the result itself when it is one object."""
+    if isinstance(structured, dict) and isinstance(structured.get("items"), list):
+        return list(structured["items"])
+    if isinstance(structured, list):
+        return structured
+    return [structured]
+
+
+def _when(value: datetime | None) -> str:
+    return value.strftime("%Y-%m-%dT%H:%M:%SZ") if value else "?"
+
+
+def _records(
+    model: type[Incident] | type[Alert], kind: EvidenceKind, link: Callable[[str], Link], since: str
+) -> Extract:
+    """Evidence from incidents or alerts, which share one shape."""
+
+    def extract(structured: Any, call_id: str) -> Iterator[Evidence]:
+        for row in _items(structured):
+            item = model.model_validate(row)
+            text = (
+                f"{item.id} [{item.severity or '?'}, {item.status or '?'}] {item.title} "
+                f"({item.service or 'no service'}, {since} {_when(item.created_at)})"
+            )
+            yield _evidence(kind, item.id, text, call_id, link(item.id))
+
+    return extract
+
+
+_incidents = _records(Incident, EvidenceKind.INCIDENT, incident_link, "opened")
+_alerts = _records(Alert, EvidenceKind.ALERT, alert_link, "since")
+
+
+def _timeline(structured: Any, call_id: str) -> Iterator[Evidence]:
+    for row in _items(structured):
+        item = TimelineEntry.model_validate(row)
+        text = f"{item.incident_id} {_when(item.at)} {item.kind}: {item.body}"
+        yield _evidence(EvidenceKind.TIMELINE, item.id, text, call_id, incident_link(item.incident_id))
+
+
+def _log_line(item: LogEntry, call_id: str) -> Evidence:
+    text = f"{_when(item.timestamp)} {item.service} {item.severity.upper()}: {item.message}"
+    link = logs_link(
+        service=item.service or None,
+        start=item.timestamp - LOG_WINDOW,
+        end=item.timestamp + LOG_WINDOW,
+        highlight=item.id,
+    )
+    return _evidence(EvidenceKind.LOG, item.id, text, call_id, link)
+
+
+def _logs(structured: Any, call_id: str) -> Iterator[Evidence]:
+    for row in _items(structured):
+        yield _log_line(LogEntry.model_validate(row), call_id)
+
+
+def _log_context(structured: Any, call_id: str) -> Iterator[Evidence]:
+    if not isinstance(structured, dict) or "anchor" not in structured:
+        raise KeyError("anchor")
+    for row in [structured["anchor"], *structured.get("before", []), *structured.get("after", [])]:
+        yield _log_line(LogEntry.model_validate(row), call_id)
+
+
+def _patterns(structured: Any, call_id: str) -> Iterator[Evidence]:
+    comparison = PatternComparison.model_validate(structured)
+    for change in comparison.changes:
+        yield _pattern(change, comparison, call_id)
+
+
+def _pattern(change: PatternChange, comparison: PatternComparison, call_id: str) -> Evidence:
+    severities = ",".join(sorted(change.by_severity)) or "?"
+    where = ", ".join(change.services) or "?"
+    if change.change == "new":
+        how = f"new since {_when(comparison.since)}: {change.count_after} lines"
+    else:
+        how = (
+            f"grown x{change.growth or 0:g} since {_when(comparison.since)}: "
+            f"{change.count_after} lines after, {change.count_before} before"
+        )
+    text = f"{how}, first {_when(change.first_seen)}, {where} [{severities}]: {change.template}"
+    link = logs_link(
+        q=pattern_query(change.template) or None,
+        service=change.services[0] if len(change.services) == 1 else None,
+        start=comparison.since,
+        end=comparison.end,
+    )
+    return _evidence(EvidenceKind.LOG_PATTERN, change.id, text, call_id, link)
+
+
+def _anomalies(structured: Any, call_id: str) -> Iterator[Evidence]:
+    report = MetricAnomalyReport.model_validate(structured)
+    for anomaly in report.anomalies:
+        yield _anomaly(anomaly, report, call_id)
+
+
+def _anomaly(anomaly: MetricAnomaly, report: MetricAnomalyReport, call_id: str) -> Evidence:
+    ref = series_ref(anomaly.name, anomaly.service, anomaly.labels)
+    times = f" (x{anomaly.magnitude:g})" if anomaly.magnitude is not None else ""
+    text = (
+        f"{ref} went {anomaly.direction} from {_when(anomaly.onset)}: peak {anomaly.peak_value:g} at "
+        f"{_when(anomaly.peak_at)} where {anomaly.expected_at_peak:g} is normal{times}, z {anomaly.peak_z:g}"
+        f"{', still ongoing' if anomaly.ongoing else ''}"
+    )
+    link = metrics_link(
+        metric=anomaly.name,
+        service=anomaly.service or None,
+        start=report.detect_start,
+        end=report.detect_end,
+        mark=anomaly.onset,
+    )
+    return _evidence(EvidenceKind.ANOMALY, ref, text, call_id, link)
+
+
+def _series(structured: Any, call_id: str) -> Iterator[Evidence]:
+    for row in _items(structured):
+        series = MetricSeries.model_validate(row)
+        if not series.points:
+            continue
+        values = [point.value for point in series.points]
+        first, last = series.points[0], series.points[-1]
+        text = (
+            f"{series_ref(series.name, series.service, series.labels)}: {last.value:g} at {_when(last.timestamp)}"
+            f" (from {_when(first.timestamp)}: min {min(values):g}, max {max(values):g})"
+        )
+        link = metrics_link(
+            metric=series.name, service=series.service or None, start=first.timestamp, end=last.timestamp
+        )
+        ref = series_ref(series.name, series.service, series.labels)
+        yield _evidence(EvidenceKind.METRIC, ref, text, call_id, link)
+
+
+def _deployments(structured: Any, call_id: str) -> Iterator[Evidence]:
+    for row in _items(structured):
+        item = Deployment.model_validate(row)
+        change = item.fields.get("change")
+        summary = item.fields.get("summary")
+        who = item.actor.get("name") or item.actor.get("id")
+        text = (
+            f"{item.id} {item.service} {item.version or '?'} in {item.environment or '?'}"
+            f"{f' ({change} change)' if change else ''} {item.status or ''} started {_when(item.started_at)}"
+            f"{f' by {who}' if who else ''}{f': {summary}' if summary else ''}"
+        )
+        yield _evidence(EvidenceKind.DEPLOYMENT, item.id, text, call_id, deployment_link(item.id))
+
+
+def _tickets(structured: Any, call_id: str) -> Iterator[Evidence]:
+    for row in _items(structured):
+        item = Ticket.model_validate(row)
+        text = f"{item.key or item.id} [{item.status or '?'}] {item.title}"
+        yield _evidence(EvidenceKind.TICKET, item.id, text, call_id, ticket_link(item.id))
+
+
+def _services(structured: Any, call_id: str) -> Iterator[Evidence]:
+    for row in _items(structured):
+        item = Service.model_validate(row)
+        calls = ", ".join(item.dependencies) or "nothing"
+        dependents = row.get("dependents") or item.metadata.get("dependents") or []
+        called_by = ", ".join(str(name) for name in dependents) or "no one listed"
+        text = f"{item.name}: calls {calls}; called by {called_by}"
+        yield _evidence(EvidenceKind.SERVICE, item.name, text, call_id, service_link(item.name))
+
+
+def _runbooks(structured: Any, call_id: str) -> Iterator[Evidence]:
+    item = Runbook.model_validate(structured)
+    text = f"{item.title or item.service + ' runbook'}: {item.body}"
+    yield _evidence(EvidenceKind.RUNBOOK, item.service, text, call_id, service_link(item.service))
+
+
+def _files(structured: Any, call_id: str) -> Iterator[Evidence]:
+    for row in _items(structured):
+        path = row["path"]
+        text = f"{path}: {row['content']}" if "content" in row else f"{path} ({row.get('kind', 'file')})"
+        yield _evidence(EvidenceKind.FILE, str(path), text, call_id, None)
+
+
+def _nothing(structured: Any, call_id: str) -> Iterator[Evidence]:
+    return iter(())
+
+
+_OWN_TOOLS: dict[str, Extract] = {
+    "query_incidents": _incidents,
+    "get_incident": _incidents,
+    "create_incident": _incidents,
+    "update_incident": _incidents,
+    "get_incident_timeline": _timeline,
+    "append_timeline_note": _timeline,
+    "query_alerts": _alerts,
+    "get_alert": _alerts,
+    "search_logs": _logs,
+    "get_log_context": _log_context,
+    "compare_log_patterns": _patterns,
+    "detect_metric_anomalies": _anomalies,
+    "query_metrics": _series,
+    "query_deployments": _deployments,
+    "get_deployment": _deployments,
+    "query_tickets": _tickets,
+    "get_ticket": _tickets,
+    "create_ticket": _tickets,
+    "update_ticket": _tickets,
+    "query_services": _services,
+    "get_service": _services,
+    "get_runbook": _runbooks,
+    "read_file": _files,
+    "list_directory": _files,
+    "write_file": _files,
+    "generate_report": _files,
+    # Descriptions of the setup, not findings: nothing to cite.
+    "describe_metrics": _nothing,
+    "query_teams": _nothing,
+    "get_team": _nothing,
+    "get_oncall": _nothing,
+    "list_providers": _nothing,
+    "send_message": _nothing,
+    "page_oncall": _nothing,
+}
+
+# Nouns in a foreign tool's name and the kind of evidence its results are; the first match wins.
+_FOREIGN_KINDS: tuple[tuple[str, EvidenceKind], ...] = (
+    ("timeline", EvidenceKind.TIMELINE),
+    ("incident", EvidenceKind.INCIDENT),
+    ("alert", EvidenceKind.ALERT),
+    ("pattern", EvidenceKind.LOG_PATTERN),
+    ("anomal", EvidenceKind.ANOMALY),
+    ("log", EvidenceKind.LOG),
+    ("metric", EvidenceKind.METRIC),
+    ("deploy", EvidenceKind.DEPLOYMENT),
+    ("ticket", EvidenceKind.TICKET),
+    ("issue", EvidenceKind.TICKET),
+    ("runbook", EvidenceKind.RUNBOOK),
+    ("service", EvidenceKind.SERVICE),
+)
+_FOREIGN_LINKS: dict[EvidenceKind, Callable[[str], Link]] = {
+    EvidenceKind.INCIDENT: incident_link,
+    EvidenceKind.ALERT: alert_link,
+    EvidenceKind.TICKET: ticket_link,
+    EvidenceKind.DEPLOYMENT: deployment_link,
+    EvidenceKind.SERVICE: service_link,
+}
+
+
+def foreign_kind(tool: str) -> EvidenceKind:
+    """The evidence kind of a foreign tool's results, from the nouns in its name; ``file`` when it names none."""
+    name = tool.lower()
+    return next((kind for noun, kind in _FOREIGN_KINDS if noun in name), EvidenceKind.FILE)
+
+
+def _foreign(spec: ToolSpec, outcome: ToolOutcome) -> Iterator[Evidence]:
+    kind = foreign_kind(spec.tool)
+    rows = _items(outcome.structured)
+    identified = [row for row in rows if isinstance(row, dict) and _row_id(row)]
+    if identified and len(identified) == len(rows):
+        for row in identified:
+            ref = _row_id(row)
+            link = _FOREIGN_LINKS[kind](ref) if kind in _FOREIGN_LINKS else None
+            yield _evidence(kind, ref, _compact(row), outcome.call_id, link)
+        return
+    ref = f"{spec.name}#{outcome.call_id}"
+    yield _evidence(kind, ref, outcome.text or _compact(outcome.structured), outcome.call_id, None)
+
+
+def _row_id(row: dict[str, Any]) -> str:
+    value = row.get("id") or row.get("key") or row.get("name")
+    return str(value) if isinstance(value, str | int) and str(value) else ""
+
+
+def _compact(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=str)
+
+
+def _unique(found: Iterable[Evidence]) -> list[Evidence]:
+    seen: dict[str, Evidence] = {}
+    for item in found:
+        seen.setdefault(item.id, item)
+    return list(seen.values())

@@ -1,0 +1,114 @@
+"""The service graph as the catalog tool returns it: who calls whom, each service's host, kind and description."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from core_client.schemas import Service
+
+
+@dataclass(frozen=True)
+class ServiceNode:
+    """One service of the catalog, with what the investigation needs of it."""
+
+    name: str
+    dependencies: tuple[str, ...] = ()
+    kind: str = ""
+    tier: int | None = None
+    description: str = ""
+    hosts: tuple[str, ...] = ()
+
+    @property
+    def external(self) -> bool:
+        """A third party: we see its effect on callers, not its insides."""
+        return self.kind in ("external", "saas", "third-party", "third_party")
+
+
+@dataclass
+class ServiceGraph:
+    """Services by name; ``dependencies`` are the services a service calls."""
+
+    nodes: dict[str, ServiceNode] = field(default_factory=dict)
+
+    @classmethod
+    def from_rows(cls, rows: Iterable[Any]) -> ServiceGraph:
+        """The graph of the ``query_services``/``get_service`` rows that parse as services."""
+        graph = cls()
+        for row in rows:
+            if not isinstance(row, dict):
+                continue
+            try:
+                service = Service.model_validate(row)
+            except ValueError:
+                continue
+            metadata = service.metadata
+            dependencies = service.dependencies or [str(d) for d in metadata.get("dependencies", [])]
+            hosts = [str(metadata[key]) for key in ("host", "hostname") if metadata.get(key)]
+            tier = service.tier if service.tier is not None else _int(service.tags.get("tier"))
+            graph.nodes[service.name] = ServiceNode(
+                name=service.name,
+                dependencies=tuple(dependencies),
+                kind=str(service.tags.get("kind") or metadata.get("kind") or ""),
+                tier=tier,
+                description=str(metadata.get("description") or ""),
+                hosts=tuple(hosts),
+            )
+        return graph
+
+    def __contains__(self, name: object) -> bool:
+        return name in self.nodes
+
+    def names(self) -> list[str]:
+        return sorted(self.nodes)
+
+    def dependencies_of(self, name: str) -> tuple[str, ...]:
+        node = self.nodes.get(name)
+        return node.dependencies if node else ()
+
+    def downstream(self, name: str) -> set[str]:
+        """Every service ``name`` calls, directly or through others (itself excluded)."""
+        seen: set[str] = set()
+        frontier = list(self.dependencies_of(name))
+        while frontier:
+            current = frontier.pop()
+            if current in seen or current == name:
+                continue
+            seen.add(current)
+            frontier.extend(self.dependencies_of(current))
+        return seen
+
+    def reaches(self, caller: str, service: str) -> bool:
+        """Whether ``caller`` is ``service`` or depends on it, directly or not."""
+        return caller == service or service in self.downstream(caller)
+
+    def path(self, caller: str, service: str) -> list[str]:
+        """The shortest chain of calls from ``caller`` to ``service`` (both included), or [] when none."""
+        routes: dict[str, list[str]] = {caller: [caller]}
+        frontier = [caller]
+        while frontier:
+            following: list[str] = []
+            for current in frontier:
+                for dependency in self.dependencies_of(current):
+                    if dependency not in routes:
+                        routes[dependency] = [*routes[current], dependency]
+                        following.append(dependency)
+            frontier = following
+        return routes.get(service, [])
+
+    def mentioned_in(self, text: str) -> set[str]:
+        """Services a log line or template names, by host or by name."""
+        lowered = text.lower()
+        return {
+            node.name
+            for node in self.nodes.values()
+            if node.name.lower() in lowered or any(host.lower() in lowered for host in node.hosts)
+        }
+
+
+def _int(value: object) -> int | None:
+    try:
+        return int(str(value))
+    except ValueError:
+        return None

@@ -1,0 +1,207 @@
+"""Where trouble starts: symptoms per service, and the candidate that explains the others over the dependency graph.
+
+A service is *affected* when one of its serving signals (errors or latency up, traffic down) left its baseline
+strongly. An affected service is *explained* when something it calls, directly or not, was affected at about the
+same time or shortly before: then its symptoms are that dependency's, and it is never blamed over it. The services
+left unexplained are the roots; the root chosen is the one behind the symptoms the operator asked about (the
+services the question names, the page and the incident, then the firing alerts), covering the most of them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from copilot.planners.offline.graph import ServiceGraph
+from copilot.planners.offline.readings import Findings, Signal, signal_of
+from core_client.schemas.analysis import MetricAnomaly, PatternChange
+
+# A departure this strong is a symptom; the baseline noise of a busy afternoon stays well below it.
+STRONG_Z = 10.0
+# A dependency explains a caller's trouble if its own began no later than this after the caller's...
+ONSET_TOLERANCE = timedelta(minutes=3)
+# ...and no earlier than this before it (older trouble is something else).
+ONSET_LEAD = timedelta(minutes=60)
+SERVING_UP = (Signal.ERRORS, Signal.LATENCY)
+ERROR_SEVERITIES = frozenset({"error", "fatal", "critical", "panic"})
+
+
+@dataclass
+class Symptoms:
+    """One service's strong departures, and when its serving trouble began."""
+
+    service: str
+    anomalies: list[MetricAnomaly] = field(default_factory=list)
+    onset: datetime | None = None
+    strength: float = 0.0
+
+    def serving(self) -> list[MetricAnomaly]:
+        return [a for a in self.anomalies if is_serving(a)]
+
+
+def is_serving(anomaly: MetricAnomaly) -> bool:
+    """Errors or latency up, or traffic down: what callers of a service feel."""
+    signal = signal_of(anomaly.name)
+    return (signal in SERVING_UP and anomaly.direction == "up") or (
+        signal is Signal.TRAFFIC and anomaly.direction == "down"
+    )
+
+
+@dataclass
+class Ranking:
+    """The chosen root, the services affected, and how they relate."""
+
+    affected: dict[str, Symptoms]
+    roots: list[str]
+    explained_by: dict[str, list[str]]
+    root: str | None = None
+    coverage: list[str] = field(default_factory=list)
+    competing: list[str] = field(default_factory=list)
+    followed_logs: list[PatternChange] = field(default_factory=list)
+
+    @property
+    def onset(self) -> datetime | None:
+        """When trouble began at the root."""
+        return self.affected[self.root].onset if self.root in self.affected else None
+
+    def first_onset(self) -> datetime | None:
+        onsets = [s.onset for s in self.affected.values() if s.onset is not None]
+        return min(onsets) if onsets else None
+
+
+def symptoms_by_service(findings: Findings) -> dict[str, Symptoms]:
+    """Every service with a strong departure, from the anomaly report (or, without one, its new error patterns)."""
+    table: dict[str, Symptoms] = {}
+    report = findings.anomalies
+    for anomaly in report.anomalies if report else []:
+        if abs(anomaly.peak_z) < STRONG_Z or not anomaly.service:
+            continue
+        entry = table.setdefault(anomaly.service, Symptoms(anomaly.service))
+        entry.anomalies.append(anomaly)
+        if is_serving(anomaly):
+            entry.onset = min(entry.onset or anomaly.onset, anomaly.onset)
+            entry.strength = max(entry.strength, abs(anomaly.peak_z))
+    if report is None and findings.patterns is not None:
+        for change in findings.patterns.changes:
+            if change.change != "new" or not ERROR_SEVERITIES & set(change.by_severity):
+                continue
+            for service in own_services(change, findings.graph):
+                entry = table.setdefault(service, Symptoms(service))
+                entry.onset = min(entry.onset or change.first_seen, change.first_seen)
+                entry.strength = max(entry.strength, float(change.count_after))
+    return table
+
+
+def own_services(change: PatternChange, graph: ServiceGraph) -> list[str]:
+    """The services that log ``change`` about themselves (not about a service they call)."""
+    named = graph.mentioned_in(f"{change.template} {change.example}")
+    return [s for s in change.services if not (named - {s})]
+
+
+def blamed_by(change: PatternChange, graph: ServiceGraph) -> set[str]:
+    """The services other than its loggers that a pattern's lines name (a caller's complaint about them)."""
+    return graph.mentioned_in(f"{change.template} {change.example}") - set(change.services)
+
+
+def rank(findings: Findings, asked: Sequence[str], alerted: Sequence[str]) -> Ranking:
+    """The root behind the symptoms of ``asked`` (question, page, incident), else of ``alerted``, else of all."""
+    graph = findings.graph
+    table = symptoms_by_service(findings)
+    affected = {name: s for name, s in table.items() if s.onset is not None}
+    explained_by = {name: _explainers(name, affected, graph) for name in affected}
+    roots = [name for name, by in explained_by.items() if not by]
+    ranking = Ranking(affected=affected, roots=roots, explained_by=explained_by)
+    for scope in (asked, alerted, list(affected)):
+        relevant = [r for r in roots if _behind(r, scope, affected, graph)]
+        if relevant:
+            ordered = sorted(relevant, key=lambda r: _merit(r, affected, graph))
+            ranking.root = ordered[0]
+            ranking.competing = ordered[1:]
+            break
+    if ranking.root is not None:
+        ranking.coverage = covered(ranking.root, affected, graph)
+        _follow_logs(ranking, findings)
+    return ranking
+
+
+def covered(root: str, affected: dict[str, Symptoms], graph: ServiceGraph) -> list[str]:
+    """The affected services whose trouble ``root`` explains (itself included), by onset."""
+    start = affected[root].onset if root in affected else None
+    found = [
+        name
+        for name, symptoms in affected.items()
+        if graph.reaches(name, root)
+        and (start is None or symptoms.onset is None or start <= symptoms.onset + ONSET_TOLERANCE)
+    ]
+    return sorted(found, key=lambda n: (_timestamp(affected[n].onset), n))
+
+
+def _explainers(name: str, affected: dict[str, Symptoms], graph: ServiceGraph) -> list[str]:
+    onset = affected[name].onset
+    if onset is None:
+        return []
+    return sorted(
+        dependency
+        for dependency in graph.downstream(name)
+        if dependency in affected
+        and (dep_onset := affected[dependency].onset) is not None
+        and onset - ONSET_LEAD <= dep_onset <= onset + ONSET_TOLERANCE
+    )
+
+
+def _behind(root: str, scope: Iterable[str], affected: dict[str, Symptoms], graph: ServiceGraph) -> bool:
+    """Whether ``root`` could be behind the trouble of some service in ``scope``."""
+    start = affected[root].onset
+    for service in scope:
+        if not graph.reaches(service, root):
+            continue
+        symptoms = affected.get(service)
+        if symptoms is None or symptoms.onset is None or start is None:
+            return True
+        if start <= symptoms.onset + ONSET_TOLERANCE:
+            return True
+    return False
+
+
+def _merit(root: str, affected: dict[str, Symptoms], graph: ServiceGraph) -> tuple[int, float, float, str]:
+    """Sort key: explains the most, then began first, then departed most."""
+    symptoms = affected[root]
+    return (-len(covered(root, affected, graph)), _timestamp(symptoms.onset), -symptoms.strength, root)
+
+
+def _timestamp(value: datetime | None) -> float:
+    return value.timestamp() if value is not None else float("inf")
+
+
+def _follow_logs(ranking: Ranking, findings: Findings) -> None:
+    """Move the root down the graph when its own new log lines blame a service it calls from the start.
+
+    A dependency the metrics cannot see (a third party without metrics, say) shows up this way: the root's
+    callers-side complaints name it, and began with the root's trouble.
+    """
+    if findings.patterns is None:
+        return
+    graph = findings.graph
+    for _ in range(len(graph.nodes)):
+        root = ranking.root
+        onset = ranking.onset
+        if root is None or onset is None:
+            return
+        complaints = [
+            change
+            for change in findings.patterns.changes
+            if root in change.services
+            and change.first_seen <= onset + ONSET_TOLERANCE
+            and change.change == "new"
+            and (blamed_by(change, graph) & graph.downstream(root))
+        ]
+        if not complaints:
+            return
+        blamed = sorted(blamed_by(complaints[0], graph) & graph.downstream(root))[0]
+        if blamed in ranking.affected:
+            return  # the metrics saw it and still did not put it first: keep the metrics' answer
+        ranking.affected[blamed] = Symptoms(blamed, onset=onset - timedelta(seconds=1))
+        ranking.followed_logs.extend(complaints)
+        ranking.root = blamed
+        ranking.coverage = covered(blamed, ranking.affected, graph)

@@ -1,0 +1,184 @@
+"""What a run's tool calls returned, read back into typed objects: the one place that knows result shapes.
+
+The investigator never keeps state of its own between steps; every step reads the outcomes again from the
+:class:`~copilot.planning.PlanContext`. A call that failed is remembered as a failure, so the answer can say what
+could not be checked.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+from copilot.answer import Evidence
+from copilot.evidence import OWN_SERVER
+from copilot.planners.offline.graph import ServiceGraph
+from copilot.planning import PlanContext, ToolOutcome, ToolSpec
+from core_client.schemas import Alert, Deployment, Incident, MetricDescriptor, MetricSeries, Runbook
+from core_client.schemas.analysis import MetricAnomalyReport, PatternComparison
+
+M = TypeVar("M", bound=BaseModel)
+CLOSED_STATUSES = frozenset({"resolved", "closed", "done", "cancelled", "canceled"})
+
+
+class Signal(StrEnum):
+    """What a metric measures, read from its name, so any provider's metrics can be interpreted."""
+
+    ERRORS = "errors"
+    LATENCY = "latency"
+    TRAFFIC = "traffic"
+    CPU = "cpu"
+    MEMORY = "memory"
+    RESTARTS = "restarts"
+    DISK = "disk"
+    POOL = "pool"
+    CERTIFICATE = "certificate"
+    OTHER = "other"
+
+
+# Name fragments per signal, most specific first (``db_pool_in_use`` is a pool, not a "use").
+_SIGNAL_WORDS: tuple[tuple[Signal, tuple[str, ...]], ...] = (
+    (Signal.CERTIFICATE, ("cert", "tls", "ssl")),
+    (Signal.POOL, ("pool", "connections")),
+    (Signal.DISK, ("disk", "volume", "filesystem", "inode")),
+    (Signal.RESTARTS, ("restart", "oom")),
+    (Signal.MEMORY, ("memory", "heap", "rss")),
+    (Signal.CPU, ("cpu",)),
+    (Signal.ERRORS, ("error", "5xx", "fail")),
+    (Signal.LATENCY, ("latency", "duration", "response_time")),
+    (Signal.TRAFFIC, ("request", "rps", "throughput", "traffic")),
+)
+
+
+def signal_of(metric: str) -> Signal:
+    """The signal a metric name stands for (``error_rate`` -> errors, ``db_pool_in_use`` -> pool...)."""
+    name = metric.lower()
+    return next((signal for signal, parts in _SIGNAL_WORDS if any(p in name for p in parts)), Signal.OTHER)
+
+
+@dataclass(frozen=True)
+class Failure:
+    """A call that did not work: which tool, and what it said."""
+
+    tool: str
+    error: str
+
+
+@dataclass
+class Findings:
+    """Everything the run's calls returned so far, by what it is."""
+
+    graph: ServiceGraph = field(default_factory=ServiceGraph)
+    incidents: list[Incident] = field(default_factory=list)
+    alerts: list[Alert] = field(default_factory=list)
+    metric_names: set[str] = field(default_factory=set)
+    anomalies: MetricAnomalyReport | None = None
+    patterns: PatternComparison | None = None
+    deployments: list[Deployment] = field(default_factory=list)
+    series: list[MetricSeries] = field(default_factory=list)
+    runbooks: list[Runbook] = field(default_factory=list)
+    failures: list[Failure] = field(default_factory=list)
+    called: set[str] = field(default_factory=set)
+    evidence: dict[str, Evidence] = field(default_factory=dict)
+
+    def cited(self, *ids: str) -> list[str]:
+        """Those of ``ids`` that a call of this run returned (so they may be cited), in order, once each."""
+        return list(dict.fromkeys(i for i in ids if i in self.evidence))
+
+    def active_incidents(self) -> list[Incident]:
+        """Incidents not yet resolved, newest first."""
+        live = [i for i in self.incidents if i.status.lower() not in CLOSED_STATUSES]
+        return sorted(live, key=lambda i: (i.created_at is not None, i.created_at), reverse=True)
+
+    def firing_alerts(self) -> list[Alert]:
+        return [a for a in self.alerts if a.status.lower() in ("firing", "active", "open", "triggered")]
+
+    def failed(self, tool: str) -> Failure | None:
+        return next((f for f in self.failures if f.tool == tool), None)
+
+
+def own_tool(tools: list[ToolSpec], tool: str) -> ToolSpec | None:
+    """OpsPilot's own ``tool`` (by its bare name) among the run's tools."""
+    return next((s for s in tools if s.server == OWN_SERVER and s.tool == tool), None)
+
+
+def read_findings(context: PlanContext) -> Findings:
+    """The findings of every call of the run so far (later calls of a tool add to or replace earlier ones)."""
+    specs = {spec.name: spec for spec in context.tools}
+    findings = Findings(evidence={e.id: e for e in context.evidence})
+    for outcome in context.outcomes:
+        spec = specs.get(outcome.tool)
+        if spec is None or spec.server != OWN_SERVER:
+            continue
+        findings.called.add(spec.tool)
+        if not outcome.ok:
+            findings.failures.append(Failure(spec.tool, outcome.error or "failed without saying why"))
+            continue
+        _read(findings, spec.tool, outcome)
+    return findings
+
+
+def _read(findings: Findings, tool: str, outcome: ToolOutcome) -> None:
+    data = outcome.structured
+    if tool == "query_services":
+        findings.graph = ServiceGraph.from_rows(_rows(data))
+    elif tool in ("query_incidents", "get_incident"):
+        known = {i.id for i in findings.incidents}
+        findings.incidents += [i for i in _parsed(data, Incident) if i.id not in known]
+    elif tool == "query_alerts":
+        findings.alerts += _parsed(data, Alert)
+    elif tool == "describe_metrics":
+        findings.metric_names |= {d.name for d in _parsed(data, MetricDescriptor)}
+    elif tool == "detect_metric_anomalies":
+        report = _one(data, MetricAnomalyReport)
+        if report is not None:
+            findings.anomalies = report if findings.anomalies is None else _merged(findings.anomalies, report)
+    elif tool == "compare_log_patterns":
+        findings.patterns = _one(data, PatternComparison)
+    elif tool == "query_deployments":
+        findings.deployments += _parsed(data, Deployment)
+    elif tool == "query_metrics":
+        findings.series += _parsed(data, MetricSeries)
+    elif tool == "get_runbook":
+        findings.runbooks += _parsed(data, Runbook)
+
+
+def _merged(first: MetricAnomalyReport, second: MetricAnomalyReport) -> MetricAnomalyReport:
+    """Two reports over different metrics as one: every anomaly, strongest first, over both windows."""
+    anomalies = sorted([*first.anomalies, *second.anomalies], key=lambda a: -abs(a.peak_z))
+    return first.model_copy(
+        update={
+            "detect_start": min(first.detect_start, second.detect_start),
+            "detect_end": max(first.detect_end, second.detect_end),
+            "series_checked": first.series_checked + second.series_checked,
+            "series_skipped": first.series_skipped + second.series_skipped,
+            "anomalies": anomalies,
+            "truncated": first.truncated or second.truncated,
+        }
+    )
+
+
+def _rows(data: Any) -> list[Any]:
+    if isinstance(data, dict) and isinstance(data.get("items"), list):
+        return list(data["items"])
+    return [data] if data is not None else []
+
+
+def _parsed(data: Any, model: type[M]) -> list[M]:
+    parsed: list[M] = []
+    for row in _rows(data):
+        try:
+            parsed.append(model.model_validate(row))
+        except ValidationError:
+            continue
+    return parsed
+
+
+def _one(data: Any, model: type[M]) -> M | None:
+    try:
+        return model.model_validate(data)
+    except ValidationError:
+        return None

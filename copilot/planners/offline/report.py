@@ -1,0 +1,505 @@
+"""The Answer: claims that each cite what the run's calls returned, the root cause, a calibrated confidence, what
+could not be checked, and the follow-ups (a ticket carrying the evidence, a timeline note) proposed for approval.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from copilot.answer import Answer, Claim, EvidenceKind, ProposedAction, RootCause
+from copilot.evidence import evidence_id, series_ref
+from copilot.planners.offline.diagnosis import CHANGE_SLACK, PREDATES, Diagnosis
+from copilot.planners.offline.ranking import ERROR_SEVERITIES, Ranking, Symptoms, is_serving
+from copilot.planners.offline.readings import Findings, own_tool
+from copilot.planning import ToolSpec
+from core_client.schemas import Deployment, Incident
+from core_client.schemas.analysis import MetricAnomaly
+
+CHANGES_BEFORE = timedelta(hours=3)
+MAX_DECOY_CHANGES = 3
+MAX_OLD_PATTERNS = 2
+MAX_CITED_PATTERNS = 3
+MAX_CHAINS = 4
+MAX_DESCRIPTION_CHARS = 6_000
+
+PHRASES: dict[str, str] = {
+    "bad_deploy": "a release that began failing requests right after it went out",
+    "config_change": "a configuration change that began failing requests right after it was applied",
+    "connection_pool_exhaustion": "its database connection pool is exhausted, so requests wait and time out",
+    "latency_injection": "its responses slowed down sharply",
+    "certificate_expiry": "its TLS certificate expired, so clients refuse to connect",
+    "memory_leak": "it leaks memory until its pods are killed and restarted",
+    "dependency_outage": "it is failing most calls (an outage of a service we depend on)",
+    "disk_full": "its disk filled up, so writes fail",
+    "cpu_saturation": "its CPU is saturated, so requests queue and slow down",
+    "traffic_spike": "a surge of traffic overloads it",
+}
+# What could not be concluded when a tool failed or is missing.
+CONSEQUENCES: dict[str, str] = {
+    "query_services": "the dependency graph was not read, so the root is the strongest departure, not ranked",
+    "detect_metric_anomalies": "metric departures and the onset were not checked",
+    "compare_log_patterns": "log patterns before and after the onset were not compared",
+    "query_deployments": "deployments and configuration changes before the onset were not checked",
+    "query_incidents": "open incidents were not read",
+    "query_alerts": "firing alerts were not read",
+    "describe_metrics": "the metric catalog was not read, so certificate expiry was not checked",
+    "query_metrics": "certificate expiry was not checked",
+}
+
+
+@dataclass
+class Situation:
+    """What the question is about, as the investigator read it."""
+
+    question: str
+    asked: list[str]
+    alerted: list[str]
+    incident: Incident | None
+    tools: list[ToolSpec] = field(default_factory=list)
+    asks_about_changes: bool = False
+    unavailable: list[str] = field(default_factory=list)
+
+
+def at(value: datetime | None) -> str:
+    """A time as operators read it in chat: ``13:37 UTC``."""
+    return value.strftime("%H:%M UTC") if value else "an unknown time"
+
+
+def minutes(delta: timedelta) -> str:
+    """A duration as ``4 min``, ``3 h`` or ``2 h 15 min``."""
+    total = round(abs(delta.total_seconds()) / 60)
+    if total < 90:
+        return f"{total} min"
+    hours, rest = divmod(total, 60)
+    return f"{hours} h {rest} min" if rest else f"{hours} h"
+
+
+def anomaly_id(anomaly: MetricAnomaly) -> str:
+    return evidence_id(EvidenceKind.ANOMALY, series_ref(anomaly.name, anomaly.service, anomaly.labels))
+
+
+def describe(anomaly: MetricAnomaly) -> str:
+    """``error_rate 14.2 (normally 0.1)``, with the quantile when the series has one."""
+    quantile = anomaly.labels.get("quantile")
+    name = f"{anomaly.name} {quantile}" if quantile else anomaly.name
+    return f"{name} {anomaly.peak_value:.4g} (normally {anomaly.expected_at_peak:.4g})"
+
+
+def compose(
+    findings: Findings, situation: Situation, ranking: Ranking, diagnosis: Diagnosis | None
+) -> Answer:
+    """The answer for a ranking; without a root, an answer that says what was looked at and found."""
+    missing = _missing(findings, situation)
+    if ranking.root is None or ranking.onset is None or diagnosis is None:
+        return _no_root(findings, situation, missing)
+    root, onset = ranking.root, ranking.onset
+    claims = [
+        claim
+        for claim in (
+            # Asked what changed, the changes come first.
+            _changes_claim(findings, root, onset) if situation.asks_about_changes else None,
+            _symptom_claim(findings, situation, ranking),
+            _root_claim(findings, ranking),
+            _kind_claim(findings, root, onset, diagnosis),
+            _log_claim(findings, root, diagnosis),
+            _propagation_claim(findings, ranking, diagnosis),
+            *_decoy_claims(findings, ranking, diagnosis),
+        )
+        if claim is not None and claim.evidence_ids
+    ]
+    summary = _summary(situation, ranking, diagnosis)
+    answer = Answer(
+        summary=summary,
+        claims=claims,
+        root_cause=RootCause(service=root, fault_kind=diagnosis.fault_kind),
+        confidence=_confidence(situation, ranking, diagnosis, findings),
+        missing=missing,
+    )
+    answer.proposed_actions = _proposals(findings, situation, answer, ranking)
+    return answer
+
+
+def _summary(situation: Situation, ranking: Ranking, diagnosis: Diagnosis) -> str:
+    root = ranking.root or "?"
+    dependents = [s for s in ranking.coverage if s != root]
+    text = (
+        f"{root} is the likely root cause ({diagnosis.fault_kind}): {PHRASES.get(diagnosis.fault_kind, '')}, "
+        f"since {at(ranking.onset)}."
+    )
+    if dependents:
+        one = len(dependents) == 1
+        text += (
+            f" {', '.join(dependents)} {'fails' if one else 'fail'} because of it: "
+            f"{'it calls' if one else 'they call'} it, and {'its' if one else 'their'} trouble began after its own."
+        )
+    if situation.asks_about_changes:
+        change = diagnosis.change
+        text = (
+            f"Just before {root}'s trouble began, {change.id} ({change.version or 'a change'}) went out to it at "
+            f"{at(change.started_at)}. "
+            if change is not None
+            else f"No deployment or configuration change to {root} preceded its trouble. "
+        ) + text
+    return text
+
+
+def _symptom_claim(findings: Findings, situation: Situation, ranking: Ranking) -> Claim | None:
+    asked = [s for s in situation.asked if s in ranking.affected]
+    parts: list[str] = []
+    ids: list[str] = []
+    incident = situation.incident
+    if incident is not None:
+        parts.append(
+            f"{incident.id} \u201c{incident.title}\u201d is open for {incident.service or 'no service'}"
+        )
+        ids.append(evidence_id(EvidenceKind.INCIDENT, incident.id))
+    alerts = [
+        a for a in findings.firing_alerts() if a.service in set(situation.asked) | set(ranking.coverage)
+    ]
+    if alerts:
+        parts.append("firing: " + "; ".join(f"{a.title} ({a.service})" for a in alerts[:4]))
+        ids += [evidence_id(EvidenceKind.ALERT, a.id) for a in alerts[:4]]
+    for service in asked[:3]:
+        serving = ranking.affected[service].serving()
+        if serving:
+            top = max(serving, key=lambda a: abs(a.peak_z))
+            parts.append(f"{service} {describe(top)} since {at(ranking.affected[service].onset)}")
+            ids.append(anomaly_id(top))
+    if not parts:
+        return None
+    return Claim(text="What is visible: " + "; ".join(parts) + ".", evidence_ids=findings.cited(*ids))
+
+
+def _root_claim(findings: Findings, ranking: Ranking) -> Claim | None:
+    root = ranking.root or ""
+    symptoms = ranking.affected.get(root)
+    if symptoms is None or not symptoms.anomalies:
+        return None
+    serving = sorted(symptoms.serving(), key=lambda a: a.onset)[:3]
+    below = sorted(findings.graph.downstream(root))
+    text = (
+        f"{root} left its baseline first, at {at(symptoms.onset)}: "
+        + "; ".join(f"{describe(a)} from {at(a.onset)}" for a in serving)
+        + (
+            f". Nothing it calls ({', '.join(below)}) was in trouble before it."
+            if below
+            else ". It calls no other service of ours."
+        )
+    )
+    ids = [anomaly_id(a) for a in serving] + [evidence_id(EvidenceKind.SERVICE, root)]
+    return Claim(text=text, evidence_ids=findings.cited(*ids))
+
+
+def _kind_claim(findings: Findings, root: str, onset: datetime, diagnosis: Diagnosis) -> Claim | None:
+    kind = diagnosis.fault_kind
+    if diagnosis.certificate is not None:
+        series = diagnosis.certificate
+        last = series.points[-1]
+        text = f"{root}'s serving certificate has {last.value:.3g} days left at {at(last.timestamp)}: it has expired."
+        ref = series_ref(series.name, series.service, series.labels)
+        return Claim(text=text, evidence_ids=findings.cited(evidence_id(EvidenceKind.METRIC, ref)))
+    if diagnosis.change is not None:
+        change = diagnosis.change
+        lead = minutes(onset - change.started_at) if change.started_at else "?"
+        what = "configuration change" if kind == "config_change" else "deployment"
+        text = (
+            f"{change.id}, a {what} of {root} ({change.version or 'unversioned'}), started at "
+            f"{at(change.started_at)}, {lead} before the errors began: {PHRASES[kind]}."
+        )
+        return Claim(text=text, evidence_ids=findings.cited(evidence_id(EvidenceKind.DEPLOYMENT, change.id)))
+    if not diagnosis.anomalies:
+        return None
+    moved = diagnosis.anomalies[:3]
+    text = (
+        f"{root}: "
+        + "; ".join(f"{describe(a)} from {at(a.onset)}" for a in moved)
+        + f" \u2014 {PHRASES[kind]}."
+    )
+    ids = [anomaly_id(a) for a in moved]
+    if kind == "dependency_outage":
+        ids += [evidence_id(EvidenceKind.LOG_PATTERN, c.id) for c in diagnosis.complaints[:2]]
+    return Claim(text=text, evidence_ids=findings.cited(*ids))
+
+
+def _log_claim(findings: Findings, root: str, diagnosis: Diagnosis) -> Claim | None:
+    own = sorted(
+        diagnosis.own_patterns, key=lambda c: (not ERROR_SEVERITIES & set(c.by_severity), -c.count_after)
+    )
+    if own:
+        chosen = own[:MAX_CITED_PATTERNS]
+        text = f"New in {root}'s logs since the onset: " + "; ".join(
+            f"\u201c{c.template}\u201d ({c.count_after} lines from {at(c.first_seen)})" for c in chosen
+        )
+    elif diagnosis.complaints:
+        chosen = diagnosis.complaints[:MAX_CITED_PATTERNS]
+        text = f"{root} logs nothing of its own, but its callers do: " + "; ".join(
+            f"\u201c{c.template}\u201d ({c.count_after} lines from {', '.join(c.services)})" for c in chosen
+        )
+    else:
+        return None
+    return Claim(
+        text=text + ".",
+        evidence_ids=findings.cited(*(evidence_id(EvidenceKind.LOG_PATTERN, c.id) for c in chosen)),
+    )
+
+
+def _propagation_claim(findings: Findings, ranking: Ranking, diagnosis: Diagnosis) -> Claim | None:
+    root = ranking.root or ""
+    dependents = [s for s in ranking.coverage if s != root]
+    if not dependents:
+        return None
+    ids: list[str] = [evidence_id(EvidenceKind.SERVICE, root)]
+    for service in dependents:
+        serving = ranking.affected[service].serving()
+        if serving:
+            ids.append(anomaly_id(max(serving, key=lambda a: abs(a.peak_z))))
+        ids.append(evidence_id(EvidenceKind.SERVICE, service))
+    ids += [evidence_id(EvidenceKind.LOG_PATTERN, c.id) for c in diagnosis.complaints[:2]]
+    chains = [" \u2192 ".join(findings.graph.path(s, root)) or s for s in dependents[:MAX_CHAINS]]
+    more = "; \u2026" if len(dependents) > MAX_CHAINS else ""
+    onsets = ", ".join(f"{s} at {at(ranking.affected[s].onset)}" for s in dependents)
+    text = (
+        f"The other failing services call {root}, directly or not, and began failing after it ({onsets}); "
+        f"how they reach it: {'; '.join(chains)}{more}. Their symptoms are {root}'s, not causes of their own."
+    )
+    return Claim(text=text, evidence_ids=findings.cited(*ids))
+
+
+def _changes_claim(findings: Findings, root: str, onset: datetime) -> Claim | None:
+    watched = {root} | findings.graph.downstream(root)
+    before = sorted(
+        (
+            d
+            for d in findings.deployments
+            if d.service in watched
+            and d.started_at is not None
+            and onset - CHANGES_BEFORE <= d.started_at <= onset
+        ),
+        key=lambda d: d.started_at or onset,
+        reverse=True,
+    )
+    if not before:
+        symptoms_ids = [evidence_id(EvidenceKind.SERVICE, root)]
+        text = (
+            f"Nothing changed before it: no deployment or configuration change to {root} or what it calls in the "
+            f"{minutes(CHANGES_BEFORE)} before {at(onset)}."
+        )
+        return Claim(text=text, evidence_ids=findings.cited(*symptoms_ids))
+    listed = "; ".join(
+        f"{d.id} {d.service} {d.version or ''} at {at(d.started_at)} ({minutes(onset - d.started_at)} before)"
+        for d in before[:5]
+        if d.started_at is not None
+    )
+    return Claim(
+        text=f"What changed in the {minutes(CHANGES_BEFORE)} before {at(onset)}: {listed}.",
+        evidence_ids=findings.cited(*(evidence_id(EvidenceKind.DEPLOYMENT, d.id) for d in before[:5])),
+    )
+
+
+def _decoy_claims(findings: Findings, ranking: Ranking, diagnosis: Diagnosis) -> list[Claim]:
+    root, onset = ranking.root or "", ranking.onset
+    if onset is None:
+        return []
+    claims = [
+        *_decoy_changes(findings, ranking, diagnosis.change, onset),
+        *_old_patterns(findings, onset),
+        *_other_trouble(findings, ranking, root),
+    ]
+    return claims
+
+
+def _decoy_changes(
+    findings: Findings, ranking: Ranking, suspect: Deployment | None, onset: datetime
+) -> list[Claim]:
+    root = ranking.root or ""
+    others = [
+        d
+        for d in findings.deployments
+        if d.started_at is not None
+        and (suspect is None or d.id != suspect.id)
+        and onset - CHANGES_BEFORE <= d.started_at
+    ]
+    others.sort(key=lambda d: abs((d.started_at or onset) - onset))
+    claims = []
+    for change in others[:MAX_DECOY_CHANGES]:
+        started = change.started_at or onset
+        if started > onset + CHANGE_SLACK:
+            why = f"{minutes(started - onset)} after the trouble began at {at(onset)}, so it cannot have caused it"
+        elif change.service == root:
+            why = f"{minutes(onset - started)} before the onset, too early: errors did not follow it"
+        elif change.service in ranking.affected:
+            why = f"but {change.service}'s errors follow {root}'s, which it calls"
+        else:
+            why = f"and no errors followed on {change.service}"
+        text = f"Not the cause: {change.id} of {change.service} ({change.version or 'a change'}) at {at(started)}, {why}."
+        claims.append(
+            Claim(text=text, evidence_ids=findings.cited(evidence_id(EvidenceKind.DEPLOYMENT, change.id)))
+        )
+    return claims
+
+
+def _old_patterns(findings: Findings, onset: datetime) -> list[Claim]:
+    if findings.patterns is None:
+        return []
+    older = [
+        c
+        for c in findings.patterns.changes
+        if ERROR_SEVERITIES & set(c.by_severity) and (c.change == "grown" or c.first_seen < onset - PREDATES)
+    ]
+    older.sort(key=lambda c: -c.count_after)
+    return [
+        Claim(
+            text=(
+                f"Not the cause: \u201c{c.template}\u201d ({', '.join(c.services)}) was logged from "
+                f"{at(c.first_seen)}, before the trouble began at {at(onset)}: it predates it."
+            ),
+            evidence_ids=findings.cited(evidence_id(EvidenceKind.LOG_PATTERN, c.id)),
+        )
+        for c in older[:MAX_OLD_PATTERNS]
+    ]
+
+
+def _other_trouble(findings: Findings, ranking: Ranking, root: str) -> list[Claim]:
+    claims = []
+    for other in [r for r in ranking.roots if r != root and r not in ranking.coverage][:2]:
+        symptoms: Symptoms = ranking.affected[other]
+        top = max(symptoms.anomalies, key=lambda a: (is_serving(a), abs(a.peak_z)))
+        competing = other in ranking.competing
+        why = (
+            "it explains fewer of the failing services"
+            if competing
+            else f"nothing in trouble depends on it, so it does not explain what {', '.join(ranking.coverage[:3])} show"
+        )
+        text = f"Separate trouble: {other} shows {describe(top)} since {at(symptoms.onset)}, but {why}."
+        claims.append(Claim(text=text, evidence_ids=findings.cited(anomaly_id(top))))
+    return claims
+
+
+def _confidence(situation: Situation, ranking: Ranking, diagnosis: Diagnosis, findings: Findings) -> float:
+    """Higher when the root explains what was asked about, the kind has a specific signal and the logs agree;
+    lower with competing roots and with checks that could not be made."""
+    score = 0.3
+    asked = set(situation.asked)
+    if asked & set(ranking.coverage) or ranking.root in asked:
+        score += 0.25
+    if diagnosis.specific:
+        score += 0.2
+    if diagnosis.own_patterns or diagnosis.complaints:
+        score += 0.1
+    if len(ranking.coverage) >= 2:
+        score += 0.1
+    score -= min(0.3, 0.15 * len(ranking.competing))
+    score -= min(0.3, 0.1 * (len(findings.failures) + len(situation.unavailable)))
+    return round(min(0.95, max(0.05, score)), 2)
+
+
+def _missing(findings: Findings, situation: Situation) -> list[str]:
+    notes = [
+        f"{f.tool} failed ({f.error.splitlines()[0][:200]}): {CONSEQUENCES.get(f.tool, 'its result was not used')}"
+        for f in findings.failures
+    ]
+    notes += [
+        f"{tool} is not available to this run: {CONSEQUENCES.get(tool, 'not checked')}"
+        for tool in situation.unavailable
+    ]
+    return notes
+
+
+def _no_root(findings: Findings, situation: Situation, missing: list[str]) -> Answer:
+    claims: list[Claim] = []
+    report = findings.anomalies
+    if report is not None:
+        ids = [anomaly_id(a) for a in report.anomalies[:3]]
+        strongest = "; ".join(f"{a.service} {describe(a)}" for a in report.anomalies[:3]) or "none"
+        claims.append(
+            Claim(
+                text=(
+                    f"No service left its baseline strongly enough to be a symptom between "
+                    f"{at(report.detect_start)} and {at(report.detect_end)} (strongest: {strongest})."
+                ),
+                evidence_ids=findings.cited(*ids),
+            )
+        )
+    if situation.incident is not None:
+        claims.append(
+            Claim(
+                text=f"{situation.incident.id} \u201c{situation.incident.title}\u201d is open.",
+                evidence_ids=findings.cited(evidence_id(EvidenceKind.INCIDENT, situation.incident.id)),
+            )
+        )
+    return Answer(
+        summary="I could not find where the trouble starts: no service shows a strong departure from its baseline.",
+        claims=[c for c in claims if c.evidence_ids],
+        root_cause=None,
+        confidence=0.1,
+        missing=[*missing, "no root cause: nothing left its baseline strongly enough to rank"],
+    )
+
+
+def _proposals(
+    findings: Findings, situation: Situation, answer: Answer, ranking: Ranking
+) -> list[ProposedAction]:
+    cited = list(dict.fromkeys(i for claim in answer.claims for i in claim.evidence_ids))
+    proposals = []
+    ticket = own_tool_name(situation, "create_ticket")
+    root_cause = answer.root_cause
+    if ticket is not None and root_cause is not None:
+        proposals.append(
+            ProposedAction(
+                tool=ticket,
+                arguments={
+                    "ticket": {
+                        "title": f"{root_cause.service}: {root_cause.fault_kind.replace('_', ' ')} since {at(ranking.onset)}",
+                        "description": _description(findings, answer),
+                        "fields": {
+                            "service": root_cause.service,
+                            "faultKind": root_cause.fault_kind,
+                            **({"incident": situation.incident.id} if situation.incident else {}),
+                        },
+                    }
+                },
+                reason="File a follow-up for the owning team that carries the evidence",
+                evidence_ids=cited,
+            )
+        )
+    note = own_tool_name(situation, "append_timeline_note")
+    if note is not None and situation.incident is not None:
+        proposals.append(
+            ProposedAction(
+                tool=note,
+                arguments={
+                    "incident_id": situation.incident.id,
+                    "note": {"kind": "note", "body": _note(findings, answer)},
+                },
+                reason="Record the finding on the incident's timeline",
+                evidence_ids=cited,
+            )
+        )
+    return proposals
+
+
+def own_tool_name(situation: Situation, tool: str) -> str | None:
+    """The run's namespaced name of OpsPilot's ``tool``, if the run has it."""
+    spec = own_tool(situation.tools, tool)
+    return spec.name if spec is not None else None
+
+
+def _links(findings: Findings, ids: list[str]) -> str:
+    return ", ".join(
+        f"[{i}]({findings.evidence[i].link})" if findings.evidence[i].link else i
+        for i in ids
+        if i in findings.evidence
+    )
+
+
+def _description(findings: Findings, answer: Answer) -> str:
+    lines = [answer.summary, "", "Findings:"]
+    lines += [f"- {claim.text} ({_links(findings, claim.evidence_ids)})" for claim in answer.claims]
+    text = "\n".join(lines)
+    return text if len(text) <= MAX_DESCRIPTION_CHARS else text[: MAX_DESCRIPTION_CHARS - 1] + "\u2026"
+
+
+def _note(findings: Findings, answer: Answer) -> str:
+    top = [i for claim in answer.claims[:3] for i in claim.evidence_ids[:2]]
+    return f"Copilot: {answer.summary} Evidence: {_links(findings, top)}"

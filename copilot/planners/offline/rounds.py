@@ -1,0 +1,149 @@
+"""The reads an offline planner makes, round by round, and the small bookkeeping of which round it is in.
+
+Shared by the investigator and the naive baselines the evals score beside it, so both see the data through the
+very same calls.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from copilot.planners.offline.readings import Findings, Signal, own_tool, signal_of
+from copilot.planners.offline.scope import read_scope
+from copilot.planning import PlanContext, ToolRequest
+from core_client.schemas import Incident
+
+# The metrics are compared with the same length of time just before the window, at one-minute steps.
+SIGNAL_WINDOW = timedelta(minutes=90)
+LONGEST_WINDOW = timedelta(hours=4)
+SIGNAL_LEAD = timedelta(minutes=30)
+# Results are cut to the MCP budget (20 KB by default): about 35 anomalies fit, so ask for fewer.
+ANOMALY_LIMIT = 30
+RESOURCE_ANOMALY_LIMIT = 20
+SERVING_SIGNALS = frozenset({Signal.ERRORS, Signal.LATENCY, Signal.TRAFFIC})
+PATTERN_LIMIT = 25
+PATTERN_LEAD = timedelta(minutes=3)
+PATTERN_HISTORY_HOURS = 3
+WARNINGS_AND_WORSE = ["warn", "warning", "error", "fatal", "critical"]
+
+
+def stage_of(context: PlanContext, key: str) -> int:
+    """The round a planner keeping its memory under ``key`` has reached (0 before the first)."""
+    memory = context.memory.get(key)
+    return int(memory.get("stage", 0)) if isinstance(memory, dict) else 0
+
+
+def advance(context: PlanContext, key: str, stage: int) -> None:
+    """Record that the planner under ``key`` is now at round ``stage`` (the runner persists memory)."""
+    memory = context.memory.setdefault(key, {})
+    memory["stage"] = stage
+
+
+def request(context: PlanContext, tool: str, reason: str, **arguments: Any) -> ToolRequest | None:
+    """A call of OpsPilot's ``tool`` under the run's name for it; None when the run does not have it."""
+    spec = own_tool(context.tools, tool)
+    if spec is None:
+        return None
+    clean = {k: v for k, v in arguments.items() if v is not None}
+    return ToolRequest(tool=spec.name, arguments=clean, reason=reason)
+
+
+def iso(value: datetime) -> str:
+    """A time as the tools take it: ISO-8601 UTC with a ``Z``."""
+    return value.isoformat().replace("+00:00", "Z")
+
+
+def incident_of(context: PlanContext, findings: Findings, named: tuple[str, ...] = ()) -> Incident | None:
+    """The page's incident; else the newest open one about a named service; else the newest open one."""
+    if context.page.incident_id:
+        chosen = next((i for i in findings.incidents if i.id == context.page.incident_id), None)
+        if chosen is not None:
+            return chosen
+    active = findings.active_incidents()
+    about = [i for i in active if i.service in named]
+    return next(iter(about or active), None)
+
+
+def environment_of(context: PlanContext, findings: Findings) -> str | None:
+    """The page's environment, else the incident's."""
+    if context.page.environment:
+        return context.page.environment
+    incident = incident_of(context, findings)
+    value = incident.fields.get("environment") if incident is not None else None
+    return str(value) if value else None
+
+
+def context_round(context: PlanContext) -> list[ToolRequest]:
+    """The service graph, open incidents, firing alerts, the metric catalog and the page's incident."""
+    calls = [
+        request(context, "query_services", "the dependency graph", limit=100),
+        request(context, "query_incidents", "what is open", limit=10),
+        request(context, "query_alerts", "what is firing", statuses=["firing"], limit=30),
+        request(context, "describe_metrics", "which metrics exist"),
+    ]
+    if context.page.incident_id:
+        calls.append(
+            request(context, "get_incident", "the page's incident", incident_id=context.page.incident_id)
+        )
+    return [c for c in calls if c is not None]
+
+
+def signals_round(context: PlanContext, findings: Findings) -> list[ToolRequest]:
+    """Which series left their baseline, and when, over a window that covers the incident.
+
+    What callers feel (errors, latency, traffic) and what resources do (CPU, memory, disk, pools...) are asked
+    for separately, so a resource's departure is never crowded out of a bounded result by latency quantiles.
+    """
+    since = window_start(context, findings)
+    names = sorted(findings.metric_names)
+    serving = [n for n in names if signal_of(n) in SERVING_SIGNALS]
+    resources = [n for n in names if n not in serving]
+    groups = (
+        [(serving, ANOMALY_LIMIT), (resources, RESOURCE_ANOMALY_LIMIT)]
+        if serving and resources
+        else [([], ANOMALY_LIMIT)]
+    )
+    calls = [
+        request(
+            context,
+            "detect_metric_anomalies",
+            "where and when series left their baseline",
+            metric_names=group or None,
+            since=iso(since),
+            until=iso(context.now),
+            reference_hours=round((context.now - since).total_seconds() / 3600, 3),
+            environment=environment_of(context, findings),
+            limit=limit,
+        )
+        for group, limit in groups
+    ]
+    return [c for c in calls if c is not None]
+
+
+def window_start(context: PlanContext, findings: Findings) -> datetime:
+    """The last 90 minutes, stretched back to half an hour before the incident (at most four hours)."""
+    start = context.now - SIGNAL_WINDOW
+    if context.page.start is not None:
+        start = min(start, context.page.start)
+    incident = incident_of(context, findings, read_scope(context.question, findings.graph).named)
+    if incident is not None and incident.created_at is not None:
+        start = min(start, incident.created_at - SIGNAL_LEAD)
+    return max(start, context.now - LONGEST_WINDOW)
+
+
+def patterns_request(
+    context: PlanContext, findings: Findings, onset: datetime, severities: list[str]
+) -> ToolRequest | None:
+    """Log patterns new or grown since just before ``onset``, against the hours before it."""
+    return request(
+        context,
+        "compare_log_patterns",
+        "what the logs started saying when trouble began",
+        since=iso(onset - PATTERN_LEAD),
+        before_hours=PATTERN_HISTORY_HOURS,
+        until=iso(context.now),
+        severities=severities,
+        environment=environment_of(context, findings),
+        limit=PATTERN_LIMIT,
+    )

@@ -1,0 +1,214 @@
+"""What a question is about: the services it names (in the catalog's own words) and whether it asks about changes.
+
+Nothing here knows a particular company: a service is named by the words of its name ("checkout" for
+``checkout-api``) or of its catalog description ("shop" for a service described as "the public web shop"), and a
+few everyday words are read as the catalog words operators mean by them ("logins" as accounts, "card" as payment).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from copilot.planners.offline.graph import ServiceGraph
+
+# Parts of service names that say what a service is, not which one it is.
+GENERIC_NAME_PARTS = frozenset({"api", "svc", "service", "server", "app", "main", "worker", "web", "prod"})
+STOPWORDS = frozenset(
+    [
+        "a",
+        "an",
+        "and",
+        "are",
+        "at",
+        "be",
+        "been",
+        "but",
+        "by",
+        "can",
+        "cannot",
+        "can't",
+        "do",
+        "does",
+        "for",
+        "from",
+        "had",
+        "has",
+        "have",
+        "how",
+        "i",
+        "in",
+        "is",
+        "it",
+        "its",
+        "of",
+        "on",
+        "or",
+        "our",
+        "so",
+        "some",
+        "that",
+        "the",
+        "their",
+        "them",
+        "there",
+        "these",
+        "this",
+        "to",
+        "was",
+        "we",
+        "were",
+        "what",
+        "when",
+        "where",
+        "which",
+        "who",
+        "why",
+        "will",
+        "with",
+        "my",
+        "many",
+        "much",
+        "all",
+        "any",
+        "whole",
+        "very",
+        "customer",
+        "customers",
+        "user",
+        "users",
+        "people",
+        "client",
+        "clients",
+        "error",
+        "errors",
+        "fail",
+        "failing",
+        "failed",
+        "fails",
+        "failure",
+        "failures",
+        "slow",
+        "slower",
+        "slowly",
+        "broken",
+        "request",
+        "requests",
+        "returning",
+        "showing",
+        "seeing",
+        "see",
+        "reach",
+        "intermittently",
+        "suddenly",
+        "again",
+        "still",
+        "now",
+        "today",
+        "issue",
+        "issues",
+        "problem",
+        "problems",
+        "service",
+        "services",
+        "system",
+        "public",
+        "hot",
+        "keys",
+        "changed",
+        "change",
+        "before",
+        "after",
+        "then",
+    ]
+)
+# Everyday words for what a service does, as the catalog tends to say it.
+SYNONYMS: dict[str, tuple[str, ...]] = {
+    "login": ("account",),
+    "log-in": ("account",),
+    "signin": ("account",),
+    "sign-in": ("account",),
+    "signup": ("account",),
+    "password": ("account",),
+    "pay": ("payment",),
+    "paying": ("payment",),
+    "card": ("payment",),
+    "charge": ("payment",),
+    "price": ("product",),
+    "item": ("product",),
+    "site": ("shop",),
+    "website": ("shop",),
+    "store": ("shop",),
+    "homepage": ("shop",),
+    "purchase": ("order",),
+    "stock": ("inventory",),
+    "email": ("notification",),
+    "shipping": ("ship",),
+    "delivery": ("ship",),
+    "database": ("postgres", "database"),
+    "db": ("postgres", "database"),
+}
+CHANGE_WORDS = re.compile(
+    r"\b(chang\w*|deploy\w*|releas\w*|roll(ed)?[ -]?out\w*|config\w*|ship(ped)?)\b", re.I
+)
+NAME_MATCH, SYNONYM_NAME_MATCH, DESCRIPTION_MATCH = 3, 2, 1
+
+
+def stem(word: str) -> str:
+    """A word without case, possessive or plural ending: ``Logins`` and ``login's`` both give ``login``."""
+    word = word.lower().removesuffix("'s")
+    if len(word) > 4 and word.endswith("ies"):
+        return word[:-3] + "y"
+    if len(word) > 3 and word.endswith("s") and not word.endswith("ss"):
+        return word[:-1]
+    return word
+
+
+def words(text: str) -> list[str]:
+    """The stemmed words of ``text`` that could name something (stopwords dropped)."""
+    return [stem(w) for w in re.findall(r"[a-z][a-z'-]*", text.lower()) if w not in STOPWORDS]
+
+
+@dataclass(frozen=True)
+class Scope:
+    """The services a question names, best first, and whether it asks what changed."""
+
+    named: tuple[str, ...] = ()
+    asks_about_changes: bool = False
+
+
+def named_services(question: str, graph: ServiceGraph) -> list[str]:
+    """The services ``question`` names, strongest mention first (ties: lower tier, then name).
+
+    A service named by a word of its own name beats one only its description mentions; description matches count
+    only when no service is named outright.
+    """
+    mentions = _mentions(question, graph)
+    by_name = {name: m for name, m in mentions.items() if m[0]}
+    chosen = by_name or mentions
+    return sorted(chosen, key=lambda name: (-sum(chosen[name]), graph.nodes[name].tier or 99, name))
+
+
+def read_scope(question: str, graph: ServiceGraph) -> Scope:
+    """What ``question`` is about, in terms of ``graph``."""
+    return Scope(
+        named=tuple(named_services(question, graph)),
+        asks_about_changes=CHANGE_WORDS.search(question) is not None,
+    )
+
+
+def _mentions(question: str, graph: ServiceGraph) -> dict[str, tuple[int, int]]:
+    """Per service: how strongly the question names it by its name, and by its description."""
+    asked = words(question)
+    meant = [(w, False) for w in asked] + [(stem(s), True) for w in asked for s in SYNONYMS.get(w, ())]
+    found: dict[str, tuple[int, int]] = {}
+    for node in graph.nodes.values():
+        name_parts = {stem(p) for p in re.split(r"[-_.]", node.name) if p and p not in GENERIC_NAME_PARTS}
+        described = set(words(node.description))
+        by_name = sum(
+            SYNONYM_NAME_MATCH if synonym else NAME_MATCH for word, synonym in meant if word in name_parts
+        )
+        by_description = sum(DESCRIPTION_MATCH for word, _ in meant if word in described)
+        if by_name or by_description:
+            found[node.name] = (by_name, by_description)
+    return found

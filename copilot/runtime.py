@@ -1,0 +1,266 @@
+"""The Copilot as its clients (the console, the CLI) use it: ask, watch, decide, cancel, look back.
+
+:class:`Copilot` wires the run store, the event stream, the approval book, the planner and the toolbox together
+and keeps the runs this process drives as background tasks. Every method is safe to call from any process that
+shares the database (and Redis, when configured): an approval given here wakes the run wherever it is driven, and
+a run nobody drives any more is picked up by :meth:`Copilot.resume_orphans` (or by approving it here).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncGenerator
+from contextlib import aclosing
+from typing import Any
+
+from copilot.answer import Answer, Evidence
+from copilot.citations import validate_answer
+from copilot.events import RunEvent, RunEvents, bus_for
+from copilot.evidence import extract_evidence
+from copilot.machine import TERMINAL, RunState
+from copilot.planning import PageContext, Planner
+from copilot.records import RunSummary, RunView
+from copilot.runner import Runner
+from copilot.store import RunStore
+from copilot.toolbox import Toolbox
+from core_client.approvals import ApprovalBook
+from core_client.client import CoreClient
+from core_client.clock import Clock, SystemClock
+from core_client.errors import Forbidden
+from core_client.identity import Actor, Role
+from core_client.settings import Settings
+from core_client.store import ApprovalRequest, Database, Grant
+
+log = logging.getLogger(__name__)
+
+
+def checked_answer(answer: Answer, evidence: list[Evidence]) -> tuple[Answer, list[str]]:
+    """The answer with every claim that does not cite this run's evidence dropped, and a note per drop."""
+    report = validate_answer(answer, evidence)
+    return report.answer, report.notes
+
+
+class Copilot:
+    """Runs questions as investigations and lets people follow, approve, reject and cancel them."""
+
+    def __init__(self, runner: Runner, *, database: Database | None = None) -> None:
+        self.runner = runner
+        self.store: RunStore = runner.store
+        self.events: RunEvents = runner.events
+        self.approvals: ApprovalBook = runner.approvals
+        self._database = database
+        self._tasks: dict[str, asyncio.Task[RunView | None]] = {}
+
+    @classmethod
+    def from_settings(
+        cls,
+        settings: Settings,
+        *,
+        core: CoreClient,
+        planner: Planner | None = None,
+        clock: Clock | None = None,
+        **runner_options: Any,
+    ) -> Copilot:
+        """A Copilot over the settings' database (migrated first), Redis when configured, and ``core``'s tools.
+
+        ``planner`` defaults to the one settings choose. ``clock`` (the wall clock by default) times leases,
+        budgets and approvals; the planner sees ``core``'s clock (a demo world's frozen now).
+        ``runner_options`` go to :class:`Runner` (``lease_seconds``, ``poll_seconds``, ``owner``).
+        """
+        if planner is None:
+            from copilot.planners import choose_planner
+
+            planner = choose_planner(settings)
+        database = Database.from_settings(settings, upgrade=True)
+        clock = clock or SystemClock()
+        store = RunStore(database, clock=clock)
+        runner = Runner(
+            store=store,
+            events=RunEvents(bus_for(settings.redis_url), store),
+            approvals=ApprovalBook(database, clock=clock, settings=settings),
+            planner=planner,
+            open_tools=lambda actor, notes: Toolbox.open(settings, core, actor, notes),
+            extract_evidence=extract_evidence,
+            validate_answer=checked_answer,
+            budget=settings.copilot,
+            clock=clock,
+            world_clock=core.clock,
+            **runner_options,
+        )
+        return cls(runner, database=database)
+
+    # --- asking -----------------------------------------------------------------------------------------------
+
+    async def ask(
+        self,
+        question: str,
+        *,
+        user: Actor,
+        page: PageContext | None = None,
+        conversation_id: str | None = None,
+    ) -> str:
+        """Start investigating ``question`` for ``user`` in the background; returns the run's id at once.
+
+        With ``conversation_id`` the run is a follow-up: its planner sees the earlier answers and their evidence.
+        """
+        view = await self.runner.create(question, user=user, page=page, conversation_id=conversation_id)
+        self._start(view.id)
+        return view.id
+
+    async def investigate(
+        self,
+        question: str,
+        *,
+        user: Actor,
+        page: PageContext | None = None,
+        conversation_id: str | None = None,
+    ) -> RunView:
+        """Ask and wait until the run ends or waits for a person's approval."""
+        run_id = await self.ask(question, user=user, page=page, conversation_id=conversation_id)
+        return await self.settle(run_id)
+
+    async def settle(self, run_id: str) -> RunView:
+        """Wait until the run has ended, or waits in NEEDS_APPROVAL on a request still undecided; return it."""
+        watch = asyncio.create_task(self._until_settled(run_id))
+        local = self._tasks.get(run_id)
+        try:
+            if local is not None:
+                await asyncio.wait({watch, local}, return_when=asyncio.FIRST_COMPLETED)
+                if local.done() and not local.cancelled() and local.exception() is not None:
+                    local.result()  # the worker failed outright: say why instead of waiting for nobody
+            return await watch
+        finally:
+            watch.cancel()
+
+    async def _until_settled(self, run_id: str) -> RunView:
+        while True:
+            view = await self.get_run(run_id)
+            if await self._settled(view):
+                return view
+            after = view.steps[-1].seq if view.steps else 0
+            async with aclosing(self.events.subscribe(run_id, after=after)) as events:
+                async for event in events:
+                    if event.kind == "transition" and (
+                        event.state in TERMINAL or event.state == RunState.NEEDS_APPROVAL
+                    ):
+                        break  # read it back: it may have moved on already
+
+    async def _settled(self, view: RunView) -> bool:
+        """Ended, or waiting on a request nobody has decided yet (once decided, the run is about to move)."""
+        if view.state in TERMINAL:
+            return True
+        if view.state != RunState.NEEDS_APPROVAL or view.pending_request_id is None:
+            return False
+        request = await asyncio.to_thread(self.approvals.get, view.pending_request_id)
+        return request.status == "pending" and request.expires_at > self.approvals.clock.now()
+
+    def subscribe(self, run_id: str, *, after: int = 0) -> AsyncGenerator[RunEvent, None]:
+        """The run's steps numbered above ``after`` (its whole history by default), then each new one as it
+        happens, until the run ends."""
+        return self.events.subscribe(run_id, after=after)
+
+    # --- deciding ---------------------------------------------------------------------------------------------
+
+    async def approve(self, request_id: str, approver: Actor, *, reason: str | None = None) -> Grant:
+        """Approve a request as ``approver`` (``Forbidden`` when policy does not let them) and wake its run."""
+        grant = await asyncio.to_thread(self.approvals.approve, request_id, approver=approver, reason=reason)
+        await self._wake(request_id, "approved")
+        return grant
+
+    async def reject(self, request_id: str, approver: Actor, reason: str) -> ApprovalRequest:
+        """Reject a request with a reason; its run goes back to planning and its planner is told why."""
+        rejected = await asyncio.to_thread(
+            self.approvals.reject, request_id, approver=approver, reason=reason
+        )
+        await self._wake(request_id, "rejected")
+        return rejected
+
+    async def propose(self, run_id: str, index: int, *, by: Actor) -> RunView:
+        """Offer proposed action ``index`` (from 0) of a finished run for approval; returns the follow-up run.
+
+        The action becomes a follow-up run in the same conversation, driven here in the background: it files the
+        approval request and waits in NEEDS_APPROVAL (see :meth:`Runner.propose`; :meth:`settle` waits for that).
+        Nothing is changed in the world until a person approves that request.
+        """
+        follow_up = await self.runner.propose(run_id, index, by=by)
+        self._start(follow_up.id)
+        return follow_up
+
+    async def cancel(self, run_id: str, by: Actor) -> RunView:
+        """Cancel a live run: it ends FAILED, "cancelled by <user>". Its own user, an approver or an admin may."""
+        view = await self.get_run(run_id)
+        if by.user != view.user and by.role not in (Role.APPROVER, Role.ADMIN):
+            raise Forbidden(
+                f"{by.user} ({by.role.value}) may not cancel {view.user}'s run; an approver or an admin may",
+                source="copilot",
+            )
+        cancelled = await self.runner.cancel(run_id, by=by)
+        local = self._tasks.get(run_id)
+        if local is not None:
+            local.cancel()
+        return cancelled
+
+    # --- looking back -----------------------------------------------------------------------------------------
+
+    async def get_run(self, run_id: str) -> RunView:
+        """One run with all its steps, calls and answer; ``NotFound`` when there is none."""
+        return await asyncio.to_thread(self.store.get, run_id)
+
+    async def list_runs(
+        self,
+        *,
+        user: str | None = None,
+        conversation_id: str | None = None,
+        state: RunState | None = None,
+        limit: int = 50,
+    ) -> list[RunSummary]:
+        """Runs, newest first."""
+        return await asyncio.to_thread(
+            self.store.list_runs, user=user, conversation_id=conversation_id, state=state, limit=limit
+        )
+
+    # --- workers ----------------------------------------------------------------------------------------------
+
+    async def resume_orphans(self) -> list[str]:
+        """Drive every live run nobody holds (its worker died, or never started it); returns their ids."""
+        orphans = await asyncio.to_thread(self.store.orphans)
+        for run_id in orphans:
+            self._start(run_id)
+        return orphans
+
+    def resume(self, run_id: str) -> None:
+        """Drive one run here, in the background, if no worker holds it (follow it with :meth:`subscribe`)."""
+        self._start(run_id)
+
+    async def aclose(self) -> None:
+        """Stop driving: every run held here is handed back (its lease released) for another worker."""
+        tasks = list(self._tasks.values())
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await self.events.bus.aclose()
+        if self._database is not None:
+            self._database.dispose()
+
+    def _start(self, run_id: str) -> None:
+        running = self._tasks.get(run_id)
+        if running is not None and not running.done():
+            return
+        task = asyncio.create_task(self.runner.drive(run_id), name=f"copilot run {run_id}")
+        self._tasks[run_id] = task
+        task.add_done_callback(lambda done: self._forget(run_id, done))
+
+    def _forget(self, run_id: str, task: asyncio.Task[RunView | None]) -> None:
+        if self._tasks.get(run_id) is task:
+            del self._tasks[run_id]
+        if not task.cancelled() and task.exception() is not None:
+            log.error("run %s: worker failed", run_id, exc_info=task.exception())
+
+    async def _wake(self, request_id: str, reason: str) -> None:
+        """Tell the run that filed this request; drive it here if no worker holds it any more."""
+        request = await asyncio.to_thread(self.approvals.get, request_id)
+        if request.run_id is None:
+            return
+        await self.events.nudge(request.run_id, reason)
+        self._start(request.run_id)

@@ -1,0 +1,197 @@
+"""Evals: every shipped scenario under three seeds, through the real runner, the investigator beside two naive
+baselines; and the ``opspilot eval`` command that prints and writes the same report."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from adapters.demo.scenario import load_library
+from console.cli import app
+from console.commands.eval import eval_cases, run
+from copilot.answer import Answer, Claim, Evidence, EvidenceKind, RootCause
+from copilot.evals import EvalCase, EvalReport, Expected, eval_settings, missing_kinds, score_run
+from copilot.machine import RunState
+from copilot.planning import ToolOutcome
+from copilot.records import RunView
+from core_client.settings import load_settings
+
+SEEDS = 3
+# Small worlds keep every scenario's signals; only the background history shrinks.
+SCALE = 0.01
+KEPT_VARIABLES = (
+    "OPSPILOT_REQUIRE_SERVICES",
+    "OPSPILOT_SHARED_DATA",
+    "OPSPILOT_TEST_POSTGRES",
+    "OPSPILOT_TEST_REDIS",
+)
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory: pytest.TempPathFactory) -> EvalReport:
+    """The whole eval, run once for this module in its own data folder, with the developer's settings set aside."""
+    folder = tmp_path_factory.mktemp("evals")
+    with pytest.MonkeyPatch.context() as patch:
+        for variable in list(os.environ):
+            if variable.startswith(("OPSORCH_", "OPSPILOT_")) and variable not in KEPT_VARIABLES:
+                patch.delenv(variable)
+        for variable in ("DATABASE_URL", "REDIS_URL", "ANTHROPIC_API_KEY"):
+            patch.delenv(variable, raising=False)
+        (folder / "opspilot.toml").write_text("")
+        patch.setenv("OPSPILOT_CONFIG", str(folder / "opspilot.toml"))
+        patch.setenv("OPSPILOT_DATA_DIR", str(folder / "data"))
+        settings = eval_settings(load_settings())
+        settings.data_dir.mkdir(parents=True)
+        library = load_library()
+        cases = eval_cases(library, library.names(), SEEDS)
+        try:
+            return run(settings, cases, scale=SCALE, seeds=SEEDS)
+        finally:
+            shutil.rmtree(settings.data_dir / "demo", ignore_errors=True)  # 39 worlds of a few MB each
+
+
+@pytest.mark.slow
+def test_the_investigator_is_fully_right_on_at_least_90_percent_of_scenario_seed_pairs(
+    report: EvalReport,
+) -> None:
+    offline = [s for s in report.scores if s.planner == "offline"]
+    assert len(offline) == len(load_library().names()) * SEEDS
+    wrong = [
+        f"{s.scenario}/{s.seed}: {s.service}/{s.fault_kind} {s.missing_evidence}"
+        for s in offline
+        if not s.fully_right
+    ]
+    assert report.percent_fully_right("offline") >= 90.0, wrong
+
+
+@pytest.mark.slow
+def test_each_naive_baseline_scores_at_least_30_points_lower(report: EvalReport) -> None:
+    investigator = report.percent_fully_right("offline")
+    for baseline in ("named-service", "most-errors"):
+        assert investigator - report.percent_fully_right(baseline) >= 30.0, baseline
+
+
+@pytest.mark.slow
+def test_every_run_is_scored_with_its_steps_calls_and_time(report: EvalReport) -> None:
+    assert {s.planner for s in report.scores} == {"offline", "named-service", "most-errors"}
+    for score in report.scores:
+        assert score.error is None, score
+        assert score.steps >= 2 and score.tool_calls >= 4 and score.seconds > 0
+    assert all(s.citations_valid for s in report.scores if s.planner == "offline")
+    lines = {line.planner: line for line in report.summary()}
+    assert lines["offline"].runs == len(load_library().names()) * SEEDS
+    assert lines["offline"].median_seconds <= lines["offline"].p95_seconds
+    # The baselines blame a service but rarely the right one and the right kind together.
+    assert lines["named-service"].service_right < lines["offline"].service_right
+
+
+CASE = EvalCase(
+    scenario="orders-pool-exhaustion",
+    seed=1,
+    question="Why is checkout failing?",
+    expected=Expected(
+        service="orders-api", fault_kind="connection_pool_exhaustion", evidence=["metric", "log_pattern"]
+    ),
+)
+
+
+def evidence(kind: EvidenceKind, ref: str) -> Evidence:
+    return Evidence(id=f"{kind.value}:{ref}", kind=kind, ref=ref, excerpt=ref, tool_call_id="s1c1")
+
+
+def run_with(answer: Answer, found: list[Evidence], notes: list[str] | None = None) -> RunView:
+    outcome = ToolOutcome(call_id="s1c1", tool="opspilot.x", arguments={}, ok=True, evidence=found)
+    return RunView(
+        id="r1",
+        conversation_id="c1",
+        question=CASE.question,
+        user="eval",
+        role="responder",
+        state=RunState.DONE,
+        planner="offline",
+        outcomes=[outcome],
+        answer=answer,
+        notes=notes or [],
+        created_at=datetime(2025, 6, 11, tzinfo=UTC),
+        active_seconds=0.5,
+    )
+
+
+ANOMALY = evidence(EvidenceKind.ANOMALY, "orders-api:db_pool_in_use")
+PATTERN = evidence(EvidenceKind.LOG_PATTERN, "p_1")
+RIGHT = RootCause(service="orders-api", fault_kind="connection_pool_exhaustion")
+
+
+def test_a_run_is_fully_right_with_the_cause_the_kind_the_evidence_and_valid_citations() -> None:
+    answer = Answer(
+        summary="s", claims=[Claim(text="pool", evidence_ids=[ANOMALY.id, PATTERN.id])], root_cause=RIGHT
+    )
+    score = score_run(CASE, "offline", run_with(answer, [ANOMALY, PATTERN]))
+    assert score.fully_right and score.missing_evidence == [] and score.tool_calls == 1
+
+
+def test_an_anomaly_is_metric_evidence_but_uncited_evidence_does_not_count() -> None:
+    assert missing_kinds(["metric"], [ANOMALY]) == []
+    answer = Answer(summary="s", claims=[Claim(text="pool", evidence_ids=[ANOMALY.id])], root_cause=RIGHT)
+    score = score_run(CASE, "offline", run_with(answer, [ANOMALY, PATTERN]))
+    assert score.service_right and score.kind_right
+    assert not score.fully_right and score.missing_evidence == ["log_pattern"]
+
+
+def test_a_claim_citing_what_no_call_returned_makes_the_citations_invalid() -> None:
+    answer = Answer(
+        summary="s",
+        claims=[Claim(text="pool", evidence_ids=[ANOMALY.id, PATTERN.id, "log:made-up"])],
+        root_cause=RIGHT,
+    )
+    assert not score_run(CASE, "offline", run_with(answer, [ANOMALY, PATTERN])).citations_valid
+    fine = Answer(
+        summary="s", claims=[Claim(text="pool", evidence_ids=[ANOMALY.id, PATTERN.id])], root_cause=RIGHT
+    )
+    dropped = run_with(fine, [ANOMALY, PATTERN], notes=["claim dropped: \u201cx\u201d (cites log:made-up)"])
+    assert not score_run(CASE, "offline", dropped).citations_valid
+
+
+def test_the_wrong_service_or_kind_is_not_right() -> None:
+    claims = [Claim(text="pool", evidence_ids=[ANOMALY.id, PATTERN.id])]
+    for cause in (
+        RootCause(service="checkout-api", fault_kind=RIGHT.fault_kind),
+        RIGHT.model_copy(update={"fault_kind": "bad_deploy"}),
+    ):
+        score = score_run(
+            CASE,
+            "offline",
+            run_with(Answer(summary="s", claims=claims, root_cause=cause), [ANOMALY, PATTERN]),
+        )
+        assert not score.fully_right and score.service_right != score.kind_right
+
+
+def test_opspilot_eval_prints_the_table_and_writes_json(tmp_path: Path) -> None:
+    target = tmp_path / "eval.json"
+    result = CliRunner().invoke(
+        app,
+        [
+            "eval",
+            "--seeds",
+            "1",
+            "--scenario",
+            "payflow-outage",
+            "--scale",
+            str(SCALE),
+            "--json",
+            str(target),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert "offline: 100% fully right" in result.output
+    data = json.loads(target.read_text())
+    assert [s["planner"] for s in data["scores"]] == ["offline", "named-service", "most-errors"]
+    assert data["scores"][0]["service"] == "payflow" and data["scores"][0]["fully_right"] is True
+    assert {line["planner"] for line in data["summary"]} == {"offline", "named-service", "most-errors"}
+    assert (load_settings().data_dir / "evals" / "demo" / "worlds").is_dir()
