@@ -99,12 +99,12 @@ def excerpt(text: str, limit: int = EXCERPT_CHARS) -> str:
 def pattern_query(template: str) -> str:
     """Search words for a log pattern's lines: the first few literal words of its template."""
     words: list[str] = []
-    for word in re.findall(r"[A-Za-z][A-Za-z_.]{2,}", template.replace("<*>", " ")):
+    for word in re.findall(r"[A-Za-z][A-Za-z_]{2,}", template.replace("<*>", " ")):
         if word.lower() not in {w.lower() for w in words}:
-            words.append(word.strip("."))
+            words.append(word)
         if len(words) == PATTERN_QUERY_WORDS:
             break
-    return " ".join(word for word in words if word)
+    return " ".join(words)
 
 
 def _evidence(kind: EvidenceKind, ref: str, text: str, call_id: str, link: Link | None) -> Evidence:
@@ -186,6 +186,16 @@ def _patterns(structured: Any, call_id: str) -> Iterator[Evidence]:
     comparison = PatternComparison.model_validate(structured)
     for change in comparison.changes:
         yield _pattern(change, comparison, call_id)
+        if change.example_id:
+            yield _pattern_example(change, comparison, call_id)
+
+
+def _pattern_example(change: PatternChange, comparison: PatternComparison, call_id: str) -> Evidence:
+    """One real line of the pattern, so a claim can point at a line and not only at a template."""
+    where = change.services[0] if len(change.services) == 1 else None
+    link = logs_link(service=where, start=comparison.since, end=comparison.end, highlight=change.example_id)
+    text = f"{_when(change.last_seen)} {', '.join(change.services) or '?'}: {change.example}"
+    return _evidence(EvidenceKind.LOG, change.example_id, text, call_id, link)
 
 
 def _pattern(change: PatternChange, comparison: PatternComparison, call_id: str) -> Evidence:

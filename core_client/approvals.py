@@ -143,13 +143,20 @@ class ApprovalBook:
             return session.scalar(select(Grant).where(col(Grant.request_id) == request_id))
 
     def list(
-        self, status: RequestStatus | None = None, *, limit: int | None = None, cursor: str | None = None
+        self,
+        status: RequestStatus | None = None,
+        *,
+        run_id: str | None = None,
+        limit: int | None = None,
+        cursor: str | None = None,
     ) -> Page[ApprovalRequest]:
-        """Requests, newest first, after marking the overdue ones expired."""
+        """Requests (of one Copilot run, when ``run_id`` is given), newest first, after expiring overdue ones."""
         self.expire_due()
         query = select(ApprovalRequest)
         if status:
             query = query.where(col(ApprovalRequest.status) == status)
+        if run_id:
+            query = query.where(col(ApprovalRequest.run_id) == run_id)
         if cursor:
             position = decode_cursor(cursor, source="approvals")
             at = datetime.fromisoformat(str(position["at"]))

@@ -103,11 +103,18 @@ async def test_a_log_pattern_links_to_the_lines_it_matches_from_the_onset(client
     spec, outcome = await call(client, "compare_log_patterns", {"since": since, "severities": ["error"]})
     evidence = extract_evidence(spec, outcome)
     changes = outcome.structured["changes"]
-    assert len(evidence) == len(changes) > 0
-    pool = next(e for e, c in zip(evidence, changes, strict=True) if "acquiring connection" in c["template"])
-    assert pool.kind is EvidenceKind.LOG_PATTERN and pool.id.startswith("log_pattern:p_")
+    patterns = [e for e in evidence if e.kind is EvidenceKind.LOG_PATTERN]
+    assert len(patterns) == len(changes) > 0
+    pool = next(e for e, c in zip(patterns, changes, strict=True) if "acquiring connection" in c["template"])
+    assert pool.id.startswith("log_pattern:p_")
     link = parse_link(pool.link or "")
     assert link.kind == "logs" and link.params["from"] == since
+    # Each pattern also brings one real line of it, which opens highlighted on the Logs page.
+    examples = {e.id: e for e in evidence if e.kind is EvidenceKind.LOG}
+    for change in changes:
+        example = examples[f"log:{change['exampleId']}"]
+        assert example.excerpt.endswith(change["example"][:40]) or change["example"][:40] in example.excerpt
+        assert parse_link(example.link or "").params["highlight"] == change["exampleId"]
     assert {"timeout", "acquiring", "connection"} <= set(link.params["q"].split())
     assert link.params["service"] == "orders-api"
     assert "new since" in pool.excerpt

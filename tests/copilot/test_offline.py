@@ -235,24 +235,30 @@ def _world_now(view: RunView) -> datetime:
     return parse_time(detect.arguments["until"])
 
 
-async def test_a_tool_that_failed_is_reported_as_not_checked(worlds: Worlds) -> None:
+@pytest.mark.parametrize(
+    ("tool", "kind_evidence"),
+    [("compare_log_patterns", "log_pattern:"), ("detect_metric_anomalies", "anomaly:")],
+)
+async def test_a_tool_that_failed_is_reported_as_not_checked(
+    worlds: Worlds, tool: str, kind_evidence: str
+) -> None:
     view = await ask(worlds("orders-pool-exhaustion", 1), "Why is checkout failing?")
     assert view.answer is not None
     broken = [
         o.model_copy(
-            update={"ok": False, "structured": None, "evidence": [], "error": "provider unavailable: logs"}
+            update={"ok": False, "structured": None, "evidence": [], "error": "provider unavailable: x"}
         )
-        if o.tool.endswith("compare_log_patterns")
+        if o.tool.endswith(tool)
         else o
         for o in view.outcomes
     ]
     answer = OfflineInvestigator().conclude(context_from(view, broken, stage=3))
+    # Either way the other half of the evidence still points at the pool's owner.
     assert answer.root_cause is not None and answer.root_cause.service == "orders-api"
-    assert any(
-        line.startswith("compare_log_patterns failed (provider unavailable") for line in answer.missing
-    )
+    assert any(line.startswith(f"{tool} failed (provider unavailable") for line in answer.missing)
     assert answer.confidence < view.answer.confidence
-    assert not any(i.startswith("log_pattern:") for claim in answer.claims for i in claim.evidence_ids)
+    assert not any(i.startswith(kind_evidence) for claim in answer.claims for i in claim.evidence_ids)
+    assert validate_answer(answer, [e for o in broken for e in o.evidence]).ok
 
 
 async def test_the_planner_is_stateless_and_deterministic(worlds: Worlds) -> None:

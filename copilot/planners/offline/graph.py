@@ -57,12 +57,6 @@ class ServiceGraph:
             )
         return graph
 
-    def __contains__(self, name: object) -> bool:
-        return name in self.nodes
-
-    def names(self) -> list[str]:
-        return sorted(self.nodes)
-
     def dependencies_of(self, name: str) -> tuple[str, ...]:
         node = self.nodes.get(name)
         return node.dependencies if node else ()

@@ -100,7 +100,6 @@ def situation_of(context: PlanContext, findings: Findings) -> Situation:
     asked += [s for s in (context.page.service, incident.service if incident else None) if s]
     alerted = [a.service for a in findings.firing_alerts() if a.service]
     return Situation(
-        question=context.question,
         asked=list(dict.fromkeys(asked)),
         alerted=list(dict.fromkeys(alerted)),
         incident=incident,

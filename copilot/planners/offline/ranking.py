@@ -58,7 +58,8 @@ class Ranking:
     root: str | None = None
     coverage: list[str] = field(default_factory=list)
     competing: list[str] = field(default_factory=list)
-    followed_logs: list[PatternChange] = field(default_factory=list)
+    # Whose trouble the root was chosen for: "asked" (question, page, incident), "alerted", or "any".
+    chosen_for: str = ""
 
     @property
     def onset(self) -> datetime | None:
@@ -112,12 +113,13 @@ def rank(findings: Findings, asked: Sequence[str], alerted: Sequence[str]) -> Ra
     explained_by = {name: _explainers(name, affected, graph) for name in affected}
     roots = [name for name, by in explained_by.items() if not by]
     ranking = Ranking(affected=affected, roots=roots, explained_by=explained_by)
-    for scope in (asked, alerted, list(affected)):
+    for chosen_for, scope in (("asked", asked), ("alerted", alerted), ("any", list(affected))):
         relevant = [r for r in roots if _behind(r, scope, affected, graph)]
         if relevant:
             ordered = sorted(relevant, key=lambda r: _merit(r, affected, graph))
             ranking.root = ordered[0]
             ranking.competing = ordered[1:]
+            ranking.chosen_for = chosen_for
             break
     if ranking.root is not None:
         ranking.coverage = covered(ranking.root, affected, graph)
@@ -202,6 +204,5 @@ def _follow_logs(ranking: Ranking, findings: Findings) -> None:
         if blamed in ranking.affected:
             return  # the metrics saw it and still did not put it first: keep the metrics' answer
         ranking.affected[blamed] = Symptoms(blamed, onset=onset - timedelta(seconds=1))
-        ranking.followed_logs.extend(complaints)
         ranking.root = blamed
         ranking.coverage = covered(blamed, ranking.affected, graph)

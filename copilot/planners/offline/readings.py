@@ -81,7 +81,6 @@ class Findings:
     series: list[MetricSeries] = field(default_factory=list)
     runbooks: list[Runbook] = field(default_factory=list)
     failures: list[Failure] = field(default_factory=list)
-    called: set[str] = field(default_factory=set)
     evidence: dict[str, Evidence] = field(default_factory=dict)
 
     def cited(self, *ids: str) -> list[str]:
@@ -95,9 +94,6 @@ class Findings:
 
     def firing_alerts(self) -> list[Alert]:
         return [a for a in self.alerts if a.status.lower() in ("firing", "active", "open", "triggered")]
-
-    def failed(self, tool: str) -> Failure | None:
-        return next((f for f in self.failures if f.tool == tool), None)
 
 
 def own_tool(tools: list[ToolSpec], tool: str) -> ToolSpec | None:
@@ -113,7 +109,6 @@ def read_findings(context: PlanContext) -> Findings:
         spec = specs.get(outcome.tool)
         if spec is None or spec.server != OWN_SERVER:
             continue
-        findings.called.add(spec.tool)
         if not outcome.ok:
             findings.failures.append(Failure(spec.tool, outcome.error or "failed without saying why"))
             continue

@@ -52,7 +52,6 @@ CONSEQUENCES: dict[str, str] = {
 class Situation:
     """What the question is about, as the investigator read it."""
 
-    question: str
     asked: list[str]
     alerted: list[str]
     incident: Incident | None
@@ -238,10 +237,9 @@ def _log_claim(findings: Findings, root: str, diagnosis: Diagnosis) -> Claim | N
         )
     else:
         return None
-    return Claim(
-        text=text + ".",
-        evidence_ids=findings.cited(*(evidence_id(EvidenceKind.LOG_PATTERN, c.id) for c in chosen)),
-    )
+    patterns = [evidence_id(EvidenceKind.LOG_PATTERN, c.id) for c in chosen]
+    examples = [evidence_id(EvidenceKind.LOG, c.example_id) for c in chosen if c.example_id]
+    return Claim(text=text + ".", evidence_ids=findings.cited(*patterns, *examples))
 
 
 def _propagation_claim(findings: Findings, ranking: Ranking, diagnosis: Diagnosis) -> Claim | None:
@@ -364,12 +362,13 @@ def _other_trouble(findings: Findings, ranking: Ranking, root: str) -> list[Clai
     claims = []
     for other in [r for r in ranking.roots if r != root and r not in ranking.coverage][:2]:
         symptoms: Symptoms = ranking.affected[other]
+        if not symptoms.anomalies:
+            continue
         top = max(symptoms.anomalies, key=lambda a: (is_serving(a), abs(a.peak_z)))
-        competing = other in ranking.competing
         why = (
             "it explains fewer of the failing services"
-            if competing
-            else f"nothing in trouble depends on it, so it does not explain what {', '.join(ranking.coverage[:3])} show"
+            if other in ranking.competing
+            else f"none of {', '.join(ranking.coverage[:3])} depends on it, so it does not explain their trouble"
         )
         text = f"Separate trouble: {other} shows {describe(top)} since {at(symptoms.onset)}, but {why}."
         claims.append(Claim(text=text, evidence_ids=findings.cited(anomaly_id(top))))
@@ -379,10 +378,7 @@ def _other_trouble(findings: Findings, ranking: Ranking, root: str) -> list[Clai
 def _confidence(situation: Situation, ranking: Ranking, diagnosis: Diagnosis, findings: Findings) -> float:
     """Higher when the root explains what was asked about, the kind has a specific signal and the logs agree;
     lower with competing roots and with checks that could not be made."""
-    score = 0.3
-    asked = set(situation.asked)
-    if asked & set(ranking.coverage) or ranking.root in asked:
-        score += 0.25
+    score = 0.3 + {"asked": 0.25, "alerted": 0.1}.get(ranking.chosen_for, 0.0)
     if diagnosis.specific:
         score += 0.2
     if diagnosis.own_patterns or diagnosis.complaints:

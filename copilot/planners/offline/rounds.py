@@ -122,10 +122,12 @@ def signals_round(context: PlanContext, findings: Findings) -> list[ToolRequest]
 
 
 def window_start(context: PlanContext, findings: Findings) -> datetime:
-    """The last 90 minutes, stretched back to half an hour before the incident (at most four hours)."""
+    """The last 90 minutes, stretched back to half an hour before the incident (at most four hours).
+
+    The page's time range is not used: a wide range (a day, a week) would dilute the baseline the departures
+    are measured against, and the incident says better when trouble began.
+    """
     start = context.now - SIGNAL_WINDOW
-    if context.page.start is not None:
-        start = min(start, context.page.start)
     incident = incident_of(context, findings, read_scope(context.question, findings.graph).named)
     if incident is not None and incident.created_at is not None:
         start = min(start, incident.created_at - SIGNAL_LEAD)
