@@ -1,4 +1,4 @@
-"""The console's composition root: one CoreClient per process, built from settings on first use.
+"""The console's composition root: one CoreClient and one Copilot per process, built from settings on first use.
 
 Building a CoreClient loads every configured provider (the demo world may be opened or built on first use), which
 can take a while and does blocking I/O, so it runs in a worker thread, once, under a lock. A failure is not
@@ -11,7 +11,9 @@ import asyncio
 import threading
 from collections.abc import Callable
 
+from copilot.runtime import Copilot
 from core_client.client import CoreClient
+from core_client.settings import load_settings
 
 
 class CoreRuntime:
@@ -21,6 +23,8 @@ class CoreRuntime:
         self._factory = factory
         self._lock = threading.Lock()
         self._core: CoreClient | None = None
+        self._copilot: Copilot | None = None
+        self._copilot_lock = asyncio.Lock()
 
     def _build(self) -> CoreClient:
         with self._lock:
@@ -34,8 +38,21 @@ class CoreRuntime:
             return self._core
         return await asyncio.to_thread(self._build)
 
+    async def copilot(self) -> Copilot:
+        """The Copilot over :meth:`core`, built on first call; it picks up runs a dead worker left behind."""
+        async with self._copilot_lock:
+            if self._copilot is None:
+                core = await self.core()
+                # Building migrates the database: blocking I/O, so off the event loop.
+                self._copilot = await asyncio.to_thread(Copilot.from_settings, load_settings(), core=core)
+                await self._copilot.resume_orphans()
+            return self._copilot
+
     async def aclose(self) -> None:
-        """Close the providers' resources; the next :meth:`core` builds a new client."""
+        """Close the Copilot and the providers' resources; the next call builds new ones."""
+        copilot, self._copilot = self._copilot, None
+        if copilot is not None:
+            await copilot.aclose()
         with self._lock:
             core, self._core = self._core, None
         if core is not None:
@@ -48,3 +65,8 @@ RUNTIME = CoreRuntime()
 async def core() -> CoreClient:
     """The process's CoreClient (see :class:`CoreRuntime`)."""
     return await RUNTIME.core()
+
+
+async def copilot() -> Copilot:
+    """The process's Copilot (see :meth:`CoreRuntime.copilot`)."""
+    return await RUNTIME.copilot()

@@ -34,7 +34,7 @@ from copilot.evals import (
 from core_client.client import CoreClient
 from core_client.settings import Settings, load_settings
 
-DEFAULT_SCALE = 0.2
+DEFAULT_SCALE = 0.05
 
 
 def evaluate(

@@ -1,28 +1,39 @@
-"""The bar across the top of every page: the app's name, the page title and the theme toggle."""
+"""The bar across the top of every page: the app's name, the page title, the Copilot's toggle, the signed-in
+user's menu and the theme toggle."""
 
 from __future__ import annotations
 
 import reflex as rx
 
+from console.components.auth import user_menu
+from console.components.copilot_panel import copilot_toggle
+
 APP_NAME = "OpsPilot"
+
+
+def brand() -> rx.Component:
+    """The app's mark and name, linking home."""
+    return rx.link(
+        rx.hstack(
+            rx.icon("radar", size=22, color=rx.color("accent", 10)),
+            rx.heading(APP_NAME, size="5", weight="bold"),
+            align="center",
+            spacing="2",
+        ),
+        href="/",
+        underline="none",
+        color=rx.color("gray", 12),
+    )
 
 
 def header(title: str) -> rx.Component:
     """The header for a page called ``title``."""
     return rx.hstack(
-        rx.link(
-            rx.hstack(
-                rx.icon("radar", size=22, color=rx.color("accent", 10)),
-                rx.heading(APP_NAME, size="5", weight="bold"),
-                align="center",
-                spacing="2",
-            ),
-            href="/",
-            underline="none",
-            color=rx.color("gray", 12),
-        ),
+        brand(),
         rx.text(title, size="3", color=rx.color("gray", 11), data_testid="page-title"),
         rx.spacer(),
+        copilot_toggle(),
+        user_menu(),
         rx.color_mode.button(data_testid="theme-toggle"),
         align="center",
         spacing="4",

@@ -1,4 +1,5 @@
-"""The page decorator: registers a route and wraps its content in the shared layout (header, sidebar)."""
+"""The page decorator: registers a route behind sign-in and wraps its content in the shared layout (header, scope
+bar, sidebar, and the Copilot panel beside every page)."""
 
 from __future__ import annotations
 
@@ -7,22 +8,31 @@ from collections.abc import Callable
 import reflex as rx
 from reflex.event import EventType
 
+from console.components.copilot_panel import copilot_panel
 from console.components.header import APP_NAME, header
 from console.components.navigation import sidebar
+from console.components.scope_bar import scope_bar
+from console.state.scope import ScopeState, register_page_load
 
 
 def console_page(
     route: str, title: str, *, on_load: EventType[()] | None = None
 ) -> Callable[[Callable[[], rx.Component]], Callable[[], rx.Component]]:
-    """Declare a console page at ``route``: ``@console_page("/settings", "Settings", on_load=State.load)``."""
+    """Declare a console page at ``route``: ``@console_page("/settings", "Settings", on_load=State.load)``.
+
+    Every such page needs sign-in: its on_load is ``ScopeState.open_page``, which sends a visitor without a live
+    session to ``/login?next=...``, reads the scope from the URL, and only then runs ``on_load``.
+    """
 
     def register(content: Callable[[], rx.Component]) -> Callable[[], rx.Component]:
         def page() -> rx.Component:
             return rx.vstack(
                 header(title),
+                scope_bar(),
                 rx.hstack(
                     sidebar(),
                     rx.box(content(), flex="1", padding="1.5rem", min_width="0"),
+                    copilot_panel(),
                     align="start",
                     spacing="0",
                     width="100%",
@@ -33,6 +43,7 @@ def console_page(
             )
 
         page.__name__ = content.__name__
-        return rx.page(route=route, title=f"{title} · {APP_NAME}", on_load=on_load)(page)
+        register_page_load(route, on_load)
+        return rx.page(route=route, title=f"{title} · {APP_NAME}", on_load=ScopeState.open_page)(page)
 
     return register

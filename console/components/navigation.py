@@ -6,12 +6,18 @@ from dataclasses import dataclass
 
 import reflex as rx
 
+from console.state.approvals import ApprovalsBadgeState
+
 
 @dataclass(frozen=True)
 class NavItem:
     label: str
     route: str
     icon: str
+
+    @property
+    def test_id(self) -> str:
+        return "nav-" + self.label.lower().replace(" ", "-")
 
 
 NAV_ITEMS: tuple[NavItem, ...] = (
@@ -35,6 +41,7 @@ def _nav_link(item: NavItem) -> rx.Component:
         rx.hstack(
             rx.icon(item.icon, size=18),
             rx.text(item.label, size="3"),
+            _badge(item),
             align="center",
             spacing="3",
             padding_x="0.75rem",
@@ -48,7 +55,24 @@ def _nav_link(item: NavItem) -> rx.Component:
         href=item.route,
         underline="none",
         width="100%",
-        data_testid=f"nav-{item.label.lower()}",
+        data_testid=item.test_id,
+    )
+
+
+def _badge(item: NavItem) -> rx.Component:
+    """How many requests wait for a person, beside Approvals."""
+    if item.route != "/approvals":
+        return rx.fragment()
+    return rx.cond(
+        ApprovalsBadgeState.pending > 0,
+        rx.badge(
+            ApprovalsBadgeState.pending,
+            color_scheme="amber",
+            variant="solid",
+            radius="full",
+            margin_left="auto",
+            data_testid="approvals-badge",
+        ),
     )
 
 
@@ -56,6 +80,7 @@ def sidebar() -> rx.Component:
     """The navigation column shown on every page."""
     return rx.vstack(
         *(_nav_link(item) for item in NAV_ITEMS),
+        on_mount=ApprovalsBadgeState.refresh,
         spacing="1",
         width="13rem",
         min_width="13rem",

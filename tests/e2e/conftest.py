@@ -2,7 +2,15 @@
 Chromium driven by Playwright.
 
 The app gets its own data folder and an empty opspilot.toml, so the demo providers build a fresh default world
-there, and nothing a test does reaches the developer's world.
+there, and nothing a test does reaches the developer's world. Every console page needs sign-in, so the session
+starts with one user per role (:data:`USERS`, all with :data:`PASSWORD`), and each is signed in through the real
+form once; pages then reuse that browser storage.
+
+Fixtures for any page's tests:
+
+- ``page``: a fresh tab signed in as the admin (so a test can act);
+- ``page_as``: ``page_as("viewer")`` opens a fresh tab signed in with that role;
+- ``anonymous_page``: a fresh tab with no session (it lands on ``/login``).
 """
 
 from __future__ import annotations
@@ -10,8 +18,9 @@ from __future__ import annotations
 import os
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -28,6 +37,11 @@ CHROMIUM_ARGS = [
 ]
 # The first request builds the CoreClient (and, on a fresh data folder, the demo world).
 WARM_UP_SECONDS = 180
+SIGN_IN_TIMEOUT_MS = 60_000
+VIEWPORT = {"width": 1440, "height": 1000}
+PASSWORD = "e2e password 1"
+# One user per role, by role.
+USERS = {"viewer": "vera", "responder": "rick", "approver": "abby", "admin": "ada"}
 
 
 @pytest.fixture(autouse=True)
@@ -35,9 +49,24 @@ def _isolated_settings() -> None:
     """The session's app keeps the settings :func:`console_app` gave it, for every test (overrides tests/conftest)."""
 
 
+def _add_users() -> None:
+    """The session's users, in the app's database (the one the settings now point at)."""
+    from core_client.clock import SystemClock
+    from core_client.settings import load_settings
+    from core_client.store import Database
+    from core_client.users import UserDirectory
+
+    settings = load_settings()
+    database = Database.from_settings(settings, upgrade=True)
+    users = UserDirectory(database, clock=SystemClock(), settings=settings)
+    for role, username in USERS.items():
+        users.add(username, role, PASSWORD, display_name=username.capitalize())
+    database.engine.dispose()
+
+
 @pytest.fixture(scope="session")
-def console_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
-    """The running console (``reflex.testing.AppHarness``), with its CoreClient already built."""
+def console_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """The running console (``reflex.testing.AppHarness``), with its CoreClient already built and its users added."""
     require(
         (REPO_ROOT / ".venv" / "bin" / "bun").exists()
         or any((Path(p) / "bun").exists() for p in os.environ.get("PATH", "").split(os.pathsep)),
@@ -55,6 +84,7 @@ def console_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
     os.environ["OPSPILOT_DATA_DIR"] = str(home / "data")
     os.environ["OPSPILOT_CONFIG"] = str(home / "opspilot.toml")
     try:
+        _add_users()
         with AppHarness.create(root=REPO_ROOT, app_name="console") as harness:
             _warm_up(f"{get_config().api_url}/health")
             yield harness
@@ -73,7 +103,7 @@ def _warm_up(health_url: str) -> None:
 
 
 @pytest.fixture(scope="session")
-def browser() -> Iterator[object]:
+def browser() -> Iterator[Any]:
     """Debian's Chromium, headless, through Playwright (never a downloaded browser)."""
     executable = require_binary("chromium")
     from playwright.sync_api import sync_playwright
@@ -84,16 +114,66 @@ def browser() -> Iterator[object]:
         chromium.close()
 
 
+def sign_in(tab: Any, username: str, password: str = PASSWORD) -> None:
+    """Fill the sign-in form on ``tab`` (which shows ``/login``) and wait to leave it."""
+    tab.locator("#username").fill(username)
+    tab.locator("#password").fill(password)
+    tab.get_by_test_id("sign-in").click()
+    tab.wait_for_url(lambda url: "/login" not in url, timeout=SIGN_IN_TIMEOUT_MS)
+
+
+@pytest.fixture(scope="session")
+def signed_in_storage(browser: Any, console_app: Any) -> Callable[[str], dict[str, Any]]:
+    """``signed_in_storage("viewer")``: the browser storage (the session cookie) of that role, signed in once."""
+    stored: dict[str, dict[str, Any]] = {}
+
+    def storage(role: str) -> dict[str, Any]:
+        if role not in stored:
+            context = browser.new_context(viewport=VIEWPORT, base_url=console_app.frontend_url)
+            tab = context.new_page()
+            tab.goto("/login", timeout=SIGN_IN_TIMEOUT_MS)
+            sign_in(tab, USERS[role])
+            stored[role] = context.storage_state()
+            context.close()
+        return stored[role]
+
+    return storage
+
+
 @pytest.fixture
-def page(browser, console_app) -> Iterator[object]:
-    """A fresh browser page (own context) aimed at the console."""
-    context = browser.new_context(viewport={"width": 1440, "height": 1000}, base_url=console_app.frontend_url)
-    tab = context.new_page()
-    yield tab
+def page_as(
+    browser: Any, console_app: Any, signed_in_storage: Callable[[str], dict[str, Any]]
+) -> Iterator[Any]:
+    """``page_as(role)``: a fresh tab (own context) aimed at the console, signed in with ``role``."""
+    contexts: list[Any] = []
+
+    def open_as(role: str) -> Any:
+        context = browser.new_context(
+            viewport=VIEWPORT, base_url=console_app.frontend_url, storage_state=signed_in_storage(role)
+        )
+        contexts.append(context)
+        return context.new_page()
+
+    yield open_as
+    for context in contexts:
+        context.close()
+
+
+@pytest.fixture
+def page(page_as: Callable[[str], Any]) -> Any:
+    """A fresh tab aimed at the console, signed in as the admin."""
+    return page_as("admin")
+
+
+@pytest.fixture
+def anonymous_page(browser: Any, console_app: Any) -> Iterator[Any]:
+    """A fresh tab aimed at the console with no session."""
+    context = browser.new_context(viewport=VIEWPORT, base_url=console_app.frontend_url)
+    yield context.new_page()
     context.close()
 
 
-def screenshot(page, name: str) -> Path:
+def screenshot(page: Any, name: str) -> Path:
     """Save the whole page under tests/artifacts/ (git-ignored)."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     path = ARTIFACTS / f"{name}.png"

@@ -1,0 +1,130 @@
+"""The Approvals inbox: small rows of pending and decided requests, and the decisions a person makes on them.
+
+Decisions go through the ApprovalBook, which checks policy and the approver's role itself: the console hides the
+buttons from people who may not approve, and the book refuses them anyway.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from datetime import datetime
+
+from pydantic import BaseModel
+
+from console.backend.display import ago, utc_label
+from core_client.approvals import ApprovalBook
+from core_client.errors import BadQuery
+from core_client.identity import Actor
+from core_client.links import parse_link
+from core_client.store import ApprovalRequest, RequestStatus
+
+DECIDED: tuple[RequestStatus, ...] = ("approved", "rejected", "expired", "executed", "withdrawn")
+
+
+class EvidenceChip(BaseModel):
+    label: str
+    excerpt: str
+    href: str
+
+
+class ApprovalRow(BaseModel):
+    """One request as the inbox shows it."""
+
+    id: str
+    tool: str
+    arguments: str
+    risk: str
+    environment: str
+    requester: str
+    run_id: str
+    run_href: str
+    status: str
+    created: str
+    age: str
+    expires: str
+    decided_by: str
+    decided: str
+    reason: str
+    evidence: list[EvidenceChip]
+
+
+class Inbox(BaseModel):
+    pending: list[ApprovalRow]
+    decided: list[ApprovalRow]
+    pending_count: int
+
+
+def _evidence(item: dict[str, object]) -> EvidenceChip:
+    link = str(item.get("link") or "")
+    try:
+        href = parse_link(link).build() if link else ""
+    except BadQuery:
+        href = ""  # a foreign link never becomes a console route
+    return EvidenceChip(
+        label=str(item.get("id") or item.get("kind") or "evidence"),
+        excerpt=str(item.get("excerpt") or "")[:240],
+        href=href,
+    )
+
+
+def approval_row(request: ApprovalRequest, now: datetime) -> ApprovalRow:
+    """A request as one row: arguments pretty-printed, requester named as the audit names them."""
+    requester = (
+        f"copilot for {request.requested_by}" if request.requester_is_copilot else request.requested_by
+    )
+    return ApprovalRow(
+        id=request.id,
+        tool=request.tool,
+        arguments=json.dumps(json.loads(request.arguments), indent=2, sort_keys=True),
+        risk=request.risk or "unknown",
+        environment=request.environment or "",
+        requester=requester,
+        run_id=request.run_id or "",
+        run_href=f"/runs/{request.run_id}" if request.run_id else "",
+        status=request.status,
+        created=utc_label(request.created_at),
+        age=ago(request.created_at, now),
+        expires=utc_label(request.expires_at),
+        decided_by=request.decided_by or "",
+        decided=utc_label(request.decided_at),
+        reason=request.decision_reason or "",
+        evidence=[_evidence(item) for item in request.evidence],
+    )
+
+
+def _inbox(book: ApprovalBook, decided_limit: int) -> Inbox:
+    now = book.clock.now()
+    pending = book.list("pending", limit=200).items
+    decided = sorted(
+        (r for status in DECIDED for r in book.list(status, limit=decided_limit).items),
+        key=lambda r: r.decided_at or r.created_at,
+        reverse=True,
+    )[:decided_limit]
+    return Inbox(
+        pending=[approval_row(r, now) for r in pending],
+        decided=[approval_row(r, now) for r in decided],
+        pending_count=len(pending),
+    )
+
+
+async def load_inbox(book: ApprovalBook, *, decided_limit: int = 25) -> Inbox:
+    """Pending requests (oldest decisions first need a person) and the latest decided ones."""
+    return await asyncio.to_thread(_inbox, book, decided_limit)
+
+
+async def pending_count(book: ApprovalBook) -> int:
+    """How many requests wait for a person: the badge in the navigation."""
+    page = await asyncio.to_thread(book.list, "pending", limit=1000)
+    return len(page.items)
+
+
+async def approve(book: ApprovalBook, request_id: str, approver: Actor, reason: str | None = None) -> str:
+    """Approve; returns the issued grant's id. ``Forbidden`` when the approver may not."""
+    grant = await asyncio.to_thread(book.approve, request_id, approver=approver, reason=reason or None)
+    return grant.id
+
+
+async def reject(book: ApprovalBook, request_id: str, approver: Actor, reason: str) -> None:
+    """Reject with a reason (required: ``BadQuery`` without one)."""
+    await asyncio.to_thread(book.reject, request_id, approver=approver, reason=reason)

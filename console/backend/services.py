@@ -1,0 +1,301 @@
+"""The service catalog: owners, tier, tags, on-call, runbook and health per service; one service's dependencies.
+
+Health is the Overview's rating (critical: an urgent open incident or firing alert; warning: any; else healthy),
+computed from the same open incidents and firing alerts. Each lookup that can fail (teams, runbooks, incidents,
+alerts) fails on its own: the catalog still shows, with that column or section saying what went wrong.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from pydantic import BaseModel
+
+from console.backend.display import utc_label
+from console.backend.overview import (
+    FiringAlerts,
+    OpenIncidents,
+    firing_alerts,
+    open_incidents,
+    service_health,
+)
+from console.backend.records import FieldRow, ListFilters, Section, field_rows, section
+from console.backend.signals import SignalRow, signal_row
+from core_client.client import CoreClient
+from core_client.errors import NotFound, Unsupported
+from core_client.links import service_link
+from core_client.schemas import (
+    Alert,
+    Incident,
+    OnCallShift,
+    QueryScope,
+    Runbook,
+    Service,
+    ServiceQuery,
+    offset_page,
+)
+
+PAGE_SIZE = 25
+UNKNOWN = "unknown"
+
+
+class ServiceFilters(ListFilters):
+    """The catalog's own filter: part of a service's name (the scope bar adds team and environment)."""
+
+    text: str = ""
+
+    @classmethod
+    def from_params(cls, params: Mapping[str, str]) -> ServiceFilters:
+        return cls(text=params.get("q", "").strip())
+
+    def to_params(self) -> dict[str, str | None]:
+        return {"q": self.text or None}
+
+
+class ServiceRow(BaseModel):
+    name: str
+    link: str
+    tier: str
+    team: str
+    tags: list[str]
+    oncall: str
+    runbook: str
+    status: str
+    open_incidents: int
+    firing_alerts: int
+
+
+class ServicePage(BaseModel):
+    rows: list[ServiceRow]
+    next_cursor: str | None = None
+    # Why a column could not be filled (teams, runbooks or health), if it could not.
+    notes: list[str] = []
+
+
+class Health(BaseModel):
+    """Each service's health status, with its open incidents and firing alerts, or why it is unknown."""
+
+    status: dict[str, str] = {}
+    incidents: dict[str, int] = {}
+    alerts: dict[str, int] = {}
+    error: str = ""
+
+
+async def catalog(core: CoreClient, scope: QueryScope, text: str = "") -> list[Service]:
+    """Every service in scope whose name contains ``text``, by name."""
+    services: list[Service] = []
+    cursor: str | None = None
+    while True:
+        page = await core.services.query(
+            ServiceQuery(scope=scope, name=text or None, limit=1000), cursor=cursor
+        )
+        services.extend(page.items)
+        cursor = page.next_cursor
+        if cursor is None:
+            return sorted(services, key=lambda service: service.name)
+
+
+@dataclass
+class Signals:
+    """The open incidents and firing alerts health is rated from, each section failing on its own."""
+
+    incidents: Section[OpenIncidents]
+    alerts: Section[FiringAlerts]
+
+    def open_incidents(self) -> list[Incident]:
+        return self.incidents.value.incidents if self.incidents.value else []
+
+    def firing_alerts(self) -> list[Alert]:
+        return self.alerts.value.alerts if self.alerts.value else []
+
+
+async def signals(core: CoreClient) -> Signals:
+    """Open incidents and firing alerts, loaded concurrently."""
+    incidents, alerts = await asyncio.gather(section(open_incidents(core)), section(firing_alerts(core)))
+    return Signals(incidents=incidents, alerts=alerts)
+
+
+def rate(services: list[Service], found: Signals) -> Health:
+    """The Overview's rating of every service in ``services``; ``unknown`` while a signal cannot be read."""
+    incidents, alerts = found.incidents.value, found.alerts.value
+    tiles = service_health(
+        services, incidents.incidents if incidents else None, alerts.alerts if alerts else None
+    )
+    error = "; ".join(message for message in (found.incidents.error, found.alerts.error) if message)
+    return Health(
+        status={tile.name: UNKNOWN if error else tile.status for tile in tiles},
+        incidents={tile.name: tile.open_incidents for tile in tiles},
+        alerts={tile.name: tile.firing_alerts for tile in tiles},
+        error=error,
+    )
+
+
+async def _primary_oncall(core: CoreClient, team: str) -> str:
+    shifts = await core.teams.oncall(team)
+    first = min(shifts, key=lambda shift: shift.escalation_level, default=None)
+    return first.member.name or first.member.id if first else ""
+
+
+async def _runbook(core: CoreClient, service: str) -> Runbook | None:
+    try:
+        return await core.services.runbook(service)
+    except NotFound:
+        return None
+
+
+async def services_page(core: CoreClient, scope: QueryScope, text: str, cursor: str | None) -> ServicePage:
+    """One page of the catalog, with on-call, runbook and health looked up for the services shown."""
+    everything = await catalog(core, scope, text)
+    page = offset_page(everything, cursor=cursor, limit=PAGE_SIZE, source="services")
+    teams = sorted({service.owner_team for service in page.items if service.owner_team})
+    found, oncall, runbooks = await asyncio.gather(
+        signals(core),
+        asyncio.gather(*(section(_primary_oncall(core, team)) for team in teams)),
+        asyncio.gather(*(section(_runbook(core, service.name)) for service in page.items)),
+    )
+    rated = rate(page.items, found)
+    oncall_by_team = dict(zip(teams, oncall, strict=True))
+    notes = [f"health: {rated.error}"] if rated.error else []
+    notes += sorted(
+        {f"on-call: {s.error}" for s in oncall if s.error}
+        | {f"runbooks: {s.error}" for s in runbooks if s.error}
+    )
+    rows = []
+    for service, runbook in zip(page.items, runbooks, strict=True):
+        shift = oncall_by_team.get(service.owner_team or "")
+        rows.append(
+            ServiceRow(
+                name=service.name,
+                link=service_link(service.name).build(),
+                tier=f"tier {service.tier}" if service.tier is not None else "",
+                team=service.owner_team or "",
+                tags=[
+                    f"{key}={value}"
+                    for key, value in sorted(service.tags.items())
+                    if key not in ("team", "tier")
+                ],
+                oncall=shift.value or "" if shift else "",
+                runbook=(runbook.value.url or "yes") if runbook.value else "",
+                status=rated.status.get(service.name, UNKNOWN),
+                open_incidents=rated.incidents.get(service.name, 0),
+                firing_alerts=rated.alerts.get(service.name, 0),
+            )
+        )
+    return ServicePage(rows=rows, next_cursor=page.next_cursor, notes=notes)
+
+
+class Neighbour(BaseModel):
+    """A service this one calls, or one that calls it, with its health."""
+
+    name: str
+    link: str
+    status: str
+    known: bool
+
+
+class OnCallRow(BaseModel):
+    level: int
+    name: str
+    handle: str
+    until: str
+
+
+class ServiceView(BaseModel):
+    name: str = ""
+    id: str = ""
+    url: str = ""
+    tier: str = ""
+    team: str = ""
+    description: str = ""
+    environments: str = ""
+    tags: list[FieldRow] = []
+    fields: list[FieldRow] = []
+
+
+class ServiceDetail(BaseModel):
+    service: ServiceView
+    status: str
+    health_error: str = ""
+    calls: list[Neighbour]
+    called_by: list[Neighbour]
+    incidents: list[SignalRow]
+    alerts: list[SignalRow]
+    oncall: Section[list[OnCallRow]]
+    runbook: Section[Runbook | None]
+
+
+def service_view(service: Service) -> ServiceView:
+    shown = {"description", "environments", "dependencies", "dependents"}
+    environments = service.metadata.get("environments", [])
+    return ServiceView(
+        name=service.name,
+        id=service.id,
+        url=service.url,
+        tier=f"tier {service.tier}" if service.tier is not None else "",
+        team=service.owner_team or "",
+        description=str(service.metadata.get("description", "")),
+        environments=", ".join(str(e) for e in environments) if isinstance(environments, list) else "",
+        tags=field_rows(service.tags),
+        fields=field_rows({k: v for k, v in service.metadata.items() if k not in shown}),
+    )
+
+
+def _oncall_rows(shifts: list[OnCallShift]) -> list[OnCallRow]:
+    return [
+        OnCallRow(
+            level=shift.escalation_level,
+            name=shift.member.name or shift.member.id,
+            handle=shift.member.handle or shift.member.email,
+            until=utc_label(shift.end),
+        )
+        for shift in sorted(shifts, key=lambda shift: shift.escalation_level)
+    ]
+
+
+async def _oncall(core: CoreClient, team: str) -> list[OnCallRow]:
+    if not team:
+        return []
+    try:
+        return _oncall_rows(await core.teams.oncall(team))
+    except Unsupported:
+        return []
+
+
+async def service_detail(core: CoreClient, name: str) -> ServiceDetail:
+    """A service with its neighbours in the dependency graph, health, open incidents, firing alerts, on-call and runbook.
+
+    ``NotFound`` when the catalog has no such service.
+    """
+    everything = await core.services.all()
+    by_name = {service.name: service for service in everything}
+    service = by_name.get(name) or await core.services.get(name)
+    found = await signals(core)
+    rated = rate(everything, found)
+    status = rated.status
+
+    def neighbour(other: str) -> Neighbour:
+        return Neighbour(
+            name=other,
+            link=service_link(other).build(),
+            status=status.get(other, UNKNOWN),
+            known=other in by_name,
+        )
+
+    callers = sorted(s.name for s in everything if service.name in s.dependencies)
+    now = core.clock.now()
+    oncall, runbook = await asyncio.gather(
+        section(_oncall(core, service.owner_team or "")), section(_runbook(core, service.name))
+    )
+    return ServiceDetail(
+        service=service_view(service),
+        status=status.get(service.name, UNKNOWN),
+        health_error=rated.error,
+        calls=[neighbour(dependency) for dependency in service.dependencies],
+        called_by=[neighbour(caller) for caller in callers],
+        incidents=[signal_row(i, now) for i in found.open_incidents() if i.service == service.name],
+        alerts=[signal_row(a, now) for a in found.firing_alerts() if a.service == service.name],
+        oncall=oncall,
+        runbook=runbook,
+    )

@@ -1,0 +1,152 @@
+"""Sign-in pieces: the signed-in user's menu, and the forms of the sign-in and first-run pages."""
+
+from __future__ import annotations
+
+import reflex as rx
+
+from console.state.session import SessionState as S
+
+ROLE_COLORS = {"viewer": "gray", "responder": "blue", "approver": "amber", "admin": "red"}
+
+
+def role_badge(role: rx.Var[str]) -> rx.Component:
+    return rx.badge(role, color_scheme=rx.match(role, *ROLE_COLORS.items(), "gray"), variant="soft")
+
+
+def user_menu() -> rx.Component:
+    """Name and role of the signed-in person, with Sign out."""
+    return rx.cond(
+        S.signed_in,
+        rx.menu.root(
+            rx.menu.trigger(
+                rx.button(
+                    rx.icon("circle-user", size=18),
+                    rx.text(S.display_name, size="2"),
+                    role_badge(S.role),
+                    variant="ghost",
+                    color_scheme="gray",
+                    data_testid="user-menu",
+                ),
+            ),
+            rx.menu.content(
+                rx.box(
+                    rx.text(S.user, " · ", S.role, size="1", color=rx.color("gray", 10)),
+                    padding_x="0.75rem",
+                    padding_y="0.25rem",
+                ),
+                rx.menu.separator(),
+                rx.menu.item(
+                    rx.icon("log-out", size=14), "Sign out", on_click=S.sign_out, data_testid="sign-out"
+                ),
+            ),
+        ),
+    )
+
+
+def _field(label: str, name: str, *, kind: str = "text", autofocus: bool = False) -> rx.Component:
+    return rx.vstack(
+        rx.text(label, as_="label", size="2", weight="medium", html_for=name),
+        rx.input(
+            id=name,
+            name=name,
+            type=kind,
+            required=True,
+            auto_focus=autofocus,
+            size="3",
+            width="100%",
+            data_testid=f"field-{name}",
+        ),
+        spacing="1",
+        width="100%",
+    )
+
+
+def _error() -> rx.Component:
+    return rx.cond(
+        S.auth_error != "",
+        rx.callout(
+            S.auth_error, icon="triangle-alert", color_scheme="red", role="alert", data_testid="auth-error"
+        ),
+    )
+
+
+def _card(heading: str, intro: str, form: rx.Component) -> rx.Component:
+    return rx.center(
+        rx.card(
+            rx.vstack(
+                rx.hstack(
+                    rx.icon("radar", size=28, color=rx.color("accent", 10)),
+                    rx.heading("OpsPilot", size="6"),
+                    align="center",
+                    spacing="2",
+                ),
+                rx.heading(heading, size="4"),
+                rx.text(intro, size="2", color=rx.color("gray", 11)),
+                _error(),
+                form,
+                spacing="4",
+                width="100%",
+            ),
+            size="4",
+            width="24rem",
+        ),
+        rx.box(rx.color_mode.button(), position="fixed", top="1rem", right="1rem"),
+        min_height="100vh",
+        background=rx.color("gray", 2),
+    )
+
+
+def sign_in_form() -> rx.Component:
+    """The ``/login`` page's card."""
+    form = rx.form(
+        rx.vstack(
+            _field("Username", "username", autofocus=True),
+            _field("Password", "password", kind="password"),
+            rx.button(
+                "Sign in", type="submit", size="3", width="100%", loading=S.auth_busy, data_testid="sign-in"
+            ),
+            spacing="3",
+            width="100%",
+        ),
+        on_submit=S.sign_in,
+        reset_on_submit=False,
+        width="100%",
+    )
+    return _card("Sign in", "Sign in with your OpsPilot user.", form)
+
+
+def first_admin_form() -> rx.Component:
+    """The ``/setup`` page's card: the first admin, offered only while no user exists."""
+    form = rx.form(
+        rx.vstack(
+            _field("Username", "username", autofocus=True),
+            rx.vstack(
+                rx.text(
+                    "Display name (optional)", as_="label", size="2", weight="medium", html_for="display_name"
+                ),
+                rx.input(id="display_name", name="display_name", size="3", width="100%"),
+                spacing="1",
+                width="100%",
+            ),
+            _field("Password (8 characters or more)", "password", kind="password"),
+            _field("Password again", "confirm", kind="password"),
+            rx.button(
+                "Create the admin",
+                type="submit",
+                size="3",
+                width="100%",
+                loading=S.auth_busy,
+                data_testid="setup",
+            ),
+            spacing="3",
+            width="100%",
+        ),
+        on_submit=S.create_first_admin,
+        reset_on_submit=False,
+        width="100%",
+    )
+    return _card(
+        "First run",
+        "No user exists yet. Create the first admin; they can add everyone else with `opspilot users add`.",
+        form,
+    )

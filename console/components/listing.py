@@ -1,0 +1,148 @@
+"""What the list pages share: a heading, filter pickers, a search box, the table in its panel, and the pager."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import reflex as rx
+
+from console.backend.scope import ANY
+from console.components.panel import empty_state, panel
+
+
+def page_heading(title: str, *aside: rx.Component, on_refresh: Any) -> rx.Component:
+    """The page's title, what goes beside it, and a Refresh button."""
+    refresh = rx.icon_button(
+        rx.icon("refresh-cw", size=16), on_click=on_refresh, variant="soft", title="Refresh"
+    )
+    return rx.hstack(rx.heading(title, size="6"), rx.spacer(), *aside, refresh, align="center", width="100%")
+
+
+def filter_select(
+    label: str,
+    value: rx.Var[str],
+    options: list[str] | rx.Var[list[str]],
+    on_change: Any,
+    *,
+    test_id: str,
+    labels: dict[str, str] | None = None,
+    any_label: str | None = "any",
+) -> rx.Component:
+    """A labelled picker; ``any_label`` adds the "no filter" choice (sent as ``ANY``)."""
+    if isinstance(options, rx.Var):
+        items = rx.foreach(options, lambda option: rx.select.item(option, value=option))
+    else:
+        items = rx.fragment(*(rx.select.item((labels or {}).get(o, o), value=o) for o in options))
+    return rx.hstack(
+        rx.text(label, size="2", color=rx.color("gray", 11)),
+        rx.select.root(
+            rx.select.trigger(min_width="8rem", data_testid=test_id),
+            rx.select.content(
+                rx.select.item(any_label, value=ANY) if any_label else rx.fragment(),
+                items,
+            ),
+            value=rx.cond(value == "", ANY, value) if any_label else value,
+            on_change=on_change,
+            size="2",
+        ),
+        align="center",
+        spacing="2",
+    )
+
+
+def search_box(
+    value: rx.Var[str], on_submit: Any, *, placeholder: str, test_id: str, name: str = "q"
+) -> rx.Component:
+    """A text filter applied on Enter (the page's URL then holds it)."""
+    return rx.form(
+        rx.input(
+            rx.input.slot(rx.icon("search", size=14)),
+            name=name,
+            default_value=value,
+            placeholder=placeholder,
+            size="2",
+            width="100%",
+            data_testid=test_id,
+        ),
+        on_submit=on_submit,
+        reset_on_submit=False,
+        width="22rem",
+    )
+
+
+def filter_bar(*controls: rx.Component, on_clear: Any) -> rx.Component:
+    return rx.hstack(
+        *controls,
+        rx.button(
+            rx.icon("filter-x", size=14), "Clear filters", on_click=on_clear, variant="ghost", size="2"
+        ),
+        align="center",
+        spacing="4",
+        wrap="wrap",
+        width="100%",
+    )
+
+
+def pager(state: Any) -> rx.Component:
+    """Previous and Next over the provider's cursors (``state`` is a ``PagedList`` state class)."""
+    return rx.hstack(
+        rx.button(
+            rx.icon("chevron-left", size=14),
+            "Previous",
+            on_click=state.previous_page,
+            disabled=(state.page_number <= 1) | state.loading,
+            variant="soft",
+            size="2",
+            data_testid="page-previous",
+        ),
+        rx.text("Page ", state.page_number, size="2", data_testid="page-number"),
+        rx.button(
+            "Next",
+            rx.icon("chevron-right", size=14),
+            on_click=state.next_page,
+            disabled=~state.has_next | state.loading,
+            variant="soft",
+            size="2",
+            data_testid="page-next",
+        ),
+        align="center",
+        justify="end",
+        spacing="3",
+        width="100%",
+    )
+
+
+def list_panel(
+    state: Any,
+    *,
+    title: str,
+    icon: str,
+    headers: list[str],
+    row: Callable[[Any], rx.Component],
+    empty: str,
+    test_id: str,
+) -> rx.Component:
+    """The page of ``state.rows`` as a table in a panel: a banner when its provider fails, a skeleton while loading."""
+    table = rx.table.root(
+        rx.table.header(rx.table.row(*(rx.table.column_header_cell(h) for h in headers))),
+        rx.table.body(rx.foreach(state.rows, row)),
+        size="1",
+        width="100%",
+        variant="ghost",
+    )
+    body = rx.vstack(
+        rx.cond(state.rows.length() > 0, table, empty_state(empty)),
+        pager(state),
+        spacing="3",
+        width="100%",
+    )
+    return panel(title, icon, body, error=state.error, loading=state.loading, test_id=test_id)
+
+
+def link_cell(text: rx.Var[str], href: rx.Var[str], *, test_id: str | None = None) -> rx.Component:
+    return rx.table.cell(rx.link(text, href=href, weight="medium", data_testid=test_id))
+
+
+def age_cell(age: rx.Var[str], moment: rx.Var[str]) -> rx.Component:
+    return rx.table.cell(rx.tooltip(rx.text(age, size="2"), content=moment))

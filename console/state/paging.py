@@ -1,0 +1,135 @@
+"""A list page's paging, shared by the list states: one page of rows in state, the provider's cursors kept back.
+
+A list state mixes ``PagedList`` into a ``ScopeState`` subclass, declares a ``rows`` var and one var per field of
+its filters model (``_filter_type``), and provides ``_fetch``: one page from the provider for those filters and
+the current scope. Filters live in the URL: the filter handlers navigate, and ``load`` (the page's on_load) reads
+them back and opens page 1; ``next_page`` and ``previous_page`` move with the cursors remembered for the pages
+seen. A load overtaken by a newer one (a quick second filter change) is dropped instead of overwriting it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+import reflex as rx
+from reflex.event import EventSpec
+
+from console import runtime
+from console.backend.records import ListFilters
+from console.backend.scope import ANY, url_with
+from core_client.client import CoreClient
+from core_client.errors import OpsPilotError
+
+
+class RowsPage(Protocol):
+    """One page of a list as the backend returns it."""
+
+    @property
+    def rows(self) -> Sequence[Any]: ...
+
+    @property
+    def next_cursor(self) -> str | None: ...
+
+
+class PagedList(rx.State, mixin=True):
+    """Paging for a list page (mix into a ``ScopeState`` subclass; see the module docstring)."""
+
+    loading: bool = True
+    error: str = ""
+    page_number: int = 1
+    has_next: bool = False
+    # The cursor that opened each page seen so far (page 1 has none), and the next page's.
+    _cursors: list[str | None] = []
+    _next_cursor: str | None = None
+    _generation: int = 0
+
+    async def _fetch(self, core: CoreClient, cursor: str | None) -> RowsPage:
+        """One page from the provider for the filter vars and the scope (a background task may read them)."""
+        raise NotImplementedError
+
+    def _show_page(self, page: RowsPage | None) -> None:
+        """Put the page's rows in the state's ``rows`` var (none when the page could not be loaded)."""
+        self.rows = list(page.rows) if page is not None else []
+
+    @classmethod
+    def _filter_type(cls) -> type[ListFilters]:
+        raise NotImplementedError
+
+    def _filters(self) -> ListFilters:
+        """The filters the page shows (its vars)."""
+        model = self._filter_type()
+        return model.from_params({}).model_copy(
+            update={name: getattr(self, name) for name in model.model_fields}
+        )
+
+    def _read_url(self) -> None:
+        """Set the filter vars from the URL's query (runs under the state lock before each fetch)."""
+        filters = self._filter_type().from_params(self.router.url.query_parameters)
+        for name in self._filter_type().model_fields:
+            setattr(self, name, getattr(filters, name))
+
+    def _refilter(self, **changes: str) -> EventSpec:
+        """Go to this page with the filters changed (and the scope and everything else in the URL kept)."""
+        filters = self._filters().model_copy(update=changes)
+        return rx.redirect(
+            url_with(self.router.url.path, self.router.url.query_parameters, filters.to_params())
+        )
+
+    @rx.event
+    def filter_status(self, value: str) -> EventSpec:
+        return self._refilter(status="" if value == ANY else value)
+
+    @rx.event
+    def search(self, form: dict[str, str]) -> EventSpec:
+        """The filter form's text fields (``q`` is the free-text search)."""
+        fields = self._filter_type().model_fields
+        changes = {("text" if key == "q" else key): value.strip() for key, value in form.items()}
+        return self._refilter(**{key: value for key, value in changes.items() if key in fields})
+
+    @rx.event
+    def clear_filters(self) -> EventSpec:
+        defaults = self._filter_type().from_params({})
+        return self._refilter(**{name: getattr(defaults, name) for name in self._filter_type().model_fields})
+
+    async def _open(self, cursors: list[str | None]) -> None:
+        """Load the page opened by ``cursors[-1]`` and make it current."""
+        async with self:
+            if not getattr(self, "signed_in", False):
+                # Only open_page (after the session check) loads data; a stray event shows nothing.
+                self.loading = False
+                return
+            self._generation += 1
+            generation = self._generation
+            self._read_url()
+            self.loading = True
+        try:
+            page = await self._fetch(await runtime.core(), cursors[-1])
+        except OpsPilotError as exc:
+            async with self:
+                if generation == self._generation:
+                    self.error, self.loading, self.has_next = str(exc), False, False
+                    self._show_page(None)
+            return
+        async with self:
+            if generation != self._generation:
+                return
+            self._cursors, self._next_cursor = cursors, page.next_cursor
+            self.page_number, self.has_next = len(cursors), page.next_cursor is not None
+            self.error, self.loading = "", False
+            self._show_page(page)
+
+    @rx.event(background=True)
+    async def load(self) -> None:
+        """Page 1 for the URL's filters and the current scope."""
+        await self._open([None])
+
+    @rx.event(background=True)
+    async def next_page(self) -> None:
+        if self._next_cursor is not None:
+            await self._open([*self._cursors, self._next_cursor])
+
+    @rx.event(background=True)
+    async def previous_page(self) -> None:
+        if len(self._cursors) > 1:
+            await self._open(self._cursors[:-1])

@@ -1,0 +1,81 @@
+"""The service catalog and one service's page (dependencies, health, on-call, runbook)."""
+
+from __future__ import annotations
+
+from console.backend.services import (
+    Neighbour,
+    OnCallRow,
+    ServiceDetail,
+    ServiceFilters,
+    ServicePage,
+    ServiceRow,
+    ServiceView,
+    service_detail,
+    services_page,
+)
+from console.backend.signals import SignalRow
+from console.state.paging import PagedList, RowsPage
+from console.state.record import RecordPage
+from console.state.scope import ScopeState
+from core_client.client import CoreClient
+
+
+class ServicesState(PagedList, ScopeState):
+    """The visible page of the catalog, with why a column is missing when a provider could not fill it."""
+
+    rows: list[ServiceRow] = []
+    text: str = ""
+    notes: list[str] = []
+
+    @classmethod
+    def _filter_type(cls) -> type[ServiceFilters]:
+        return ServiceFilters
+
+    async def _fetch(self, core: CoreClient, cursor: str | None) -> ServicePage:
+        return await services_page(core, self.query_scope(), self.text, cursor)
+
+    def _show_page(self, page: RowsPage | None) -> None:
+        self.rows = list(page.rows) if page is not None else []
+        self.notes = page.notes if isinstance(page, ServicePage) else []
+
+
+class ServiceState(RecordPage, ScopeState):
+    """One service: its fields, neighbours in the dependency graph, health, on-call and runbook."""
+
+    service: ServiceView = ServiceView()
+    status: str = ""
+    health_error: str = ""
+    calls: list[Neighbour] = []
+    called_by: list[Neighbour] = []
+    incidents: list[SignalRow] = []
+    alerts: list[SignalRow] = []
+    oncall: list[OnCallRow] = []
+    oncall_error: str = ""
+    runbook_title: str = ""
+    runbook_body: str = ""
+    runbook_url: str = ""
+    runbook_error: str = ""
+
+    @classmethod
+    def _link_kind(cls) -> str:
+        return "service"
+
+    async def _fetch_record(self, core: CoreClient, key: str) -> ServiceDetail:
+        return await service_detail(core, key)
+
+    def _show_record(self, key: str, record: ServiceDetail | None) -> None:
+        if record is None:
+            self.service, self.status = ServiceView(name=key), ""
+            self.calls = self.called_by = []
+            self.incidents = self.alerts = []
+            self.oncall, self.runbook_body = [], ""
+            return
+        self.service, self.status, self.health_error = record.service, record.status, record.health_error
+        self.calls, self.called_by = record.calls, record.called_by
+        self.incidents, self.alerts = record.incidents, record.alerts
+        self.oncall, self.oncall_error = record.oncall.value or [], record.oncall.error
+        runbook = record.runbook.value
+        self.runbook_title = runbook.title if runbook else ""
+        self.runbook_body = runbook.body if runbook else ""
+        self.runbook_url = runbook.url if runbook else ""
+        self.runbook_error = record.runbook.error

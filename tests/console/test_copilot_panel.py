@@ -1,0 +1,198 @@
+"""The Copilot panel, the Approvals inbox and the runs pages, driven through their page states on the demo world
+with the real Copilot (offline investigator, in-memory MCP, the real approval book)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import pytest
+
+from console import runtime
+from console.state.approvals import ApprovalsState
+from console.state.copilot import CopilotPanelState
+from console.state.runs import RunPageState, RunsPageState
+from console.state.scope import ScopeState
+from core_client.client import CoreClient
+from core_client.links import parse_link
+from core_client.schemas import TicketQuery
+from tests.console.browserless import Client
+from tests.console.demo_world import built_world, demo_core, people, signed_in
+
+__all__ = ["built_world", "demo_core", "people"]
+
+QUESTION = "Why are orders failing?"
+
+
+@pytest.fixture
+async def copilot_ready(demo_core: CoreClient, people: object) -> AsyncIterator[CoreClient]:
+    """The demo world with its people, and the console's Copilot closed after the test."""
+    yield demo_core
+    await runtime.RUNTIME.aclose()
+
+
+async def opened(core: CoreClient, username: str, url: str = "/", route: str | None = None) -> Client:
+    """A signed-in tab whose page has loaded (the session check fills in who is signed in)."""
+    client = await signed_in(core, username, url, route)
+    await client.fire(ScopeState.open_page)
+    return client
+
+
+async def ask(client: Client, question: str = QUESTION) -> CopilotPanelState:
+    await client.fire(CopilotPanelState.ask, question=question)
+    return await client.state(CopilotPanelState)
+
+
+async def test_a_question_streams_to_an_answer_with_citations_that_open_in_the_console(
+    copilot_ready: CoreClient,
+) -> None:
+    client = await opened(copilot_ready, "rick", "/incidents")
+
+    panel = await ask(client)
+
+    [turn] = panel.turns
+    assert turn.state == "DONE" and not turn.live and panel.panel_open
+    assert turn.states[0] == "PLAN" and turn.states[-1] == "DONE" and "EXECUTE_TOOL" in turn.states
+    assert turn.tools and all(card.ok for card in turn.tools)
+    assert "orders-api" in turn.answer.root_cause
+    assert turn.answer.citations, "an answer without citations"
+    numbers = [citation.number for citation in turn.answer.citations]
+    assert numbers == list(range(1, len(numbers) + 1))
+    for citation in turn.answer.citations:
+        assert f"[{citation.number}]" in turn.answer.markdown
+        parse_link(citation.href)  # every chip opens a console page
+    lines = [c for c in turn.answer.citations if c.kind == "log"]
+    assert lines and all(parse_link(c.href).params["highlight"] for c in lines)
+
+
+async def test_a_follow_up_stays_in_the_conversation(copilot_ready: CoreClient) -> None:
+    client = await opened(copilot_ready, "rick")
+    first = await ask(client)
+
+    second = await ask(client, "What changed just before that?")
+
+    assert second.conversation_id == first.conversation_id != ""
+    assert [turn.state for turn in second.turns] == ["DONE", "DONE"]
+    copilot = await runtime.copilot()
+    runs = await copilot.list_runs(conversation_id=second.conversation_id)
+    assert {run.question for run in runs} == {QUESTION, "What changed just before that?"}
+
+
+async def test_a_proposed_ticket_waits_for_an_approver_then_is_created_once(
+    copilot_ready: CoreClient,
+) -> None:
+    rick = await opened(copilot_ready, "rick")
+    panel = await ask(rick)
+    [proposal] = [p for p in panel.turns[0].answer.proposals if p.tool.endswith("create_ticket")]
+    before = len((await copilot_ready.tickets.query(TicketQuery(limit=200))).items)
+
+    proposing = asyncio.create_task(
+        rick.fire(CopilotPanelState.propose, run_id=panel.turns[0].run_id, index=proposal.index)
+    )
+    pending = await _until_pending(copilot_ready)
+    await _until(lambda: _waiting(rick), "NEEDS_APPROVAL in the panel")
+    waiting = await rick.state(CopilotPanelState)
+    assert waiting.turns[-1].pending.request_id == pending and not waiting.dialog_open, (
+        "a responder is never offered the dialog"
+    )
+
+    abby = await opened(copilot_ready, "abby", f"/approvals/{pending}", "/approvals/[id]")
+    await abby.fire(ApprovalsState.load)
+    inbox = await abby.state(ApprovalsState)
+    assert inbox.pending[0].id == pending and inbox.pending[0].evidence
+    await abby.fire(ApprovalsState.approve, request_id=pending)
+    await asyncio.wait_for(proposing, timeout=60)
+
+    done = await rick.state(CopilotPanelState)
+    assert done.turns[-1].state == "DONE"
+    after = (await copilot_ready.tickets.query(TicketQuery(limit=200))).items
+    assert len(after) == before + 1
+    assert copilot_ready.gate.approvals.get(pending).status == "executed"
+
+
+async def test_rejecting_in_the_dialog_needs_a_reason_and_sends_the_run_back_to_plan(
+    copilot_ready: CoreClient,
+) -> None:
+    abby = await opened(copilot_ready, "abby")
+    panel = await ask(abby)
+    index = next(p.index for p in panel.turns[0].answer.proposals if p.tool.endswith("create_ticket"))
+    proposing = asyncio.create_task(
+        abby.fire(CopilotPanelState.propose, run_id=panel.turns[0].run_id, index=index)
+    )
+    pending = await _until_pending(copilot_ready)
+    await _until(lambda: _dialog(abby), "the approval dialog")
+
+    refused = await abby.fire(CopilotPanelState.reject)
+    assert any("reason" in toast for toast in refused.toasts())
+    await abby.set(CopilotPanelState, reject_reason="not during the incident")
+    await abby.fire(CopilotPanelState.reject)
+    await asyncio.wait_for(proposing, timeout=60)
+
+    turn = (await abby.state(CopilotPanelState)).turns[-1]
+    approval_at = turn.states.index("NEEDS_APPROVAL")
+    assert "PLAN" in turn.states[approval_at + 1 :] and turn.state == "DONE"
+    request = copilot_ready.gate.approvals.get(pending)
+    assert request.status == "rejected" and request.decision_reason == "not during the incident"
+
+
+async def test_a_viewer_may_ask_but_never_approve(copilot_ready: CoreClient) -> None:
+    rick = await opened(copilot_ready, "rick")
+    panel = await ask(rick)
+    index = next(p.index for p in panel.turns[0].answer.proposals if p.tool.endswith("create_ticket"))
+    proposing = asyncio.create_task(
+        rick.fire(CopilotPanelState.propose, run_id=panel.turns[0].run_id, index=index)
+    )
+    pending = await _until_pending(copilot_ready)
+
+    vera = await opened(copilot_ready, "vera", "/approvals")
+    await vera.fire(ApprovalsState.load)
+    assert not (await vera.state(ApprovalsState)).can_approve
+    sent = await vera.fire(ApprovalsState.approve, request_id=pending)
+    assert any("may not" in toast or "viewer" in toast for toast in sent.toasts())
+    assert copilot_ready.gate.approvals.get(pending).status == "pending"
+
+    proposing.cancel()
+    await asyncio.gather(proposing, return_exceptions=True)
+
+
+async def test_the_runs_pages_show_the_trace_calls_and_answer(copilot_ready: CoreClient) -> None:
+    rick = await opened(copilot_ready, "rick")
+    run_id = (await ask(rick)).turns[0].run_id
+
+    await rick.fire(RunsPageState.load)
+    assert [row.id for row in (await rick.state(RunsPageState)).runs] == [run_id]
+    page = await opened(copilot_ready, "rick", f"/runs/{run_id}", "/runs/[id]")
+    await page.fire(RunPageState.load)
+    run = (await page.state(RunPageState)).run
+    assert run.id == run_id and run.state == "DONE" and run.has_answer
+    assert [step.seq for step in run.steps] == list(range(1, len(run.steps) + 1))
+    assert {step.kind for step in run.steps} >= {"transition", "plan", "tool_call", "tool_result", "answer"}
+    assert run.calls and all(call.arguments.startswith("{") for call in run.calls)
+
+
+async def _waiting(client: Client) -> bool:
+    return (await client.state(CopilotPanelState)).turns[-1].waiting
+
+
+async def _dialog(client: Client) -> bool:
+    return (await client.state(CopilotPanelState)).dialog_open
+
+
+async def _until(check: object, what: str, within: float = 60.0) -> None:
+    deadline = asyncio.get_running_loop().time() + within
+    while not await check():  # type: ignore[operator]
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"no {what} within {within} s")
+        await asyncio.sleep(0.05)
+
+
+async def _until_pending(core: CoreClient, within: float = 60.0) -> str:
+    """The id of the one pending request, once the follow-up run has filed it."""
+    deadline = asyncio.get_running_loop().time() + within
+    while True:
+        pending = (await asyncio.to_thread(core.gate.approvals.list, "pending")).items
+        if pending:
+            return pending[0].id
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"no approval request within {within} s")
+        await asyncio.sleep(0.05)

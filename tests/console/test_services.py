@@ -1,0 +1,84 @@
+"""The service catalog and one service's page on the small demo world; a missing provider fails only its column."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+
+from console.backend.services import service_detail, services_page
+from console.state.scope import ScopeState
+from console.state.services import ServicesState, ServiceState
+from core_client.client import CoreClient
+from core_client.errors import NotFound
+from core_client.schemas import QueryScope
+from tests.console.demo_world import built_world, demo_core, people, signed_in
+
+__all__ = ["built_world", "demo_core", "people"]
+
+
+async def test_the_catalog_with_owners_on_call_runbooks_and_health(demo_core: CoreClient) -> None:
+    page = await services_page(demo_core, QueryScope(), "", None)
+
+    assert len(page.rows) == 15 and page.next_cursor is None and page.notes == []
+    rows = {row.name: row for row in page.rows}
+    checkout = rows["checkout-api"]
+    assert (checkout.team, checkout.tier, checkout.status) == ("commerce", "tier 1", "critical")
+    assert (checkout.open_incidents, checkout.firing_alerts) == (1, 1)
+    assert checkout.tags == ["kind=api", "language=java"]
+    assert checkout.oncall and checkout.runbook.startswith("https://")
+    assert checkout.link == "/services/checkout-api"
+    assert rows["payflow"].status == "healthy"
+
+
+async def test_the_catalog_follows_the_scope_and_the_search(demo_core: CoreClient) -> None:
+    commerce = await services_page(demo_core, QueryScope(team="commerce"), "", None)
+    assert {row.team for row in commerce.rows} == {"commerce"} and len(commerce.rows) < 15
+    named = await services_page(demo_core, QueryScope(), "orders", None)
+    assert [row.name for row in named.rows] == ["orders-api"]
+
+
+async def test_one_service_in_the_dependency_graph(demo_core: CoreClient) -> None:
+    detail = await service_detail(demo_core, "orders-api")
+
+    assert [(n.name, n.known) for n in detail.calls] == [("postgres-main", True), ("order-events", True)]
+    assert [n.name for n in detail.called_by] == ["checkout-api", "fulfillment-worker"]
+    assert {n.name: n.status for n in detail.called_by}["checkout-api"] == "critical"
+    assert detail.status == "warning" and [a.title for a in detail.alerts] == [
+        "orders-api p99 latency above 1s"
+    ]
+    assert [shift.level for shift in detail.oncall.value or []] == [1, 2]
+    assert detail.runbook.value is not None and "orders-api runbook" in detail.runbook.value.title
+    assert detail.service.environments == "prod, staging" and detail.service.team == "commerce"
+    with pytest.raises(NotFound):
+        await service_detail(demo_core, "no-such-service")
+
+
+async def test_without_a_team_provider_the_catalog_still_shows(make_core: Callable[..., CoreClient]) -> None:
+    core = make_core()  # fakes: services, incidents, alerts and deploys, but no team provider and no runbooks
+
+    page = await services_page(core, QueryScope(), "", None)
+
+    assert [row.name for row in page.rows] == ["checkout", "mail", "payments", "search"]
+    assert {row.oncall for row in page.rows} == {""}
+    assert any(note.startswith("on-call:") and "no provider serves team" in note for note in page.notes)
+    assert {row.name: row.status for row in page.rows}["checkout"] == "critical"
+
+
+async def test_the_page_states(demo_core: CoreClient, people) -> None:
+    client = await signed_in(demo_core, "vera", "/services?team=platform")
+    await client.follow(await client.fire(ScopeState.open_page))
+    catalog = await client.state(ServicesState)
+    assert catalog.rows and {row.team for row in catalog.rows} == {"platform"} and catalog.notes == []
+
+    client.goto("/services/orders-api", route="/services/[service_ref]")
+    await client.follow(await client.fire(ScopeState.open_page))
+    one = await client.state(ServiceState)
+    assert (one.service.name, one.status, one.error) == ("orders-api", "warning", "")
+    assert [n.name for n in one.calls] == ["postgres-main", "order-events"]
+    assert one.runbook_body.startswith("# orders-api runbook") and len(one.oncall) == 2
+
+    client.goto("/services/nope", route="/services/[service_ref]")
+    await client.fire(ServiceState.load)
+    missing = await client.state(ServiceState)
+    assert "no service named 'nope'" in missing.error and missing.calls == []

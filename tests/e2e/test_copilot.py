@@ -1,0 +1,140 @@
+"""The Copilot in real Chromium: ask, watch the states, follow up, open a citation, and every approval path."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from tests.e2e.conftest import screenshot
+
+pytestmark = pytest.mark.browser
+
+QUESTION = "Why are orders failing?"
+RUN_TIMEOUT_MS = 60_000
+
+
+def open_panel(tab: Any, path: str = "/incidents") -> None:
+    tab.goto(path)
+    tab.get_by_test_id("copilot-toggle").click()
+    tab.get_by_test_id("copilot-panel").wait_for()
+
+
+def ask(tab: Any, question: str = QUESTION) -> Any:
+    """Ask in the panel and wait for the run to finish; returns its turn."""
+    before = tab.get_by_test_id("copilot-turn").count()
+    tab.get_by_test_id("copilot-input").fill(question)
+    tab.get_by_test_id("copilot-ask").click()
+    turn = tab.get_by_test_id("copilot-turn").nth(before)
+    turn.get_by_test_id("copilot-answer").wait_for(timeout=RUN_TIMEOUT_MS)
+    return turn
+
+
+def states(turn: Any) -> list[str]:
+    return [text.strip() for text in turn.get_by_test_id("run-state").all_inner_texts()]
+
+
+def propose_ticket(tab: Any, turn: Any) -> Any:
+    """Offer the answer's ticket for approval; returns the follow-up run's turn."""
+    before = tab.get_by_test_id("copilot-turn").count()
+    turn.get_by_test_id("propose-action").first.click()
+    follow_up = tab.get_by_test_id("copilot-turn").nth(before)
+    follow_up.get_by_text("NEEDS_APPROVAL").first.wait_for(timeout=RUN_TIMEOUT_MS)
+    return follow_up
+
+
+def wait_done(turn: Any) -> None:
+    turn.get_by_test_id("run-state").filter(has_text="DONE").wait_for(timeout=RUN_TIMEOUT_MS)
+
+
+def test_ask_follow_up_and_open_a_cited_log_line(page: Any) -> None:
+    open_panel(page)
+
+    first = ask(page)
+    trace = states(first)
+    assert trace[0] == "PLAN" and trace[-1] == "DONE"
+    assert {"EXECUTE_TOOL", "EVALUATE"} <= set(trace)
+    assert first.get_by_test_id("tool-card").count() > 0
+    assert "orders-api" in first.get_by_test_id("copilot-answer").inner_text()
+
+    second = ask(page, "What changed just before that?")
+    assert states(second)[-1] == "DONE"
+    screenshot(page, "copilot-panel")
+
+    citation = first.locator('[data-testid="citation"][href*="highlight="]').first
+    href = citation.get_attribute("href")
+    citation.click()
+    page.wait_for_url(lambda url: "/logs" in url and "highlight=" in url)
+    marked = page.locator('[data-testid="log-row"][data-highlighted="true"]')
+    marked.wait_for(timeout=RUN_TIMEOUT_MS)
+    assert marked.is_visible() and href
+    screenshot(page, "copilot-citation-log")
+
+
+def test_approve_a_ticket_in_the_dialog_and_find_it_under_tickets(page_as: Callable[[str], Any]) -> None:
+    tab = page_as("approver")
+    open_panel(tab)
+    follow_up = propose_ticket(tab, ask(tab))
+
+    dialog = tab.get_by_test_id("approval-dialog")
+    dialog.wait_for()
+    assert "create_ticket" in dialog.inner_text()
+    screenshot(tab, "copilot-approval-dialog")
+    tab.get_by_test_id("approve-button").click()
+    wait_done(follow_up)
+
+    tab.goto("/tickets")
+    tab.get_by_test_id("ticket-row").filter(has_text="connection pool exhaustion").first.wait_for()
+
+
+def test_reject_in_the_dialog_and_the_run_plans_again(page_as: Callable[[str], Any]) -> None:
+    tab = page_as("approver")
+    open_panel(tab)
+    follow_up = propose_ticket(tab, ask(tab))
+
+    tab.get_by_test_id("approval-dialog").wait_for()
+    tab.get_by_test_id("reject-reason").fill("a ticket already exists for this")
+    tab.get_by_test_id("reject-button").click()
+    wait_done(follow_up)
+
+    trace = states(follow_up)
+    assert "PLAN" in trace[trace.index("NEEDS_APPROVAL") + 1 :]
+
+
+def test_a_second_user_approves_from_the_inbox(page_as: Callable[[str], Any]) -> None:
+    rick = page_as("responder")
+    open_panel(rick)
+    follow_up = propose_ticket(rick, ask(rick))
+    assert rick.get_by_test_id("approval-dialog").count() == 0, "a responder is never offered the dialog"
+
+    abby = page_as("approver")
+    abby.goto("/approvals")
+    abby.get_by_test_id("pending-request").first.wait_for()
+    screenshot(abby, "approvals")
+    abby.get_by_test_id("inbox-approve").first.click()
+
+    wait_done(follow_up)
+
+
+def test_a_viewer_finds_no_approve_button(page_as: Callable[[str], Any]) -> None:
+    rick = page_as("responder")
+    open_panel(rick)
+    propose_ticket(rick, ask(rick))
+
+    vera = page_as("viewer")
+    vera.goto("/approvals")
+    vera.get_by_test_id("pending-request").first.wait_for()
+    assert vera.get_by_test_id("inbox-approve").count() == 0
+    assert vera.get_by_test_id("propose-action").count() == 0
+
+
+def test_the_runs_page_shows_the_trace(page: Any) -> None:
+    open_panel(page)
+    ask(page)
+    page.goto("/runs")
+    page.get_by_test_id("run-row").first.wait_for()
+    screenshot(page, "runs")
+    page.get_by_test_id("run-row").first.get_by_role("link").click()
+    page.get_by_test_id("run-step").first.wait_for()
+    screenshot(page, "run")
