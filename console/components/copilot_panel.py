@@ -7,6 +7,9 @@ import reflex as rx
 from console.backend.copilot import Citation, ProposalRow, ToolCard, TurnView
 from console.state.copilot import CopilotPanelState as S
 
+# Tool arguments and results are long unbroken JSON: one line each, cut with an ellipsis (the run page has them whole).
+ONE_LINE = {"white_space": "nowrap", "overflow": "hidden", "text_overflow": "ellipsis", "max_width": "100%"}
+
 STATE_COLORS = {
     "PLAN": "blue",
     "EXECUTE_TOOL": "violet",
@@ -56,8 +59,8 @@ def _tool_card(card: rx.Var[ToolCard]) -> rx.Component:
             align="center",
             width="100%",
         ),
-        rx.text(card.arguments, size="1", color=rx.color("gray", 11), trim="both"),
-        rx.text(card.result, size="1", color=rx.color("gray", 10)),
+        rx.text(card.arguments, size="1", color=rx.color("gray", 11), style=ONE_LINE),
+        rx.text(card.result, size="1", color=rx.color("gray", 10), style=ONE_LINE),
         padding="0.4rem 0.5rem",
         border=f"1px solid {rx.color('gray', 5)}",
         border_radius="var(--radius-2)",
@@ -142,10 +145,6 @@ def _turn(turn: rx.Var[TurnView]) -> rx.Component:
             data_testid="run-states",
         ),
         rx.cond(
-            turn.tools.length() > 0,
-            rx.vstack(rx.foreach(turn.tools, _tool_card), spacing="1", width="100%"),
-        ),
-        rx.cond(
             turn.waiting,
             rx.callout(
                 rx.text(
@@ -163,6 +162,16 @@ def _turn(turn: rx.Var[TurnView]) -> rx.Component:
         rx.cond(
             turn.error != "",
             rx.callout(turn.error, icon="triangle-alert", color_scheme="red", size="1"),
+        ),
+        rx.cond(
+            turn.tools.length() > 0,
+            rx.el.details(
+                rx.el.summary(rx.text("Tool calls (", turn.tools.length(), ")", size="1", as_="span")),
+                rx.vstack(rx.foreach(turn.tools, _tool_card), spacing="1", width="100%"),
+                # Open while the run works, so the calls stream in view; closed once it has answered.
+                open=turn.live,
+                width="100%",
+            ),
         ),
         rx.hstack(
             rx.link(
@@ -195,7 +204,14 @@ def approval_dialog() -> rx.Component:
                 rx.text("Risk: ", rx.text.strong(pending.risk), size="2"),
             ),
             rx.vstack(
-                rx.code_block(pending.arguments, language="json", wrap_long_lines=True, width="100%"),
+                rx.code_block(
+                    pending.arguments,
+                    language="json",
+                    wrap_long_lines=True,
+                    width="100%",
+                    max_height="40vh",
+                    overflow_y="auto",
+                ),
                 rx.text("Evidence", size="2", weight="bold"),
                 rx.hstack(rx.foreach(pending.evidence, citation_chip), wrap="wrap", spacing="1"),
                 rx.text_area(
@@ -315,6 +331,8 @@ def copilot_panel() -> rx.Component:
             approval_dialog(),
             width="26rem",
             min_width="26rem",
+            max_width="26rem",
+            overflow_x="hidden",
             height="calc(100vh - 3.5rem)",
             position="sticky",
             top="0",

@@ -37,7 +37,14 @@ def _pending_card(row: rx.Var[ApprovalRow]) -> rx.Component:
                 row.expires,
                 size="2",
             ),
-            rx.code_block(row.arguments, language="json", wrap_long_lines=True, width="100%"),
+            rx.code_block(
+                row.arguments,
+                language="json",
+                wrap_long_lines=True,
+                width="100%",
+                max_height="40vh",
+                overflow_y="auto",
+            ),
             rx.cond(
                 row.evidence.length() > 0,
                 rx.hstack(
