@@ -39,13 +39,16 @@ class CoreRuntime:
         return await asyncio.to_thread(self._build)
 
     async def copilot(self) -> Copilot:
-        """The Copilot over :meth:`core`, built on first call; it picks up runs a dead worker left behind."""
+        """The Copilot over :meth:`core`, built on first call; it picks up runs a dead worker left behind, now and
+        every half minute."""
         async with self._copilot_lock:
             if self._copilot is None:
                 core = await self.core()
                 # Building migrates the database: blocking I/O, so off the event loop.
                 self._copilot = await asyncio.to_thread(Copilot.from_settings, load_settings(), core=core)
                 await self._copilot.resume_orphans()
+                # Runs whose worker dies later, or whose approval expires, are picked up without anyone clicking.
+                self._copilot.sweep()
             return self._copilot
 
     async def aclose(self) -> None:

@@ -249,18 +249,22 @@ class RedisCircuits:
 
     PREFIX = "opspilot:circuit:"
 
-    def __init__(self, redis: Redis, *, ttl_seconds: float) -> None:
+    def __init__(self, redis: Redis, *, ttl_seconds: float, prefix: str = PREFIX) -> None:
         self._redis = redis
         self._ttl_ms = max(int(ttl_seconds * 1000), 1000)
+        self._prefix = prefix
 
     @classmethod
-    def from_url(cls, url: str, *, ttl_seconds: float) -> RedisCircuits:
+    def from_url(cls, url: str, *, ttl_seconds: float, prefix: str = PREFIX) -> RedisCircuits:
+        """Circuits on the Redis at ``url``, stored under ``prefix`` + the circuit's key."""
         return cls(
-            Redis.from_url(url, socket_timeout=2.0, socket_connect_timeout=2.0), ttl_seconds=ttl_seconds
+            Redis.from_url(url, socket_timeout=2.0, socket_connect_timeout=2.0),
+            ttl_seconds=ttl_seconds,
+            prefix=prefix,
         )
 
     async def update(self, key: str, change: Callable[[Circuit], tuple[Circuit, R]]) -> R:
-        name = self.PREFIX + key
+        name = self._prefix + key
         try:
             async with self._redis.pipeline(transaction=True) as pipe:
                 while True:
@@ -367,11 +371,16 @@ class CircuitBreakers:
         return cls(store, threshold=threshold, cooldown=cooldown, clock=clock)
 
     @asynccontextmanager
-    async def guard(self, key: str) -> AsyncIterator[None]:
+    async def guard(
+        self, key: str, *, counts: Callable[[BaseException], bool] | None = None
+    ) -> AsyncIterator[None]:
         """Run the body if the circuit for ``key`` lets it through, and record how it went.
 
         Raises ``ProviderUnavailable("circuit open for <key>; retrying after N s")`` instead when it does not.
+        ``counts`` overrides, for this body, which errors count against the circuit (the others leave it as
+        it was).
         """
+        counted = counts or self._counts
         now = self._clock()
         admission = await self._store.update(key, lambda circuit: circuit.admit(now, self.probe_timeout))
         if not admission.allowed:
@@ -382,7 +391,7 @@ class CircuitBreakers:
         try:
             yield
         except BaseException as error:
-            if self._counts(error):
+            if counted(error):
                 await self._record(
                     key, lambda c: c.failed(admission, self._clock(), self.threshold, self.cooldown)
                 )

@@ -5,7 +5,8 @@ recording each call as it starts and as it ends. A planned tool that is destruct
 the planner's say-so: the runner files an approval request (the Copilot asking on behalf of the run's user, with
 the evidence the call rests on) and the run waits in NEEDS_APPROVAL until a person decides, in any process. Approved,
 the call runs once with the grant and the run goes on to EVALUATE; rejected or expired, the run goes back to PLAN
-and the planner is told why. EVALUATE lets the planner judge the new outcomes; a final answer has its citations
+and the planner is told why. Cancelling a run withdraws its pending request, so nobody is asked to approve a change
+that nothing waits for any more. EVALUATE lets the planner judge the new outcomes; a final answer has its citations
 checked before anyone sees it.
 
 A run belongs to the worker holding its lease; the lease is renewed while the worker works or waits, and lapses when
@@ -259,7 +260,8 @@ class Runner:
         return await asyncio.to_thread(self.store.get, run_id)
 
     async def cancel(self, run_id: str, *, by: Actor) -> RunView:
-        """Take a live run to FAILED, "cancelled by <user>", wherever it runs; BadQuery when it has finished."""
+        """Take a live run to FAILED, "cancelled by <user>", wherever it runs, and withdraw its pending approval
+        request as ``by``; BadQuery when it has finished."""
         try:
             steps = await asyncio.to_thread(self.store.cancel, run_id, reason=f"cancelled by {by.user}")
         except RunLost as finished:
@@ -267,8 +269,18 @@ class Runner:
                 f"{finished.message}; only a live run can be cancelled", source="copilot"
             ) from None
         await self.events.publish(run_id, steps)
+        await self._withdraw_pending(run_id, by=by, reason=f"run {run_id} was cancelled by {by.user}")
         await self.events.nudge(run_id, "cancel")
         return await asyncio.to_thread(self.store.get, run_id)
+
+    async def _withdraw_pending(self, run_id: str, *, by: Actor, reason: str) -> None:
+        """Withdraw every request of the run still pending; one decided meanwhile is left as it was decided."""
+        page = await asyncio.to_thread(self.approvals.list, "pending", run_id=run_id)
+        for request in page.items:
+            try:
+                await asyncio.to_thread(self.approvals.withdraw, request.id, by=by, reason=reason)
+            except Forbidden as refused:
+                log.warning("run %s: request %s not withdrawn: %s", run_id, request.id, refused.message)
 
     async def propose(self, run_id: str, index: int, *, by: Actor) -> RunView:
         """Offer proposed action ``index`` (from 0) of a finished run for approval, as a follow-up run.
@@ -541,14 +553,21 @@ class Runner:
         ]
         drive.request_id = filed.id
         approval = Entry("approval", _request_data(filed, self.approvals, call_id=change.call_id))
-        await self._move(
-            drive,
-            [approval],
-            RunState.NEEDS_APPROVAL,
-            f"{spec.name} changes the world: it waits for a person's approval",
-            pending_calls=[call.model_dump(mode="json") for call in drive.pending],
-            pending_request_id=filed.id,
-        )
+        try:
+            await self._move(
+                drive,
+                [approval],
+                RunState.NEEDS_APPROVAL,
+                f"{spec.name} changes the world: it waits for a person's approval",
+                pending_calls=[call.model_dump(mode="json") for call in drive.pending],
+                pending_request_id=filed.id,
+            )
+        except RunLost:
+            # Cancelled (or taken over) while this request was being filed: nothing will wait for it.
+            reason = f"run {drive.run_id} was no longer this worker's to wait for approval"
+            with suppress(Forbidden):  # already decided or withdrawn: leave it as it is
+                await asyncio.to_thread(self.approvals.withdraw, filed.id, by=drive.actor, reason=reason)
+            raise
 
     async def _await_decision(self, drive: _Drive) -> None:
         assert drive.request_id is not None, "NEEDS_APPROVAL always has a pending request"
@@ -564,6 +583,8 @@ class Runner:
             return
         if request.status == "rejected":
             why = f"{request.decided_by} rejected it: {request.decision_reason}"
+        elif request.status == "withdrawn":
+            why = f"{request.decided_by} withdrew the approval request: {request.decision_reason}"
         else:
             why = f"approval request {request.id} expired unanswered at {request.expires_at.isoformat()}"
         note = not_run_note(tool, why)

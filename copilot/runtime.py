@@ -3,7 +3,11 @@
 :class:`Copilot` wires the run store, the event stream, the approval book, the planner and the toolbox together
 and keeps the runs this process drives as background tasks. Every method is safe to call from any process that
 shares the database (and Redis, when configured): an approval given here wakes the run wherever it is driven, and
-a run nobody drives any more is picked up by :meth:`Copilot.resume_orphans` (or by approving it here).
+a run nobody drives any more is picked up by :meth:`Copilot.resume_orphans` (or by approving it here), or by the
+periodic :meth:`Copilot.sweep` of the process that owns the Copilot, which also expires overdue approval requests.
+
+One Copilot keeps what outlives a run: the circuit breakers (in Redis when configured, else in this process) and
+OpsPilot's own MCP server, built once per user.
 """
 
 from __future__ import annotations
@@ -21,9 +25,10 @@ from copilot.evidence import extract_evidence
 from copilot.machine import TERMINAL, RunState
 from copilot.planning import PageContext, Planner
 from copilot.records import RunSummary, RunView
+from copilot.resilience import CircuitBreakers
 from copilot.runner import Runner
 from copilot.store import RunStore
-from copilot.toolbox import Toolbox
+from copilot.toolbox import OwnServers, Toolbox
 from core_client.approvals import ApprovalBook
 from core_client.client import CoreClient
 from core_client.clock import Clock, SystemClock
@@ -44,13 +49,22 @@ def checked_answer(answer: Answer, evidence: list[Evidence]) -> tuple[Answer, li
 class Copilot:
     """Runs questions as investigations and lets people follow, approve, reject and cancel them."""
 
-    def __init__(self, runner: Runner, *, database: Database | None = None) -> None:
+    def __init__(
+        self,
+        runner: Runner,
+        *,
+        database: Database | None = None,
+        breakers: CircuitBreakers | None = None,
+    ) -> None:
+        """``database`` and ``breakers``, when given, are this Copilot's to close in :meth:`aclose`."""
         self.runner = runner
         self.store: RunStore = runner.store
         self.events: RunEvents = runner.events
         self.approvals: ApprovalBook = runner.approvals
         self._database = database
+        self._breakers = breakers
         self._tasks: dict[str, asyncio.Task[RunView | None]] = {}
+        self._sweeper: asyncio.Task[None] | None = None
 
     @classmethod
     def from_settings(
@@ -75,12 +89,16 @@ class Copilot:
         database = Database.from_settings(settings, upgrade=True)
         clock = clock or SystemClock()
         store = RunStore(database, clock=clock)
+        breakers = CircuitBreakers.from_settings(settings)
+        own = OwnServers(core)
         runner = Runner(
             store=store,
             events=RunEvents(bus_for(settings.redis_url), store),
             approvals=ApprovalBook(database, clock=clock, settings=settings),
             planner=planner,
-            open_tools=lambda actor, notes: Toolbox.open(settings, core, actor, notes),
+            open_tools=lambda actor, notes: Toolbox.open(
+                settings, core, actor, notes, breakers=breakers, own=own
+            ),
             extract_evidence=extract_evidence,
             validate_answer=checked_answer,
             budget=settings.copilot,
@@ -88,7 +106,7 @@ class Copilot:
             world_clock=core.clock,
             **runner_options,
         )
-        return cls(runner, database=database)
+        return cls(runner, database=database, breakers=breakers)
 
     # --- asking -----------------------------------------------------------------------------------------------
 
@@ -233,13 +251,45 @@ class Copilot:
         """Drive one run here, in the background, if no worker holds it (follow it with :meth:`subscribe`)."""
         self._start(run_id)
 
+    def sweep(self, every: float = 30.0) -> None:
+        """Every ``every`` seconds, in the background until :meth:`aclose`: expire overdue approval requests
+        (waking their runs) and drive the runs nobody holds. Call it from a running event loop, once per process
+        that owns this Copilot; calling it again restarts it at the new interval."""
+        if every <= 0:
+            raise ValueError("a sweep needs an interval above 0 seconds")
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+        self._sweeper = asyncio.create_task(self._sweep_every(every), name="copilot sweep")
+
+    async def _sweep_every(self, every: float) -> None:
+        while True:
+            try:
+                await self._sweep_once()
+            except Exception:  # a database or Redis hiccup: the next sweep tries again
+                log.warning("copilot sweep failed; trying again in %g s", every, exc_info=True)
+            await asyncio.sleep(every)
+
+    async def _sweep_once(self) -> None:
+        expired = await asyncio.to_thread(self.approvals.expire_due)
+        for request in expired:
+            if request.run_id is not None:
+                await self.events.nudge(request.run_id, "expired")
+        await self.resume_orphans()
+
     async def aclose(self) -> None:
-        """Stop driving: every run held here is handed back (its lease released) for another worker."""
+        """Stop sweeping and driving: every run held here is handed back (its lease released) for another
+        worker."""
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            await asyncio.gather(self._sweeper, return_exceptions=True)
+            self._sweeper = None
         tasks = list(self._tasks.values())
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         await self.events.bus.aclose()
+        if self._breakers is not None:
+            await self._breakers.aclose()
         if self._database is not None:
             self._database.dispose()
 

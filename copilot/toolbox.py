@@ -8,9 +8,14 @@ output schemas, which the MCP client refuses on handshake-era connections), so t
 at all is skipped with a note.
 
 A call never raises for a tool's failure: it comes back as a :class:`ToolOutcome` with ``ok=False`` and the
-error text. Reads are retried with backoff; mutations never. Every server has a circuit breaker. A foreign tool
-that is not read-only runs through CoreClient's mutation gate, so it needs a person's grant exactly like one of
-ours, and the grant is spent only when the call succeeds.
+error text. Reads are retried with backoff; mutations never. Every server has a circuit breaker (``mcp:<server>``,
+tripped by calls that cannot reach it), and so has every provider behind our own server (``provider:<capability>``,
+tripped by tool errors saying ProviderUnavailable): while a provider's circuit is open, its tools fail fast and the
+other capabilities' tools keep working. A foreign tool that is not read-only runs through CoreClient's mutation
+gate, so it needs a person's grant exactly like one of ours, and the grant is spent only when the call succeeds.
+
+Our own server is built once per actor by :class:`OwnServers` (a Copilot keeps one for all its runs); each run
+connects to it in memory.
 """
 
 from __future__ import annotations
@@ -19,8 +24,9 @@ import logging
 import math
 import tempfile
 import time
+from collections import OrderedDict
 from collections.abc import AsyncIterator, Iterator
-from contextlib import AsyncExitStack, asynccontextmanager
+from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager, nullcontext
 from dataclasses import dataclass, field
 from typing import IO, Any, cast
 
@@ -32,6 +38,7 @@ from mcp import Client
 from mcp.client import Transport
 from mcp.client.stdio import StdioServerParameters, stdio_client
 from mcp.client.streamable_http import streamable_http_client
+from mcp.server.mcpserver import MCPServer
 from mcp.shared.exceptions import MCPError
 from mcp.shared.message import SessionMessage
 from mcp.types import CallToolResult, TextContent, Tool
@@ -42,6 +49,7 @@ from pydantic import ValidationError
 
 from copilot.planning import ToolOutcome, ToolRequest, ToolSpec
 from copilot.resilience import CircuitBreakers, RetryPolicy, with_retries
+from core_client.capabilities import Capability
 from core_client.client import CoreClient
 from core_client.errors import OpsPilotError
 from core_client.identity import Actor
@@ -55,6 +63,45 @@ OWN_SERVER = "opspilot"
 STRUCTURED_META_KEY = "opspilot/structured"
 MAX_LIST_PAGES = 50
 STDERR_TAIL_CHARS = 300
+
+# The capability whose provider answers each of our own server's tools: its circuit is ``provider:<capability>``.
+# Tools missing here (providers list, files, reports) reach no single provider and have no provider circuit.
+TOOL_CAPABILITY: dict[str, Capability] = {
+    "query_incidents": Capability.INCIDENT,
+    "get_incident": Capability.INCIDENT,
+    "get_incident_timeline": Capability.INCIDENT,
+    "create_incident": Capability.INCIDENT,
+    "update_incident": Capability.INCIDENT,
+    "append_timeline_note": Capability.INCIDENT,
+    "query_alerts": Capability.ALERT,
+    "get_alert": Capability.ALERT,
+    "search_logs": Capability.LOG,
+    "get_log_context": Capability.LOG,
+    "compare_log_patterns": Capability.LOG,
+    "query_metrics": Capability.METRIC,
+    "describe_metrics": Capability.METRIC,
+    "detect_metric_anomalies": Capability.METRIC,
+    "query_tickets": Capability.TICKET,
+    "get_ticket": Capability.TICKET,
+    "create_ticket": Capability.TICKET,
+    "update_ticket": Capability.TICKET,
+    "query_services": Capability.SERVICE,
+    "get_service": Capability.SERVICE,
+    "get_runbook": Capability.SERVICE,
+    "query_teams": Capability.TEAM,
+    "get_team": Capability.TEAM,
+    "get_oncall": Capability.TEAM,
+    "page_oncall": Capability.TEAM,
+    "query_deployments": Capability.DEPLOYMENT,
+    "get_deployment": Capability.DEPLOYMENT,
+    "send_message": Capability.MESSAGING,
+}
+
+
+def provider_circuit(capability: Capability) -> str:
+    """The circuit breaker key of the provider serving ``capability``: ``provider:log``."""
+    return f"provider:{capability.value}"
+
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +121,8 @@ class _Server:
 
 
 class _TransientToolError(Exception):
-    """A read failed because its provider was unavailable: worth another try."""
+    """A call failed because its provider was unavailable: worth another try for a read, and a failure of that
+    provider's circuit either way."""
 
     def __init__(self, result: CallToolResult) -> None:
         super().__init__(_text_of(result) or "provider unavailable")
@@ -123,6 +171,7 @@ class Toolbox:
         notes: list[str],
         *,
         breakers: CircuitBreakers | None = None,
+        own: OwnServers | None = None,
         retry: RetryPolicy | None = None,
         discovery_timeout: float = 10.0,
         call_timeout: float = 60.0,
@@ -130,13 +179,23 @@ class Toolbox:
         """Start and discover every server concurrently; close them all on exit.
 
         ``notes`` receives one line per server that could not be used, and per foreign tool tolerated or
-        skipped. ``breakers`` default to :meth:`CircuitBreakers.from_settings` (closed again on exit).
+        skipped. ``breakers`` default to :meth:`CircuitBreakers.from_settings` (closed again on exit): pass the
+        process's own so that circuits outlive one run. ``own`` keeps our server built across runs (one is built
+        for this run otherwise); it must be over ``core``.
         """
+        own = own or OwnServers(core, keep=1)
+        if own.core is not core:
+            raise ValueError("the OwnServers passed to Toolbox.open serve another CoreClient")
         async with AsyncExitStack() as resources:
             if breakers is None:
                 breakers = CircuitBreakers.from_settings(settings)
                 resources.push_async_callback(breakers.aclose)
-            servers = [_own_server(core, actor, discovery_timeout)] + [
+            own_server = _Server(
+                name=OWN_SERVER,
+                client=Client(own.server_for(actor), cache=None, read_timeout_seconds=discovery_timeout),
+                own=True,
+            )
+            servers = [own_server] + [
                 server
                 for config in settings.copilot.mcp_servers
                 if (server := _foreign_server(config, notes, discovery_timeout, resources)) is not None
@@ -241,14 +300,16 @@ class Toolbox:
         client = server.live
         meta = cast(RequestParamsMeta, {GRANT_META_KEY: grant}) if grant else None
         read = spec.kind == "read_only"
+        capability = TOOL_CAPABILITY.get(spec.tool) if server.own else None
 
         async def attempt() -> CallToolResult:
-            async with self._breakers.guard(f"mcp:{server.name}"):
-                result = await client.call_tool(
-                    spec.tool, arguments, read_timeout_seconds=self._call_timeout, meta=meta
-                )
-            if read and result.is_error and _provider_unavailable(result):
-                raise _TransientToolError(result)
+            async with self._provider_guard(capability):
+                async with self._breakers.guard(f"mcp:{server.name}"):
+                    result = await client.call_tool(
+                        spec.tool, arguments, read_timeout_seconds=self._call_timeout, meta=meta
+                    )
+                if (read or capability is not None) and result.is_error and _provider_unavailable(result):
+                    raise _TransientToolError(result)
             return result
 
         try:
@@ -257,6 +318,46 @@ class Toolbox:
             )
         except _TransientToolError as exhausted:
             return exhausted.result
+
+    def _provider_guard(self, capability: Capability | None) -> AbstractAsyncContextManager[None]:
+        """The circuit of the provider behind a call: only its ProviderUnavailable answers count against it
+        (a server that cannot be reached is the ``mcp:`` circuit's business)."""
+        if capability is None:
+            return nullcontext()
+        return self._breakers.guard(
+            provider_circuit(capability), counts=lambda error: isinstance(error, _TransientToolError)
+        )
+
+
+class OwnServers:
+    """OpsPilot's own MCP server, built once per actor and reused by every run of that actor.
+
+    Building the server (every tool and its schemas) costs far more than connecting to it in memory. A server
+    acts as one actor (its mutations are made and audited as that actor), and a run's actor is the Copilot on
+    behalf of the run's user and role, so one server per actor serves all of that user's runs, concurrently
+    too. Past ``keep`` actors, the least recently used server is let go.
+    """
+
+    def __init__(self, core: CoreClient, *, keep: int = 64) -> None:
+        if keep < 1:
+            raise ValueError("OwnServers needs keep >= 1")
+        self.core = core
+        self._keep = keep
+        self._servers: OrderedDict[tuple[str, str, str, bool], MCPServer] = OrderedDict()
+
+    def server_for(self, actor: Actor) -> MCPServer:
+        """Our server acting as ``actor``: built on first use, the same one afterwards."""
+        key = (actor.user, actor.role.value, actor.via, actor.copilot)
+        server = self._servers.get(key)
+        if server is None:
+            bound = actor.model_copy()
+            server = build_server(self.core, actor=lambda _context: bound)
+            self._servers[key] = server
+            while len(self._servers) > self._keep:
+                self._servers.popitem(last=False)
+        else:
+            self._servers.move_to_end(key)
+        return server
 
 
 @dataclass
@@ -391,13 +492,6 @@ class _TolerantReader:
 
     async def __aexit__(self, *exc_info: Any) -> bool | None:
         return await self._inner.__aexit__(*exc_info)
-
-
-def _own_server(core: CoreClient, actor: Actor, patience: float) -> _Server:
-    mcp_server = build_server(core, actor=lambda _context: actor)
-    return _Server(
-        name=OWN_SERVER, client=Client(mcp_server, cache=None, read_timeout_seconds=patience), own=True
-    )
 
 
 def _foreign_server(

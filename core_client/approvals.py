@@ -3,6 +3,9 @@
 A request binds one tool to the sha256 of its canonical arguments. Approving it issues a grant: a random id bound
 to the same tool and hash, with an expiry. The grant is claimed with ONE conditional update (so two concurrent
 callers cannot both own it), spent only when the mutation succeeds, and released for another try when it fails.
+
+A pending request ends approved, rejected, expired (nobody decided in time) or withdrawn (whoever asked no longer
+needs it, say because its Copilot run was cancelled); only an approved one is ever executed.
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ from core_client.mutations import arguments_digest
 from core_client.policy import Decision, Policy, ToolKind
 from core_client.schemas import Page, decode_cursor, encode_cursor, page_size
 from core_client.settings import Settings
-from core_client.store import ApprovalRequest, Database, Grant, RequestStatus
+from core_client.store import ApprovalRequest, AuditAction, Database, Grant, RequestStatus
 
 SYSTEM = Actor(user="system", role=Role.ADMIN, via="system")
 
@@ -97,6 +100,28 @@ class ApprovalBook:
             )
         with self.database.transaction() as session:
             self._decide(session, pending, "rejected", approver, reason.strip())
+        return self.get(request_id)
+
+    def withdraw(self, request_id: str, *, by: Actor, reason: str) -> ApprovalRequest:
+        """Take back a pending request nobody needs any more (its run was cancelled); audited, and final: it can
+        no longer be approved or rejected. ``by`` is the requester, an approver or an admin; ``Forbidden`` for
+        anyone else, and when the request is no longer pending."""
+        if not reason or not reason.strip():
+            raise BadQuery("a withdrawal needs a reason", source="approvals")
+        found = self.get(request_id)
+        if by.user != found.requested_by and by.role not in (Role.APPROVER, Role.ADMIN):
+            raise Forbidden(
+                f"{by.user} ({by.role.value}) may not withdraw {found.requested_by}'s request {request_id}; "
+                "the requester, an approver or an admin may",
+                source="approvals",
+            )
+        if found.status != "pending":
+            raise Forbidden(
+                f"approval request {request_id} is {found.status}; only a pending request can be withdrawn",
+                source=found.tool,
+            )
+        with self.database.transaction() as session:
+            self._decide(session, found, "withdrawn", by, reason.strip())
         return self.get(request_id)
 
     def self_approve(
@@ -332,6 +357,12 @@ class ApprovalBook:
             with self.database.transaction() as session:
                 self._expire(session, found)
             found = self.get(request_id)
+        if found.status == "withdrawn":
+            raise Forbidden(
+                f"approval request {request_id} was withdrawn by {found.decided_by} ({found.decision_reason}); "
+                "there is nothing left to decide",
+                source=found.tool,
+            )
         if found.status != "pending":
             raise Forbidden(
                 f"approval request {request_id} is {found.status}; only pending requests can be decided",
@@ -361,7 +392,7 @@ class ApprovalBook:
                 f"approval request {pending.id} was decided by someone else meanwhile", source=pending.tool
             )
         self.audit.record(
-            "approved" if status == "approved" else "rejected",
+            _AUDITED[status],
             actor=decider,
             tool=pending.tool,
             arguments=json.loads(pending.arguments),
@@ -405,6 +436,14 @@ class ApprovalBook:
                 session=session,
             )
         return changed == 1
+
+
+# How each way a person ends a pending request is named in the audit trail.
+_AUDITED: dict[RequestStatus, AuditAction] = {
+    "approved": "approved",
+    "rejected": "rejected",
+    "withdrawn": "withdrawn",
+}
 
 
 def _rowcount(result: Any) -> int:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import Annotated, Any, cast
+from typing import Annotated, Any, cast, get_args
 
 import typer
 from rich.console import Console
@@ -55,13 +55,14 @@ def request_json(request: ApprovalRequest, url: str) -> dict[str, Any]:
 @app.command("list")
 def list_requests(
     status: Annotated[
-        str | None, typer.Option("--status", help="pending, approved, rejected, expired or executed.")
+        str | None,
+        typer.Option("--status", help="pending, approved, rejected, expired, executed or withdrawn."),
     ] = None,
     limit: Annotated[int, typer.Option("--limit", min=1, max=1000)] = 50,
     as_json: JsonFlag = False,
 ) -> None:
     """List approval requests, newest first."""
-    statuses = ("pending", "approved", "rejected", "expired", "executed")
+    statuses = get_args(RequestStatus)
     if status is not None and status not in statuses:
         raise typer.BadParameter(
             f"unknown status {status!r}; one of {', '.join(statuses)}", param_hint="--status"

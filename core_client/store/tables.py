@@ -13,9 +13,11 @@ from sqlmodel import Field, SQLModel
 from core_client.identity import Actor, Channel, Role
 from core_client.store.types import UtcDateTime
 
-RequestStatus = Literal["pending", "approved", "rejected", "expired", "executed"]
+RequestStatus = Literal["pending", "approved", "rejected", "expired", "executed", "withdrawn"]
 GrantState = Literal["issued", "claimed", "spent"]
-AuditAction = Literal["requested", "approved", "rejected", "expired", "executed", "refused", "failed"]
+AuditAction = Literal[
+    "requested", "approved", "rejected", "expired", "executed", "refused", "failed", "withdrawn"
+]
 
 
 class User(SQLModel, table=True):

@@ -296,6 +296,41 @@ async def test_a_cancelled_probe_hands_its_turn_back(
     assert (await breakers.status(key)).state == "closed"
 
 
+async def test_a_guard_may_say_which_errors_count_against_its_circuit(
+    make_breakers: Callable[[FakeClock], CircuitBreakers],
+) -> None:
+    breakers, key = make_breakers(FakeClock()), new_key()
+
+    def only_timeouts(error: BaseException) -> bool:
+        return isinstance(error, TimeoutError)
+
+    for _ in range(5):
+        with pytest.raises(ConnectionError):
+            async with breakers.guard(key, counts=only_timeouts):
+                raise ConnectionError("someone else's trouble")
+    assert (await breakers.status(key)).failures == 0
+    for _ in range(3):
+        with pytest.raises(TimeoutError):
+            async with breakers.guard(key, counts=only_timeouts):
+                raise TimeoutError("slow")
+    assert (await breakers.status(key)).state == "open"
+
+
+async def test_redis_circuits_under_another_prefix_are_other_circuits(redis_url: str) -> None:
+    key = new_key()
+    mine, theirs = (
+        CircuitBreakers(RedisCircuits(Redis.from_url(redis_url), ttl_seconds=600, prefix=prefix), threshold=1)
+        for prefix in (f"test:{uuid.uuid4().hex[:12]}:", f"test:{uuid.uuid4().hex[:12]}:")
+    )
+    try:
+        await fail(mine, key)
+        assert (await mine.status(key)).state == "open"
+        assert (await theirs.status(key)).state == "closed"
+    finally:
+        await mine.aclose()
+        await theirs.aclose()
+
+
 async def test_two_instances_share_circuits_through_redis(redis_url: str) -> None:
     clock = FakeClock()
     first = CircuitBreakers.from_settings(load_settings(redis_url=redis_url), threshold=2, clock=clock)

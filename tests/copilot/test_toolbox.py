@@ -6,17 +6,22 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
-from collections.abc import Iterator
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
 import pytest
+from redis.asyncio import Redis
 
-from copilot.planning import ToolRequest
-from copilot.resilience import CircuitBreakers, MemoryCircuits, RetryPolicy
-from copilot.toolbox import Toolbox
+from copilot.planning import ToolOutcome, ToolRequest
+from copilot.resilience import CircuitBreakers, MemoryCircuits, RedisCircuits, RetryPolicy
+from copilot.toolbox import TOOL_CAPABILITY, OwnServers, Toolbox
+from core_client.approvals import ApprovalBook
+from core_client.identity import Actor, Role
 from core_client.mutations import MUTATIONS, is_mutation
 from core_client.settings import McpServerSettings
 
+from .test_resilience import FakeClock
 from .toolbox_fixtures import (
     HTTP_TOKEN,
     approver,
@@ -328,3 +333,191 @@ async def test_a_server_that_keeps_timing_out_trips_its_circuit(tmp_path: Path) 
     assert refused.error == "ProviderUnavailable: circuit open for mcp:opsorch; retrying after 60 s"
     assert own.ok, "one server's circuit does not touch another's"
     assert (await breakers.status("mcp:opsorch")).state == "open"
+
+
+# --- circuits per provider ----------------------------------------------------------------------------------
+
+ONCE = RetryPolicy(attempts=1)
+INCIDENTS = ToolRequest(tool="opspilot.query_incidents", arguments={"limit": 1})
+ONE_INCIDENT = ToolRequest(tool="opspilot.get_incident", arguments={"incident_id": "INC-1"})
+TICKETS = ToolRequest(tool="opspilot.query_tickets", arguments={"limit": 1})
+
+
+async def test_every_mapped_tool_is_one_of_ours_and_only_provider_free_tools_are_left_out(
+    tmp_path: Path,
+) -> None:
+    settings = settings_with(tmp_path)
+    world = make_world(settings)
+    async with Toolbox.open(settings, world.core, copilot_actor(), []) as box:
+        own = {spec.tool for spec in box.specs if spec.server == "opspilot"}
+    assert set(TOOL_CAPABILITY) <= own
+    assert own - set(TOOL_CAPABILITY) == {
+        "list_providers",
+        "read_file",
+        "list_directory",
+        "write_file",
+        "generate_report",
+    }
+    assert {TOOL_CAPABILITY[tool] for tool in ("search_logs", "get_log_context", "compare_log_patterns")} == {
+        "log"
+    }
+    assert {
+        TOOL_CAPABILITY[tool] for tool in ("query_metrics", "describe_metrics", "detect_metric_anomalies")
+    } == {"metric"}
+
+
+async def test_a_failing_provider_opens_its_circuit_and_the_other_capabilities_keep_working(
+    tmp_path: Path,
+) -> None:
+    settings = settings_with(tmp_path)
+    world = make_world(settings, incident_failures=2)
+    clock = FakeClock()
+    breakers = CircuitBreakers(MemoryCircuits(), threshold=2, cooldown=60, clock=clock)
+    async with Toolbox.open(settings, world.core, copilot_actor(), [], breakers=breakers, retry=ONCE) as box:
+        failed = [await box.call(INCIDENTS, call_id=f"f{n}") for n in range(2)]
+        assert world.incidents.queries == 2
+        refused = [await box.call(request, call_id="r") for request in (INCIDENTS, ONE_INCIDENT)]
+        tickets = await box.call(TICKETS, call_id="t")
+        assert world.incidents.queries == 2, "an open circuit refuses without calling the provider"
+        assert (await breakers.status("provider:incident")).state == "open"
+        assert (await breakers.status("provider:ticket")).state == "closed"
+        assert (await breakers.status("mcp:opspilot")).state == "closed", "the server itself answered"
+
+        clock.advance(
+            60
+        )  # the provider has recovered meanwhile: one probe goes through and closes the circuit
+        probe = await box.call(INCIDENTS, call_id="p")
+    assert all(not outcome.ok and "ProviderUnavailable" in (outcome.error or "") for outcome in failed)
+    assert all("incident backend refused the connection" in (outcome.error or "") for outcome in failed)
+    for outcome in refused:
+        assert not outcome.ok
+        assert outcome.error == "ProviderUnavailable: circuit open for provider:incident; retrying after 60 s"
+    assert tickets.ok, tickets.error
+    assert probe.ok, probe.error
+    assert (await breakers.status("provider:incident")).state == "closed"
+
+
+async def test_caller_mistakes_and_retried_successes_do_not_count_against_a_provider(tmp_path: Path) -> None:
+    settings = settings_with(tmp_path)
+    world = make_world(settings, incident_failures=2)
+    breakers = CircuitBreakers(MemoryCircuits(), threshold=3, cooldown=60)
+    async with Toolbox.open(settings, world.core, copilot_actor(), [], breakers=breakers, retry=QUICK) as box:
+        retried = await box.call(INCIDENTS, call_id="r")
+        missing = [
+            await box.call(
+                ToolRequest(tool="opspilot.get_incident", arguments={"incident_id": "INC-404"}),
+                call_id=f"m{n}",
+            )
+            for n in range(4)
+        ]
+    assert retried.ok, retried.error
+    assert all(not outcome.ok and "NotFound" in (outcome.error or "") for outcome in missing)
+    status = await breakers.status("provider:incident")
+    assert (status.state, status.failures) == ("closed", 0)
+
+
+@pytest.fixture
+async def shared_breakers(redis_url: str) -> AsyncIterator[Callable[[], CircuitBreakers]]:
+    """Breakers over the real Redis, each with its own connection as two processes would have, sharing
+    circuits under a prefix of this test's own."""
+    prefix = f"test:{uuid.uuid4().hex[:12]}:"
+    made: list[CircuitBreakers] = []
+
+    def make() -> CircuitBreakers:
+        store = RedisCircuits(Redis.from_url(redis_url), ttl_seconds=600, prefix=prefix)
+        made.append(CircuitBreakers(store, threshold=2, cooldown=60))
+        return made[-1]
+
+    yield make
+    for breakers in made:
+        await breakers.aclose()
+
+
+async def test_a_provider_circuit_opened_in_one_process_is_open_in_every_process(
+    tmp_path: Path, shared_breakers: Callable[[], CircuitBreakers]
+) -> None:
+    settings = settings_with(tmp_path)
+    failing, healthy = make_world(settings, incident_failures=10), make_world(settings)
+    async with Toolbox.open(
+        settings, failing.core, copilot_actor(), [], breakers=shared_breakers(), retry=ONCE
+    ) as first:
+        for n in range(2):
+            assert not (await first.call(INCIDENTS, call_id=f"f{n}")).ok
+    other = shared_breakers()
+    async with Toolbox.open(
+        settings, healthy.core, copilot_actor(), [], breakers=other, retry=ONCE
+    ) as second:
+        refused = await second.call(INCIDENTS, call_id="r")
+        tickets = await second.call(TICKETS, call_id="t")
+    assert not refused.ok and (refused.error or "").startswith(
+        "ProviderUnavailable: circuit open for provider:incident; retrying after "
+    )
+    assert healthy.incidents.queries == 0
+    assert tickets.ok, tickets.error
+    assert (await other.status("provider:incident")).state == "open"
+    assert (await other.status("provider:ticket")).state == "closed"
+
+
+# --- our own server, built once per actor ---------------------------------------------------------------------
+
+
+async def make_ticket(
+    box: Toolbox, approvals: ApprovalBook, actor: Actor, title: str
+) -> tuple[ToolOutcome, str]:
+    """Create a ticket through ``box`` with a grant a person approved: the outcome and the request's id."""
+    arguments = {"ticket": {"title": title}}
+    request = approvals.request(
+        "create_ticket", arguments, requester=actor, evidence=[], risk="low", environment=None
+    )
+    grant = approvals.approve(request.id, approver=approver())
+    outcome = await box.call(
+        ToolRequest(tool="opspilot.create_ticket", arguments=arguments), call_id="c", grant=grant.id
+    )
+    return outcome, request.id
+
+
+async def test_our_server_is_built_once_per_actor_and_every_change_is_audited_as_its_runs_user(
+    tmp_path: Path,
+) -> None:
+    settings = settings_with(tmp_path)
+    world = make_world(settings)
+    approvals = world.core.gate.approvals
+    own = OwnServers(world.core)
+    alice, carol = copilot_actor(), Actor.copilot_for("carol", Role.RESPONDER)
+    assert own.server_for(alice) is own.server_for(Actor.copilot_for("alice", Role.RESPONDER))
+    assert own.server_for(carol) is not own.server_for(alice)
+    assert own.server_for(Actor.copilot_for("alice", Role.APPROVER)) is not own.server_for(alice)
+
+    made: list[tuple[Actor, tuple[ToolOutcome, str]]] = []
+    for actor in (alice, carol, alice):
+        async with Toolbox.open(settings, world.core, actor, [], own=own) as box:
+            made.append((actor, await make_ticket(box, approvals, actor, f"for {actor.user}")))
+    async with (
+        Toolbox.open(settings, world.core, alice, [], own=own) as one,
+        Toolbox.open(settings, world.core, alice, [], own=own) as other,
+    ):
+        together = await asyncio.gather(
+            make_ticket(one, approvals, alice, "first at once"),
+            make_ticket(other, approvals, alice, "second"),
+        )
+    made += [(alice, outcome) for outcome in together]
+
+    assert len(world.tickets.items) == 5
+    for actor, (outcome, request_id) in made:
+        assert outcome.ok, outcome.error
+        executed = approvals.audit.list(request_id=request_id, action="executed").items
+        assert [event.actor for event in executed] == [f"copilot for {actor.user}"]
+
+
+async def test_own_servers_keep_the_latest_actors_and_serve_one_core(tmp_path: Path) -> None:
+    settings = settings_with(tmp_path)
+    world, elsewhere = make_world(settings), make_world(settings)
+    own = OwnServers(world.core, keep=1)
+    alice, carol = copilot_actor(), Actor.copilot_for("carol", Role.RESPONDER)
+    first = own.server_for(alice)
+    assert own.server_for(alice) is first
+    own.server_for(carol)
+    assert own.server_for(alice) is not first, "past keep, the least recently used server is let go"
+    with pytest.raises(ValueError, match="serve another CoreClient"):
+        async with Toolbox.open(settings, elsewhere.core, alice, [], own=own):
+            pass

@@ -114,6 +114,70 @@ def test_expire_due_and_list_by_status(
     assert [r.id for r in later.list().items] == [fresh, old]
 
 
+def test_a_withdrawn_request_is_final_audited_and_cannot_be_decided(
+    book: ApprovalBook, database: Database, settings: Settings, clock: FixedClock
+) -> None:
+    request_id = file_request(book)
+    with pytest.raises(BadQuery, match="needs a reason"):
+        book.withdraw(request_id, by=ALICE, reason=" ")
+    withdrawn = book.withdraw(request_id, by=ALICE, reason="run run-1 was cancelled by alice")
+    assert (withdrawn.status, withdrawn.decided_by, withdrawn.decision_reason) == (
+        "withdrawn",
+        "alice",
+        "run run-1 was cancelled by alice",
+    )
+    assert withdrawn.decided_at == clock.now()
+    assert book.grant_for(request_id) is None
+    event = book.audit.list(request_id=request_id).items[0]
+    assert (event.action, event.actor, event.result) == (
+        "withdrawn",
+        "alice",
+        {"reason": "run run-1 was cancelled by alice"},
+    )
+    refusal = f"approval request {request_id} was withdrawn by alice \\(run run-1 was cancelled by alice\\)"
+    with pytest.raises(Forbidden, match=refusal):
+        book.approve(request_id, approver=BOB)
+    with pytest.raises(Forbidden, match="was withdrawn by alice"):
+        book.reject(request_id, approver=BOB, reason="too late")
+    with pytest.raises(Forbidden, match="is withdrawn; only a pending request can be withdrawn"):
+        book.withdraw(request_id, by=BOB, reason="again")
+    later = ApprovalBook(database, clock=FixedClock(clock.now() + timedelta(hours=2)), settings=settings)
+    assert later.expire_due() == []
+    assert [r.id for r in later.list("withdrawn").items] == [request_id]
+    assert [r.id for r in later.list("pending").items] == []
+
+
+@pytest.mark.parametrize(
+    ("by", "allowed"),
+    [
+        (ALICE, True),
+        (ALICE_COPILOT, True),
+        (BOB, True),
+        (Actor(user="ada", role=Role.ADMIN), True),
+        (Actor(user="carol", role=Role.RESPONDER), False),
+        (VIVIAN, False),
+    ],
+)
+def test_who_may_withdraw_a_request(book: ApprovalBook, by: Actor, allowed: bool) -> None:
+    request_id = file_request(book)
+    if allowed:
+        assert book.withdraw(request_id, by=by, reason="not needed").status == "withdrawn"
+    else:
+        with pytest.raises(
+            Forbidden, match=f"{by.user} \\({by.role.value}\\) may not withdraw alice's request"
+        ):
+            book.withdraw(request_id, by=by, reason="not needed")
+        assert book.get(request_id).status == "pending"
+
+
+def test_a_decided_request_cannot_be_withdrawn(book: ApprovalBook) -> None:
+    request_id = file_request(book)
+    book.approve(request_id, approver=BOB)
+    with pytest.raises(Forbidden, match="is approved; only a pending request can be withdrawn"):
+        book.withdraw(request_id, by=ALICE, reason="changed my mind")
+    assert book.get(request_id).status == "approved"
+
+
 def test_list_pages_with_a_cursor(book: ApprovalBook) -> None:
     ids = {file_request(book) for _ in range(5)}
     first = book.list(limit=2)
