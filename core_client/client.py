@@ -547,10 +547,11 @@ class CoreClient:
 
 
 def _world_clock(providers: dict[Capability, LoadedProvider]) -> Clock | None:
-    # A provider with a clock of its own (the demo world's frozen world_now) sets the time for everyone.
-    for cap in Capability:
-        provider = providers.get(cap)
-        clock = getattr(provider.instance, "clock", None) if provider else None
-        if isinstance(clock, Clock):
-            return clock
+    # A world with a clock of its own (the demo's frozen world_now) sets the time only when it serves everything:
+    # once a real system (Prometheus, say) serves a capability, "now" must be the wall clock's, or that system's
+    # pages and the Copilot would look at the demo's date and find nothing.
+    clocks = [getattr(provider.instance, "clock", None) for provider in providers.values()]
+    world = clocks[0] if clocks else None
+    if isinstance(world, Clock) and all(clock is world for clock in clocks):
+        return world
     return None
