@@ -1,7 +1,8 @@
 """The Approvals inbox: small rows of pending and decided requests, and the decisions a person makes on them.
 
-Decisions go through the ApprovalBook, which checks policy and the approver's role itself: the console hides the
-buttons from people who may not approve, and the book refuses them anyway.
+Decisions go through the Copilot (``decide``), which records them in the ApprovalBook and wakes the run that asked;
+the book checks policy and the approver's role itself: the console hides the buttons from people who may not
+approve, and the book refuses them anyway.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from datetime import datetime
 from pydantic import BaseModel
 
 from console.backend.display import ago, utc_label
+from copilot.runtime import Copilot
 from core_client.approvals import ApprovalBook
 from core_client.errors import BadQuery
 from core_client.identity import Actor
@@ -119,12 +121,14 @@ async def pending_count(book: ApprovalBook) -> int:
     return len(page.items)
 
 
-async def approve(book: ApprovalBook, request_id: str, approver: Actor, reason: str | None = None) -> str:
-    """Approve; returns the issued grant's id. ``Forbidden`` when the approver may not."""
-    grant = await asyncio.to_thread(book.approve, request_id, approver=approver, reason=reason or None)
-    return grant.id
+async def decide(
+    copilot: Copilot, request_id: str, approver: Actor, *, approve: bool, reason: str | None = None
+) -> None:
+    """Approve or reject (a reason is required to reject: ``BadQuery`` without one) and wake the run that asked.
 
-
-async def reject(book: ApprovalBook, request_id: str, approver: Actor, reason: str) -> None:
-    """Reject with a reason (required: ``BadQuery`` without one)."""
-    await asyncio.to_thread(book.reject, request_id, approver=approver, reason=reason)
+    ``Forbidden`` when policy does not let ``approver`` decide on this request.
+    """
+    if approve:
+        await copilot.approve(request_id, approver, reason=reason or None)
+    else:
+        await copilot.reject(request_id, approver, reason or "")

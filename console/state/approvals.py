@@ -12,7 +12,7 @@ import reflex as rx
 from reflex.event import EventSpec
 
 from console import runtime
-from console.backend.approvals import ApprovalRow, load_inbox, pending_count
+from console.backend.approvals import ApprovalRow, decide, load_inbox, pending_count
 from console.state.record import linked_key
 from console.state.scope import ScopeState
 from core_client.errors import OpsPilotError
@@ -90,11 +90,7 @@ class ApprovalsState(ScopeState):
             self.deciding = request_id
         try:
             user = await self.verified_user()
-            copilot = await runtime.copilot()
-            if approve:
-                await copilot.approve(request_id, user.actor(), reason=reason or None)
-            else:
-                await copilot.reject(request_id, user.actor(), reason)
+            await decide(await runtime.copilot(), request_id, user.actor(), approve=approve, reason=reason)
         except OpsPilotError as exc:
             yield rx.toast.error(str(exc), duration=8000)
             return

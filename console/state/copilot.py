@@ -18,6 +18,7 @@ import reflex as rx
 from reflex.event import EventSpec
 
 from console import runtime
+from console.backend.approvals import decide
 from console.backend.copilot import PendingApproval, TurnView, turn_view
 from console.state.approvals import ApprovalsBadgeState
 from console.state.record import linked_key
@@ -193,11 +194,14 @@ class CopilotPanelState(ScopeState):
             self.deciding = True
         try:
             user = await self.verified_user()
-            copilot = await runtime.copilot()
-            if approve:
-                await copilot.approve(request_id, user.actor())
-            else:
-                await copilot.reject(request_id, user.actor(), reason)
+            # The dialog's text box is the rejection's reason; an approval carries none.
+            await decide(
+                await runtime.copilot(),
+                request_id,
+                user.actor(),
+                approve=approve,
+                reason=None if approve else reason,
+            )
         except OpsPilotError as exc:
             yield rx.toast.error(str(exc), duration=8000)
             return
