@@ -230,10 +230,15 @@ class Runner:
         planner: str | None = None,
         memory: dict[str, Any] | None = None,
     ) -> RunView:
-        """A new run in PLAN, already leased to this worker so that no other one starts it first."""
+        """A new run in PLAN, already leased to this worker so that no other one starts it first.
+
+        ``BadQuery`` for a blank question: there is nothing to investigate.
+        """
+        if not question.strip():
+            raise BadQuery("ask a question: it is empty", source="copilot")
         return await asyncio.to_thread(
             self.store.create_run,
-            question,
+            question.strip(),
             user=user,
             planner=planner or self.planner.name,
             page=page,

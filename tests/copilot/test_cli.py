@@ -20,7 +20,7 @@ from copilot.store import RunStore
 from core_client.approvals import ApprovalBook
 from core_client.client import CoreClient
 from core_client.clock import SystemClock
-from core_client.errors import NotFound
+from core_client.errors import BadQuery, NotFound
 from core_client.identity import Actor, Role
 from core_client.settings import load_settings
 from core_client.store import Database
@@ -87,6 +87,14 @@ def test_ask_json_prints_the_run_with_valid_citations() -> None:
         not outcome["tool"].endswith(("create_ticket", "append_timeline_note")) for outcome in run["outcomes"]
     )
     assert book().list().items == []  # proposing is not asking: nothing waits for approval
+
+
+def test_a_blank_question_is_refused_and_starts_no_run() -> None:
+    result = runner.invoke(app, ["ask", "   ", "--user", "alice"])
+    assert result.exit_code != 0
+    # `opspilot` (console.cli.main) prints a typed error as "error: <source>: <message>" and exits 1.
+    assert isinstance(result.exception, BadQuery) and "ask a question: it is empty" in str(result.exception)
+    assert store().list_runs() == []
 
 
 def test_runs_list_and_show() -> None:
