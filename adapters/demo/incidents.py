@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from datetime import datetime
 from typing import Any
 
 from adapters.demo.base import WorldProvider
@@ -12,6 +13,7 @@ from adapters.demo.history import iso
 from adapters.demo.records import Where, page_rows
 from adapters.demo.world import remember, remembered
 from core_client.errors import NotFound
+from core_client.incident_order import IncidentOrder
 from core_client.schemas import (
     Alert,
     AlertQuery,
@@ -25,6 +27,16 @@ from core_client.schemas import (
 )
 
 ORDER = "created_ms DESC, id DESC"
+# Every order ends on the id, so it is total and offset cursors neither skip nor repeat a row.
+SEVERITY_RANK = (
+    "CASE severity WHEN 'sev1' THEN 1 WHEN 'sev2' THEN 2 WHEN 'sev3' THEN 3 WHEN 'sev4' THEN 4 ELSE 5 END"
+)
+ORDERS = {
+    "newest": ORDER,
+    "oldest": "created_ms ASC, id ASC",
+    "severity": f"{SEVERITY_RANK}, {ORDER}",
+    "updated": "updated_ms DESC, id DESC",
+}
 
 
 def _where(query: IncidentQuery) -> Where:
@@ -43,12 +55,26 @@ def _get(conn: sqlite3.Connection, table: str, key: str, label: str) -> dict[str
     return json.loads(row[0])
 
 
+def _ms(moment: datetime) -> int:
+    return int(moment.timestamp() * 1000)
+
+
 class DemoIncidents(WorldProvider):
+    """Incidents, sorted and bounded in creation time as ``core_client.incident_order`` asks."""
+
     capability = "incident"
+    honors_incident_order = True
 
     async def query(self, query: IncidentQuery, *, cursor: str | None = None) -> Page[Incident]:
+        order = IncidentOrder.of(query.metadata, source="demo")
+        where = _where(query)
+        if order.created_from is not None:
+            where.add("created_ms >= ?", _ms(order.created_from))
+        if order.created_to is not None:
+            where.add("created_ms < ?", _ms(order.created_to))
+        sql_order = ORDERS[order.sort]
         docs, nxt = await self.world.run(
-            lambda c: page_rows(c, "incident", _where(query), order=ORDER, limit=query.limit, cursor=cursor)
+            lambda c: page_rows(c, "incident", where, order=sql_order, limit=query.limit, cursor=cursor)
         )
         return Page[Incident](items=[Incident.model_validate(d) for d in docs], next_cursor=nxt)
 

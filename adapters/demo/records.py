@@ -48,8 +48,9 @@ class Where:
         return (" WHERE " + " AND ".join(self.clauses)) if self.clauses else ""
 
 
-def fingerprint(where: Where, table: str) -> str:
-    raw = json.dumps([table, where.clauses, where.params], default=str)
+def fingerprint(where: Where, table: str, order: str) -> str:
+    # The order is part of it: a cursor continues the order it was made in, never another one.
+    raw = json.dumps([table, where.clauses, where.params, order], default=str)
     return hashlib.sha256(raw.encode()).hexdigest()[:12]
 
 
@@ -58,7 +59,7 @@ def page_rows(
 ) -> tuple[list[dict[str, Any]], str | None]:
     """One page of documents; the cursor is bound to the query it came from."""
     size = page_size(limit)
-    fp = fingerprint(where, table)
+    fp = fingerprint(where, table, order)
     offset = 0
     if cursor:
         position = decode_cursor(cursor, source=SOURCE)

@@ -1,20 +1,24 @@
-"""The Incidents list: filters from the URL, one page of rows from the provider, sorting within the page.
+"""The Incidents list: filters from the URL, one page of rows from the provider, in the chosen order.
 
-Paging is the provider's: a page of ``PAGE_SIZE`` rows and an opaque cursor for the next one, in the provider's
-order (newest first). Providers take no sort order (the OpsOrch contract has none), so a sort other than
-``newest`` orders the rows of the page on screen, and the page says so.
+Paging is the provider's: a page of ``PAGE_SIZE`` rows and an opaque cursor for the next one. The OpsOrch query has
+no sort and no time range, so they are asked for in its metadata (``core_client.incident_order``). A provider that
+declares it honors them sorts and bounds across all pages; for any other the list is the provider's own order
+(newest first) over all time, a sort orders the rows of the page on screen, and the page says so.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime
 
 from pydantic import BaseModel
 
 from console.backend.overview import OPEN_INCIDENT_STATUSES
 from console.backend.records import ListFilters
 from console.backend.signals import SignalRow, signal_row
+from core_client.capabilities import Capability
 from core_client.client import CoreClient
+from core_client.incident_order import honors_incident_order, incident_order_metadata
 from core_client.schemas import IncidentQuery, QueryScope
 
 PAGE_SIZE = 25
@@ -24,10 +28,14 @@ SEVERITIES = ["sev1", "sev2", "sev3", "sev4"]
 ACTIVE = "active"
 SORTS = {
     "newest": "Newest first",
-    "severity": "Severity (this page)",
+    "oldest": "Oldest first",
+    "severity": "Severity",
+    "updated": "Recently updated",
     "status": "Status (this page)",
     "service": "Service (this page)",
 }
+# The sorts a provider can apply across pages; the others only ever order the page on screen.
+PROVIDER_SORTS = ("newest", "oldest", "severity", "updated")
 FILTER_PARAMS = ("status", "severity", "q", "sort")
 
 
@@ -60,23 +68,29 @@ class IncidentFilters(ListFilters):
             "sort": None if self.sort == "newest" else self.sort,
         }
 
-    def query(self, scope: QueryScope) -> IncidentQuery:
-        """The provider query for one page."""
+    def query(self, scope: QueryScope, window: tuple[datetime, datetime] | None = None) -> IncidentQuery:
+        """The provider query for one page: the sort and the scope's window (if any) go in its metadata."""
         statuses = OPEN_INCIDENT_STATUSES if self.status == ACTIVE else [self.status] if self.status else []
+        start, end = window or (None, None)
+        sort = self.sort if self.sort in PROVIDER_SORTS else "newest"
         return IncidentQuery(
             query=self.text or None,
             statuses=list(statuses),
             severities=[self.severity] if self.severity else [],
             scope=scope,
             limit=PAGE_SIZE,
+            metadata=incident_order_metadata(sort, start, end),
         )
 
 
-class RowsPage(BaseModel):
-    """One page of rows and the cursor of the next (``None`` on the last page)."""
+class IncidentsPage(BaseModel):
+    """One page of rows, the cursor of the next (``None`` on the last page), and whether the provider applied the
+    time range and the ``PROVIDER_SORTS`` across all pages (``False``: its own order over all time, sorted on
+    screen)."""
 
     rows: list[SignalRow]
     next_cursor: str | None = None
+    ordered_by_provider: bool = False
 
 
 def sort_rows(rows: list[SignalRow], sort: str) -> list[SignalRow]:
@@ -93,10 +107,17 @@ def sort_rows(rows: list[SignalRow], sort: str) -> list[SignalRow]:
 
 
 async def incidents_page(
-    core: CoreClient, filters: IncidentFilters, scope: QueryScope, cursor: str | None
-) -> RowsPage:
-    """One page of incidents matching the filters and scope."""
-    page = await core.incidents.query(filters.query(scope), cursor=cursor)
+    core: CoreClient,
+    filters: IncidentFilters,
+    scope: QueryScope,
+    cursor: str | None,
+    window: tuple[datetime, datetime] | None = None,
+) -> IncidentsPage:
+    """One page of incidents matching the filters, scope and (where the provider honors it) window."""
+    page = await core.incidents.query(filters.query(scope, window), cursor=cursor)
     now = core.clock.now()
     rows = [signal_row(incident, now) for incident in page.items]
-    return RowsPage(rows=sort_rows(rows, filters.sort), next_cursor=page.next_cursor)
+    applied = honors_incident_order(core.provider_for(Capability.INCIDENT).instance)
+    if not (applied and filters.sort in PROVIDER_SORTS):
+        rows = sort_rows(rows, filters.sort)
+    return IncidentsPage(rows=rows, next_cursor=page.next_cursor, ordered_by_provider=applied)

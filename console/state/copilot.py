@@ -93,8 +93,7 @@ class CopilotPanelState(ScopeState):
 
     def _page(self) -> PageContext:
         # The default range is the page's, not the person's: only a range they chose narrows the investigation.
-        chosen = {"from", "to", "range"} & set(self.router.url.query_parameters)
-        start, end = self.window() if chosen and self.window_start else (None, None)
+        start, end = self.chosen_window() or (None, None)
         incident_id = linked_key(self.router.url.path, "incident") or None
         return PageContext(
             path=self.router.url.path,

@@ -23,6 +23,7 @@ from console.backend.incidents import (
     INCIDENT_STATUSES,
     SEVERITIES,
     IncidentFilters,
+    IncidentsPage,
     incidents_page,
 )
 from console.backend.scope import ANY
@@ -37,13 +38,17 @@ from core_client.errors import OpsPilotError
 
 
 class IncidentsState(PagedList, ScopeState):
-    """The visible page of incidents and the filters the URL holds."""
+    """The visible page of incidents, the filters the URL holds, and whether the provider applied the sort and a
+    chosen time range across all pages (else the sort orders only the page on screen, over all time)."""
 
     rows: list[SignalRow] = []
     status: str = ""
     severity: str = ""
     text: str = ""
     sort: str = "newest"
+    ordered_by_provider: bool = False
+    # The chosen time range the provider applied to the list, as the scope bar labels it ("" for all time).
+    started_within: str = ""
 
     @classmethod
     def _filter_type(cls) -> type[IncidentFilters]:
@@ -51,7 +56,13 @@ class IncidentsState(PagedList, ScopeState):
 
     async def _fetch(self, core: CoreClient, cursor: str | None) -> RowsPage:
         filters = IncidentFilters(status=self.status, severity=self.severity, text=self.text, sort=self.sort)
-        return await incidents_page(core, filters, self.query_scope(), cursor)
+        return await incidents_page(core, filters, self.query_scope(), cursor, self.chosen_window())
+
+    def _show_page(self, page: RowsPage | None) -> None:
+        super()._show_page(page)
+        self.ordered_by_provider = isinstance(page, IncidentsPage) and page.ordered_by_provider
+        applied = self.ordered_by_provider and self.chosen_window() is not None
+        self.started_within = self.window_label if applied else ""
 
     @rx.event
     def filter_severity(self, value: str) -> EventSpec:

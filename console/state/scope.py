@@ -104,6 +104,15 @@ class ScopeState(SessionState):
         """The time range as absolute UTC times (resolved when the page opened)."""
         return parse_time(self.window_start), parse_time(self.window_end)
 
+    def chosen_window(self) -> tuple[datetime, datetime] | None:
+        """The time range only when the person chose one (the URL sets it); ``None`` for the page's default.
+
+        Lists of records that happened once (incidents) and investigations use this: the default "last 24h"
+        suits charts and logs, but would hide every older incident from a list that never asked for a range.
+        """
+        chosen = {"from", "to", "range"} & set(self.router.url.query_parameters)
+        return self.window() if chosen and self.window_start else None
+
     def _scope(self) -> Scope:
         return Scope.from_params(self.router.url.query_parameters)
 
@@ -172,7 +181,9 @@ class ScopeState(SessionState):
         if not isinstance(value, str) or value not in PRESETS:
             return None
         scope = self._scope().model_copy(update={"range": value, "start": None, "end": None})
-        return self._go(scope_changes(scope))
+        # A chosen range stays in the URL even when it is the default: it narrows lists that otherwise span all
+        # time (chosen_window), which the default does not.
+        return self._go({**scope_changes(scope), "range": value})
 
     @rx.event
     def set_custom_from(self, value: str) -> None:

@@ -59,8 +59,21 @@ def incidents() -> rx.Component:
             test_id="panel-incident-list",
         ),
         rx.text(
-            "Newest first, 25 a page. The provider takes no sort order, so other sorts order the rows of this "
-            "page. Service, team and environment come from the scope bar.",
+            rx.cond(
+                S.ordered_by_provider,
+                rx.fragment(
+                    "25 a page, ",
+                    rx.cond(
+                        S.started_within != "",
+                        "started within the scope's time range (" + S.started_within + "). ",
+                        "over all time (choose a time range in the scope bar to narrow it). ",
+                    ),
+                    "Sorts marked (this page) order the rows of this page; the others run across all pages. ",
+                ),
+                "Newest first, 25 a page, over all time. The provider takes no sort order, so other sorts "
+                "order the rows of this page. ",
+            ),
+            "Service, team and environment come from the scope bar.",
             size="1",
             color=rx.color("gray", 10),
         ),

@@ -3,6 +3,8 @@ the backend functions, and the page states driven without a browser."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from sqlmodel import select
 
 from console.backend.incident import incident_context
@@ -12,7 +14,7 @@ from console.state.incidents import IncidentsState, IncidentState
 from console.state.scope import ScopeState
 from core_client.capabilities import Capability
 from core_client.client import CoreClient
-from core_client.schemas import QueryScope
+from core_client.schemas import IncidentQuery, QueryScope
 from core_client.store import ApprovalRequest, AuditEvent
 from tests.console.browserless import Client
 from tests.console.demo_world import built_world, demo_core, people, signed_in
@@ -110,6 +112,33 @@ async def test_the_list_state_loads_pages_and_reads_its_filters_from_the_url(
     page = await client.state(IncidentsState)
     assert (page.severity, page.sort, page.page_number) == ("sev2", "severity", 1)
     assert len(page.rows) == 8 and {row.severity for row in page.rows} == {"sev2"}
+
+
+async def test_the_sort_and_a_chosen_range_run_across_pages(demo_core: CoreClient, people) -> None:
+    rank = {"sev1": 1, "sev2": 2, "sev3": 3, "sev4": 4}
+    client = await signed_in(demo_core, "vera", "/incidents?sort=severity")
+    await client.follow(await client.fire(ScopeState.open_page))
+    first = await client.state(IncidentsState)
+    assert (first.ordered_by_provider, first.started_within, len(first.rows)) == (True, "", 25)
+    first_ranks = [rank[row.severity] for row in first.rows]
+    await client.fire(IncidentsState.next_page)
+    second_ranks = [rank[row.severity] for row in (await client.state(IncidentsState)).rows]
+    # The provider sorted all 33: page 2 carries on below page 1 instead of starting over at sev1.
+    assert first_ranks + second_ranks == sorted(first_ranks + second_ranks)
+    assert first_ranks[0] == 1 and second_ranks[-1] == 4 and len(second_ranks) == 8
+
+    client.goto("/incidents?range=7d&sort=oldest")
+    await client.follow(await client.fire(ScopeState.open_page))
+    week = await client.state(IncidentsState)
+    now = demo_core.clock.now()
+    inside = [
+        incident.id
+        for incident in (await demo_core.incidents.query(IncidentQuery(limit=100))).items
+        if incident.created_at and incident.created_at >= now - timedelta(days=7)
+    ]
+    assert 0 < len(inside) < 33 and week.started_within == "Last 7d"
+    assert sorted(row.id for row in week.rows) == sorted(inside) and week.rows[-1].id == LIVE
+    assert not week.has_next
 
 
 async def test_filter_controls_write_the_url(demo_core: CoreClient, people) -> None:

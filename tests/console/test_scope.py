@@ -98,6 +98,9 @@ async def test_the_scope_bar_navigates_to_the_same_page_with_new_parameters(
     assert anyone.redirects() == ["/incidents?severity=sev1"]
     preset = await client.fire(ScopeState.pick_range, value="7d")
     assert preset.redirects() == ["/incidents?range=7d&service=orders-api&severity=sev1"]
+    # Choosing the default range is still a choice: it stays in the URL and narrows the lists.
+    default = await client.fire(ScopeState.pick_range, value="24h")
+    assert default.redirects() == ["/incidents?range=24h&service=orders-api&severity=sev1"]
     cleared = await client.fire(ScopeState.clear_scope)
     assert cleared.redirects() == ["/incidents?severity=sev1"]
 

@@ -9,14 +9,17 @@ from typing import Any
 
 import pytest
 
+from core_client.capabilities import Capability
 from core_client.client import CoreClient
 from core_client.errors import BadQuery, NotFound
 from core_client.identity import Actor, Role
+from core_client.incident_order import honors_incident_order, incident_order_metadata
 from core_client.schemas import (
     AlertQuery,
     CreateIncidentInput,
     CreateTicketInput,
     DeploymentQuery,
+    Incident,
     IncidentQuery,
     LogExpression,
     LogQuery,
@@ -36,6 +39,7 @@ from core_client.settings import load_settings
 from tests.demo.world_fixture import build_small, install
 
 ACTOR = Actor(user="alice", role=Role.RESPONDER)
+RANK = {"sev1": 1, "sev2": 2, "sev3": 3, "sev4": 4}
 
 
 class PassGate:
@@ -256,3 +260,66 @@ async def test_logs_are_served_from_the_world(core: CoreClient) -> None:
     )
     assert page.items and all(e.service == "orders-api" for e in page.items)
     assert page.items[0].timestamp <= core.clock.now()
+
+
+async def _all_pages(core: CoreClient, query: IncidentQuery) -> list[list[Incident]]:
+    pages, cursor = [], None
+    while True:
+        page = await core.incidents.query(query, cursor=cursor)
+        pages.append(page.items)
+        if page.next_cursor is None:
+            return pages
+        cursor = page.next_cursor
+
+
+async def test_each_sort_runs_across_pages_without_gaps_or_repeats(core: CoreClient) -> None:
+    assert honors_incident_order(core.provider_for(Capability.INCIDENT).instance)
+    everything = (await core.incidents.query(IncidentQuery(limit=100))).items
+    assert len(everything) == 33
+    expected = {
+        "newest": sorted(everything, key=lambda i: (i.created_at, i.id), reverse=True),
+        "oldest": sorted(everything, key=lambda i: (i.created_at, i.id)),
+        "updated": sorted(everything, key=lambda i: (i.updated_at, i.id), reverse=True),
+    }
+    for sort, order in expected.items():
+        pages = await _all_pages(core, IncidentQuery(limit=10, metadata=incident_order_metadata(sort)))
+        assert [len(p) for p in pages] == [10, 10, 10, 3]
+        assert [i.id for p in pages for i in p] == [i.id for i in order], sort
+
+    pages = await _all_pages(core, IncidentQuery(limit=10, metadata=incident_order_metadata("severity")))
+    flat = [i for p in pages for i in p]
+    assert sorted(i.id for i in flat) == sorted(i.id for i in everything)
+    keys = [(RANK[i.severity], -i.created_at.timestamp()) for i in flat if i.created_at]
+    assert keys == sorted(keys) and flat[0].severity == "sev1" and flat[-1].severity == "sev4"
+    # Page 2 carries on where page 1 stopped: no sev1 after the first sev2.
+    assert [i.severity for i in pages[1]][:1] != ["sev1"] and RANK[pages[1][0].severity] >= RANK[
+        pages[0][-1].severity
+    ]
+
+
+async def test_a_creation_range_keeps_only_incidents_started_inside_it(core: CoreClient) -> None:
+    now = core.clock.now()
+    metadata = incident_order_metadata("oldest", now - timedelta(days=30), now)
+    pages = await _all_pages(core, IncidentQuery(limit=2, metadata=metadata))
+    inside = [i for p in pages for i in p]
+    assert [i.id for i in inside] == ["INC-4003", "INC-4002", "INC-4029", "INC-4001", "INC-4033"]
+    assert all(i.created_at and now - timedelta(days=30) <= i.created_at < now for i in inside)
+    older = incident_order_metadata("newest", None, now - timedelta(days=340))
+    assert [i.id for i in (await core.incidents.query(IncidentQuery(metadata=older))).items] == [
+        "INC-4024",
+        "INC-4031",
+    ]
+
+
+async def test_a_cursor_belongs_to_its_sort_and_bad_metadata_is_a_bad_query(core: CoreClient) -> None:
+    first = await core.incidents.query(IncidentQuery(limit=5, metadata=incident_order_metadata("severity")))
+    with pytest.raises(BadQuery, match="cursor does not belong to this query"):
+        await core.incidents.query(
+            IncidentQuery(limit=5, metadata=incident_order_metadata("oldest")), cursor=first.next_cursor
+        )
+    with pytest.raises(BadQuery, match="bad incident order in query metadata: sort"):
+        await core.incidents.query(IncidentQuery(metadata={"sort": "loudest"}))
+    with pytest.raises(BadQuery, match="createdFrom"):
+        await core.incidents.query(IncidentQuery(metadata={"createdFrom": "yesterday"}))
+    # Metadata the convention does not name is left alone.
+    assert len((await core.incidents.query(IncidentQuery(metadata={"trace": "x"}))).items) == 33
