@@ -54,6 +54,8 @@ EXCERPT_CHARS = 300
 MAX_ITEMS = 60
 # Around one cited log line, the console shows this much of its service's log.
 LOG_WINDOW = timedelta(minutes=5)
+# How far past a lone point a metric link's window runs (a series of one point has no step of its own).
+SINGLE_POINT_STEP = timedelta(minutes=1)
 PATTERN_QUERY_WORDS = 6
 # Labels that say which series an anomaly or metric is, beyond its service (team follows from the service).
 SERIES_LABELS_SKIPPED = frozenset({"service", "team"})
@@ -253,8 +255,13 @@ def _series(structured: Any, call_id: str) -> Iterator[Evidence]:
             f"{series_ref(series.name, series.service, series.labels)}: {last.value:g} at {_when(last.timestamp)}"
             f" (from {_when(first.timestamp)}: min {min(values):g}, max {max(values):g})"
         )
+        # The console's windows are half-open, so the window runs one step past the last point to show it.
+        step = last.timestamp - series.points[-2].timestamp if len(series.points) > 1 else SINGLE_POINT_STEP
         link = metrics_link(
-            metric=series.name, service=series.service or None, start=first.timestamp, end=last.timestamp
+            metric=series.name,
+            service=series.service or None,
+            start=first.timestamp,
+            end=last.timestamp + step,
         )
         ref = series_ref(series.name, series.service, series.labels)
         yield _evidence(EvidenceKind.METRIC, ref, text, call_id, link)

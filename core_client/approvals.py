@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 from typing import Any, cast
 
 from pydantic import BaseModel
-from sqlalchemy import CursorResult, and_, or_, update
+from sqlalchemy import CursorResult, and_, func, or_, update
 from sqlalchemy.orm import Session
 from sqlmodel import col, select
 
@@ -202,6 +202,13 @@ class ApprovalBook:
             else None
         )
         return Page[ApprovalRequest](items=items, next_cursor=next_cursor)
+
+    def count(self, status: RequestStatus) -> int:
+        """How many requests have ``status`` (after expiring overdue ones), counted by the database."""
+        self.expire_due()
+        query = select(func.count()).select_from(ApprovalRequest).where(col(ApprovalRequest.status) == status)
+        with self.database.transaction() as session:
+            return int(session.scalar(query) or 0)
 
     def expire_due(self) -> builtins.list[ApprovalRequest]:
         """Mark every pending request past its expiry as expired (audited); returns them."""

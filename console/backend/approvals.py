@@ -106,7 +106,7 @@ def _inbox(book: ApprovalBook, decided_limit: int) -> Inbox:
     return Inbox(
         pending=[approval_row(r, now) for r in pending],
         decided=[approval_row(r, now) for r in decided],
-        pending_count=len(pending),
+        pending_count=book.count("pending"),
     )
 
 
@@ -117,8 +117,7 @@ async def load_inbox(book: ApprovalBook, *, decided_limit: int = 25) -> Inbox:
 
 async def pending_count(book: ApprovalBook) -> int:
     """How many requests wait for a person: the badge in the navigation."""
-    page = await asyncio.to_thread(book.list, "pending", limit=1000)
-    return len(page.items)
+    return await asyncio.to_thread(book.count, "pending")
 
 
 async def decide(

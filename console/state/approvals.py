@@ -39,6 +39,8 @@ class ApprovalsState(ScopeState):
     loading: bool = True
     error: str = ""
     pending: list[ApprovalRow] = []
+    # Every pending request, of which ``pending`` holds the newest page.
+    pending_total: int = 0
     decided: list[ApprovalRow] = []
     reasons: dict[str, str] = {}
     deciding: str = ""
@@ -65,6 +67,7 @@ class ApprovalsState(ScopeState):
         async with self:
             focused = self.focused
             self.pending = sorted(inbox.pending, key=lambda row: row.id != focused)
+            self.pending_total = inbox.pending_count
             self.decided = inbox.decided
             self.error, self.loading = "", False
         yield ApprovalsBadgeState.refresh

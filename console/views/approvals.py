@@ -108,13 +108,25 @@ def approvals() -> rx.Component:
         "shield-alert",
         rx.cond(
             S.pending.length() > 0,
-            rx.vstack(rx.foreach(S.pending, _pending_card), spacing="3", width="100%"),
+            rx.vstack(
+                rx.foreach(S.pending, _pending_card),
+                rx.cond(
+                    S.pending_total > S.pending.length(),
+                    rx.text(
+                        f"Showing the newest {S.pending.length()} of {S.pending_total}: decide these first.",
+                        size="1",
+                        color=rx.color("gray", 10),
+                    ),
+                ),
+                spacing="3",
+                width="100%",
+            ),
             empty_state("Nothing waits for approval."),
         ),
         error=S.error,
         loading=S.loading,
         test_id="panel-pending",
-        aside=rx.badge(S.pending.length(), variant="outline"),
+        aside=rx.badge(S.pending_total, variant="outline"),
     )
     decided = panel(
         "Decided",

@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from console import runtime
-from console.state.approvals import ApprovalsState
+from console.state.approvals import ApprovalsBadgeState, ApprovalsState
 from console.state.copilot import CopilotPanelState
 from console.state.runs import RunPageState, RunsPageState
 from console.state.scope import ScopeState
@@ -100,6 +100,8 @@ async def test_a_proposed_ticket_waits_for_an_approver_then_is_created_once(
     await abby.fire(ApprovalsState.load)
     inbox = await abby.state(ApprovalsState)
     assert inbox.pending[0].id == pending and inbox.pending[0].evidence
+    await abby.fire(ApprovalsBadgeState.refresh)
+    assert (await abby.state(ApprovalsBadgeState)).pending == inbox.pending_total == len(inbox.pending) == 1
     await abby.fire(ApprovalsState.approve, request_id=pending)
     await asyncio.wait_for(proposing, timeout=60)
 

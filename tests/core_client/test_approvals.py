@@ -112,6 +112,7 @@ def test_expire_due_and_list_by_status(
     assert [r.id for r in later.list("pending").items] == [fresh]
     assert [r.id for r in later.list("expired").items] == [old]
     assert [r.id for r in later.list().items] == [fresh, old]
+    assert (later.count("pending"), later.count("expired"), later.count("approved")) == (1, 1, 0)
 
 
 def test_a_withdrawn_request_is_final_audited_and_cannot_be_decided(
