@@ -67,10 +67,27 @@ class ApprovalBook:
         run_id: str | None = None,
         kind: ToolKind = "destructive",
     ) -> ApprovalRequest:
-        """File a request for a person to approve ``tool`` with exactly these ``arguments``."""
+        """File a request for a person to approve ``tool`` with exactly these ``arguments``.
+
+        A Copilot run asks once per change: while its request for the same tool and arguments is pending, filing
+        again returns that request (a worker that died between filing and waiting must not ask twice).
+        """
         decision = self.policy.decide(tool, kind=kind, environment=environment)
         _refuse_unusable(decision, requester)
         with self.database.transaction() as session:
+            if run_id is not None:
+                _, sha = arguments_digest(tool, arguments)
+                waiting = session.scalar(
+                    select(ApprovalRequest).where(
+                        col(ApprovalRequest.run_id) == run_id,
+                        col(ApprovalRequest.tool) == tool,
+                        col(ApprovalRequest.arguments_sha256) == sha,
+                        col(ApprovalRequest.status) == "pending",
+                        col(ApprovalRequest.expires_at) > self.clock.now(),
+                    )
+                )
+                if waiting is not None:
+                    return waiting
             return self._file(
                 session, tool, arguments, requester, evidence, risk, decision.environment, run_id
             )

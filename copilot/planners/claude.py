@@ -7,8 +7,8 @@ runner decides approval), its ``submit_answer`` call becomes a :class:`Finish` w
 :class:`Answer`. The history is written back to memory only when a decision is made, so a run that dies mid-call
 resumes in another process with exactly the history it had.
 
-One retry policy (copilot.resilience) covers 429, 5xx and overloaded replies, honouring Retry-After; the SDK's own
-retries are off. The system prompt and the tool list carry cache_control, and so does the tail of the history,
+One retry policy (copilot.resilience) covers 429, 5xx and overloaded replies, honouring Retry-After, and tool input
+that is not JSON at all; the SDK's own retries are off. The system prompt and the tool list carry cache_control, and so does the tail of the history,
 so each turn pays full price only for what is new.
 """
 
@@ -451,8 +451,12 @@ class ClaudePlanner:
             request["tool_choice"] = {"type": "tool", "name": ANSWER_TOOL}
 
         async def attempt() -> Message:
-            async with self._client.messages.stream(**request) as stream:
-                return await stream.get_final_message()
+            try:
+                async with self._client.messages.stream(**request) as stream:
+                    return await stream.get_final_message()
+            except ValueError as error:
+                # The SDK's only ValueError while streaming: tool input it cannot parse as JSON.
+                raise UnparsableToolInput(str(error)) from error
 
         return await with_retries(
             attempt, policy=self._retry, retryable=retryable, what=f"Claude ({self.model})", sleep=self._sleep
@@ -462,11 +466,21 @@ class ClaudePlanner:
         context.memory[MEMORY_KEY] = memory.model_dump(mode="json")
 
 
+class UnparsableToolInput(ValueError):
+    """The model streamed tool input that is not JSON, so there is no call to answer with an error result; the
+    SDK's advice is to send the request again."""
+
+
 def retryable(error: BaseException) -> bool:
     """Worth another attempt: rate limits, server errors, overload (also when it arrives mid-stream), lost
-    connections. A bad request or a refused key stays wrong however often it is sent."""
+    connections, tool input that is not JSON. A bad request or a refused key stays wrong however often it is
+    sent."""
     if isinstance(
-        error, anthropic.RateLimitError | anthropic.InternalServerError | anthropic.APIConnectionError
+        error,
+        anthropic.RateLimitError
+        | anthropic.InternalServerError
+        | anthropic.APIConnectionError
+        | UnparsableToolInput,
     ):
         return True
     return isinstance(error, anthropic.APIStatusError) and error.type in (

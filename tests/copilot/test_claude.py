@@ -14,7 +14,7 @@ import pytest
 from copilot.answer import Evidence, EvidenceKind
 from copilot.machine import RunState
 from copilot.planners import choose_planner
-from copilot.planners.claude import MEMORY_KEY, ClaudePlanner, ToolNames
+from copilot.planners.claude import MEMORY_KEY, ClaudePlanner, ToolNames, UnparsableToolInput
 from copilot.planning import CallTools, Finish, GiveUp, PlanContext, ToolOutcome, ToolSpec
 from copilot.records import RunView
 from copilot.resilience import RetryPolicy
@@ -274,6 +274,21 @@ async def test_a_malformed_tool_input_goes_back_as_an_error_result_once(settings
     assert result["is_error"] is True
     assert "Invalid input for opspilot__search_logs" in result["content"]
     assert "'query' is a required property" in result["content"] or "many" in result["content"]
+
+
+async def test_tool_input_that_is_not_json_is_asked_for_again(settings: Settings) -> None:
+    garbled = reply(ToolUse("opspilot__search_logs", {}, raw_input='{"query": timeout, service'))
+    fake = FakeAnthropic(garbled, reply(ToolUse("opspilot__search_logs", {"query": "timeout"})))
+
+    plan = await planner(settings, fake, sleep=Sleeps()).plan(context())
+
+    assert isinstance(plan, CallTools) and plan.calls[0].arguments == {"query": "timeout"}
+    assert len(fake.requests) == 2 and fake.requests[1].messages == fake.requests[0].messages
+
+    never = FakeAnthropic(*[garbled] * QUICK.attempts)
+    with pytest.raises(UnparsableToolInput, match="Unable to parse tool parameter JSON"):
+        await planner(settings, never, sleep=Sleeps()).plan(context())
+    assert len(never.requests) == QUICK.attempts
 
 
 async def test_a_second_malformed_reply_gives_up_with_the_reason(settings: Settings) -> None:

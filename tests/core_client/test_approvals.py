@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import timedelta
 
 import pytest
@@ -22,7 +23,8 @@ BOB = Actor(user="bob", role=Role.APPROVER)
 VIVIAN = Actor(user="vivian", role=Role.VIEWER)
 
 
-def file_request(book: ApprovalBook, requester: Actor = ALICE_COPILOT) -> str:
+def file_request(book: ApprovalBook, requester: Actor = ALICE_COPILOT, run_id: str | None = None) -> str:
+    """File the usual request, from its own Copilot run unless ``run_id`` names one."""
     request = book.request(
         "create_incident",
         ARGS,
@@ -30,7 +32,7 @@ def file_request(book: ApprovalBook, requester: Actor = ALICE_COPILOT) -> str:
         evidence=[{"id": "ev1", "kind": "log"}],
         risk="opens a sev2 incident",
         environment="prod",
-        run_id="run-1",
+        run_id=run_id or f"run-{uuid.uuid4().hex[:8]}",
     )
     return request.id
 
@@ -46,6 +48,21 @@ def test_request_records_canonical_arguments_and_hash(book: ApprovalBook) -> Non
     assert book.approval_url(request.id) == f"http://localhost:3000/approvals/{request.id}"
     (event,) = book.audit.list(request_id=request.id).items
     assert (event.action, event.actor) == ("requested", "copilot for alice")
+
+
+def test_a_run_asks_once_per_change_while_its_request_waits(
+    book: ApprovalBook, database: Database, settings: Settings, clock: FixedClock
+) -> None:
+    first = file_request(book, run_id="run-1")
+    assert file_request(book, run_id="run-1") == first, "filed again by a resumed run: the same request"
+    assert file_request(book, run_id="run-2") != first, "another run asks for itself"
+    assert len(book.audit.list(action="requested").items) == 2
+
+    book.reject(first, approver=BOB, reason="not now")
+    again = file_request(book, run_id="run-1")
+    assert again != first, "after a decision, asking again is a new request"
+    later = ApprovalBook(database, clock=FixedClock(clock.now() + timedelta(hours=2)), settings=settings)
+    assert file_request(later, run_id="run-1") != again, "an expired request is never handed back"
 
 
 def test_approver_approves_and_a_grant_is_issued(book: ApprovalBook) -> None:
