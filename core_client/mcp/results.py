@@ -21,10 +21,16 @@ MAX_STRING_CHARS = 2_000
 ERROR_META_KEY = "opspilot/error"
 
 
+def _any_object(schema: dict[str, Any]) -> None:
+    # "additionalProperties": true is JSON Schema's default anyway; left in, every client that validates a result
+    # walks every key of every row for nothing (a third of the validation time of a 25-row page).
+    schema["items"].pop("additionalProperties", None)
+
+
 class ToolPage(BaseModel):
     """A bounded page: pass ``next_cursor`` back as ``cursor`` for more."""
 
-    items: list[dict[str, Any]] = Field(default_factory=list)
+    items: list[dict[str, Any]] = Field(default_factory=list, json_schema_extra=_any_object)
     next_cursor: str | None = None
     shown: int = 0
     note: str = ""
@@ -87,6 +93,7 @@ def page_result(
     ``describe(shown, more)`` gives the one-line summary that heads the text.
     """
     kept: list[dict[str, Any]] = []
+    texts: list[str] = []
     used = 200  # room for the envelope and summary
     cut = False
     for item in items[skip:]:
@@ -96,6 +103,7 @@ def page_result(
             cut = True
             break
         kept.append(row)
+        texts.append(text)
         used += size
     if cut:
         next_cursor: str | None = encode_cursor({"p": provider_cursor, "s": skip + len(kept)})
@@ -106,7 +114,10 @@ def page_result(
     note = "more results: call again with cursor=next_cursor" if next_cursor else ""
     # The shape of ToolPage, built directly: the server checks it against that schema anyway.
     page = {"items": kept, "next_cursor": next_cursor, "shown": len(kept), "note": note}
-    text = describe(len(kept), next_cursor is not None) + "\n" + compact_json(page)
+    # compact_json(page), from the rows' JSON made above: each row is serialized once.
+    rest = compact_json({"next_cursor": next_cursor, "shown": len(kept), "note": note})
+    page_json = '{"items":[' + ",".join(texts) + "]," + rest[1:]
+    text = describe(len(kept), next_cursor is not None) + "\n" + page_json
     return CallToolResult(content=[TextContent(type="text", text=text)], structured_content=page)
 
 

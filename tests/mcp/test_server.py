@@ -60,6 +60,8 @@ async def test_large_results_are_cut_to_the_budget_and_continue_by_cursor(
             assert not result.is_error, text_of(result)
             assert len(json.dumps(result.structured_content)) <= budget * 1.1
             assert len(text_of(result)) <= budget * 1.2
+            # The text is a one-line summary, then exactly the structured content as JSON.
+            assert json.loads(text_of(result).split("\n", 1)[1]) == result.structured_content
             seen += [item["id"] for item in result.structured_content["items"]]
             cursor = result.structured_content["next_cursor"]
             if cursor is None:
