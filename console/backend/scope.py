@@ -42,6 +42,9 @@ class Scope(BaseModel):
     range: str = DEFAULT_RANGE
     start: datetime | None = None
     end: datetime | None = None
+    # Whether the URL chose the time range; without a choice the range is the default, which charts and logs use
+    # but lists of incidents do not (they span all time).
+    chosen: bool = False
 
     @classmethod
     def from_params(cls, params: Mapping[str, str]) -> Scope:
@@ -53,9 +56,11 @@ class Scope(BaseModel):
         )
         start, end = _time(params.get("from")), _time(params.get("to"))
         if start and end and start < end:
-            return scope.model_copy(update={"range": "", "start": start, "end": end})
+            return scope.model_copy(update={"range": "", "start": start, "end": end, "chosen": True})
         preset = params.get("range", "")
-        return scope.model_copy(update={"range": preset if preset in PRESETS else DEFAULT_RANGE})
+        if preset in PRESETS:
+            return scope.model_copy(update={"range": preset, "chosen": True})
+        return scope
 
     def to_params(self) -> dict[str, str]:
         """The URL parameters for this scope (defaults left out, so plain links stay short)."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import reflex as rx
 
-from console.backend.scope import ANY, PRESETS, ScopeOption
+from console.backend.scope import ANY, DEFAULT_RANGE, PRESETS, ScopeOption
 from console.state.scope import ScopeState as S
 
 CUSTOM = "custom"
@@ -82,10 +82,16 @@ def _time_range() -> rx.Component:
         _label("Time"),
         rx.segmented_control.root(
             *(rx.segmented_control.item(name, value=name) for name in PRESETS),
-            value=rx.cond(S.time_range == "", CUSTOM, S.time_range),
+            # Nothing is marked until a range is chosen: clicking the default's button must still choose it.
+            value=rx.cond(S.time_range == "", CUSTOM, rx.cond(S.range_chosen, S.time_range, "")),
             on_change=S.pick_range,
             size="1",
             data_testid="scope-range",
+        ),
+        rx.cond(
+            S.range_chosen,
+            rx.fragment(),
+            rx.text(f"default: last {DEFAULT_RANGE}", size="1", color=rx.color("gray", 10)),
         ),
         _custom_range(),
         rx.tooltip(

@@ -80,6 +80,8 @@ class ScopeState(SessionState):
     scope_team: str = ""
     scope_environment: str = ""
     time_range: str = DEFAULT_RANGE
+    # Whether the URL chose the range (else it is the default: see chosen_window).
+    range_chosen: bool = False
     window_start: str = ""
     window_end: str = ""
     window_label: str = f"Last {DEFAULT_RANGE}"
@@ -110,8 +112,7 @@ class ScopeState(SessionState):
         Lists of records that happened once (incidents) and investigations use this: the default "last 24h"
         suits charts and logs, but would hide every older incident from a list that never asked for a range.
         """
-        chosen = {"from", "to", "range"} & set(self.router.url.query_parameters)
-        return self.window() if chosen and self.window_start else None
+        return self.window() if self.range_chosen and self.window_start else None
 
     def _scope(self) -> Scope:
         return Scope.from_params(self.router.url.query_parameters)
@@ -120,7 +121,7 @@ class ScopeState(SessionState):
         start, end = scope.window(now)
         self.scope_service, self.scope_team = scope.service, scope.team
         self.scope_environment = scope.environment
-        self.time_range = scope.range
+        self.time_range, self.range_chosen = scope.range, scope.chosen
         self.window_start, self.window_end = format_time(start), format_time(end)
         self.window_label = scope.label()
         self.custom_from, self.custom_to = start.strftime("%Y-%m-%dT%H:%M"), end.strftime("%Y-%m-%dT%H:%M")

@@ -22,13 +22,13 @@ def test_a_url_without_scope_means_everything_over_the_last_24_hours() -> None:
     assert scope.query_scope() == QueryScope()
     assert scope.window(NOW) == (NOW - timedelta(hours=24), NOW)
     assert scope.label() == "Last 24h"
-    assert scope.to_params() == {}
+    assert scope.to_params() == {} and not scope.chosen
 
 
 def test_service_team_environment_and_a_preset() -> None:
     scope = Scope.from_params({"service": "orders-api", "team": "commerce", "env": "prod", "range": "1h"})
     assert scope.query_scope() == QueryScope(service="orders-api", team="commerce", environment="prod")
-    assert scope.window(NOW) == (NOW - timedelta(hours=1), NOW)
+    assert scope.window(NOW) == (NOW - timedelta(hours=1), NOW) and scope.chosen
     assert scope.to_params() == {"service": "orders-api", "team": "commerce", "env": "prod", "range": "1h"}
 
 
@@ -36,7 +36,7 @@ def test_an_absolute_window_wins_over_a_preset_and_round_trips() -> None:
     params = {"from": "2025-06-11T10:00:00Z", "to": "2025-06-11T12:30:00Z", "range": "7d"}
     scope = Scope.from_params(params)
     start, end = datetime(2025, 6, 11, 10, tzinfo=UTC), datetime(2025, 6, 11, 12, 30, tzinfo=UTC)
-    assert (scope.range, scope.window(NOW)) == ("", (start, end))
+    assert (scope.range, scope.window(NOW), scope.chosen) == ("", (start, end), True)
     assert scope.label() == "2025-06-11 10:00 → 2025-06-11 12:30 UTC"
     assert scope.to_params() == {"from": "2025-06-11T10:00:00Z", "to": "2025-06-11T12:30:00Z"}
 
@@ -51,7 +51,7 @@ def test_an_absolute_window_wins_over_a_preset_and_round_trips() -> None:
 )
 def test_a_mangled_time_range_falls_back_to_the_default(params: dict[str, str]) -> None:
     scope = Scope.from_params(params)
-    assert (scope.range, scope.start, scope.end) == ("24h", None, None)
+    assert (scope.range, scope.start, scope.end, scope.chosen) == ("24h", None, None, False)
 
 
 def test_urls_keep_the_other_parameters_and_drop_cleared_ones() -> None:
@@ -83,7 +83,13 @@ async def test_opening_a_page_reads_the_scope_against_the_world_clock(demo_core:
     assert (scope.window_start, scope.window_end) == ("2025-06-11T08:20:00Z", "2025-06-11T14:20:00Z")
     assert scope.window() == (NOW - timedelta(hours=6), NOW)
     assert (scope.time_range, scope.window_label) == ("6h", "Last 6h")
+    assert scope.range_chosen and scope.chosen_window() == scope.window()
     assert "orders-api" in scope.service_options and scope.environment_options == ["prod", "staging"]
+
+    client.goto("/incidents?service=orders-api")
+    await client.fire(ScopeState.open_page)
+    default = await client.state(ScopeState)
+    assert (default.time_range, default.range_chosen, default.chosen_window()) == ("24h", False, None)
 
 
 async def test_the_scope_bar_navigates_to_the_same_page_with_new_parameters(
