@@ -134,6 +134,34 @@ def test_filter_scope_and_paginate_incidents(page: Any) -> None:
     expect(page.get_by_test_id("filter-severity")).to_contain_text("sev1")
 
 
+def test_sort_incidents_across_pages_and_narrow_them_to_a_chosen_range(page: Any) -> None:
+    rank = {"sev1": 1, "sev2": 2, "sev3": 3, "sev4": 4}
+    page.goto("/incidents", timeout=TIMEOUT_MS)
+    rows = page.get_by_test_id("incident-row")
+    expect(rows).to_have_count(25, timeout=TIMEOUT_MS)
+    pick(page, "sort", "Severity")
+    expect(page).to_have_url(re.compile(r"/incidents\?sort=severity$"))
+    expect(rows.first).to_contain_text("sev1", timeout=TIMEOUT_MS)
+    first_page = [rank[text.split()[0]] for text in rows.all_inner_texts()]
+    page.get_by_test_id("page-next").click()
+    expect(page.get_by_test_id("page-number")).to_have_text("Page 2")
+    settled(page)
+    second_page = [rank[text.split()[0]] for text in rows.all_inner_texts()]
+    # Sorted by the provider across all pages: page 2 carries on where page 1 stopped.
+    assert first_page + second_page == sorted(first_page + second_page)
+    assert page.get_by_text("over all time").count() == 1
+
+    page.get_by_role("radio", name="24h").click()
+    expect(page).to_have_url(re.compile(r"range=24h"))
+    expect(page.get_by_text("started within the scope's time range (Last 24h)")).to_be_visible(
+        timeout=TIMEOUT_MS
+    )
+    settled(page)
+    assert 0 < rows.count() < 25
+    for text in rows.all_inner_texts():
+        assert re.search(r"\b\d+[mh] ago\b", text), f"older than a day: {text}"
+
+
 def test_an_admin_changes_an_incident_s_severity_and_sees_the_toast(page: Any) -> None:
     page.goto("/incidents?status=active", timeout=TIMEOUT_MS)
     row = page.get_by_test_id("incident-row").first
