@@ -6,7 +6,8 @@ in with Chromium, and times, in the page itself, from the click or the form's su
 are in the DOM (a MutationObserver and ``performance.now()``):
 
 - Logs: a page change (Older, then Newer, alternately) and a filter (a new search text);
-- Incidents: a page change (Next, Previous) and a filter (a new search text), when the page exists.
+- Incidents: a page change (Next, Previous), a filter (a new search text), and a page change sorted by severity
+  (the provider sorts all incidents), when the page exists.
 
 Beside each, the backend-only time of the same operation (the console's backend function over CoreClient, the
 provider included, no Reflex and no browser). Median and p95 of ``--repeats`` runs after one warm-up each.
@@ -210,6 +211,9 @@ async def backend_figures(repeats: int, plan: Plan) -> dict[str, list[float]]:
         first_incidents = await incidents_page(core, IncidentFilters(), QueryScope(), None)
         incident_cursors = cycle([first_incidents.next_cursor, None])
         incident_terms = cycle(plan.incident_terms)
+        by_severity = IncidentFilters(sort="severity")
+        first_by_severity = await incidents_page(core, by_severity, QueryScope(), None)
+        severity_cursors = cycle([first_by_severity.next_cursor, None])
         return {
             "logs page change": await _timed(lambda: lines_page(core, search, cursor=next(cursors)), repeats),
             "logs filter": await _timed(
@@ -224,6 +228,9 @@ async def backend_figures(repeats: int, plan: Plan) -> dict[str, list[float]]:
             "incidents filter": await _timed(
                 lambda: incidents_page(core, IncidentFilters(text=next(incident_terms)), QueryScope(), None),
                 repeats,
+            ),
+            "incidents page change, by severity": await _timed(
+                lambda: incidents_page(core, by_severity, QueryScope(), next(severity_cursors)), repeats
             ),
         }
     finally:
@@ -283,6 +290,13 @@ def browser_figures(base_url: str, repeats: int, plan: Plan, with_incidents: boo
                     page, SUBMIT.format(test_id="filter-text", text=next(incident_terms)), incident_rows
                 ),
             )
+            # Sorted by the provider across all 10k incidents, not by the page on screen.
+            page.goto("/incidents?sort=severity")
+            expect(page.locator(incident_rows).first).to_be_visible()
+            severity_pagers = cycle(["page-next", "page-previous"])
+            figures["incidents page change, by severity"] = _samples(
+                repeats, lambda: _measure(page, CLICK.format(test_id=next(severity_pagers)), incident_rows)
+            )
         browser.close()
     return figures
 
@@ -313,10 +327,10 @@ def main() -> None:
         assert harness.frontend_url is not None
         browser = browser_figures(harness.frontend_url, args.repeats, chosen, with_incidents)
 
-    print(f"\n{'operation (ms)':<26}{'browser':>16}{'backend only':>16}")
-    print(f"{'':<26}{'median':>8}{'p95':>8}{'median':>8}{'p95':>8}")
+    print(f"\n{'operation (ms)':<36}{'browser':>16}{'backend only':>16}")
+    print(f"{'':<36}{'median':>8}{'p95':>8}{'median':>8}{'p95':>8}")
     for name in backend:
-        print(f"{name:<26}{_summary(browser.get(name, []))}{_summary(backend[name])}")
+        print(f"{name:<36}{_summary(browser.get(name, []))}{_summary(backend[name])}")
     print(f"\n{args.repeats} runs each after a warm-up; browser: event to new rows in the DOM, in Chromium.")
 
 
