@@ -9,7 +9,7 @@ declares it honors them sorts and bounds across all pages; for any other the lis
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 
 from pydantic import BaseModel
 
@@ -19,7 +19,7 @@ from console.backend.signals import SignalRow, signal_row
 from core_client.capabilities import Capability
 from core_client.client import CoreClient
 from core_client.incident_order import honors_incident_order, incident_order_metadata
-from core_client.schemas import IncidentQuery, QueryScope
+from core_client.schemas import Incident, IncidentQuery, QueryScope
 
 PAGE_SIZE = 25
 INCIDENT_STATUSES = [*OPEN_INCIDENT_STATUSES, "resolved"]
@@ -93,17 +93,23 @@ class IncidentsPage(BaseModel):
     ordered_by_provider: bool = False
 
 
-def sort_rows(rows: list[SignalRow], sort: str) -> list[SignalRow]:
-    """The page's rows in the chosen order; ``newest`` keeps the provider's."""
+def sort_page(incidents: list[Incident], sort: str) -> list[Incident]:
+    """One page of incidents in the chosen order, for a provider that did not sort them (``newest`` is its own)."""
+    # A time the incident lacks sorts after every known one.
+    never = datetime.min.replace(tzinfo=UTC)
+    if sort == "oldest":
+        return sorted(incidents, key=lambda i: (i.created_at is None, i.created_at or never))
+    if sort == "updated":
+        return sorted(incidents, key=lambda i: i.updated_at or i.created_at or never, reverse=True)
     if sort == "severity":
         rank = {severity: n for n, severity in enumerate(SEVERITIES)}
-        return sorted(rows, key=lambda row: rank.get(row.severity, len(rank)))
+        return sorted(incidents, key=lambda i: rank.get(i.severity, len(rank)))
     if sort == "status":
         order = {status: n for n, status in enumerate(INCIDENT_STATUSES)}
-        return sorted(rows, key=lambda row: order.get(row.status, len(order)))
+        return sorted(incidents, key=lambda i: order.get(i.status, len(order)))
     if sort == "service":
-        return sorted(rows, key=lambda row: row.service)
-    return rows
+        return sorted(incidents, key=lambda i: i.service)
+    return incidents
 
 
 async def incidents_page(
@@ -115,9 +121,10 @@ async def incidents_page(
 ) -> IncidentsPage:
     """One page of incidents matching the filters, scope and (where the provider honors it) window."""
     page = await core.incidents.query(filters.query(scope, window), cursor=cursor)
-    now = core.clock.now()
-    rows = [signal_row(incident, now) for incident in page.items]
     applied = honors_incident_order(core.provider_for(Capability.INCIDENT).instance)
+    incidents = page.items
     if not (applied and filters.sort in PROVIDER_SORTS):
-        rows = sort_rows(rows, filters.sort)
+        incidents = sort_page(incidents, filters.sort)
+    now = core.clock.now()
+    rows = [signal_row(incident, now) for incident in incidents]
     return IncidentsPage(rows=rows, next_cursor=page.next_cursor, ordered_by_provider=applied)

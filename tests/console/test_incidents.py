@@ -3,18 +3,20 @@ the backend functions, and the page states driven without a browser."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from sqlmodel import select
 
 from console.backend.incident import incident_context
-from console.backend.incidents import IncidentFilters, incidents_page, sort_rows
-from console.backend.signals import SignalRow
+from console.backend.incidents import IncidentFilters, incidents_page, sort_page
 from console.state.incidents import IncidentsState, IncidentState
 from console.state.scope import ScopeState
 from core_client.capabilities import Capability
-from core_client.client import CoreClient
-from core_client.schemas import IncidentQuery, QueryScope
+from core_client.client import CoreClient, LoadedProvider
+from core_client.clock import FixedClock
+from core_client.gate import MutationGate
+from core_client.schemas import Incident, IncidentQuery, Page, ProviderHealth, QueryScope
+from core_client.settings import load_settings
 from core_client.store import ApprovalRequest, AuditEvent
 from tests.console.browserless import Client
 from tests.console.demo_world import built_world, demo_core, people, signed_in
@@ -42,28 +44,58 @@ def test_filters_come_from_the_url_and_go_back_to_it() -> None:
     assert IncidentFilters.from_params({"status": "exploded"}).status == ""
 
 
-def test_a_sort_orders_the_rows_of_the_page() -> None:
-    rows = [
-        SignalRow(
-            id=str(n),
-            title="",
-            severity=sev,
-            status=status,
-            service=svc,
-            team="",
-            environment="",
-            started="",
-            age="",
-            link="",
-        )
-        for n, (sev, status, svc) in enumerate(
-            [("sev3", "resolved", "b"), ("sev1", "open", "c"), ("sev2", "monitoring", "a")]
-        )
+def test_a_sort_orders_the_page_when_the_provider_did_not() -> None:
+    def at(hour: int) -> datetime:
+        return datetime(2025, 6, 11, hour, tzinfo=UTC)
+
+    page = [
+        Incident(id="0", title="", status="resolved", severity="sev3", service="b", created_at=at(9)),
+        Incident(
+            id="1", title="", status="open", severity="sev1", service="c", created_at=at(8), updated_at=at(12)
+        ),
+        Incident(id="2", title="", status="monitoring", severity="sev2", service="a", created_at=at(7)),
     ]
-    assert [r.id for r in sort_rows(rows, "newest")] == ["0", "1", "2"]
-    assert [r.severity for r in sort_rows(rows, "severity")] == ["sev1", "sev2", "sev3"]
-    assert [r.status for r in sort_rows(rows, "status")] == ["open", "monitoring", "resolved"]
-    assert [r.service for r in sort_rows(rows, "service")] == ["a", "b", "c"]
+    assert [i.id for i in sort_page(page, "newest")] == ["0", "1", "2"], "the provider's own order"
+    assert [i.id for i in sort_page(page, "oldest")] == ["2", "1", "0"]
+    assert [i.id for i in sort_page(page, "updated")] == ["1", "0", "2"]
+    assert [i.severity for i in sort_page(page, "severity")] == ["sev1", "sev2", "sev3"]
+    assert [i.status for i in sort_page(page, "status")] == ["open", "monitoring", "resolved"]
+    assert [i.service for i in sort_page(page, "service")] == ["a", "b", "c"]
+
+
+class OwnOrderIncidents:
+    """An incident provider that ignores the ordering convention: newest first, whatever the query's metadata."""
+
+    def __init__(self, incidents: list[Incident]) -> None:
+        self.incidents = incidents
+
+    async def health(self) -> ProviderHealth:
+        return ProviderHealth(status="ok")
+
+    async def query(self, query: IncidentQuery, *, cursor: str | None = None) -> Page[Incident]:
+        return Page[Incident](items=self.incidents)
+
+
+async def test_with_a_provider_that_ignores_the_order_the_page_is_sorted_on_screen(tmp_path) -> None:
+    now = datetime(2025, 6, 11, 12, tzinfo=UTC)
+    newest_first = [
+        Incident(id=f"INC-{n}", title="", severity=f"sev{n % 4 + 1}", created_at=now - timedelta(hours=n))
+        for n in range(1, 6)
+    ]
+    settings = load_settings(files_dir=tmp_path / "files")
+    clock = FixedClock(now)
+    provider = LoadedProvider(Capability.INCIDENT, "own-order", OwnOrderIncidents(newest_first), 5.0)
+    core = CoreClient(
+        {Capability.INCIDENT: provider},
+        gate=MutationGate.from_settings(settings, clock=clock),
+        clock=clock,
+        settings=settings,
+    )
+    oldest = await incidents_page(core, IncidentFilters(sort="oldest"), QueryScope(), None)
+    assert not oldest.ordered_by_provider
+    assert [row.id for row in oldest.rows] == ["INC-5", "INC-4", "INC-3", "INC-2", "INC-1"]
+    worst = await incidents_page(core, IncidentFilters(sort="severity"), QueryScope(), None)
+    assert [row.severity for row in worst.rows] == ["sev1", "sev2", "sev2", "sev3", "sev4"]
 
 
 async def test_pages_of_25_with_a_cursor_newest_first(demo_core: CoreClient) -> None:
