@@ -462,6 +462,36 @@ async def test_a_restart_during_approval_keeps_waiting_and_resumes_on_approve(ma
     assert first.tools.made("opspilot.create_ticket") == []
 
 
+async def test_a_worker_dying_right_after_filing_its_request_leaves_one_request(
+    make_rig: RigFactory, clock: ManualClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first = make_rig(ScriptedPlanner(ticket_call, finish_citing_everything), owner="worker-1")
+    file_request = first.approvals.request
+
+    def file_then_die(*args: object, **kwargs: object) -> object:
+        file_request(*args, **kwargs)  # type: ignore[arg-type]
+        raise asyncio.CancelledError  # the process stops before the wait is recorded
+
+    monkeypatch.setattr(first.approvals, "request", file_then_die)
+    run_id, first_task = await start(first)
+    await asyncio.wait_for(first_task, 10)
+    [filed] = first.approvals.list("pending").items
+    assert first.runner.store.get(run_id).state != RunState.NEEDS_APPROVAL
+
+    clock.advance(31)
+    monkeypatch.undo()
+    second = make_rig(ScriptedPlanner(ticket_call, finish_citing_everything), owner="worker-2")
+    second_task = asyncio.create_task(second.runner.drive(run_id))
+    waiting = await settled(second, run_id)
+    assert waiting.pending_request_id == filed.id, "the resumed run waits on the request already filed"
+    assert [request.id for request in second.approvals.list().items] == [filed.id]
+    second.approvals.approve(filed.id, approver=BOB)
+    await second.runner.events.nudge(run_id, "approved")
+    view = await asyncio.wait_for(second_task, 10)
+    assert view is not None and view.state == RunState.DONE
+    assert len(second.tools.made("opspilot.create_ticket")) == 1
+
+
 async def test_a_follow_up_question_sees_the_earlier_answer_and_its_evidence(make_rig: RigFactory) -> None:
     planner = ScriptedPlanner(call("opspilot.search_logs"), finish_citing_everything)
     rig = make_rig(planner)
