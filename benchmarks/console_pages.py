@@ -33,14 +33,9 @@ from typing import Any
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
+# The browser as the end-to-end tests drive it.
+from tests.e2e.conftest import CHROMIUM_ARGS, VIEWPORT  # noqa: E402
+
 USER, PASSWORD = "bench", "bench password 1"
 TIMEOUT_MS = 120_000
 # Texts that each match lines (incidents) whose newest differs from the others', so every filter changes the rows.
@@ -252,7 +247,7 @@ def browser_figures(base_url: str, repeats: int, plan: Plan, with_incidents: boo
         browser = playwright.chromium.launch(
             executable_path="/usr/bin/chromium", headless=True, args=CHROMIUM_ARGS
         )
-        page = browser.new_page(viewport={"width": 1440, "height": 1000}, base_url=base_url)
+        page = browser.new_page(viewport=VIEWPORT, base_url=base_url)
         page.set_default_timeout(TIMEOUT_MS)
         page.goto("/login")
         page.locator("#username").fill(USER)

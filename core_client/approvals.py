@@ -75,19 +75,6 @@ class ApprovalBook:
         decision = self.policy.decide(tool, kind=kind, environment=environment)
         _refuse_unusable(decision, requester)
         with self.database.transaction() as session:
-            if run_id is not None:
-                _, sha = arguments_digest(tool, arguments)
-                waiting = session.scalar(
-                    select(ApprovalRequest).where(
-                        col(ApprovalRequest.run_id) == run_id,
-                        col(ApprovalRequest.tool) == tool,
-                        col(ApprovalRequest.arguments_sha256) == sha,
-                        col(ApprovalRequest.status) == "pending",
-                        col(ApprovalRequest.expires_at) > self.clock.now(),
-                    )
-                )
-                if waiting is not None:
-                    return waiting
             return self._file(
                 session, tool, arguments, requester, evidence, risk, decision.environment, run_id
             )
@@ -341,6 +328,18 @@ class ApprovalBook:
     ) -> ApprovalRequest:
         canonical, sha = arguments_digest(tool, arguments)
         now = self.clock.now()
+        if run_id is not None:
+            waiting = session.scalar(
+                select(ApprovalRequest).where(
+                    col(ApprovalRequest.run_id) == run_id,
+                    col(ApprovalRequest.tool) == tool,
+                    col(ApprovalRequest.arguments_sha256) == sha,
+                    col(ApprovalRequest.status) == "pending",
+                    col(ApprovalRequest.expires_at) > now,
+                )
+            )
+            if waiting is not None:
+                return waiting  # this run asked already (see request)
         filed = ApprovalRequest(
             id=secrets.token_hex(8),
             tool=tool,

@@ -63,10 +63,13 @@ class Scope(BaseModel):
         return scope
 
     def to_params(self) -> dict[str, str]:
-        """The URL parameters for this scope (defaults left out, so plain links stay short)."""
+        """The URL parameters for this scope (defaults left out, so plain links stay short).
+
+        A chosen range is kept even when it is the default: it narrows lists that otherwise span all time.
+        """
         params = {"service": self.service, "team": self.team, "env": self.environment}
         if self.range:
-            params["range"] = "" if self.range == DEFAULT_RANGE else self.range
+            params["range"] = self.range if self.chosen or self.range != DEFAULT_RANGE else ""
         elif self.start and self.end:
             params["from"], params["to"] = format_time(self.start), format_time(self.end)
         return {name: value for name, value in params.items() if value}

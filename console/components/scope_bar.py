@@ -89,9 +89,7 @@ def _time_range() -> rx.Component:
             data_testid="scope-range",
         ),
         rx.cond(
-            S.range_chosen,
-            rx.fragment(),
-            rx.text(f"default: last {DEFAULT_RANGE}", size="1", color=rx.color("gray", 10)),
+            ~S.range_chosen, rx.text(f"default: last {DEFAULT_RANGE}", size="1", color=rx.color("gray", 10))
         ),
         _custom_range(),
         rx.tooltip(

@@ -32,6 +32,11 @@ class ApprovalsBadgeState(rx.State):
         async with self:
             self.pending = count
 
+    @rx.event
+    def show(self, count: int) -> None:
+        """Take a count just made elsewhere (the inbox), instead of asking the database again."""
+        self.pending = count
+
 
 class ApprovalsState(ScopeState):
     """The inbox (``/approvals``) and one request (``/approvals/[id]``)."""
@@ -70,7 +75,7 @@ class ApprovalsState(ScopeState):
             self.pending_total = inbox.pending_count
             self.decided = inbox.decided
             self.error, self.loading = "", False
-        yield ApprovalsBadgeState.refresh
+        yield ApprovalsBadgeState.show(inbox.pending_count)
 
     @rx.event(background=True)
     async def approve(self, request_id: str) -> AsyncIterator[EventSpec]:

@@ -47,8 +47,6 @@ class IncidentsState(PagedList, ScopeState):
     text: str = ""
     sort: str = "newest"
     ordered_by_provider: bool = False
-    # The chosen time range the provider applied to the list, as the scope bar labels it ("" for all time).
-    started_within: str = ""
 
     @classmethod
     def _filter_type(cls) -> type[IncidentFilters]:
@@ -61,8 +59,11 @@ class IncidentsState(PagedList, ScopeState):
     def _show_page(self, page: RowsPage | None) -> None:
         super()._show_page(page)
         self.ordered_by_provider = isinstance(page, IncidentsPage) and page.ordered_by_provider
-        applied = self.ordered_by_provider and self.chosen_window() is not None
-        self.started_within = self.window_label if applied else ""
+
+    @rx.var
+    def started_within(self) -> str:
+        """The chosen time range the provider applied to the list, as the scope bar labels it ("" for all time)."""
+        return self.window_label if self.ordered_by_provider and self.range_chosen else ""
 
     @rx.event
     def filter_severity(self, value: str) -> EventSpec:

@@ -181,10 +181,8 @@ class ScopeState(SessionState):
         """A preset; ``custom`` keeps the current window until the custom form is applied."""
         if not isinstance(value, str) or value not in PRESETS:
             return None
-        scope = self._scope().model_copy(update={"range": value, "start": None, "end": None})
-        # A chosen range stays in the URL even when it is the default: it narrows lists that otherwise span all
-        # time (chosen_window), which the default does not.
-        return self._go({**scope_changes(scope), "range": value})
+        scope = self._scope().model_copy(update={"range": value, "start": None, "end": None, "chosen": True})
+        return self._go(scope_changes(scope))
 
     @rx.event
     def set_custom_from(self, value: str) -> None:

@@ -8,8 +8,8 @@ runner decides approval), its ``submit_answer`` call becomes a :class:`Finish` w
 resumes in another process with exactly the history it had.
 
 One retry policy (copilot.resilience) covers 429, 5xx and overloaded replies, honouring Retry-After, and tool input
-that is not JSON at all; the SDK's own retries are off. The system prompt and the tool list carry cache_control, and so does the tail of the history,
-so each turn pays full price only for what is new.
+that is not JSON at all; the SDK's own retries are off. The system prompt and the tool list carry cache_control, and
+so does the tail of the history, so each turn pays full price only for what is new.
 """
 
 from __future__ import annotations

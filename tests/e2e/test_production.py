@@ -18,6 +18,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -36,11 +37,13 @@ USERS = {"approver": "abby", "responder": "rick"}
 BIN = Path(sys.executable).parent
 
 
+@dataclass(frozen=True)
 class ProductionConsole:
     """A running ``reflex run --env prod``: its address and the services behind it."""
 
-    def __init__(self, url: str, database_url: str, redis_url: str) -> None:
-        self.url, self.database_url, self.redis_url = url, database_url, redis_url
+    url: str
+    database_url: str
+    redis_url: str
 
 
 def _free_port() -> int:
