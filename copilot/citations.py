@@ -3,7 +3,8 @@
 A claim stands only when it cites evidence and every id it cites was returned by a tool call of this run, with a
 link (when the evidence has one) that opens in the console. Claims that fail are dropped and the drop is noted;
 the same rule holds for proposed actions, whose evidence is what their approver is shown. The root cause goes
-with the last claim: an answer none of whose claims stand has no supported root cause.
+with the last claim: an answer none of whose claims stand has no supported root cause. The hops of the path and
+the moments of the timeline keep only the ids that hold (a note says which were taken out).
 
 The Claude planner gets one chance to repair: :func:`repair_prompt` says what was wrong and which ids exist.
 """
@@ -15,7 +16,7 @@ from typing import Literal, TypeVar
 
 from pydantic import BaseModel, Field
 
-from copilot.answer import Answer, Claim, Evidence, ProposedAction
+from copilot.answer import Answer, Claim, Evidence, Hop, Moment, ProposedAction
 from core_client.errors import BadQuery
 from core_client.links import parse_link
 
@@ -61,6 +62,10 @@ def validate_answer(answer: Answer, evidence: list[Evidence]) -> CitationReport:
     rejected += rejected_actions
     notes = [f"{item.kind} dropped: {_quote(item.text)} ({item.reason})" for item in rejected]
     update: dict[str, object] = {"claims": claims, "proposed_actions": actions}
+    path, path_notes = _kept_ids(answer.path, "path", citable)
+    timeline, timeline_notes = _kept_ids(answer.timeline, "timeline", citable)
+    notes += path_notes + timeline_notes
+    update |= {"path": path, "timeline": timeline}
     if answer.root_cause is not None and not claims:
         cause = answer.root_cause
         notes.append(
@@ -75,12 +80,32 @@ def validate_answer(answer: Answer, evidence: list[Evidence]) -> CitationReport:
     )
 
 
+Marked = TypeVar("Marked", Hop, Moment)
+
+
+def _kept_ids(
+    items: list[Marked], where: Literal["path", "timeline"], citable: dict[str, Evidence]
+) -> tuple[list[Marked], list[str]]:
+    """The items with only the evidence ids that may be cited, and a note per item that lost some."""
+    kept: list[Marked] = []
+    notes: list[str] = []
+    for item in items:
+        valid = [i for i in item.evidence_ids if i in citable]
+        if len(valid) != len(item.evidence_ids):
+            lost = ", ".join(i for i in item.evidence_ids if i not in citable)
+            notes.append(f"{where} evidence dropped: {lost} (no tool call of this run returned it)")
+            item = item.model_copy(update={"evidence_ids": valid})
+        kept.append(item)
+    return kept, notes
+
+
 def repair_prompt(report: CitationReport) -> str:
     """What to tell a model whose answer failed the check, so it can send the whole answer once more."""
     lines = ["Some parts of your answer do not cite valid evidence, so they cannot be shown:"]
     for item in report.rejected:
         cited = ", ".join(item.evidence_ids) or "nothing"
         lines.append(f"- {item.kind} {_quote(item.text)} cites {cited}: {item.reason}")
+    lines += [f"- {note}" for note in report.notes if note.startswith(("path ", "timeline "))]
     ids = report.evidence_ids
     if ids:
         shown = ", ".join(ids[:MAX_IDS_IN_PROMPT])

@@ -36,7 +36,13 @@ EVAL_USER = Actor(user="eval", role=Role.RESPONDER, via="cli")
 # Evidence kinds that satisfy a required kind besides itself: an anomaly is a finding about a metric.
 SATISFIES: dict[str, frozenset[str]] = {EvidenceKind.METRIC.value: frozenset({EvidenceKind.ANOMALY.value})}
 # The notes the citation check leaves when it takes something out of an answer (copilot.citations).
-DROP_NOTES = ("claim dropped", "action dropped", "root cause withdrawn")
+DROP_NOTES = (
+    "claim dropped",
+    "action dropped",
+    "root cause withdrawn",
+    "path evidence dropped",
+    "timeline evidence dropped",
+)
 
 OpenWorld = Callable[["EvalCase"], AbstractAsyncContextManager[CoreClient]]
 

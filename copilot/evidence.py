@@ -4,8 +4,9 @@
 are stable within a run, so a planner can cite them and the citation validator can check them.
 
 OpsPilot's own tools are read by shape: an incident, an alert, a log line, a log pattern, a metric anomaly or
-series, a deployment, a ticket, a service, a runbook, a file. Tools that describe rather than report (metric
-descriptors, teams, on-call, providers) yield nothing to cite.
+series, a deployment, a ticket, a service, a team with who is on call, a runbook, a file. Tools that describe
+rather than report (metric descriptors, lists of teams, providers) yield nothing to cite. Every item carries a
+short ``label`` saying what it is ("orders-api error_rate", "log: timeout acquiring connection…").
 
 A foreign server's tool is read generically: the kind comes from the nouns in the tool's name (``query-incidents``
 gives ``incident``, ``get_logs`` gives ``log``...), and a result whose tool names none of them is kept as
@@ -24,7 +25,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from copilot.answer import Evidence, EvidenceKind
+from copilot.answer import LABEL_CHARS, Evidence, EvidenceKind
 from copilot.planning import ToolOutcome, ToolSpec
 from core_client.links import (
     Link,
@@ -42,8 +43,11 @@ from core_client.schemas import (
     Incident,
     LogEntry,
     MetricSeries,
+    OnCallShift,
     Runbook,
     Service,
+    Team,
+    TeamMember,
     Ticket,
     TimelineEntry,
 )
@@ -109,7 +113,9 @@ def pattern_query(template: str) -> str:
     return " ".join(words)
 
 
-def _evidence(kind: EvidenceKind, ref: str, text: str, call_id: str, link: Link | None) -> Evidence:
+def _evidence(
+    kind: EvidenceKind, ref: str, text: str, call_id: str, link: Link | None, label: str = ""
+) -> Evidence:
     return Evidence(
         id=evidence_id(kind, ref),
         kind=kind,
@@ -117,7 +123,16 @@ def _evidence(kind: EvidenceKind, ref: str, text: str, call_id: str, link: Link 
         excerpt=excerpt(text),
         tool_call_id=call_id,
         link=link.build() if link is not None else None,
+        label=excerpt(label, LABEL_CHARS) if label else "",
     )
+
+
+def series_label(name: str, service: str, labels: dict[str, str]) -> str:
+    """A series as a person names it: ``orders-api error_rate``, ``checkout-api latency_ms p99``."""
+    extra = " ".join(
+        v for k, v in sorted(labels.items()) if k not in SERIES_LABELS_SKIPPED | {"environment"} and v
+    )
+    return " ".join(part for part in (service, name, extra) if part)
 
 
 def _items(structured: Any) -> list[Any]:
@@ -145,7 +160,7 @@ def _records(
                 f"{item.id} [{item.severity or '?'}, {item.status or '?'}] {item.title} "
                 f"({item.service or 'no service'}, {since} {_when(item.created_at)})"
             )
-            yield _evidence(kind, item.id, text, call_id, link(item.id))
+            yield _evidence(kind, item.id, text, call_id, link(item.id), f"{item.id} {item.title}")
 
     return extract
 
@@ -158,7 +173,8 @@ def _timeline(structured: Any, call_id: str) -> Iterator[Evidence]:
     for row in _items(structured):
         item = TimelineEntry.model_validate(row)
         text = f"{item.incident_id} {_when(item.at)} {item.kind}: {item.body}"
-        yield _evidence(EvidenceKind.TIMELINE, item.id, text, call_id, incident_link(item.incident_id))
+        label = f"{item.incident_id} {item.kind}: {item.body}"
+        yield _evidence(EvidenceKind.TIMELINE, item.id, text, call_id, incident_link(item.incident_id), label)
 
 
 def _log_line(item: LogEntry, call_id: str) -> Evidence:
@@ -169,7 +185,7 @@ def _log_line(item: LogEntry, call_id: str) -> Evidence:
         end=item.timestamp + LOG_WINDOW,
         highlight=item.id,
     )
-    return _evidence(EvidenceKind.LOG, item.id, text, call_id, link)
+    return _evidence(EvidenceKind.LOG, item.id, text, call_id, link, f"log line: {item.message}")
 
 
 def _logs(structured: Any, call_id: str) -> Iterator[Evidence]:
@@ -197,7 +213,7 @@ def _pattern_example(change: PatternChange, comparison: PatternComparison, call_
     where = change.services[0] if len(change.services) == 1 else None
     link = logs_link(service=where, start=comparison.since, end=comparison.end, highlight=change.example_id)
     text = f"{_when(change.last_seen)} {', '.join(change.services) or '?'}: {change.example}"
-    return _evidence(EvidenceKind.LOG, change.example_id, text, call_id, link)
+    return _evidence(EvidenceKind.LOG, change.example_id, text, call_id, link, f"log line: {change.example}")
 
 
 def _pattern(change: PatternChange, comparison: PatternComparison, call_id: str) -> Evidence:
@@ -217,7 +233,7 @@ def _pattern(change: PatternChange, comparison: PatternComparison, call_id: str)
         start=comparison.since,
         end=comparison.end,
     )
-    return _evidence(EvidenceKind.LOG_PATTERN, change.id, text, call_id, link)
+    return _evidence(EvidenceKind.LOG_PATTERN, change.id, text, call_id, link, f"log: {change.template}")
 
 
 def _anomalies(structured: Any, call_id: str) -> Iterator[Evidence]:
@@ -241,7 +257,8 @@ def _anomaly(anomaly: MetricAnomaly, report: MetricAnomalyReport, call_id: str) 
         end=report.detect_end,
         mark=anomaly.onset,
     )
-    return _evidence(EvidenceKind.ANOMALY, ref, text, call_id, link)
+    label = series_label(anomaly.name, anomaly.service, anomaly.labels)
+    return _evidence(EvidenceKind.ANOMALY, ref, text, call_id, link, label)
 
 
 def _series(structured: Any, call_id: str) -> Iterator[Evidence]:
@@ -264,7 +281,8 @@ def _series(structured: Any, call_id: str) -> Iterator[Evidence]:
             end=last.timestamp + step,
         )
         ref = series_ref(series.name, series.service, series.labels)
-        yield _evidence(EvidenceKind.METRIC, ref, text, call_id, link)
+        label = series_label(series.name, series.service, series.labels)
+        yield _evidence(EvidenceKind.METRIC, ref, text, call_id, link, label)
 
 
 def _deployments(structured: Any, call_id: str) -> Iterator[Evidence]:
@@ -278,14 +296,17 @@ def _deployments(structured: Any, call_id: str) -> Iterator[Evidence]:
             f"{f' ({change} change)' if change else ''} {item.status or ''} started {_when(item.started_at)}"
             f"{f' by {who}' if who else ''}{f': {summary}' if summary else ''}"
         )
-        yield _evidence(EvidenceKind.DEPLOYMENT, item.id, text, call_id, deployment_link(item.id))
+        what = {"config": "config", "flag": "flag"}.get(str(change), "deploy")
+        label = f"{what}: {item.service} {item.version or item.id}"
+        yield _evidence(EvidenceKind.DEPLOYMENT, item.id, text, call_id, deployment_link(item.id), label)
 
 
 def _tickets(structured: Any, call_id: str) -> Iterator[Evidence]:
     for row in _items(structured):
         item = Ticket.model_validate(row)
         text = f"{item.key or item.id} [{item.status or '?'}] {item.title}"
-        yield _evidence(EvidenceKind.TICKET, item.id, text, call_id, ticket_link(item.id))
+        label = f"{item.key or item.id} {item.title}"
+        yield _evidence(EvidenceKind.TICKET, item.id, text, call_id, ticket_link(item.id), label)
 
 
 def _services(structured: Any, call_id: str) -> Iterator[Evidence]:
@@ -294,14 +315,54 @@ def _services(structured: Any, call_id: str) -> Iterator[Evidence]:
         calls = ", ".join(item.dependencies) or "nothing"
         dependents = row.get("dependents") or item.metadata.get("dependents") or []
         called_by = ", ".join(str(name) for name in dependents) or "no one listed"
-        text = f"{item.name}: calls {calls}; called by {called_by}"
-        yield _evidence(EvidenceKind.SERVICE, item.name, text, call_id, service_link(item.name))
+        owner = item.owner_team or item.tags.get("team") or item.metadata.get("team")
+        text = (
+            f"{item.name}: calls {calls}; called by {called_by}{f'; owned by team {owner}' if owner else ''}"
+        )
+        yield _evidence(
+            EvidenceKind.SERVICE, item.name, text, call_id, service_link(item.name), f"service {item.name}"
+        )
+
+
+def _team(structured: Any, call_id: str) -> Iterator[Evidence]:
+    """A team with its members and who is on call (``get_team``), cited as the team."""
+    if not isinstance(structured, dict) or not isinstance(structured.get("team"), dict):
+        raise KeyError("team")
+    team = Team.model_validate(structured["team"])
+    shifts = [OnCallShift.model_validate(row) for row in structured.get("oncall") or []]
+    members = [TeamMember.model_validate(row) for row in structured.get("members") or []]
+    yield _team_evidence(team.id, team.name, shifts, members, call_id)
+
+
+def _oncall(structured: Any, call_id: str) -> Iterator[Evidence]:
+    """On-call shifts of one team (``get_oncall``), cited as that team's on-call."""
+    shifts = [OnCallShift.model_validate(row) for row in _items(structured)]
+    if shifts:
+        yield _team_evidence(shifts[0].team_id, "", shifts, [], call_id)
+
+
+def _team_evidence(
+    team_id: str, name: str, shifts: list[OnCallShift], members: list[TeamMember], call_id: str
+) -> Evidence:
+    on_call = "; ".join(
+        f"level {s.escalation_level}: {s.member.name or s.member.id}"
+        f"{f' ({s.member.handle})' if s.member.handle else ''} until {_when(s.end)}"
+        for s in sorted(shifts, key=lambda s: s.escalation_level)
+    )
+    people = ", ".join(f"{m.name or m.id} ({m.role})" if m.role else (m.name or m.id) for m in members)
+    text = (
+        f"team {name or team_id}"
+        + (f"; on call: {on_call}" if on_call else "; nobody on call listed")
+        + (f"; members: {people}" if people else "")
+    )
+    return _evidence(EvidenceKind.TEAM, team_id, text, call_id, None, f"team {name or team_id}")
 
 
 def _runbooks(structured: Any, call_id: str) -> Iterator[Evidence]:
     item = Runbook.model_validate(structured)
     text = f"{item.title or item.service + ' runbook'}: {item.body}"
-    yield _evidence(EvidenceKind.RUNBOOK, item.service, text, call_id, service_link(item.service))
+    label = f"runbook {item.service}"
+    yield _evidence(EvidenceKind.RUNBOOK, item.service, text, call_id, service_link(item.service), label)
 
 
 def _files(structured: Any, call_id: str) -> Iterator[Evidence]:
@@ -345,8 +406,8 @@ _OWN_TOOLS: dict[str, Extract] = {
     # Descriptions of the setup, not findings: nothing to cite.
     "describe_metrics": _nothing,
     "query_teams": _nothing,
-    "get_team": _nothing,
-    "get_oncall": _nothing,
+    "get_team": _team,
+    "get_oncall": _oncall,
     "list_providers": _nothing,
     "send_message": _nothing,
     "page_oncall": _nothing,

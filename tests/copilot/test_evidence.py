@@ -217,3 +217,30 @@ def test_nothing_to_cite_without_structured_content() -> None:
     spec = own("query_incidents")
     outcome = ToolOutcome(call_id="c1", tool=spec.name, arguments={}, ok=True, text="3 incidents")
     assert extract_evidence(spec, outcome) == []
+
+
+async def test_a_team_and_its_on_call_are_cited_as_the_team(client: CoreClient) -> None:
+    spec, outcome = await call(client, "get_team", {"team_id": "commerce"})
+    [team] = extract_evidence(spec, outcome)
+    assert team.kind is EvidenceKind.TEAM and team.id == "team:commerce"
+    assert "on call: level 1:" in team.excerpt and team.label == "team Commerce"
+    spec, outcome = await call(client, "get_oncall", {"team_id": "commerce"})
+    [oncall] = extract_evidence(spec, outcome)
+    assert oncall.id == "team:commerce" and "level 1:" in oncall.excerpt
+
+
+async def test_every_piece_of_evidence_is_labelled_by_what_it_is(client: CoreClient) -> None:
+    spec, outcome = await call(
+        client,
+        "detect_metric_anomalies",
+        {"since": "2025-06-11T13:00:00Z", "until": "2025-06-11T14:20:00Z", "environment": "prod", "limit": 5},
+    )
+    labels = [item.label for item in extract_evidence(spec, outcome)]
+    assert labels and all(" " in label and "{" not in label for label in labels)
+    spec, outcome = await call(client, "query_deployments", {"limit": 3})
+    assert all(
+        item.label.startswith(("deploy: ", "config: ", "flag: ")) for item in extract_evidence(spec, outcome)
+    )
+    spec, outcome = await call(client, "query_services", {"name": "orders-api"})
+    [service] = extract_evidence(spec, outcome)
+    assert service.label == "service orders-api" and "owned by team commerce" in service.excerpt
