@@ -12,8 +12,17 @@ import json
 import os
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
-from pydantic import AliasChoices, BaseModel, Field, SecretStr, ValidationError, model_validator
+from pydantic import (
+    AliasChoices,
+    BaseModel,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic.fields import FieldInfo
 from pydantic_settings import (
     BaseSettings,
@@ -134,6 +143,24 @@ def _parse_json_object(raw: str, variable: str) -> dict[str, Any]:
     return value
 
 
+DEFAULT_CONSOLE_PORT = 3000
+
+
+def served_console_url() -> str:
+    """Where the console is served when nobody said: what Reflex was told, else its default port.
+
+    ``reflex run`` exports the frontend port it settled on (``REFLEX_FRONTEND_PORT``, also when it moved off a
+    busy 3000) to its backend workers, and an operator may give the public address as ``REFLEX_DEPLOY_URL``
+    (Reflex's own setting for it). Both are read from the environment, so core_client needs no Reflex import.
+    Behind a proxy, set ``OPSPILOT_CONSOLE_URL`` (or ``console_url`` in opspilot.toml): it wins over both.
+    """
+    deploy_url = os.environ.get("REFLEX_DEPLOY_URL", "").strip()
+    if deploy_url:
+        return deploy_url.rstrip("/")
+    port = os.environ.get("REFLEX_FRONTEND_PORT", "").strip()
+    return f"http://localhost:{port if port.isdigit() else DEFAULT_CONSOLE_PORT}"
+
+
 def config_file_path() -> Path:
     """The TOML file settings read: ``$OPSPILOT_CONFIG``, else ``./opspilot.toml``."""
     return Path(os.environ.get(CONFIG_FILE_ENV, DEFAULT_CONFIG_FILE))
@@ -151,7 +178,7 @@ class Settings(BaseSettings):
         default=None, validation_alias=AliasChoices("DATABASE_URL", "database_url")
     )
     redis_url: str | None = Field(default=None, validation_alias=AliasChoices("REDIS_URL", "redis_url"))
-    console_url: str = "http://localhost:3000"
+    console_url: str = Field(default_factory=served_console_url)
     core_url: str | None = Field(default=None, validation_alias=AliasChoices("OPSORCH_CORE_URL", "core_url"))
     core_token: SecretStr | None = Field(
         default=None, validation_alias=AliasChoices("OPSORCH_CORE_TOKEN", "core_token")
@@ -200,6 +227,15 @@ class Settings(BaseSettings):
             choice.name_source = choice.name_source or toml_key
             choice.config_source = choice.config_source or toml_key
         return self
+
+    @field_validator("console_url")
+    @classmethod
+    def _absolute_console_url(cls, value: str) -> str:
+        url = value.strip().rstrip("/")
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ValueError(f"expected the console's absolute http:// or https:// address, got {value!r}")
+        return url
 
     @property
     def resolved_database_url(self) -> str:
