@@ -77,6 +77,10 @@ class Evidence(BaseModel):
         default="",
         description="what it is, for a chip: 'orders-api error_rate', 'log: timeout acquiring connection…'",
     )
+    # Where a write-up places the evidence without reading it again: when it happened (an anomaly's onset, a
+    # deployment's start, an alert firing...) and whose it is. Runs stored before these existed have neither.
+    at: datetime | None = None
+    service: str | None = None
 
     @model_validator(mode="after")
     def _labelled(self) -> Evidence:

@@ -96,6 +96,13 @@ def series_ref(name: str, service: str, labels: dict[str, str]) -> str:
     return f"{base}{{{extra}}}" if extra else base
 
 
+def series_metric(ref: str, service: str | None) -> str:
+    """The metric name in a series ref made by :func:`series_ref` (``checkout-api:error_rate{...}`` -> ``error_rate``)."""
+    base = ref.split("{", 1)[0]
+    prefix = f"{service}:" if service else ""
+    return base[len(prefix) :] if prefix and base.startswith(prefix) else base
+
+
 def excerpt(text: str, limit: int = EXCERPT_CHARS) -> str:
     """``text`` on one line, cut to ``limit`` characters with an ellipsis."""
     flat = " ".join(text.split())
@@ -114,7 +121,15 @@ def pattern_query(template: str) -> str:
 
 
 def _evidence(
-    kind: EvidenceKind, ref: str, text: str, call_id: str, link: Link | None, label: str = ""
+    kind: EvidenceKind,
+    ref: str,
+    text: str,
+    call_id: str,
+    link: Link | None,
+    label: str = "",
+    *,
+    at: datetime | None = None,
+    service: str | None = None,
 ) -> Evidence:
     return Evidence(
         id=evidence_id(kind, ref),
@@ -124,6 +139,8 @@ def _evidence(
         tool_call_id=call_id,
         link=link.build() if link is not None else None,
         label=excerpt(label, LABEL_CHARS) if label else "",
+        at=at,
+        service=service or None,
     )
 
 
@@ -160,7 +177,16 @@ def _records(
                 f"{item.id} [{item.severity or '?'}, {item.status or '?'}] {item.title} "
                 f"({item.service or 'no service'}, {since} {_when(item.created_at)})"
             )
-            yield _evidence(kind, item.id, text, call_id, link(item.id), f"{item.id} {item.title}")
+            yield _evidence(
+                kind,
+                item.id,
+                text,
+                call_id,
+                link(item.id),
+                f"{item.id} {item.title}",
+                at=item.created_at,
+                service=item.service,
+            )
 
     return extract
 
@@ -174,7 +200,9 @@ def _timeline(structured: Any, call_id: str) -> Iterator[Evidence]:
         item = TimelineEntry.model_validate(row)
         text = f"{item.incident_id} {_when(item.at)} {item.kind}: {item.body}"
         label = f"{item.incident_id} {item.kind}: {item.body}"
-        yield _evidence(EvidenceKind.TIMELINE, item.id, text, call_id, incident_link(item.incident_id), label)
+        yield _evidence(
+            EvidenceKind.TIMELINE, item.id, text, call_id, incident_link(item.incident_id), label, at=item.at
+        )
 
 
 def _log_line(item: LogEntry, call_id: str) -> Evidence:
@@ -185,7 +213,16 @@ def _log_line(item: LogEntry, call_id: str) -> Evidence:
         end=item.timestamp + LOG_WINDOW,
         highlight=item.id,
     )
-    return _evidence(EvidenceKind.LOG, item.id, text, call_id, link, f"log line: {item.message}")
+    return _evidence(
+        EvidenceKind.LOG,
+        item.id,
+        text,
+        call_id,
+        link,
+        f"log line: {item.message}",
+        at=item.timestamp,
+        service=item.service,
+    )
 
 
 def _logs(structured: Any, call_id: str) -> Iterator[Evidence]:
@@ -213,7 +250,16 @@ def _pattern_example(change: PatternChange, comparison: PatternComparison, call_
     where = change.services[0] if len(change.services) == 1 else None
     link = logs_link(service=where, start=comparison.since, end=comparison.end, highlight=change.example_id)
     text = f"{_when(change.last_seen)} {', '.join(change.services) or '?'}: {change.example}"
-    return _evidence(EvidenceKind.LOG, change.example_id, text, call_id, link, f"log line: {change.example}")
+    return _evidence(
+        EvidenceKind.LOG,
+        change.example_id,
+        text,
+        call_id,
+        link,
+        f"log line: {change.example}",
+        at=change.last_seen,
+        service=where,
+    )
 
 
 def _pattern(change: PatternChange, comparison: PatternComparison, call_id: str) -> Evidence:
@@ -233,7 +279,16 @@ def _pattern(change: PatternChange, comparison: PatternComparison, call_id: str)
         start=comparison.since,
         end=comparison.end,
     )
-    return _evidence(EvidenceKind.LOG_PATTERN, change.id, text, call_id, link, f"log: {change.template}")
+    return _evidence(
+        EvidenceKind.LOG_PATTERN,
+        change.id,
+        text,
+        call_id,
+        link,
+        f"log: {change.template}",
+        at=change.first_seen,
+        service=change.services[0] if len(change.services) == 1 else None,
+    )
 
 
 def _anomalies(structured: Any, call_id: str) -> Iterator[Evidence]:
@@ -258,7 +313,9 @@ def _anomaly(anomaly: MetricAnomaly, report: MetricAnomalyReport, call_id: str) 
         mark=anomaly.onset,
     )
     label = series_label(anomaly.name, anomaly.service, anomaly.labels)
-    return _evidence(EvidenceKind.ANOMALY, ref, text, call_id, link, label)
+    return _evidence(
+        EvidenceKind.ANOMALY, ref, text, call_id, link, label, at=anomaly.onset, service=anomaly.service
+    )
 
 
 def _series(structured: Any, call_id: str) -> Iterator[Evidence]:
@@ -282,7 +339,7 @@ def _series(structured: Any, call_id: str) -> Iterator[Evidence]:
         )
         ref = series_ref(series.name, series.service, series.labels)
         label = series_label(series.name, series.service, series.labels)
-        yield _evidence(EvidenceKind.METRIC, ref, text, call_id, link, label)
+        yield _evidence(EvidenceKind.METRIC, ref, text, call_id, link, label, service=series.service)
 
 
 def _deployments(structured: Any, call_id: str) -> Iterator[Evidence]:
@@ -298,7 +355,16 @@ def _deployments(structured: Any, call_id: str) -> Iterator[Evidence]:
         )
         what = {"config": "config", "flag": "flag"}.get(str(change), "deploy")
         label = f"{what}: {item.service} {item.version or item.id}"
-        yield _evidence(EvidenceKind.DEPLOYMENT, item.id, text, call_id, deployment_link(item.id), label)
+        yield _evidence(
+            EvidenceKind.DEPLOYMENT,
+            item.id,
+            text,
+            call_id,
+            deployment_link(item.id),
+            label,
+            at=item.started_at,
+            service=item.service,
+        )
 
 
 def _tickets(structured: Any, call_id: str) -> Iterator[Evidence]:
@@ -306,7 +372,17 @@ def _tickets(structured: Any, call_id: str) -> Iterator[Evidence]:
         item = Ticket.model_validate(row)
         text = f"{item.key or item.id} [{item.status or '?'}] {item.title}"
         label = f"{item.key or item.id} {item.title}"
-        yield _evidence(EvidenceKind.TICKET, item.id, text, call_id, ticket_link(item.id), label)
+        service = item.fields.get("service")
+        yield _evidence(
+            EvidenceKind.TICKET,
+            item.id,
+            text,
+            call_id,
+            ticket_link(item.id),
+            label,
+            at=item.created_at,
+            service=service if isinstance(service, str) else None,
+        )
 
 
 def _services(structured: Any, call_id: str) -> Iterator[Evidence]:
@@ -320,7 +396,13 @@ def _services(structured: Any, call_id: str) -> Iterator[Evidence]:
             f"{item.name}: calls {calls}; called by {called_by}{f'; owned by team {owner}' if owner else ''}"
         )
         yield _evidence(
-            EvidenceKind.SERVICE, item.name, text, call_id, service_link(item.name), f"service {item.name}"
+            EvidenceKind.SERVICE,
+            item.name,
+            text,
+            call_id,
+            service_link(item.name),
+            f"service {item.name}",
+            service=item.name,
         )
 
 
@@ -362,7 +444,15 @@ def _runbooks(structured: Any, call_id: str) -> Iterator[Evidence]:
     item = Runbook.model_validate(structured)
     text = f"{item.title or item.service + ' runbook'}: {item.body}"
     label = f"runbook {item.service}"
-    yield _evidence(EvidenceKind.RUNBOOK, item.service, text, call_id, service_link(item.service), label)
+    yield _evidence(
+        EvidenceKind.RUNBOOK,
+        item.service,
+        text,
+        call_id,
+        service_link(item.service),
+        label,
+        service=item.service,
+    )
 
 
 def _files(structured: Any, call_id: str) -> Iterator[Evidence]:

@@ -88,3 +88,23 @@ class RunRecord(BaseModel):
         default_factory=dict,
         description="call id -> approval request id of calls begun but never finished (cut off mid-call)",
     )
+
+
+class ProposalRecord(BaseModel):
+    """A follow-up offered from a finished run, as the store knows it: the run carrying it out, the approval
+    request that run filed (its latest) and the change it made, if any."""
+
+    run_id: str
+    key: str = Field(description="the proposed action's index ('0', '1'...) or a draft's '<draft>:<target>'")
+    follow_up_id: str
+    state: RunState
+    error: str | None = None
+    summary: str | None = Field(default=None, description="the follow-up's answer, when it has one")
+    request_id: str | None = None
+    request_status: str | None = None
+    decided_by: str | None = None
+    decision_reason: str | None = None
+    change_tool: str | None = Field(
+        default=None, description="the change made with a grant, when it succeeded"
+    )
+    change_result: Any = None

@@ -17,8 +17,10 @@ mid-call is not (its grant may have been used): the run ends FAILED and a person
 Budgets: planning steps, and seconds of active work (time waiting for a person is not counted).
 
 Proposed actions in a final answer are offered, never run. :meth:`Runner.propose` turns one into a follow-up run in
-the same conversation, driven by :class:`CarryOut`: it plans exactly that call, so the call takes the same road as any
-other change (approval request, NEEDS_APPROVAL, grant) and the follow-up run records how it went.
+the same conversation, driven by ``copilot.followups.CarryOut``: it plans that change (OpsPilot's own tickets and
+notes written from the answer, after a look for what already records the finding), so the call takes the same road
+as any other change (approval request, NEEDS_APPROVAL, grant) and the follow-up run records how it went. An offer
+is made once: while its follow-up waits, or once it made its change, offering it again is refused.
 """
 
 from __future__ import annotations
@@ -34,16 +36,25 @@ from contextlib import AbstractAsyncContextManager, AsyncExitStack, suppress
 from datetime import datetime
 from typing import Any, Protocol
 
-from copilot.answer import Answer, Claim, Evidence, ProposedAction
+from copilot.answer import Answer, Evidence, ProposedAction
 from copilot.events import RunEvents, Subscription
+from copilot.followups import (
+    CARRY_OUT,
+    CarryOut,
+    FollowUp,
+    ProposalState,
+    composes,
+    not_run_note,
+    proposal_state,
+    refusal,
+    same_tool,
+)
 from copilot.machine import TERMINAL, RunState
 from copilot.planning import (
     CallTools,
-    Evaluation,
     Finish,
     GiveUp,
     PageContext,
-    Plan,
     PlanContext,
     Planner,
     ToolOutcome,
@@ -52,17 +63,19 @@ from copilot.planning import (
 )
 from copilot.records import PendingCall, RunRecord, RunView, StepView
 from copilot.store import Entry, RunLost, RunStore, transition_entry
+from copilot.writeups.facts import Basis, Facts
+from copilot.writeups.tickets import ticket_fields
 from core_client.approvals import ApprovalBook
 from core_client.clock import Clock
 from core_client.errors import BadQuery, Forbidden, OpsPilotError
 from core_client.identity import Actor, Role
 from core_client.mutations import risk_of
+from core_client.schemas import FAULT_KIND_FIELD, INCIDENT_FIELD, SERVICE_FIELD
 from core_client.settings import CopilotSettings
 from core_client.store import ApprovalRequest
 
 log = logging.getLogger(__name__)
 
-CARRY_OUT = "carry-out"
 FOREIGN_RISK = "unknown (foreign tool)"
 # How long a lease lasts unless renewed, and how often a waiting run re-reads its approval request.
 LEASE_SECONDS = 30.0
@@ -88,64 +101,9 @@ ExtractEvidence = Callable[[ToolSpec, ToolOutcome], list[Evidence]]
 ValidateAnswer = Callable[[Answer, list[Evidence]], tuple[Answer, list[str]]]
 
 
-NOT_RUN = " was not run: "
-
-
-def not_run_note(tool: str, why: str) -> str:
-    """The note a planner gets when a change it planned was not made."""
-    return f"{tool}{NOT_RUN}{why}"
-
-
-def _same_tool(one: str, other: str) -> bool:
-    """Whether two tool names mean the same tool, one namespaced (``opspilot.create_ticket``) or both."""
-    return one == other or one.endswith("." + other) or other.endswith("." + one)
-
-
 def worker_id() -> str:
     """A name for this worker that no other process shares: host, process id and a random suffix."""
     return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
-
-
-class CarryOut:
-    """The planner of a follow-up run that carries out one proposed action (``memory["action"]``).
-
-    It plans that one call; the runner takes it through approval. Then it answers with how it went, or, when the
-    change was not made (rejected, expired, refused), with why.
-    """
-
-    name = CARRY_OUT
-
-    async def plan(self, context: PlanContext) -> Plan:
-        """The action's call first; afterwards, the answer."""
-        action = ProposedAction.model_validate(context.memory["action"])
-        made = [outcome for outcome in context.outcomes if _same_tool(outcome.tool, action.tool)]
-        refused = [note for note in context.notes if _same_tool(note.split(NOT_RUN, 1)[0], action.tool)]
-        if made:
-            return Finish(answer=_carried_out(action, made[-1]))
-        if refused:
-            return Finish(answer=Answer(summary=refused[-1], missing=[refused[-1]]))
-        request = ToolRequest(
-            tool=action.tool,
-            arguments=action.arguments,
-            reason=action.reason,
-            evidence_ids=action.evidence_ids,
-        )
-        return CallTools(calls=[request], thought=f"carry out the proposed action: {action.reason}")
-
-    async def evaluate(self, context: PlanContext) -> Evaluation:
-        """Nothing to judge: the next plan says how it went."""
-        return Evaluation(verdict="continue")
-
-
-def _carried_out(action: ProposedAction, outcome: ToolOutcome) -> Answer:
-    if not outcome.ok:
-        failure = f"{action.tool} failed: {outcome.error or 'no reason given'}"
-        return Answer(summary=failure, missing=[failure])
-    summary = f"{action.tool} done: {outcome.text[:300]}".strip()
-    claims = (
-        [Claim(text=summary, evidence_ids=[item.id for item in outcome.evidence])] if outcome.evidence else []
-    )
-    return Answer(summary=summary, claims=claims, confidence=1.0)
 
 
 class _Drive:
@@ -203,6 +161,7 @@ class Runner:
         owner: str | None = None,
         lease_seconds: float = LEASE_SECONDS,
         poll_seconds: float = APPROVAL_POLL_SECONDS,
+        console_url: str = "http://localhost:3000",
     ) -> None:
         self.store = store
         self.events = events
@@ -217,6 +176,8 @@ class Runner:
         self._world_clock = world_clock
         self._lease_seconds = lease_seconds
         self._poll_seconds = poll_seconds
+        # Where the console is, for the absolute links in what the Copilot writes (tickets, notes).
+        self._console_url = console_url
 
     # --- the public face ---------------------------------------------------------------------------------------
 
@@ -290,29 +251,115 @@ class Runner:
     async def propose(self, run_id: str, index: int, *, by: Actor) -> RunView:
         """Offer proposed action ``index`` (from 0) of a finished run for approval, as a follow-up run.
 
-        The follow-up run (same conversation, planner :class:`CarryOut`, asked by ``by``) is created here; driving
-        it files the approval request and waits in NEEDS_APPROVAL. Nothing changes in the world until a person
-        approves. Raises ``BadQuery`` when the run has no such action, ``Forbidden`` for a viewer.
+        The follow-up run (same conversation, planner ``CarryOut``, asked by ``by``) is created here; driving it
+        files the approval request and waits in NEEDS_APPROVAL. Nothing changes in the world until a person
+        approves. Raises ``BadQuery`` when the run has no such action, when this action was offered already and
+        its follow-up waits or made its change, or when a ticket for the same finding already waits for approval;
+        ``Forbidden`` for a viewer.
         """
+        source = await self._finished(run_id, by)
+        actions = source.answer.proposed_actions if source.answer else []
+        if not 0 <= index < len(actions):
+            raise BadQuery(
+                f"run {run_id} has no proposed action {index + 1}; it has {len(actions)}", source="copilot"
+            )
+        action = actions[index]
+        compose = composes(action)
+        basis = self._basis(source, by) if compose else None
+        if compose == "ticket" and basis is not None:
+            # This offer's own state says more than another request for the same finding: checked first (and
+            # again, atomically, when the follow-up is created).
+            for record in await asyncio.to_thread(self.store.proposals, run_id):
+                why = refusal(record, console_url=self._console_url) if record.key == str(index) else None
+                if why:
+                    raise BadQuery(why, source="copilot")
+            await self._refuse_waiting_ticket(basis)
+        follow = FollowUp(action=action, source_run=run_id, key=str(index), compose=compose, basis=basis)
+        return await self._offer(
+            source,
+            follow,
+            f"Carry out proposed action {index + 1} of run {run_id}: {action.reason or action.tool}",
+            by,
+        )
+
+    async def offer(
+        self, run_id: str, key: str, action: ProposedAction, *, by: Actor, question: str
+    ) -> RunView:
+        """Offer a change written elsewhere from finished run ``run_id`` (a draft to post) under ``key``, as a
+        follow-up run that carries out ``action`` exactly as given, through the same approval. Refused like
+        :meth:`propose` when ``key`` was offered already and its follow-up waits or made its change."""
+        source = await self._finished(run_id, by)
+        follow = FollowUp(action=action, source_run=run_id, key=key)
+        return await self._offer(source, follow, question, by)
+
+    async def proposals(self, run_id: str) -> list[ProposalState]:
+        """How each offer made from run ``run_id`` stands."""
+        records = await asyncio.to_thread(self.store.proposals, run_id)
+        return [proposal_state(record) for record in records]
+
+    async def _finished(self, run_id: str, by: Actor) -> RunView:
         if by.role == Role.VIEWER:
             raise Forbidden(f"{by.user} is a viewer: viewers cannot change anything", source="copilot")
         source = await asyncio.to_thread(self.store.get, run_id)
-        actions = source.answer.proposed_actions if source.answer else []
-        if source.state != RunState.DONE or not 0 <= index < len(actions):
+        if source.state != RunState.DONE or source.answer is None:
             raise BadQuery(
-                f"run {run_id} ({source.state}) has no proposed action {index + 1}; "
-                f"it has {len(actions)}" + ("" if source.state == RunState.DONE else " and has not finished"),
+                f"run {run_id} is {source.state}: only a finished run's answer can be followed up",
                 source="copilot",
             )
-        action = actions[index]
-        return await self.create(
-            f"Carry out proposed action {index + 1} of run {run_id}: {action.reason or action.tool}",
+        return source
+
+    async def _offer(self, source: RunView, follow: FollowUp, question: str, by: Actor) -> RunView:
+        return await asyncio.to_thread(
+            self.store.create_follow_up,
+            source.id,
+            follow.key,
+            question,
             user=by,
-            page=source.page,
-            conversation_id=source.conversation_id,
             planner=CARRY_OUT,
-            memory={"action": action.model_dump(mode="json"), "source_run": run_id, "index": index},
+            refuse=lambda record: refusal(record, console_url=self._console_url),
+            owner=self.owner,
+            lease_seconds=self._lease_seconds,
+            memory={"follow_up": follow.model_dump(mode="json")},
         )
+
+    def _basis(self, source: RunView, by: Actor) -> Basis:
+        """What a ticket or note written from ``source``'s answer rests on (the incident and now are filled in
+        by the follow-up run, from what it reads)."""
+        assert source.answer is not None
+        return Basis(
+            answer=source.answer,
+            evidence=[item for outcome in source.outcomes for item in outcome.evidence],
+            run_id=source.id,
+            author=by.user,
+            console_url=self._console_url,
+            now=self._world_clock.now(),
+        )
+
+    async def _refuse_waiting_ticket(self, basis: Basis) -> None:
+        """``BadQuery`` when a ticket for the same incident or the same root cause already waits for approval
+        (or was approved and is being filed): filing it twice is what the look for existing tickets cannot see."""
+        facts = Facts(basis)
+        wanted = {key: value for key, value in ticket_fields(facts).items() if key != "environment"}
+        if not wanted:
+            return
+        waiting = [
+            request
+            for status in ("pending", "approved")
+            for request in (await asyncio.to_thread(self.approvals.list, status, limit=200)).items
+        ]
+        for request in waiting:
+            if not same_tool(request.tool, "create_ticket"):
+                continue
+            fields = (json.loads(request.arguments).get("ticket") or {}).get("fields") or {}
+            same_incident = INCIDENT_FIELD in wanted and fields.get(INCIDENT_FIELD) == wanted[INCIDENT_FIELD]
+            cause = (SERVICE_FIELD, FAULT_KIND_FIELD)
+            same_cause = all(k in wanted for k in cause) and all(fields.get(k) == wanted[k] for k in cause)
+            if same_incident or same_cause:
+                raise BadQuery(
+                    f"a ticket for the same {'incident' if same_incident else 'root cause'} already waits for "
+                    f"approval: request {request.id} ({self.approvals.approval_url(request.id)})",
+                    source="copilot",
+                )
 
     # --- holding a run ----------------------------------------------------------------------------------------
 

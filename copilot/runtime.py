@@ -18,10 +18,11 @@ from collections.abc import AsyncGenerator
 from contextlib import aclosing
 from typing import Any
 
-from copilot.answer import Answer, Evidence
+from copilot.answer import Answer, Evidence, ProposedAction
 from copilot.citations import validate_answer
 from copilot.events import RunEvent, RunEvents, bus_for
 from copilot.evidence import extract_evidence
+from copilot.followups import ProposalState
 from copilot.machine import TERMINAL, RunState
 from copilot.planning import PageContext, Planner
 from copilot.records import RunSummary, RunView
@@ -104,6 +105,7 @@ class Copilot:
             budget=settings.copilot,
             clock=clock,
             world_clock=core.clock,
+            console_url=settings.console_url,
             **runner_options,
         )
         return cls(runner, database=database, breakers=breakers)
@@ -204,6 +206,19 @@ class Copilot:
         follow_up = await self.runner.propose(run_id, index, by=by)
         self._start(follow_up.id)
         return follow_up
+
+    async def offer(
+        self, run_id: str, key: str, action: ProposedAction, *, by: Actor, question: str
+    ) -> RunView:
+        """Offer a change written from a finished run (a draft to post) for approval, as a follow-up run driven
+        here; refused when ``key`` was offered already and waits or was done (see :meth:`Runner.offer`)."""
+        follow_up = await self.runner.offer(run_id, key, action, by=by, question=question)
+        self._start(follow_up.id)
+        return follow_up
+
+    async def proposals(self, run_id: str) -> list[ProposalState]:
+        """How each offer made from run ``run_id`` stands (waiting, approved, done with its result...)."""
+        return await self.runner.proposals(run_id)
 
     async def cancel(self, run_id: str, by: Actor) -> RunView:
         """Cancel a live run: it ends FAILED, "cancelled by <user>". Its own user, an approver or an admin may."""

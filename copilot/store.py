@@ -16,17 +16,26 @@ from datetime import datetime, timedelta
 from typing import Any, cast
 
 from sqlalchemy import JSON, CursorResult, Text, UniqueConstraint, or_, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlmodel import Field, SQLModel, col, select
 
 from copilot.answer import Answer, Evidence
 from copilot.machine import TERMINAL, RunState, check_transition
 from copilot.planning import PageContext, PriorTurn, ToolOutcome
-from copilot.records import PendingCall, RunRecord, RunSummary, RunView, StepKind, StepView
+from copilot.records import (
+    PendingCall,
+    ProposalRecord,
+    RunRecord,
+    RunSummary,
+    RunView,
+    StepKind,
+    StepView,
+)
 from core_client.clock import Clock
-from core_client.errors import NotFound, OpsPilotError
+from core_client.errors import BadQuery, NotFound, OpsPilotError
 from core_client.identity import Actor
-from core_client.store import Database, UtcDateTime
+from core_client.store import ApprovalRequest, Database, UtcDateTime
 
 # What a tool call keeps of its output: enough for the planner to resume and a person to read, never a dump.
 TEXT_LIMIT = 20_000
@@ -127,6 +136,22 @@ class EvidenceItem(SQLModel, table=True):
     ref: str
     excerpt: str = Field(default="", sa_type=Text)
     link: str | None = Field(default=None, sa_type=Text)
+    at: datetime | None = Field(default=None, sa_type=UtcDateTime)
+    service: str | None = None
+    label: str = Field(default="", sa_type=Text)
+
+
+class Proposal(SQLModel, table=True):
+    """A follow-up offered from a finished run (one of its proposed actions, or a draft to post), and the run
+    that carries it out. One row per offer: offering it again replaces the row only once that run has ended
+    without changing anything (see ``RunStore.create_follow_up``)."""
+
+    __tablename__ = "proposals"
+
+    run_id: str = Field(foreign_key="runs.id", primary_key=True)
+    key: str = Field(primary_key=True)
+    follow_up_id: str = Field(foreign_key="runs.id", index=True)
+    created_at: datetime = Field(sa_type=UtcDateTime)
 
 
 class RunLost(OpsPilotError):
@@ -216,6 +241,87 @@ class RunStore:
                 )
             session.add(run)
         return self.get(run.id)
+
+    def create_follow_up(
+        self,
+        source_id: str,
+        key: str,
+        question: str,
+        *,
+        user: Actor,
+        planner: str,
+        refuse: Callable[[ProposalRecord], str | None],
+        owner: str | None = None,
+        lease_seconds: float = 0.0,
+        memory: dict[str, Any] | None = None,
+    ) -> RunView:
+        """A new run carrying out offer ``key`` of finished run ``source_id``, in that run's conversation.
+
+        When the offer was made before, ``refuse`` judges the run that carries it: a reason means it may not be
+        offered again (``BadQuery`` with that reason). The check and the new run are one transaction, so two
+        people offering the same thing at once make one run; the other is refused.
+        """
+        now = self.clock.now()
+        try:
+            with self.database.transaction() as session:
+                source = session.get(Run, source_id)
+                if source is None:
+                    raise NotFound(f"no run {source_id!r}", source="copilot")
+                earlier = session.get(Proposal, (source_id, key))
+                if earlier is not None:
+                    why = refuse(_proposal_record(session, earlier))
+                    if why:
+                        raise BadQuery(why, source="copilot")
+                run = Run(
+                    id=new_id(),
+                    conversation_id=source.conversation_id,
+                    question=question,
+                    page=dict(source.page),
+                    user=user.user,
+                    role=user.role.value,
+                    planner=planner,
+                    memory=memory or {},
+                    lease_owner=owner,
+                    lease_expires_at=now + timedelta(seconds=lease_seconds) if owner else None,
+                    created_at=now,
+                    updated_at=now,
+                )
+                session.add(run)
+                session.flush()
+                if earlier is None:
+                    session.add(Proposal(run_id=source_id, key=key, follow_up_id=run.id, created_at=now))
+                else:
+                    _rowcount_or_refused(
+                        session.execute(
+                            update(Proposal)
+                            .where(
+                                col(Proposal.run_id) == source_id,
+                                col(Proposal.key) == key,
+                                col(Proposal.follow_up_id) == earlier.follow_up_id,
+                            )
+                            .values(follow_up_id=run.id, created_at=now)
+                            .execution_options(synchronize_session=False)
+                        )
+                    )
+                session.execute(
+                    update(Conversation)
+                    .where(col(Conversation.id) == source.conversation_id)
+                    .values(updated_at=now)
+                    .execution_options(synchronize_session=False)
+                )
+        except IntegrityError:
+            raise BadQuery(_OFFERED_MEANWHILE, source="copilot") from None
+        return self.get(run.id)
+
+    def proposals(self, run_id: str) -> list[ProposalRecord]:
+        """What was offered from run ``run_id``, and how each offer stands."""
+        with self.database.transaction() as session:
+            rows = list(
+                session.scalars(
+                    select(Proposal).where(col(Proposal.run_id) == run_id).order_by(col(Proposal.key))
+                )
+            )
+            return [_proposal_record(session, row) for row in rows]
 
     def get(self, run_id: str) -> RunView:
         """The run as clients see it; ``NotFound`` when there is none."""
@@ -557,11 +663,60 @@ class RunStore:
                     ref=item.ref,
                     excerpt=item.excerpt,
                     link=item.link,
+                    at=item.at,
+                    service=item.service,
+                    label=item.label,
                 )
                 for position, item in enumerate(outcome.evidence)
             )
 
         return self.append(run_id, [entry], owner=owner, expect=RunState.EXECUTE_TOOL, also=write)
+
+
+_OFFERED_MEANWHILE = "someone offered it at the same moment; see the run's proposals"
+
+
+def _rowcount_or_refused(result: Any) -> None:
+    if _rowcount(result) != 1:
+        raise BadQuery(_OFFERED_MEANWHILE, source="copilot")
+
+
+def _proposal_record(session: Session, proposal: Proposal) -> ProposalRecord:
+    """An offer with the state of the run carrying it out, its latest approval request and its change."""
+    follow_up = session.get(Run, proposal.follow_up_id)
+    if follow_up is None:
+        raise NotFound(f"no run {proposal.follow_up_id!r}", source="copilot")
+    request = session.scalar(
+        select(ApprovalRequest)
+        .where(col(ApprovalRequest.run_id) == follow_up.id)
+        .order_by(col(ApprovalRequest.created_at).desc(), col(ApprovalRequest.id).desc())
+        .limit(1)
+    )
+    change = session.scalar(
+        select(ToolCall)
+        .where(
+            col(ToolCall.run_id) == follow_up.id,
+            col(ToolCall.request_id).is_not(None),
+            col(ToolCall.ok).is_(True),
+        )
+        .order_by(col(ToolCall.id).desc())
+        .limit(1)
+    )
+    answer = Answer.model_validate(follow_up.answer) if follow_up.answer else None
+    return ProposalRecord(
+        run_id=proposal.run_id,
+        key=proposal.key,
+        follow_up_id=follow_up.id,
+        state=RunState(follow_up.state),
+        error=follow_up.error,
+        summary=answer.summary if answer else None,
+        request_id=request.id if request else None,
+        request_status=request.status if request else None,
+        decided_by=request.decided_by if request else None,
+        decision_reason=request.decision_reason if request else None,
+        change_tool=change.tool if change else None,
+        change_result=change.structured if change else None,
+    )
 
 
 def _cited_ids(answer: Answer) -> set[str]:
@@ -623,6 +778,9 @@ def _evidence(row: EvidenceItem) -> Evidence:
             "excerpt": row.excerpt,
             "tool_call_id": row.call_id,
             "link": row.link,
+            "at": row.at,
+            "service": row.service,
+            "label": row.label or "",
         }
     )
 

@@ -19,6 +19,7 @@ from core_client.analysis.histogram import histogram_from_entries
 from core_client.capabilities import Capability
 from core_client.clock import Clock, SystemClock
 from core_client.errors import (
+    BadQuery,
     CapabilityNotConfigured,
     NotFound,
     OpsPilotError,
@@ -288,16 +289,31 @@ class Tickets(_Namespace):
         actor: Actor,
         grant: str | None = None,
         environment: str | None = None,
+        append_description: str | None = None,
     ) -> Ticket:
+        """Change a ticket; ``append_description`` adds text to the end of its description as it stands when the
+        change is made (read just before), instead of replacing it."""
+        if append_description is not None and changes.description is not None:
+            raise BadQuery("give a new description or text to append to it, not both", source="update_ticket")
+
+        async def apply(key: str | None) -> Ticket:
+            final = changes
+            if append_description:
+                current = await self.get(ticket_id)
+                before = current.description.rstrip()
+                text = f"{before}\n\n{append_description.strip()}\n" if before else append_description
+                final = changes.model_copy(update={"description": text})
+            return await self._call(
+                "tickets.update", lambda p: p.update(ticket_id, final, idempotency_key=key)
+            )
+
         return await self._core.mutate(
             "update_ticket",
-            UpdateTicketArgs(ticket_id=ticket_id, changes=changes),
+            UpdateTicketArgs(ticket_id=ticket_id, changes=changes, append_description=append_description),
             actor=actor,
             grant=grant,
             environment=environment,
-            action=lambda key: self._call(
-                "tickets.update", lambda p: p.update(ticket_id, changes, idempotency_key=key)
-            ),
+            action=apply,
         )
 
 

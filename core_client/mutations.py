@@ -52,6 +52,9 @@ class CreateTicketArgs(MutationArgs):
 class UpdateTicketArgs(MutationArgs):
     ticket_id: str
     changes: UpdateTicketInput
+    # OpsPilot's own: text added to the end of the description when the change is made, so whatever the ticket
+    # says by then is kept (OpsOrch's contract has no comments, only a whole new description).
+    append_description: str | None = None
 
 
 class SendMessageArgs(MutationArgs):

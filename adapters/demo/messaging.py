@@ -32,7 +32,11 @@ class DemoMessaging(WorldProvider):
                 "channel": message.channel,
                 "sentAt": iso(now),
                 "url": f"https://chat.shopwave.example/archives/{message.channel.lstrip('#@')}/{message_id}",
-                "metadata": {"body": message.body, "threadRef": message.thread_ref},
+                "metadata": {
+                    "body": message.body,
+                    "threadRef": message.thread_ref,
+                    "blocks": [block.model_dump(mode="json") for block in message.blocks],
+                },
             }
             conn.execute(
                 "INSERT INTO message VALUES (?,?,?,?)", (message_id, message.channel, now, json.dumps(doc))

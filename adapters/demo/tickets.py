@@ -1,4 +1,9 @@
-"""Tickets of the demo world (an issue tracker's project ``OPS``)."""
+"""Tickets of the demo world (an issue tracker's project ``OPS``).
+
+Descriptions are Markdown, as the console renders them. A query may ask for one incident's tickets through
+``metadata[INCIDENT_FIELD]``; an update's ``fields`` are merged into the ticket's (the keys given change, the
+others stay), as Jira's field edits do.
+"""
 
 from __future__ import annotations
 
@@ -7,11 +12,22 @@ import sqlite3
 from typing import Any
 
 from adapters.demo.base import WorldProvider
+from adapters.demo.company import SERVICE_BY_NAME
 from adapters.demo.history import iso
 from adapters.demo.incidents import _get
 from adapters.demo.records import Where, page_rows
 from adapters.demo.world import remember, remembered
-from core_client.schemas import CreateTicketInput, Page, Ticket, TicketQuery, UpdateTicketInput
+from core_client.schemas import (
+    INCIDENT_FIELD,
+    SERVICE_FIELD,
+    CreateTicketInput,
+    Page,
+    Ticket,
+    TicketQuery,
+    UpdateTicketInput,
+)
+
+PROJECT = "OPS"
 
 
 class DemoTickets(WorldProvider):
@@ -29,6 +45,9 @@ class DemoTickets(WorldProvider):
                 f"EXISTS (SELECT 1 FROM json_each(assignees) WHERE value IN ({marks}))", *query.assignees
             )
         where.scope(query.scope)
+        incident = query.metadata.get(INCIDENT_FIELD)
+        if isinstance(incident, str) and incident:
+            where.add("json_extract(doc, '$.fields.incidentId') = ?", incident)
         docs, nxt = await self.world.run(
             lambda c: page_rows(
                 c, "ticket", where, order="created_ms DESC, id DESC", limit=query.limit, cursor=cursor
@@ -49,9 +68,11 @@ class DemoTickets(WorldProvider):
             number = conn.execute(
                 "SELECT coalesce(max(CAST(substr(id, 5) AS INTEGER)), 1200) + 1 FROM ticket"
             ).fetchone()[0]
-            key = f"OPS-{number}"
-            service = str(data.fields.get("service", ""))
+            key = f"{PROJECT}-{number}"
+            service = str(data.fields.get(SERVICE_FIELD, ""))
             env = str(data.fields.get("environment", "prod"))
+            # The team follows from the service, as in the rest of the world, so a team's scope finds the ticket.
+            team = str(data.fields.get("team") or _team_of(service))
             doc = {
                 "id": key,
                 "key": key,
@@ -63,8 +84,8 @@ class DemoTickets(WorldProvider):
                 "url": f"https://tracker.shopwave.example/browse/{key}",
                 "createdAt": iso(now),
                 "updatedAt": iso(now),
-                "fields": data.fields,
-                "metadata": data.metadata,
+                "fields": {**data.fields, **({"team": team} if team else {})},
+                "metadata": {"project": PROJECT, **data.metadata},
             }
             conn.execute(
                 "INSERT INTO ticket VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
@@ -73,7 +94,7 @@ class DemoTickets(WorldProvider):
                     now,
                     now,
                     service,
-                    str(data.fields.get("team", "")),
+                    team,
                     env,
                     "To Do",
                     data.title,
@@ -99,14 +120,17 @@ class DemoTickets(WorldProvider):
                 return earlier
             doc = _get(conn, "ticket", ticket_id, "ticket")
             for name, value in changes.model_dump(exclude_unset=True, by_alias=True).items():
-                if value is not None:
+                if name in ("fields", "metadata") and value is not None:
+                    doc[name] = {**doc.get(name, {}), **value}
+                elif value is not None:
                     doc[name] = value
             doc["updatedAt"] = iso(now)
             conn.execute(
-                "UPDATE ticket SET updated_ms=?, status=?, title=?, description=?, assignees=?, doc=? "
+                "UPDATE ticket SET updated_ms=?, service=?, status=?, title=?, description=?, assignees=?, doc=? "
                 "WHERE id=?",
                 (
                     now,
+                    str(doc["fields"].get(SERVICE_FIELD, "")),
                     doc["status"],
                     doc["title"],
                     doc["description"],
@@ -119,3 +143,8 @@ class DemoTickets(WorldProvider):
             return doc
 
         return Ticket.model_validate(await self.world.write(update))
+
+
+def _team_of(service: str) -> str:
+    known = SERVICE_BY_NAME.get(service)
+    return known.team if known else ""

@@ -28,6 +28,19 @@ class ScopeField(BaseModel):
             raise ValueError("format must contain '{value}'")
         return value
 
+    def write(self, value: str) -> str:
+        """The component name or label that carries ``value``."""
+        return self.format.replace("{value}", value)
+
+    def read(self, written: str) -> str | None:
+        """The value a component name or label carries, or None when it is not in this format."""
+        before, _, after = self.format.partition("{value}")
+        if len(written) <= len(before) + len(after) or not written.startswith(before):
+            return None
+        if after and not written.endswith(after):
+            return None
+        return written[len(before) : len(written) - len(after)]
+
 
 class JiraConfig(BaseModel):
     """``OPSORCH_TICKET_CONFIG`` for ``jira``; the token may come from ``$JIRA_API_TOKEN`` instead."""
@@ -42,6 +55,10 @@ class JiraConfig(BaseModel):
     service: ScopeField = ScopeField(field="component")
     team: ScopeField = ScopeField(field="label", format="team-{value}")
     environment: ScopeField = ScopeField(field="label", format="env-{value}")
+    # OpsPilot's ticket fields (core_client.schemas.tickets): the incident a ticket follows up and the fault kind
+    # it records, as labels (a label is searchable and needs no project set-up).
+    incident: ScopeField = ScopeField(field="label", format="incident-{value}")
+    fault_kind: ScopeField = ScopeField(field="label", format="fault-{value}")
 
     @field_validator("site")
     @classmethod

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from adapters.jira.config import JiraConfig, ScopeField
-from core_client.schemas import TicketQuery
+from core_client.schemas import INCIDENT_FIELD, TicketQuery
 
 
 def quote(value: str) -> str:
@@ -22,7 +22,7 @@ def _scope(mapping: ScopeField, value: str | None) -> str | None:
     if not value or mapping.field == "none":
         return None
     field = "component" if mapping.field == "component" else "labels"
-    return f"{field} = {quote(mapping.format.replace('{value}', value))}"
+    return f"{field} = {quote(mapping.write(value))}"
 
 
 def build_jql(query: TicketQuery, config: JiraConfig, *, extra: list[str] | None = None) -> str:
@@ -36,10 +36,12 @@ def build_jql(query: TicketQuery, config: JiraConfig, *, extra: list[str] | None
         clauses.append(_in("assignee", query.assignees))
     if query.reporter:
         clauses.append(f"reporter = {quote(query.reporter)}")
+    incident = query.metadata.get(INCIDENT_FIELD)
     for mapping, value in (
         (config.service, query.scope.service),
         (config.team, query.scope.team),
         (config.environment, query.scope.environment),
+        (config.incident, incident if isinstance(incident, str) else None),
     ):
         clause = _scope(mapping, value)
         if clause:

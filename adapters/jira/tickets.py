@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -10,11 +11,14 @@ import httpx
 from pydantic import SecretStr
 
 from adapters.jira.adf import adf_to_text, text_to_adf
-from adapters.jira.config import JiraConfig
+from adapters.jira.config import JiraConfig, ScopeField
 from adapters.jira.jql import build_jql, quote
 from adapters.rest import RestClient
 from core_client.errors import BadQuery
 from core_client.schemas import (
+    FAULT_KIND_FIELD,
+    INCIDENT_FIELD,
+    SERVICE_FIELD,
     CreateTicketInput,
     Page,
     ProviderHealth,
@@ -42,7 +46,7 @@ SEARCH_FIELDS = [
     "issuetype",
     "project",
 ]
-# Input keys a ticket's ``fields`` may carry, and the Jira field each becomes.
+# Input keys a ticket's ``fields`` may carry, and the Jira field each becomes (OpsPilot's own keys, below, too).
 WRITABLE_FIELDS = ("labels", "components", "priority", "issueType")
 _ISSUE_KEY = re.compile(r"^[A-Za-z][A-Za-z0-9_]*-\d+$|^\d+$")
 
@@ -81,6 +85,15 @@ def _issue_key(value: str) -> str:
 def grant_label(idempotency_key: str) -> str:
     """The label that marks the issue a grant created, so a repeated create finds it instead of doubling it."""
     return "opspilot-grant-" + re.sub(r"[^A-Za-z0-9_-]", "_", idempotency_key)[:200]
+
+
+@dataclass
+class _Edit:
+    """What a ticket's ``fields`` become in Jira: fields to set, and labels and components to add."""
+
+    fields: dict[str, Any] = field(default_factory=dict)
+    labels: list[str] = field(default_factory=list)
+    components: list[str] = field(default_factory=list)
 
 
 class JiraTickets:
@@ -142,12 +155,18 @@ class JiraTickets:
     async def create(self, data: CreateTicketInput, *, idempotency_key: str | None = None) -> Ticket:
         """A new issue in the configured project. With a grant id, the issue carries a label naming it and an
         issue already carrying that label is returned instead: Jira has no idempotency key of its own."""
+        edit = self._writable(data.fields)
         fields: dict[str, Any] = {
             "project": {"key": self._config.project},
             "summary": data.title,
             "issuetype": {"name": self._config.issue_type},
-            **self._writable(data.fields),
+            **edit.fields,
         }
+        if edit.labels:
+            fields["labels"] = list(dict.fromkeys([*fields.get("labels", []), *edit.labels]))
+        if edit.components:
+            named = [c["name"] for c in fields.get("components", [])]
+            fields["components"] = [{"name": name} for name in dict.fromkeys([*named, *edit.components])]
         if data.description:
             fields["description"] = text_to_adf(data.description)
         if idempotency_key:
@@ -164,9 +183,11 @@ class JiraTickets:
     async def update(
         self, ticket_id: str, changes: UpdateTicketInput, *, idempotency_key: str | None = None
     ) -> Ticket:
-        """Edits fields with PUT (idempotent), then moves the status through a matching transition."""
+        """Edits fields with PUT (idempotent), then moves the status through a matching transition. OpsPilot's
+        fields add their label or component to the issue's, keeping the others."""
         key = _issue_key(ticket_id)
-        fields: dict[str, Any] = self._writable(changes.fields or {})
+        edit = self._writable(changes.fields or {})
+        fields: dict[str, Any] = dict(edit.fields)
         if changes.title is not None:
             fields["summary"] = changes.title
         if changes.description is not None:
@@ -175,8 +196,16 @@ class JiraTickets:
             if len(changes.assignees) > 1:
                 raise BadQuery("a Jira issue has one assignee; give at most one account id", source=SOURCE)
             fields["assignee"] = {"accountId": changes.assignees[0]} if changes.assignees else None
-        if fields:
-            await self._rest.write("PUT", f"/rest/api/3/issue/{key}", json={"fields": fields})
+        verbs: dict[str, Any] = {}
+        if edit.labels:
+            verbs["labels"] = [{"add": label} for label in edit.labels]
+        if edit.components:
+            verbs["components"] = [{"add": {"name": name}} for name in edit.components]
+        if fields or verbs:
+            body: dict[str, Any] = {"fields": fields}
+            if verbs:
+                body["update"] = verbs
+            await self._rest.write("PUT", f"/rest/api/3/issue/{key}", json=body)
         if changes.status is not None:
             await self._transition(key, changes.status)
         return await self.get(key)
@@ -198,25 +227,56 @@ class JiraTickets:
             "POST", f"/rest/api/3/issue/{key}/transitions", json={"transition": {"id": str(match["id"])}}
         )
 
-    def _writable(self, given: dict[str, Any]) -> dict[str, Any]:
-        fields: dict[str, Any] = {}
+    def _own_fields(self) -> dict[str, ScopeField]:
+        """OpsPilot's ticket field keys and where each lives in Jira."""
+        config = self._config
+        return {
+            INCIDENT_FIELD: config.incident,
+            SERVICE_FIELD: config.service,
+            FAULT_KIND_FIELD: config.fault_kind,
+            "team": config.team,
+            "environment": config.environment,
+        }
+
+    def _writable(self, given: dict[str, Any]) -> _Edit:
+        edit = _Edit()
+        own = self._own_fields()
         for name, value in given.items():
-            if name == "labels":
-                fields["labels"] = [str(v) for v in value]
+            if name in own:
+                mapping = own[name]
+                if mapping.field == "none" or value in (None, ""):
+                    continue
+                target = edit.components if mapping.field == "component" else edit.labels
+                target.append(mapping.write(str(value)))
+            elif name == "labels":
+                edit.fields["labels"] = [str(v) for v in value]
             elif name == "components":
-                fields["components"] = [{"name": str(v)} for v in value]
+                edit.fields["components"] = [{"name": str(v)} for v in value]
             elif name == "priority":
-                fields["priority"] = {"name": str(value)}
+                edit.fields["priority"] = {"name": str(value)}
             elif name == "issueType":
-                fields["issuetype"] = {"name": str(value)}
+                edit.fields["issuetype"] = {"name": str(value)}
             elif name.startswith("customfield_"):
-                fields[name] = value
+                edit.fields[name] = value
             else:
                 raise BadQuery(
-                    f"unknown ticket field {name!r}; Jira takes {', '.join(WRITABLE_FIELDS)} and customfield_*",
+                    f"unknown ticket field {name!r}; Jira takes {', '.join([*WRITABLE_FIELDS, *own])} "
+                    "and customfield_*",
                     source=SOURCE,
                 )
-        return fields
+        return edit
+
+    def _read_own(self, labels: list[str], components: list[str]) -> dict[str, str]:
+        """OpsPilot's fields read back from the labels and components that carry them."""
+        found: dict[str, str] = {}
+        for name, mapping in self._own_fields().items():
+            written = (
+                components if mapping.field == "component" else labels if mapping.field == "label" else []
+            )
+            values = [value for value in (mapping.read(item) for item in written) if value]
+            if values:
+                found[name] = values[0]
+        return found
 
     def _ticket(self, issue: dict[str, Any]) -> Ticket:
         f = issue.get("fields") or {}
@@ -234,6 +294,9 @@ class JiraTickets:
             created_at=_jira_time(f.get("created")),
             updated_at=_jira_time(f.get("updated")),
             fields={
+                **self._read_own(
+                    list(f.get("labels") or []), [c.get("name", "") for c in f.get("components") or []]
+                ),
                 "assigneeName": assignee.get("displayName", ""),
                 "reporterName": reporter.get("displayName", ""),
                 "priority": (f.get("priority") or {}).get("name", ""),

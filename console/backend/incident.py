@@ -15,6 +15,7 @@ from core_client.client import CoreClient
 from core_client.errors import OpsPilotError
 from core_client.links import alert_link, deployment_link, ticket_link
 from core_client.schemas import (
+    INCIDENT_FIELD,
     Alert,
     AlertQuery,
     Deployment,
@@ -26,6 +27,7 @@ from core_client.schemas import (
     QueryScope,
     Ticket,
     TicketQuery,
+    ticket_incident,
 )
 
 # Where to look around an incident, relative to when it started and ended.
@@ -160,15 +162,22 @@ def _deploy_row(deploy: Deployment) -> RelatedRow:
 
 
 async def related_tickets(core: CoreClient, incident: Incident, now: datetime) -> list[RelatedRow]:
-    """The service's tickets that name the incident (in their fields or text), newest first."""
+    """The tickets that follow the incident up, newest first: those filed for it (its id in OpsPilot's incident
+    field, asked of the provider), and the service's recent tickets that name it in their text."""
     start, _ = incident_window(incident, now)
-    query = TicketQuery(scope=QueryScope(service=incident.service or None), limit=200)
-    tickets = await newest_until(
-        lambda cursor: core.tickets.query(query, cursor=cursor),
-        lambda t: t.created_at,
-        start - TICKETS_BEFORE,
+    filed_for = TicketQuery(metadata={INCIDENT_FIELD: incident.id}, limit=RELATED_ROWS)
+    of_service = TicketQuery(scope=QueryScope(service=incident.service or None), limit=200)
+    linked, nearby = await asyncio.gather(
+        core.tickets.query(filed_for),
+        newest_until(
+            lambda cursor: core.tickets.query(of_service, cursor=cursor),
+            lambda t: t.created_at,
+            start - TICKETS_BEFORE,
+        ),
     )
-    naming = [ticket for ticket in tickets if _names(ticket, incident.id)]
+    # A provider that cannot filter on the incident field returns other tickets too: the check below keeps ours.
+    naming = {t.id: t for t in [*linked.items, *nearby] if _names(t, incident.id)}
+    newest = sorted(naming.values(), key=lambda t: t.created_at or now, reverse=True)
     return [
         RelatedRow(
             id=ticket.key or ticket.id,
@@ -178,13 +187,16 @@ async def related_tickets(core: CoreClient, incident: Incident, now: datetime) -
             at=utc_label(ticket.created_at),
             link=ticket_link(ticket.id).build(),
         )
-        for ticket in naming[:RELATED_ROWS]
+        for ticket in newest[:RELATED_ROWS]
     ]
 
 
 def _names(ticket: Ticket, incident_id: str) -> bool:
-    linked = {str(ticket.fields.get(key, "")) for key in ("incidentId", "incident_id", "incident")}
-    return incident_id in linked or incident_id in ticket.title or incident_id in ticket.description
+    return (
+        ticket_incident(ticket) == incident_id
+        or incident_id in ticket.title
+        or incident_id in ticket.description
+    )
 
 
 async def key_metrics(core: CoreClient, incident: Incident, now: datetime) -> list[MetricChart]:

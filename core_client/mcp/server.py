@@ -31,6 +31,7 @@ from core_client.mcp.results import ToolPage, error_result, object_result, page_
 from core_client.mutations import arguments_digest, risk_of
 from core_client.reports import InvestigationReport, render_report
 from core_client.schemas import (
+    INCIDENT_FIELD,
     Alert,
     AlertQuery,
     CamelModel,
@@ -327,6 +328,9 @@ def _add_read_tools(server: MCPServer, core: CoreClient, budget: int) -> None:
         assignees: list[str] | None = None,
         service: ServiceArg = None,
         team: TeamArg = None,
+        incident: Annotated[
+            str | None, Field(description="Only tickets filed for this incident (its id, e.g. 'INC-42').")
+        ] = None,
         limit: LimitArg = 25,
         cursor: CursorArg = None,
     ) -> PageOut:
@@ -337,6 +341,7 @@ def _add_read_tools(server: MCPServer, core: CoreClient, budget: int) -> None:
             assignees=assignees or [],
             scope=_scope(service, team, None),
             limit=limit,
+            metadata={INCIDENT_FIELD: incident} if incident else {},
         )
         return await _guarded(lambda: paged(lambda c: core.tickets.query(query, cursor=c), cursor, "tickets"))
 
@@ -647,14 +652,25 @@ def _add_mutations(
 
     @server.tool(annotations=MUTATION)
     async def update_ticket(
-        ticket_id: str, changes: UpdateTicketInput, ctx: Context
+        ticket_id: str,
+        changes: UpdateTicketInput,
+        ctx: Context,
+        append_description: Annotated[
+            str | None,
+            Field(description="Text to add at the end of the description (what it says by then is kept)."),
+        ] = None,
     ) -> Annotated[CallToolResult, Ticket] | InputRequiredResult:
-        """Change a ticket's status, assignees or text. Needs approval."""
+        """Change a ticket's status, assignees or text, or add to its description. Needs approval."""
+        arguments: dict[str, Any] = {"ticket_id": ticket_id, "changes": changes}
+        if append_description is not None:
+            arguments["append_description"] = append_description
         return await gated(
             "update_ticket",
-            {"ticket_id": ticket_id, "changes": changes},
+            arguments,
             ctx,
-            lambda actor, grant: core.tickets.update(ticket_id, changes, actor=actor, grant=grant),
+            lambda actor, grant: core.tickets.update(
+                ticket_id, changes, actor=actor, grant=grant, append_description=append_description
+            ),
             lambda r: f"updated ticket {r.key or r.id}",
         )
 

@@ -69,9 +69,22 @@ from core_client.schemas.services import (
     TeamMember,
     TeamQuery,
 )
-from core_client.schemas.tickets import CreateTicketInput, Ticket, TicketQuery, UpdateTicketInput
+from core_client.schemas.tickets import (
+    FAULT_KIND_FIELD,
+    INCIDENT_FIELD,
+    SERVICE_FIELD,
+    CreateTicketInput,
+    Ticket,
+    TicketQuery,
+    UpdateTicketInput,
+    ticket_incident,
+    ticket_is_open,
+)
 
 __all__ = [
+    "FAULT_KIND_FIELD",
+    "INCIDENT_FIELD",
+    "SERVICE_FIELD",
     "Alert",
     "AlertQuery",
     "BandPoint",
@@ -135,4 +148,6 @@ __all__ = [
     "offset_page",
     "page_size",
     "stable_log_id",
+    "ticket_incident",
+    "ticket_is_open",
 ]

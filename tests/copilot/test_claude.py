@@ -12,13 +12,13 @@ import anthropic
 import pytest
 
 from copilot.answer import Evidence, EvidenceKind
+from copilot.followups import not_run_note
 from copilot.machine import RunState
 from copilot.planners import choose_planner
 from copilot.planners.claude import MEMORY_KEY, ClaudePlanner, ToolNames, UnparsableToolInput
 from copilot.planning import CallTools, Finish, GiveUp, PlanContext, ToolOutcome, ToolSpec
 from copilot.records import RunView
 from copilot.resilience import RetryPolicy
-from copilot.runner import not_run_note
 from copilot.runtime import Copilot
 from core_client.client import CoreClient
 from core_client.errors import ConfigurationError

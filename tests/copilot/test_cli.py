@@ -223,7 +223,8 @@ async def test_an_approval_given_in_another_process_wakes_the_run() -> None:
         async with asyncio.timeout(30):
             done = await copilot.settle(follow_up.id)
         assert done.state == RunState.DONE
-        assert [o.tool for o in done.outcomes] == ["opspilot.create_ticket"] and done.outcomes[0].ok
+        changes = [o for o in done.outcomes if o.tool == "opspilot.create_ticket"]
+        assert len(changes) == 1 and changes[0].ok
     finally:
         await copilot.aclose()
         await core.aclose()

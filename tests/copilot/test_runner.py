@@ -12,10 +12,10 @@ import pytest
 
 from copilot.answer import Answer, Claim, ProposedAction
 from copilot.events import LocalBus
+from copilot.followups import CARRY_OUT
 from copilot.machine import RunState
 from copilot.planning import CallTools, Finish, GiveUp, PlanContext, ToolRequest
 from copilot.records import RunView
-from copilot.runner import CARRY_OUT
 from copilot.runtime import Copilot
 from core_client.clock import SystemClock
 from core_client.errors import BadQuery, Forbidden
@@ -547,8 +547,14 @@ async def test_a_proposed_action_is_offered_not_run_until_approved(make_rig: Rig
     await rig.runner.events.nudge(follow_up.id, "approved")
     done = await follow_task
     assert done.state == RunState.DONE  # type: ignore[union-attr]
-    assert [made.grant for made in rig.tools.made("opspilot.create_ticket")] == [grant.id]
-    assert done.answer.summary.startswith("opspilot.create_ticket done")  # type: ignore[union-attr]
+    (made,) = rig.tools.made("opspilot.create_ticket")
+    assert made.grant == grant.id
+    # OpsPilot writes its own ticket from the answer, signed by whom the Copilot acted for.
+    assert made.arguments["ticket"]["title"] == "Follow-up: orders pool exhausted"
+    assert "Written by OpsPilot Copilot for alice" in made.arguments["ticket"]["description"]
+    assert done.answer.summary.startswith("create_ticket done")  # type: ignore[union-attr]
+    with pytest.raises(BadQuery, match="cannot be offered twice: create_ticket done"):
+        await rig.runner.propose(run_id, 0, by=BOB)
 
 
 async def test_a_rejected_proposal_ends_its_follow_up_saying_why(make_rig: RigFactory) -> None:

@@ -250,6 +250,38 @@ async def test_tickets_deployments_services_teams_messaging(core: CoreClient) ->
     ).id == sent.id
 
 
+async def test_a_ticket_is_found_by_its_incident_and_appended_to_keeping_its_text(core: CoreClient) -> None:
+    created = await core.tickets.create(
+        CreateTicketInput(
+            title="pool",
+            description="First finding.",
+            fields={"incidentId": "INC-X1", "service": "orders-api"},
+        ),
+        actor=ACTOR,
+    )
+    assert created.fields["team"]  # the service's team, so a team's scope finds it
+    found = await core.tickets.query(TicketQuery(metadata={"incidentId": "INC-X1"}))
+    assert [t.id for t in found.items] == [created.id]
+    core.gate.key = "edit"  # type: ignore[attr-defined]
+    await core.tickets.update(
+        created.id, UpdateTicketInput(description="First finding, edited."), actor=ACTOR
+    )
+    core.gate.key = "append"  # type: ignore[attr-defined]
+    appended = await core.tickets.update(
+        created.id,
+        UpdateTicketInput(fields={"faultKind": "disk_full"}),
+        actor=ACTOR,
+        append_description="## Update\n\nSecond finding.",
+    )
+    # What someone wrote in between is kept; the fields given are merged into the ticket's.
+    assert appended.description == "First finding, edited.\n\n## Update\n\nSecond finding.\n"
+    assert appended.fields["incidentId"] == "INC-X1" and appended.fields["faultKind"] == "disk_full"
+    with pytest.raises(BadQuery, match="not both"):
+        await core.tickets.update(
+            created.id, UpdateTicketInput(description="x"), actor=ACTOR, append_description="y"
+        )
+
+
 async def test_logs_are_served_from_the_world(core: CoreClient) -> None:
     page = await core.logs.query(
         LogQuery(

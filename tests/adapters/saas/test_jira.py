@@ -122,6 +122,36 @@ async def test_create_converts_markdown_to_adf_and_is_idempotent_per_grant(
         await core.tickets.create(CreateTicketInput(title="x", fields={"colour": "red"}), actor=actor)
 
 
+async def test_opspilot_fields_become_labels_and_a_component_and_read_back(
+    core: CoreClient, server: LoopbackServer, fake: JiraFake, actor: Actor
+) -> None:
+    data = CreateTicketInput(
+        title="checkout: connection pool exhausted",
+        description="Filed for INC-7",
+        fields={"incidentId": "INC-7", "service": "checkout", "faultKind": "connection_pool_exhaustion"},
+    )
+    ticket = await core.tickets.create(data, actor=actor)
+    stored = fake.issues[ticket.key]
+    assert {"incident-INC-7", "fault-connection_pool_exhaustion"} <= set(stored["labels"])
+    assert stored["components"] == ["checkout"]
+    assert ticket.fields["incidentId"] == "INC-7"
+    assert (
+        ticket.fields["faultKind"] == "connection_pool_exhaustion" and ticket.fields["service"] == "checkout"
+    )
+
+    found = await core.tickets.query(TicketQuery(metadata={"incidentId": "INC-7"}))
+    assert [t.key for t in found.items] == [ticket.key]
+    assert 'labels = "incident-INC-7"' in fake.searches[-1]
+
+    # An update adds the incident's label to those the issue has; it replaces none of them.
+    before = list(fake.issues["OPS-1"]["labels"])
+    updated = await core.tickets.update(
+        "OPS-1", UpdateTicketInput(fields={"incidentId": "INC-7"}), actor=actor
+    )
+    assert fake.issues["OPS-1"]["labels"] == [*before, "incident-INC-7"]
+    assert updated.fields["incidentId"] == "INC-7"
+
+
 async def test_status_changes_go_through_transitions(
     core: CoreClient, server: LoopbackServer, actor: Actor
 ) -> None:

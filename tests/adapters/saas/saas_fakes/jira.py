@@ -283,4 +283,19 @@ class JiraFake:
         for name in ("summary", "description", "labels"):
             if name in fields:
                 issue[name] = fields[name]
+        if "components" in fields:
+            issue["components"] = [c["name"] for c in fields["components"]]
+        # Jira's verbs (``update: {"labels": [{"add": "x"}, {"remove": "y"}]}``) edit a list in place.
+        for name, operations in (body.get("update") or {}).items():
+            if name not in ("labels", "components"):
+                return errors(400, f"Field '{name}' cannot be set with update verbs here.")
+            for operation in operations:
+                for verb, value in operation.items():
+                    item = value["name"] if name == "components" else value
+                    if verb == "add" and item not in issue[name]:
+                        issue[name].append(item)
+                    elif verb == "remove" and item in issue[name]:
+                        issue[name].remove(item)
+                    elif verb not in ("add", "remove"):
+                        return errors(400, f"Unsupported verb {verb!r}.")
         return Reply(204, None)
