@@ -1,8 +1,9 @@
 """The OpsPilot console: the Reflex app (``app_name = "console"`` in rxconfig.py).
 
 Pages live in ``console/pages`` and register themselves with the ``console_page`` decorator; the backend gains
-``/health`` and the MCP server at ``/mcp`` through ``api_transformer``. The theme is configured in rxconfig.py
-(``RadixThemesPlugin``).
+``/health`` and the MCP server at ``/mcp`` through ``api_transformer``. The Copilot starts with the backend (its
+sweep resumes runs a dead worker left and expires overdue approvals without anyone opening a page). The theme is
+configured in rxconfig.py (``RadixThemesPlugin``).
 """
 
 import reflex as rx
@@ -19,3 +20,4 @@ backend = health_api()
 backend.router.routes.extend(mcp_endpoint.routes())
 app = rx.App(api_transformer=backend)
 app.register_lifespan_task(mcp_endpoint.lifespan)
+app.register_lifespan_task(runtime.RUNTIME.serving)

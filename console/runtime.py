@@ -1,19 +1,31 @@
-"""The console's composition root: one CoreClient and one Copilot per process, built from settings on first use.
+"""The console's composition root: one CoreClient and one Copilot per process, built from settings.
 
 Building a CoreClient loads every configured provider (the demo world may be opened or built on first use), which
 can take a while and does blocking I/O, so it runs in a worker thread, once, under a lock. A failure is not
 cached: the next request tries again and reports the same clear error until the configuration is fixed.
+
+The Copilot starts with the backend (:meth:`CoreRuntime.serving`, the app's lifespan): its sweep resumes the runs a
+dead worker left behind and expires overdue approval requests from the moment the process is up, whether or not
+anyone opens a page; at shutdown the runs held here are handed back for another worker.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 
 from copilot.runtime import Copilot
 from core_client.client import CoreClient
+from core_client.errors import OpsPilotError
 from core_client.settings import load_settings
+
+log = logging.getLogger(__name__)
+
+# How long the backend waits before trying again to start a Copilot whose configuration or database failed.
+START_RETRY_SECONDS = 30.0
 
 
 class CoreRuntime:
@@ -50,6 +62,30 @@ class CoreRuntime:
                 # Runs whose worker dies later, or whose approval expires, are picked up without anyone clicking.
                 self._copilot.sweep()
             return self._copilot
+
+    @asynccontextmanager
+    async def serving(self, *, retry_seconds: float = START_RETRY_SECONDS) -> AsyncIterator[None]:
+        """The backend's lifespan: start the Copilot (and its sweep) in the background as the backend starts,
+        trying again every ``retry_seconds`` while the configuration or the database fails; close it all at
+        shutdown, handing the runs held here back to the other workers."""
+        starting = asyncio.create_task(self._start(retry_seconds), name="copilot start")
+        try:
+            yield
+        finally:
+            starting.cancel()
+            await asyncio.gather(starting, return_exceptions=True)
+            await self.aclose()
+
+    async def _start(self, retry_seconds: float) -> None:
+        while True:
+            try:
+                await self.copilot()
+                return
+            except (OpsPilotError, OSError) as error:  # pages show it too; the backend keeps serving
+                log.error("the Copilot could not start (trying again in %g s): %s", retry_seconds, error)
+            except Exception:  # a database that refuses connections raises its driver's own errors
+                log.exception("the Copilot could not start (trying again in %g s)", retry_seconds)
+            await asyncio.sleep(retry_seconds)
 
     async def aclose(self) -> None:
         """Close the Copilot and the providers' resources; the next call builds new ones."""

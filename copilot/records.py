@@ -75,6 +75,19 @@ class RunSummary(BaseModel):
     finished_at: datetime | None = None
 
 
+class Lease(BaseModel):
+    """Who holds a run and until when: what a worker waiting to take the run over waits for."""
+
+    run_id: str
+    state: RunState
+    owner: str | None = Field(default=None, description="the worker holding the run; None when nobody does")
+    expires_at: datetime | None = Field(default=None, description="when the lease lapses unless renewed")
+
+    def free(self, now: datetime) -> bool:
+        """Whether a worker may take the run at ``now``: nobody holds it, or its holder's lease has lapsed."""
+        return self.owner is None or self.expires_at is None or self.expires_at <= now
+
+
 class RunRecord(BaseModel):
     """Everything the runner needs to pick a run up where it stopped (the view plus what clients never see)."""
 

@@ -61,7 +61,7 @@ from copilot.planning import (
     ToolRequest,
     ToolSpec,
 )
-from copilot.records import PendingCall, RunRecord, RunView, StepView
+from copilot.records import Lease, PendingCall, RunRecord, RunView, StepView
 from copilot.store import Entry, RunLost, RunStore, transition_entry
 from copilot.writeups.facts import Basis, Facts
 from copilot.writeups.tickets import ticket_fields
@@ -80,6 +80,10 @@ FOREIGN_RISK = "unknown (foreign tool)"
 # How long a lease lasts unless renewed, and how often a waiting run re-reads its approval request.
 LEASE_SECONDS = 30.0
 APPROVAL_POLL_SECONDS = 5.0
+# A worker waiting to take a run over reads the lease again this long after it should have lapsed, at the least.
+TAKE_OVER_MARGIN = 0.01
+# The nudge a worker sends when it lets a run go: a worker waiting to take the run over tries at once.
+RELEASED = "released"
 
 
 class Tools(Protocol):
@@ -221,9 +225,43 @@ class Runner:
             async with self.events.nudges(run_id) as nudges:
                 await self._hold(record, nudges)
         finally:
-            # Shielded: a worker shutting down hands its runs on at once instead of letting the lease lapse.
-            await asyncio.shield(asyncio.to_thread(self.store.release, run_id, self.owner))
+            # Shielded: a worker shutting down hands its runs on at once instead of letting the lease lapse,
+            # and wakes whoever waits to take them over.
+            await asyncio.shield(self._hand_back(run_id))
         return await asyncio.to_thread(self.store.get, run_id)
+
+    async def take_over(self, run_id: str, *, waiting: Callable[[Lease], None] | None = None) -> RunView:
+        """Drive the run here as soon as this worker may, and return it once it has ended.
+
+        Nobody holding it, that is now. Held by another worker, this waits: the holder may end the run itself
+        (then it is returned as it ended), hand it back, or die, and the moment its lease lapses or is released
+        this worker takes over. ``waiting`` is told each time the wait starts on a different holder.
+        """
+        told: str | None = None
+        while True:
+            view = await self.drive(run_id)
+            if view is not None and view.state in TERMINAL:
+                return view
+            # Listening before reading the lease: a release that comes after the read is heard.
+            async with self.events.nudges(run_id) as nudges:
+                lease = await asyncio.to_thread(self.store.lease, run_id)
+                if lease.state in TERMINAL:
+                    return await asyncio.to_thread(self.store.get, run_id)
+                now = self._clock.now()
+                if lease.free(now):
+                    continue  # lapsed or released between the two reads: take it now
+                if waiting is not None and lease.owner != told:
+                    waiting(lease)
+                    told = lease.owner
+                # Until the lease lapses, unless a release is heard first. Without Redis a release in another
+                # process is not heard, so the lease is read again at least every poll interval.
+                assert lease.expires_at is not None  # a lease that is not free has an expiry
+                left = (lease.expires_at - now).total_seconds()
+                await nudges.receive(min(max(left, TAKE_OVER_MARGIN), self._poll_seconds))
+
+    async def _hand_back(self, run_id: str) -> None:
+        await asyncio.to_thread(self.store.release, run_id, self.owner)
+        await self.events.nudge(run_id, RELEASED)
 
     async def cancel(self, run_id: str, *, by: Actor) -> RunView:
         """Take a live run to FAILED, "cancelled by <user>", wherever it runs, and withdraw its pending approval

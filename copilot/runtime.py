@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Callable
 from contextlib import aclosing
 from typing import Any
 
@@ -25,7 +25,7 @@ from copilot.evidence import extract_evidence
 from copilot.followups import ProposalState
 from copilot.machine import TERMINAL, RunState
 from copilot.planning import PageContext, Planner
-from copilot.records import RunSummary, RunView
+from copilot.records import Lease, RunSummary, RunView
 from copilot.resilience import CircuitBreakers
 from copilot.runner import Runner
 from copilot.store import RunStore
@@ -39,6 +39,11 @@ from core_client.settings import Settings
 from core_client.store import ApprovalRequest, Database, Grant
 
 log = logging.getLogger(__name__)
+
+# How often the sweep looks for runs nobody drives and approval requests past their expiry, at the least.
+SWEEP_SECONDS = 30.0
+# A sweep waiting for a lease to lapse looks this long after the lapse, so the lease reads as lapsed.
+LAPSE_MARGIN = 0.05
 
 
 def checked_answer(answer: Answer, evidence: list[Evidence]) -> tuple[Answer, list[str]]:
@@ -262,14 +267,18 @@ class Copilot:
             self._start(run_id)
         return orphans
 
-    def resume(self, run_id: str) -> None:
-        """Drive one run here, in the background, if no worker holds it (follow it with :meth:`subscribe`)."""
-        self._start(run_id)
+    def resume(self, run_id: str, *, waiting: Callable[[Lease], None] | None = None) -> None:
+        """Drive one run here, in the background (follow it with :meth:`subscribe`): now if no worker holds it,
+        else the moment its holder's lease lapses or is released, unless the holder ends the run first.
+        ``waiting`` is told which worker holds it, and until when, whenever the wait starts on a new holder."""
+        self._start(run_id, take_over=True, waiting=waiting)
 
-    def sweep(self, every: float = 30.0) -> None:
+    def sweep(self, every: float = SWEEP_SECONDS) -> None:
         """Every ``every`` seconds, in the background until :meth:`aclose`: expire overdue approval requests
-        (waking their runs) and drive the runs nobody holds. Call it from a running event loop, once per process
-        that owns this Copilot; calling it again restarts it at the new interval."""
+        (waking their runs) and drive the runs nobody holds. A pass also comes the moment another worker's lease
+        lapses, sooner than ``every``: a run whose worker died is resumed as soon as any worker may take it.
+        Call it from a running event loop, once per process that owns this Copilot; calling it again restarts it
+        at the new interval."""
         if every <= 0:
             raise ValueError("a sweep needs an interval above 0 seconds")
         if self._sweeper is not None:
@@ -282,7 +291,21 @@ class Copilot:
                 await self._sweep_once()
             except Exception:  # a database or Redis hiccup: the next sweep tries again
                 log.warning("copilot sweep failed; trying again in %g s", every, exc_info=True)
-            await asyncio.sleep(every)
+                await asyncio.sleep(every)
+                continue
+            await asyncio.sleep(await self._until_next_sweep(every))
+
+    async def _until_next_sweep(self, every: float) -> float:
+        """``every`` seconds, or less: until the first lease another worker holds lapses (unless renewed)."""
+        try:
+            lapse = await asyncio.to_thread(self.store.next_lapse, besides=self.runner.owner)
+        except Exception:  # the sweep goes on at its own pace; the failure shows in the next pass
+            log.warning("copilot sweep: could not read the next lease lapse", exc_info=True)
+            return every
+        if lapse is None:
+            return every
+        left = (lapse - self.store.clock.now()).total_seconds() + LAPSE_MARGIN
+        return min(max(left, LAPSE_MARGIN), every)
 
     async def _sweep_once(self) -> None:
         expired = await asyncio.to_thread(self.approvals.expire_due)
@@ -308,11 +331,14 @@ class Copilot:
         if self._database is not None:
             self._database.dispose()
 
-    def _start(self, run_id: str) -> None:
+    def _start(
+        self, run_id: str, *, take_over: bool = False, waiting: Callable[[Lease], None] | None = None
+    ) -> None:
         running = self._tasks.get(run_id)
         if running is not None and not running.done():
             return
-        task = asyncio.create_task(self.runner.drive(run_id), name=f"copilot run {run_id}")
+        work = self.runner.take_over(run_id, waiting=waiting) if take_over else self.runner.drive(run_id)
+        task: asyncio.Task[RunView | None] = asyncio.create_task(work, name=f"copilot run {run_id}")
         self._tasks[run_id] = task
         task.add_done_callback(lambda done: self._forget(run_id, done))
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import JSON, CursorResult, Text, UniqueConstraint, or_, update
+from sqlalchemy import JSON, CursorResult, Text, UniqueConstraint, func, or_, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlmodel import Field, SQLModel, col, select
@@ -24,6 +24,7 @@ from copilot.answer import Answer, Evidence
 from copilot.machine import TERMINAL, RunState, check_transition
 from copilot.planning import PageContext, PriorTurn, ToolOutcome
 from copilot.records import (
+    Lease,
     PendingCall,
     ProposalRecord,
     RunRecord,
@@ -494,6 +495,31 @@ class RunStore:
                 .values(lease_owner=None, lease_expires_at=None)
                 .execution_options(synchronize_session=False)
             )
+
+    def lease(self, run_id: str) -> Lease:
+        """Who holds the run and until when; ``NotFound`` when there is no such run."""
+        with self.database.transaction() as session:
+            run = session.get(Run, run_id)
+            if run is None:
+                raise NotFound(f"no run {run_id!r}", source="copilot")
+            return Lease(
+                run_id=run.id,
+                state=RunState(run.state),
+                owner=run.lease_owner,
+                expires_at=run.lease_expires_at,
+            )
+
+    def next_lapse(self, *, besides: str | None = None) -> datetime | None:
+        """When the first lease on a live run lapses unless renewed (leases held by ``besides`` left out)."""
+        with self.database.transaction() as session:
+            query = (
+                select(func.min(col(Run.lease_expires_at)))
+                .where(col(Run.state).in_(LIVE_STATES))
+                .where(col(Run.lease_owner).is_not(None))
+            )
+            if besides is not None:
+                query = query.where(col(Run.lease_owner) != besides)
+            return cast(datetime | None, session.scalar(query))
 
     def orphans(self, *, limit: int = 100) -> list[str]:
         """Live runs nobody holds: never started, or whose worker stopped renewing its lease."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import datetime
 from typing import Annotated
 
 import typer
@@ -22,7 +23,7 @@ from console.commands.ask import (
     print_outcome,
 )
 from copilot.machine import RunState
-from copilot.records import RunView
+from copilot.records import Lease, RunView
 from copilot.store import RunStore
 from core_client.clock import SystemClock
 from core_client.identity import Actor
@@ -113,7 +114,8 @@ def resume(
     auto_reject: AutoRejectFlag = False,
     as_json: JsonFlag = False,
 ) -> None:
-    """Drive a run nobody drives any more (its worker stopped) here, deciding on its approvals as USER."""
+    """Drive a run here, deciding on its approvals as USER: at once if nobody drives it, else the moment the
+    worker holding it lets go or its lease lapses (the wait is announced with that worker and the time)."""
     settings = load_settings()
     actor = cli_actor(settings, user)
     view = asyncio.run(_resume(settings, run_id, actor, as_json=as_json, auto_reject=auto_reject))
@@ -123,9 +125,23 @@ def resume(
 async def _resume(
     settings: Settings, run_id: str, actor: Actor, *, as_json: bool, auto_reject: bool
 ) -> RunView:
+    out = Console(stderr=True, highlight=False, soft_wrap=True)
     async with open_copilot(settings) as copilot:
-        copilot.resume(run_id)
+        copilot.resume(run_id, waiting=lambda lease: out.print(waiting_for(lease, SystemClock().now())))
         return await follow(copilot, run_id, actor, quiet=as_json, auto_reject=auto_reject)
+
+
+def waiting_for(lease: Lease, now: datetime) -> Text:
+    """What a resume waits for: the worker holding the run, and when its lease lapses unless renewed."""
+    assert lease.expires_at is not None
+    left = max((lease.expires_at - now).total_seconds(), 0.0)
+    return Text(
+        f"run {lease.run_id} ({lease.state.value}) is held by worker {lease.owner} until "
+        f"{lease.expires_at:%H:%M:%S} UTC ({left:.0f} s from now, unless that worker renews it); "
+        "waiting to take it over the moment its lease lapses or is released. If that worker finishes the "
+        "run first, its steps follow here.",
+        style="yellow",
+    )
 
 
 @app.command("propose")

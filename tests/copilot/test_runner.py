@@ -6,6 +6,7 @@ import asyncio
 import json
 import os
 import sys
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -15,7 +16,7 @@ from copilot.events import LocalBus
 from copilot.followups import CARRY_OUT
 from copilot.machine import RunState
 from copilot.planning import CallTools, Finish, GiveUp, PlanContext, ToolRequest
-from copilot.records import RunView
+from copilot.records import Lease, RunView
 from copilot.runtime import Copilot
 from core_client.clock import SystemClock
 from core_client.errors import BadQuery, Forbidden
@@ -25,6 +26,7 @@ from core_client.settings import load_settings
 from tests.copilot.conftest import (
     ALICE,
     BOB,
+    START,
     TICKET,
     FakeTools,
     ManualClock,
@@ -413,6 +415,74 @@ async def test_a_second_worker_takes_over_a_run_whose_worker_stopped(
     assert [step.seq for step in second.runner.store.get(run_id).steps] == [step.seq for step in view.steps]
 
 
+async def test_a_resume_waits_for_a_live_lease_and_takes_over_the_moment_it_lapses(
+    make_rig: RigFactory, clock: ManualClock
+) -> None:
+    script = (call("opspilot.search_logs", "opspilot.get_incident"), finish_citing_everything)
+    stuck = FakeTools(hold={"opspilot.get_incident"})
+    first = make_rig(ScriptedPlanner(*script), stuck, owner="worker-1")
+    run_id, first_task = await start(first)
+    await asyncio.wait_for(stuck.started.wait(), 10)
+
+    # A resume started while worker-1 still holds the run: it says whom it waits for, and waits.
+    second = make_rig(ScriptedPlanner(*script), owner="worker-2", poll_seconds=0.02)
+    told: list[Lease] = []
+    resume = asyncio.create_task(second.runner.take_over(run_id, waiting=told.append))
+    await until(lambda: told)
+    assert [(lease.owner, lease.state) for lease in told] == [("worker-1", RunState.EXECUTE_TOOL)]
+    assert told[0].expires_at == START + timedelta(seconds=30)
+    clock.advance(29)  # worker-1 hangs and renews nothing; its lease has not lapsed yet
+    await asyncio.sleep(0.2)
+    assert not resume.done() and second.runner.store.load(run_id).lease_owner == "worker-1"
+
+    clock.advance(1)  # the lease lapses: the waiting resume takes over, without anyone starting it again
+    view = await asyncio.wait_for(resume, 10)
+    assert view.state == RunState.DONE
+    assert [made.tool for made in second.tools.calls] == ["opspilot.get_incident"]
+    assert len(told) == 1, "the wait is announced once per holder"
+    stuck.release.set()
+    await asyncio.wait_for(first_task, 10)
+
+
+async def test_a_worker_letting_a_run_go_wakes_the_resume_waiting_for_it(make_rig: RigFactory) -> None:
+    first = make_rig(ScriptedPlanner(ticket_call, finish_citing_everything), owner="worker-1")
+    run_id, first_task = await start(first)
+    await settled(first, run_id)
+    # A long poll and a lease far from lapsing: only the release can wake the waiting resume.
+    second = make_rig(
+        ScriptedPlanner(ticket_call, finish_citing_everything), owner="worker-2", poll_seconds=600
+    )
+    told: list[Lease] = []
+    resume = asyncio.create_task(second.runner.take_over(run_id, waiting=told.append))
+    await until(lambda: told)
+    first_task.cancel()  # worker-1 shuts down and hands the run back
+    with pytest.raises(asyncio.CancelledError):
+        await first_task
+    await until(lambda: second.runner.store.load(run_id).lease_owner == "worker-2")
+    waiting = second.runner.store.get(run_id)
+    assert waiting.state == RunState.NEEDS_APPROVAL
+    second.approvals.reject(waiting.pending_request_id or "", approver=BOB, reason="not now")
+    await second.runner.events.nudge(run_id, "rejected")
+    view = await asyncio.wait_for(resume, 10)
+    assert view.state == RunState.DONE and second.tools.made("opspilot.create_ticket") == []
+
+
+async def test_a_resume_waiting_on_a_worker_that_finishes_the_run_returns_it_as_it_ended(
+    make_rig: RigFactory,
+) -> None:
+    stuck = FakeTools(hold={"opspilot.search_logs"})
+    first = make_rig(ScriptedPlanner(call("opspilot.search_logs"), finish_citing_everything), stuck)
+    run_id, first_task = await start(first)
+    await asyncio.wait_for(stuck.started.wait(), 10)
+    second = make_rig(ScriptedPlanner(finish_citing_everything), owner="worker-2", poll_seconds=0.02)
+    resume = asyncio.create_task(second.runner.take_over(run_id))
+    await asyncio.sleep(0.1)
+    stuck.release.set()
+    view = await asyncio.wait_for(resume, 10)
+    assert view.state == RunState.DONE and second.tools.calls == [] and second.planner.seen == []
+    assert (await first_task).state == RunState.DONE  # type: ignore[union-attr]
+
+
 async def test_a_change_cut_off_mid_call_is_not_run_again(make_rig: RigFactory, clock: ManualClock) -> None:
     stuck = FakeTools(hold={"opspilot.create_ticket"})
     first = make_rig(ScriptedPlanner(ticket_call, finish_citing_everything), stuck, owner="worker-1")
@@ -727,6 +797,26 @@ async def test_the_sweep_picks_up_a_run_nobody_holds_and_expires_its_request_wit
     finally:
         await second.aclose()
     assert [task for task in asyncio.all_tasks() if task.get_name() == "copilot sweep"] == []
+
+
+async def test_the_sweep_resumes_a_dead_workers_run_when_its_lease_lapses_not_a_period_later(
+    make_rig: RigFactory,
+) -> None:
+    # Real time: the lease lapses by the wall clock. A sweep period far longer than the test would ever wait.
+    rig = make_rig(
+        ScriptedPlanner(call("opspilot.search_logs"), finish_citing_everything), run_clock=SystemClock()
+    )
+    run = await asyncio.to_thread(
+        rig.runner.store.create_run, "q", user=ALICE, planner="scripted", owner="dead", lease_seconds=0.5
+    )
+    copilot = Copilot(rig.runner)
+    try:
+        copilot.sweep(every=600)
+        done = await asyncio.wait_for(copilot.settle(run.id), 20)
+        assert done.state == RunState.DONE
+        assert [made.tool for made in rig.tools.calls] == ["opspilot.search_logs"]
+    finally:
+        await copilot.aclose()
 
 
 async def test_a_sweep_outlives_a_failing_pass_and_a_second_call_restarts_it(
