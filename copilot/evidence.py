@@ -395,14 +395,15 @@ def _services(structured: Any, call_id: str) -> Iterator[Evidence]:
         text = (
             f"{item.name}: calls {calls}; called by {called_by}{f'; owned by team {owner}' if owner else ''}"
         )
+        # Cited by its id, the key the planners' service graph uses (see ServiceDirectory); shown by its name.
         yield _evidence(
             EvidenceKind.SERVICE,
-            item.name,
+            item.id,
             text,
             call_id,
-            service_link(item.name),
+            service_link(item.id),
             f"service {item.name}",
-            service=item.name,
+            service=item.id,
         )
 
 

@@ -82,6 +82,7 @@ from core_client.schemas import (
     UpdateIncidentInput,
     UpdateTicketInput,
 )
+from core_client.service_directory import ServiceDirectory
 from core_client.settings import Settings, load_settings
 
 T = TypeVar("T")
@@ -324,16 +325,20 @@ class Services(_Namespace):
         q = query or ServiceQuery()
         return await self._call("services.query", lambda p: p.query(q, cursor=cursor))
 
-    async def get(self, name: str) -> Service:
-        """The service called ``name`` (or with that id)."""
-        page = await self._call("services.get", lambda p: p.query(ServiceQuery(name=name, limit=MAX_MATCHES)))
-        for service in page.items:
-            if name in (service.name, service.id):
-                return service
-        page = await self._call("services.get", lambda p: p.query(ServiceQuery(ids=[name], limit=1)))
-        if page.items:
-            return page.items[0]
-        raise NotFound(f"no service named {name!r}", source=self.provider.name)
+    async def get(self, reference: str) -> Service:
+        """The service ``reference`` names: by id, name or alias (see :class:`ServiceDirectory`)."""
+        page = await self._call(
+            "services.get", lambda p: p.query(ServiceQuery(ids=[reference], limit=MAX_MATCHES))
+        )
+        found = ServiceDirectory(page.items).find(reference)
+        if found is not None:
+            return found
+        found = (await self.directory()).find(reference)
+        if found is None:
+            raise NotFound(
+                f"no service named {reference!r} (by id, name or alias)", source=self.provider.name
+            )
+        return found
 
     async def all(self) -> list[Service]:
         """The whole catalog, every page."""
@@ -346,9 +351,14 @@ class Services(_Namespace):
             if cursor is None:
                 return services
 
-    async def dependents(self, name: str) -> list[Service]:
-        """The services that call ``name`` directly."""
-        return [service for service in await self.all() if name in service.dependencies]
+    async def directory(self) -> ServiceDirectory:
+        """The whole catalog as a :class:`ServiceDirectory`: every service by any of its references."""
+        return ServiceDirectory(await self.all())
+
+    async def dependents(self, reference: str) -> list[Service]:
+        """The services that call the one ``reference`` names, directly."""
+        directory = await self.directory()
+        return [service for key in directory.dependents(reference) if (service := directory.find(key))]
 
     async def runbook(self, service: str) -> Runbook:
         provider = self._optional(RunbookProvider, "runbooks")

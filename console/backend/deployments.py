@@ -50,11 +50,17 @@ class DeploymentPage(BaseModel):
     next_cursor: str | None = None
 
 
-def _duration(deploy: Deployment) -> str:
-    if deploy.started_at is None or deploy.finished_at is None:
-        return ""
-    seconds = int((deploy.finished_at - deploy.started_at).total_seconds())
+def _span(seconds: int) -> str:
     return f"{seconds // 60}m {seconds % 60:02d}s" if seconds >= 60 else f"{seconds}s"
+
+
+def _duration(deploy: Deployment, now: datetime) -> str:
+    """How long it took; for one not finished (no finish time, or a zero one), how long it has run so far."""
+    if deploy.started_at is None:
+        return ""
+    if deploy.finished_at is None:
+        return f"{_span(max(0, int((now - deploy.started_at).total_seconds())))} so far (not finished)"
+    return _span(max(0, int((deploy.finished_at - deploy.started_at).total_seconds())))
 
 
 def _actor(deploy: Deployment) -> str:
@@ -73,7 +79,7 @@ def deployment_row(deploy: Deployment, now: datetime) -> DeploymentRow:
         actor=_actor(deploy),
         started=utc_label(deploy.started_at),
         age=ago(deploy.started_at, now),
-        duration=_duration(deploy),
+        duration=_duration(deploy, now),
         link=deployment_link(deploy.id).build(),
     )
 
@@ -127,8 +133,8 @@ async def deployment_view(core: CoreClient, deployment_id: str) -> DeploymentVie
         status=deploy.status,
         actor=_actor(deploy),
         started=utc_label(deploy.started_at),
-        finished=utc_label(deploy.finished_at),
-        duration=_duration(deploy),
+        finished=utc_label(deploy.finished_at) or "not finished",
+        duration=_duration(deploy, core.clock.now()),
         url=deploy.url,
         fields=field_rows({**deploy.fields, **deploy.metadata}),
     )

@@ -123,24 +123,37 @@ def _alert_row(alert: Alert) -> RelatedRow:
 
 
 async def related_deploys(core: CoreClient, incident: Incident, now: datetime) -> list[RelatedRow]:
-    """Deploys of the service and of the services it calls, from hours before the incident until it ended."""
-    start, end = incident_window(incident, now)
+    """Deploys of the service and of the services it calls that started in the hours before the incident did.
+
+    "Before it" means started before its onset (when it was opened): a deploy started later cannot have caused it.
+    """
+    start, _ = incident_window(incident, now)
     services = [incident.service]
     # A service the catalog does not know still has its own deploys to show.
     with suppress(OpsPilotError):
-        services += (await core.services.get(incident.service)).dependencies
+        if incident.service:
+            directory = await core.services.directory()
+            services = [directory.key(incident.service), *directory.dependencies(incident.service)]
     pages = await asyncio.gather(
         *(
             core.deployments.query(
                 DeploymentQuery(
-                    scope=QueryScope(service=name), start=start - DEPLOYS_BEFORE, end=end, limit=RELATED_ROWS
+                    scope=QueryScope(service=name),
+                    start=start - DEPLOYS_BEFORE,
+                    end=start,
+                    limit=RELATED_ROWS,
                 )
             )
-            for name in services
+            for name in dict.fromkeys(services)
         )
     )
     deploys = sorted(
-        (deploy for page in pages for deploy in page.items),
+        (
+            deploy
+            for page in pages
+            for deploy in page.items
+            if deploy.started_at is not None and deploy.started_at <= start
+        ),
         key=lambda d: d.started_at or start,
         reverse=True,
     )

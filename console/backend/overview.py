@@ -16,6 +16,7 @@ from typing import Generic, TypeVar
 from console.backend.display import ago, utc_label
 from core_client.client import CoreClient
 from core_client.errors import OpsPilotError
+from core_client.links import service_link
 from core_client.schemas import (
     Alert,
     AlertQuery,
@@ -24,8 +25,8 @@ from core_client.schemas import (
     Incident,
     IncidentQuery,
     Page,
-    Service,
 )
+from core_client.service_directory import ServiceDirectory
 
 OPEN_INCIDENT_STATUSES = ["open", "investigating", "mitigating", "monitoring"]
 FIRING_ALERT_STATUSES = ["firing"]
@@ -80,7 +81,10 @@ class DeployRow:
 
 @dataclass
 class ServiceTile:
+    # The service's canonical reference (its catalog id), what people call it, and its page.
+    key: str
     name: str
+    link: str
     tier: str
     team: str
     # healthy | warning | critical
@@ -213,24 +217,29 @@ async def recent_deploys(core: CoreClient) -> list[DeployRow]:
 
 
 def service_health(
-    services: list[Service], incidents: list[Incident] | None, alerts: list[Alert] | None
+    directory: ServiceDirectory, incidents: list[Incident] | None, alerts: list[Alert] | None
 ) -> list[ServiceTile]:
-    """Every service, marked critical (an urgent open incident or alert), warning (any) or healthy."""
-    open_by_service = Counter(incident.service for incident in incidents or [])
-    firing_by_service = Counter(alert.service for alert in alerts or [])
+    """Every service, marked critical (an urgent open incident or alert), warning (any) or healthy.
+
+    Incidents and alerts count for the service they reference by id, name or alias (see ServiceDirectory).
+    """
+    open_by_service = directory.count(incident.service for incident in incidents or [])
+    firing_by_service = directory.count(alert.service for alert in alerts or [])
     urgent = {
-        signal.service
+        directory.key(signal.service)
         for signal in [*(incidents or []), *(alerts or [])]
-        if signal.severity.lower() in URGENT_SEVERITIES
+        if signal.service and signal.severity.lower() in URGENT_SEVERITIES
     }
     tiles = []
-    for service in services:
-        opened, firing = open_by_service[service.name], firing_by_service[service.name]
-        status = "critical" if service.name in urgent else "warning" if opened or firing else "healthy"
+    for service in directory.services:
+        opened, firing = open_by_service[service.id], firing_by_service[service.id]
+        status = "critical" if service.id in urgent else "warning" if opened or firing else "healthy"
         tiles.append(
             ServiceTile(
-                name=service.name,
-                tier=f"tier {service.tier}" if service.tier is not None else "",
+                key=service.id,
+                name=service.name or service.id,
+                link=service_link(service.id).build(),
+                tier=service.tier_label,
                 team=service.owner_team or "",
                 status=status,
                 open_incidents=opened,
@@ -238,7 +247,7 @@ def service_health(
             )
         )
     order = {"critical": 0, "warning": 1, "healthy": 2}
-    return sorted(tiles, key=lambda tile: (order[tile.status], tile.name))
+    return sorted(tiles, key=lambda tile: (order[tile.status], tile.name.casefold(), tile.key))
 
 
 async def _panel(load: Awaitable[T]) -> Panel[T]:
@@ -254,7 +263,7 @@ async def load_overview(core: CoreClient) -> Overview:
         _panel(open_incidents(core)),
         _panel(firing_alerts(core)),
         _panel(recent_deploys(core)),
-        _panel(core.services.all()),
+        _panel(core.services.directory()),
     )
     services: Panel[list[ServiceTile]] = Panel(error=catalog.error)
     if catalog.value is not None:

@@ -36,6 +36,7 @@ from core_client.schemas import (
     ServiceQuery,
     offset_page,
 )
+from core_client.service_directory import ServiceDirectory
 
 PAGE_SIZE = 25
 UNKNOWN = "unknown"
@@ -117,17 +118,17 @@ async def signals(core: CoreClient) -> Signals:
     return Signals(incidents=incidents, alerts=alerts)
 
 
-def rate(services: list[Service], found: Signals) -> Health:
-    """The Overview's rating of every service in ``services``; ``unknown`` while a signal cannot be read."""
+def rate(directory: ServiceDirectory, found: Signals) -> Health:
+    """The Overview's rating of every service of ``directory``, by key; ``unknown`` while a signal cannot be read."""
     incidents, alerts = found.incidents.value, found.alerts.value
     tiles = service_health(
-        services, incidents.incidents if incidents else None, alerts.alerts if alerts else None
+        directory, incidents.incidents if incidents else None, alerts.alerts if alerts else None
     )
     error = "; ".join(message for message in (found.incidents.error, found.alerts.error) if message)
     return Health(
-        status={tile.name: UNKNOWN if error else tile.status for tile in tiles},
-        incidents={tile.name: tile.open_incidents for tile in tiles},
-        alerts={tile.name: tile.firing_alerts for tile in tiles},
+        status={tile.key: UNKNOWN if error else tile.status for tile in tiles},
+        incidents={tile.key: tile.open_incidents for tile in tiles},
+        alerts={tile.key: tile.firing_alerts for tile in tiles},
         error=error,
     )
 
@@ -153,9 +154,9 @@ async def services_page(core: CoreClient, scope: QueryScope, text: str, cursor: 
     found, oncall, runbooks = await asyncio.gather(
         signals(core),
         asyncio.gather(*(section(_primary_oncall(core, team)) for team in teams)),
-        asyncio.gather(*(section(_runbook(core, service.name)) for service in page.items)),
+        asyncio.gather(*(section(_runbook(core, service.id)) for service in page.items)),
     )
-    rated = rate(page.items, found)
+    rated = rate(ServiceDirectory(page.items), found)
     oncall_by_team = dict(zip(teams, oncall, strict=True))
     notes = [f"health: {rated.error}"] if rated.error else []
     notes += sorted(
@@ -168,8 +169,8 @@ async def services_page(core: CoreClient, scope: QueryScope, text: str, cursor: 
         rows.append(
             ServiceRow(
                 name=service.name,
-                link=service_link(service.name).build(),
-                tier=f"tier {service.tier}" if service.tier is not None else "",
+                link=service_link(service.id).build(),
+                tier=service.tier_label,
                 team=service.owner_team or "",
                 tags=[
                     f"{key}={value}"
@@ -178,9 +179,9 @@ async def services_page(core: CoreClient, scope: QueryScope, text: str, cursor: 
                 ],
                 oncall=shift.value or "" if shift else "",
                 runbook=(runbook.value.url or "yes") if runbook.value else "",
-                status=rated.status.get(service.name, UNKNOWN),
-                open_incidents=rated.incidents.get(service.name, 0),
-                firing_alerts=rated.alerts.get(service.name, 0),
+                status=rated.status.get(service.id, UNKNOWN),
+                open_incidents=rated.incidents.get(service.id, 0),
+                firing_alerts=rated.alerts.get(service.id, 0),
             )
         )
     return ServicePage(rows=rows, next_cursor=page.next_cursor, notes=notes)
@@ -233,7 +234,7 @@ def service_view(service: Service) -> ServiceView:
         name=service.name,
         id=service.id,
         url=service.url,
-        tier=f"tier {service.tier}" if service.tier is not None else "",
+        tier=service.tier_label,
         team=service.owner_team or "",
         description=str(service.metadata.get("description", "")),
         environments=", ".join(str(e) for e in environments) if isinstance(environments, list) else "",
@@ -263,39 +264,40 @@ async def _oncall(core: CoreClient, team: str) -> list[OnCallRow]:
         return []
 
 
-async def service_detail(core: CoreClient, name: str) -> ServiceDetail:
+async def service_detail(core: CoreClient, reference: str) -> ServiceDetail:
     """A service with its neighbours in the dependency graph, health, open incidents, firing alerts, on-call and runbook.
 
-    ``NotFound`` when the catalog has no such service.
+    ``reference`` is the service's id, name or alias. ``NotFound`` when the catalog has no such service.
     """
-    everything = await core.services.all()
-    by_name = {service.name: service for service in everything}
-    service = by_name.get(name) or await core.services.get(name)
+    directory = await core.services.directory()
+    service = directory.find(reference) or await core.services.get(reference)
     found = await signals(core)
-    rated = rate(everything, found)
+    rated = rate(directory, found)
     status = rated.status
 
     def neighbour(other: str) -> Neighbour:
+        known = directory.find(other)
         return Neighbour(
-            name=other,
+            name=directory.label(other),
             link=service_link(other).build(),
             status=status.get(other, UNKNOWN),
-            known=other in by_name,
+            known=known is not None,
         )
 
-    callers = sorted(s.name for s in everything if service.name in s.dependencies)
     now = core.clock.now()
     oncall, runbook = await asyncio.gather(
-        section(_oncall(core, service.owner_team or "")), section(_runbook(core, service.name))
+        section(_oncall(core, service.owner_team or "")), section(_runbook(core, service.id))
     )
     return ServiceDetail(
         service=service_view(service),
-        status=status.get(service.name, UNKNOWN),
+        status=status.get(service.id, UNKNOWN),
         health_error=rated.error,
-        calls=[neighbour(dependency) for dependency in service.dependencies],
-        called_by=[neighbour(caller) for caller in callers],
-        incidents=[signal_row(i, now) for i in found.open_incidents() if i.service == service.name],
-        alerts=[signal_row(a, now) for a in found.firing_alerts() if a.service == service.name],
+        calls=[neighbour(dependency) for dependency in directory.dependencies(service.id)],
+        called_by=[neighbour(caller) for caller in directory.dependents(service.id)],
+        incidents=[
+            signal_row(i, now) for i in found.open_incidents() if directory.same(i.service, service.id)
+        ],
+        alerts=[signal_row(a, now) for a in found.firing_alerts() if directory.same(a.service, service.id)],
         oncall=oncall,
         runbook=runbook,
     )

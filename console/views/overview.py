@@ -109,7 +109,7 @@ def _service_tile(tile: rx.Var[ServiceTile]) -> rx.Component:
     return rx.card(
         rx.vstack(
             rx.hstack(
-                rx.text(tile.name, weight="bold", size="2"),
+                rx.link(rx.text(tile.name, weight="bold", size="2"), href=tile.link),
                 rx.spacer(),
                 status_badge(tile.status),
                 width="100%",

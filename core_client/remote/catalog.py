@@ -1,7 +1,7 @@
-"""Reading OpsPilot's service fields (dependencies, owner team, tier) out of an OpsOrch service document.
+"""Reading OpsPilot's service fields (aliases, dependencies, owner team, tier) out of an OpsOrch service document.
 
 OpsOrch's Service has only id, name, url, tags and metadata: its demo data keeps the dependency graph in
-metadata, and the owner and tier in tags or metadata. This is the one place that knows those keys.
+metadata (as service ids), and the owner and tier in tags or metadata. This is the one place that knows those keys.
 """
 
 from __future__ import annotations
@@ -10,14 +10,16 @@ import re
 from typing import Any
 
 from core_client.schemas import Service
+from core_client.schemas.services import tier_number
 
+ALIAS_KEYS = ("aliases", "alias", "aka")
 DEPENDENCY_KEYS = ("dependencies", "dependsOn", "depends_on", "upstreams", "calls")
 OWNER_KEYS = ("team", "owner", "ownerTeam", "owner_team")
 TIER_KEYS = ("tier",)
 
 
 def service_from_core(document: dict[str, Any]) -> Service:
-    """A :class:`Service` with ``dependencies``, ``owner_team`` and ``tier`` filled from tags or metadata.
+    """A :class:`Service` with ``aliases``, ``dependencies``, ``owner_team`` and ``tier`` from tags or metadata.
 
     Typed fields the document already carries win; the document still round-trips through ``to_json()``
     unchanged, because derived values are not marked as set.
@@ -26,6 +28,8 @@ def service_from_core(document: dict[str, Any]) -> Service:
     tags: dict[str, Any] = dict(service.tags)
     metadata: dict[str, Any] = dict(service.metadata)
     derived: dict[str, Any] = {}
+    if "aliases" not in service.model_fields_set:
+        derived["aliases"] = _names(_first(ALIAS_KEYS, metadata, tags))
     if "dependencies" not in service.model_fields_set:
         derived["dependencies"] = _names(_first(DEPENDENCY_KEYS, metadata, tags))
     if "owner_team" not in service.model_fields_set:
@@ -48,7 +52,7 @@ def _first(keys: tuple[str, ...], *sources: dict[str, Any]) -> Any:
 
 
 def _names(value: Any) -> list[str]:
-    """Dependencies as a list of names, from a list or a comma-separated string."""
+    """References (ids or names) as a list, from a list or a comma-separated string."""
     if value is None:
         return []
     if isinstance(value, str):
@@ -66,14 +70,12 @@ def _names(value: Any) -> list[str]:
     return names
 
 
-def _tier(value: Any) -> int | None:
-    """``1``, ``"1"``, ``"tier1"``, ``"tier-1"`` or ``"T1"`` as 1; anything else as unknown."""
-    if isinstance(value, bool):
+def _tier(value: Any) -> int | str | None:
+    """A numeric tier (``1``, ``"tier-1"``) as its number; any other word (``"backend"``) kept as given."""
+    if value is None or isinstance(value, bool):
         return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, str):
-        match = re.fullmatch(r"\s*(?:tier|t)?[-_ ]?(\d+)\s*", value, flags=re.IGNORECASE)
-        if match:
-            return int(match.group(1))
-    return None
+    number = tier_number(value)
+    if number is not None:
+        return number
+    text = str(value).strip()
+    return text or None

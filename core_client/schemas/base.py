@@ -5,10 +5,11 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import re
 from datetime import UTC, datetime
-from typing import Annotated, Any, Generic, Self, TypeVar
+from typing import Annotated, Any, Generic, Self, TypeVar, get_args
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PlainSerializer
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PlainSerializer, model_validator
 from pydantic.alias_generators import to_camel
 
 from core_client.errors import BadQuery
@@ -23,10 +24,25 @@ def _as_utc(value: datetime) -> datetime:
 
 def _rfc3339(value: datetime) -> str:
     # Written the way Go's RFC3339Nano writes it (OpsOrch Core is Go): trailing zeros of the fraction dropped.
-    text = value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S")
-    if value.microsecond:
-        text += f".{value.microsecond:06d}".rstrip("0")
+    # Formatted by hand: strftime's %Y does not pad years before 1000, and RFC 3339 needs four digits.
+    utc = value.astimezone(UTC)
+    text = f"{utc.year:04d}-{utc:%m-%dT%H:%M:%S}"
+    if utc.microsecond:
+        text += f".{utc.microsecond:06d}".rstrip("0")
     return text + "Z"
+
+
+# Go's zero time.Time, which a Go server (OpsOrch Core) sends for a time it does not have, such as a running
+# deployment's finishedAt; "0001-01-01T00:00:00Z", possibly with a zero fraction or a +00:00 offset.
+_ZERO_TIME = re.compile(r"0001-01-01[T ]00:00:00(\.0+)?(Z|[+-]00:?00)?", re.IGNORECASE)
+
+
+def is_zero_time(value: Any) -> bool:
+    """Whether ``value`` is the zero time (as text or as a datetime in year 1), which means "no time"."""
+    if isinstance(value, datetime):
+        return value.year == 1 and value.replace(tzinfo=None) == datetime(1, 1, 1)
+    # The prefix test first: this runs on every string field of every document read.
+    return isinstance(value, str) and value.startswith("0001-") and _ZERO_TIME.fullmatch(value) is not None
 
 
 UtcDatetime = Annotated[
@@ -45,6 +61,17 @@ class CamelModel(BaseModel):
 
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="allow")
 
+    @model_validator(mode="before")
+    @classmethod
+    def _zero_times_are_absent(cls, data: Any) -> Any:
+        """A zero time in an optional datetime field reads as absent (None): "not finished", not year 1."""
+        if not isinstance(data, dict):
+            return data
+        zero = [key for key, value in data.items() if is_zero_time(value) and _datetime_field(cls, key)]
+        if not zero:
+            return data
+        return {key: (None if key in zero else value) for key, value in data.items()}
+
     def to_json(self) -> JsonObject:
         """The document as JSON-ready data, with exactly the fields that were given or set."""
         return self.model_dump(mode="json", by_alias=True, exclude_unset=True)
@@ -53,6 +80,20 @@ class CamelModel(BaseModel):
     def from_json(cls, data: Any) -> Self:
         """Validate a JSON document (a dict) of this type."""
         return cls.model_validate(data)
+
+
+def _datetime_field(model: type[BaseModel], key: str) -> bool:
+    """Whether ``key`` (a field name or its camelCase alias) is one of ``model``'s optional datetime fields.
+
+    A required time (a log line's timestamp) that is zero stays as given: it is bad data, not "not yet".
+    """
+    for name, info in model.model_fields.items():
+        if key in (name, info.alias):
+            options = get_args(info.annotation)
+            return type(None) in options and any(
+                option is datetime or datetime in get_args(option) for option in options
+            )
+    return False
 
 
 class StrictCamelModel(CamelModel):

@@ -55,7 +55,7 @@ def naive_kind(anomaly: MetricAnomaly | None) -> str:
 def strongest(findings: Findings, service: str) -> MetricAnomaly | None:
     """The service's strongest departure in the run's anomaly report."""
     report = findings.anomalies
-    mine = [a for a in report.anomalies if a.service == service] if report else []
+    mine = [a for a in report.anomalies if findings.graph.key(a.service) == service] if report else []
     return max(mine, key=lambda a: abs(a.peak_z), default=None)
 
 

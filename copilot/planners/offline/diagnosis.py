@@ -83,7 +83,12 @@ def diagnose(findings: Findings, root: str, onset: datetime, anomalies: list[Met
     own = [c for c in fresh if root in own_services(c, findings.graph)]
     complaints = [c for c in fresh if root in blamed_by(c, findings.graph)]
     found = _classify(
-        findings, root, onset, [a for a in anomalies if a.service == root], bool(own), bool(complaints)
+        findings,
+        root,
+        onset,
+        [a for a in anomalies if findings.graph.key(a.service) == root],
+        bool(own),
+        bool(complaints),
     )
     found.own_patterns = own
     found.complaints = complaints
@@ -121,7 +126,9 @@ def _classify(
 
 def _certificate(findings: Findings, root: str) -> MetricSeries | None:
     for series in findings.series:
-        certificate = series.service == root and signal_of(series.name) is Signal.CERTIFICATE
+        certificate = (
+            findings.graph.key(series.service) == root and signal_of(series.name) is Signal.CERTIFICATE
+        )
         if certificate and series.points and series.points[-1].value <= CERTIFICATE_DAYS:
             return series
     return None

@@ -1,4 +1,10 @@
-"""The service graph as the catalog tool returns it: who calls whom, each service's host, kind and description."""
+"""The service graph as the catalog tool returns it: who calls whom, each service's host, kind and description.
+
+Nodes are keyed by each service's canonical reference (its catalog id, see
+:class:`core_client.service_directory.ServiceDirectory`), and dependencies are resolved to those keys, so a
+catalog that lists dependencies by id and one that lists them by name give the same graph. :meth:`ServiceGraph.key`
+turns any reference a record carries (id, name or alias) into that key.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from core_client.schemas import Service
+from core_client.service_directory import ServiceDirectory
 
 
 @dataclass(frozen=True)
@@ -19,6 +26,9 @@ class ServiceNode:
     tier: int | None = None
     description: str = ""
     hosts: tuple[str, ...] = ()
+    # What people call it ("Checkout API") and every other reference to it (id, aliases), for matching questions.
+    label: str = ""
+    aliases: tuple[str, ...] = ()
 
     @property
     def external(self) -> bool:
@@ -28,34 +38,44 @@ class ServiceNode:
 
 @dataclass
 class ServiceGraph:
-    """Services by name; ``dependencies`` are the services a service calls."""
+    """Services by key; ``dependencies`` are the keys of the services a service calls."""
 
     nodes: dict[str, ServiceNode] = field(default_factory=dict)
+    directory: ServiceDirectory = field(default_factory=lambda: ServiceDirectory([]))
 
     @classmethod
     def from_rows(cls, rows: Iterable[Any]) -> ServiceGraph:
         """The graph of the ``query_services``/``get_service`` rows that parse as services."""
-        graph = cls()
+        services: list[Service] = []
         for row in rows:
             if not isinstance(row, dict):
                 continue
             try:
-                service = Service.model_validate(row)
+                services.append(Service.model_validate(row))
             except ValueError:
                 continue
+        directory = ServiceDirectory(services)
+        graph = cls(directory=directory)
+        for service in directory.services:
             metadata = service.metadata
-            dependencies = service.dependencies or [str(d) for d in metadata.get("dependencies", [])]
+            listed = service.dependencies or [str(d) for d in metadata.get("dependencies", [])]
             hosts = [str(metadata[key]) for key in ("host", "hostname") if metadata.get(key)]
-            tier = service.tier if service.tier is not None else _int(service.tags.get("tier"))
-            graph.nodes[service.name] = ServiceNode(
-                name=service.name,
-                dependencies=tuple(dependencies),
+            tier = service.tier_rank if service.tier_rank is not None else _int(service.tags.get("tier"))
+            graph.nodes[service.id] = ServiceNode(
+                name=service.id,
+                dependencies=tuple(dict.fromkeys(directory.key(d) for d in listed)),
                 kind=str(service.tags.get("kind") or metadata.get("kind") or ""),
                 tier=tier,
                 description=str(metadata.get("description") or ""),
                 hosts=tuple(hosts),
+                label=service.name or service.id,
+                aliases=tuple(service.references),
             )
         return graph
+
+    def key(self, reference: str) -> str:
+        """The node key for any reference to a service (id, name or alias); unknown references stay as given."""
+        return self.directory.key(reference)
 
     def dependencies_of(self, name: str) -> tuple[str, ...]:
         node = self.nodes.get(name)
@@ -97,7 +117,7 @@ class ServiceGraph:
         return {
             node.name
             for node in self.nodes.values()
-            if node.name.lower() in lowered or any(host.lower() in lowered for host in node.hosts)
+            if any(ref.lower() in lowered for ref in (node.name, *node.aliases, *node.hosts))
         }
 
 

@@ -100,7 +100,7 @@ def situation_of(context: PlanContext, findings: Findings) -> Situation:
     asked += [s for s in (context.page.service, incident.service if incident else None) if s]
     alerted = [a.service for a in findings.firing_alerts() if a.service]
     return Situation(
-        asked=list(dict.fromkeys(asked)),
+        asked=list(dict.fromkeys(findings.graph.key(service) for service in asked)),
         alerted=list(dict.fromkeys(alerted)),
         incident=incident,
         tools=context.tools,

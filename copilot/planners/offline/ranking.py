@@ -78,7 +78,8 @@ def symptoms_by_service(findings: Findings) -> dict[str, Symptoms]:
     for anomaly in report.anomalies if report else []:
         if abs(anomaly.peak_z) < STRONG_Z or not anomaly.service:
             continue
-        entry = table.setdefault(anomaly.service, Symptoms(anomaly.service))
+        service = findings.graph.key(anomaly.service)
+        entry = table.setdefault(service, Symptoms(service))
         entry.anomalies.append(anomaly)
         if is_serving(anomaly):
             entry.onset = min(entry.onset or anomaly.onset, anomaly.onset)

@@ -7,6 +7,7 @@ could not be checked.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, TypeVar
@@ -21,6 +22,7 @@ from core_client.schemas import Alert, Deployment, Incident, MetricDescriptor, M
 from core_client.schemas.analysis import MetricAnomalyReport, PatternComparison
 
 M = TypeVar("M", bound=BaseModel)
+R = TypeVar("R", Incident, Alert, Deployment, Runbook)
 CLOSED_STATUSES = frozenset({"resolved", "closed", "done", "cancelled", "canceled"})
 
 
@@ -113,7 +115,27 @@ def read_findings(context: PlanContext) -> Findings:
             findings.failures.append(Failure(spec.tool, outcome.error or "failed without saying why"))
             continue
         _read(findings, spec.tool, outcome)
+    _by_key(findings)
     return findings
+
+
+def _by_key(findings: Findings) -> None:
+    """Incidents, alerts, deployments and runbooks name their service by its graph key, however their provider
+    referenced it (an id, a name, an alias), so they compare equal to the graph's nodes. Their evidence is cited
+    by their own ids, which this leaves alone; metric series and anomalies keep their reference, which their
+    evidence ids are made of, and are compared through :meth:`ServiceGraph.key`."""
+    key = findings.graph.key
+    findings.incidents = [_keyed(i, key) for i in findings.incidents]
+    findings.alerts = [_keyed(a, key) for a in findings.alerts]
+    findings.deployments = [_keyed(d, key) for d in findings.deployments]
+    findings.runbooks = [_keyed(r, key) for r in findings.runbooks]
+
+
+def _keyed(record: R, key: Callable[[str], str]) -> R:
+    service = getattr(record, "service", "")
+    if not service or key(service) == service:
+        return record
+    return record.model_copy(update={"service": key(service)})
 
 
 def _read(findings: Findings, tool: str, outcome: ToolOutcome) -> None:

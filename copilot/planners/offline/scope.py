@@ -108,7 +108,13 @@ def _mentions(question: str, graph: ServiceGraph) -> dict[str, tuple[int, int]]:
     meant = [(w, False) for w in asked] + [(stem(s), True) for w in asked for s in SYNONYMS.get(w, ())]
     found: dict[str, tuple[int, int]] = {}
     for node in graph.nodes.values():
-        name_parts = {stem(p) for p in re.split(r"[-_.]", node.name) if p and p not in GENERIC_NAME_PARTS}
+        # Every reference counts (an id "svc-checkout", a name "Checkout API", an alias), word by word.
+        name_parts = {
+            stem(part)
+            for reference in (node.name, *node.aliases)
+            for part in re.split(r"[-_.\s]+", reference)
+            if part and part.lower() not in GENERIC_NAME_PARTS
+        }
         described = set(words(node.description))
         by_name = sum(
             SYNONYM_NAME_MATCH if synonym else NAME_MATCH for word, synonym in meant if word in name_parts
