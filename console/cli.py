@@ -6,7 +6,7 @@ import sys
 
 import typer
 
-from console.commands import approvals, ask, demo, mcp, runs, users
+from console.commands import approvals, ask, demo, mcp, runs, users, verbosity
 from console.commands import eval as evaluation
 from core_client.errors import OpsPilotError
 
@@ -17,6 +17,22 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+
+
+@app.callback()
+def _global_options(
+    verbose: int = typer.Option(
+        0,
+        "--verbose",
+        "-v",
+        count=True,
+        help="Say more on stderr: -v for INFO (libraries' HTTP requests included), -vv for DEBUG.",
+    ),
+) -> None:
+    """Options for every command."""
+    verbosity.configure(verbose)
+
+
 app.add_typer(users.app, name="users")
 app.add_typer(approvals.app, name="approvals")
 app.add_typer(demo.app, name="demo")

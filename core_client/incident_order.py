@@ -15,19 +15,24 @@ order a provider did not apply: a provider honoring this convention says so with
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Literal
 
 from pydantic import ValidationError
 
 from core_client.errors import BadQuery
-from core_client.schemas import JsonObject, StrictCamelModel, UtcDatetime
+from core_client.schemas import Incident, JsonObject, StrictCamelModel, UtcDatetime
 
 SORT = "sort"
 CREATED_FROM = "createdFrom"
 CREATED_TO = "createdTo"
 INCIDENT_SORTS = ("newest", "oldest", "severity", "updated")
 HONORS_ATTRIBUTE = "honors_incident_order"
+# Severity words as ranks beside sev1..sevN (1 = most severe).
+WORD_SEVERITIES = {"critical": 1, "high": 2, "error": 2, "major": 2, "medium": 3, "warning": 3, "minor": 3}
+WORD_SEVERITIES |= {"low": 4, "info": 5}
 
 IncidentSort = Literal["newest", "oldest", "severity", "updated"]
 
@@ -38,6 +43,27 @@ class IncidentOrder(StrictCamelModel):
     sort: IncidentSort = "newest"
     created_from: UtcDatetime | None = None
     created_to: UtcDatetime | None = None
+
+    def arrange(self, incidents: Iterable[Incident]) -> list[Incident]:
+        """``incidents`` within the creation-time range, in this sort: what a provider that reads a whole
+        result (rather than sorting in its store) applies. Ties fall back to newest, then to the id."""
+        kept = [
+            incident
+            for incident in incidents
+            if (
+                self.created_from is None
+                or (incident.created_at and incident.created_at >= self.created_from)
+            )
+            and (self.created_to is None or (incident.created_at and incident.created_at < self.created_to))
+        ]
+        newest = sorted(kept, key=lambda i: (i.created_at is None, -_seconds(i.created_at), i.id))
+        if self.sort == "oldest":
+            return sorted(newest, key=lambda i: (i.created_at is None, _seconds(i.created_at)))
+        if self.sort == "updated":
+            return sorted(newest, key=lambda i: -_seconds(i.updated_at or i.created_at))
+        if self.sort == "severity":
+            return sorted(newest, key=lambda i: severity_rank(i.severity))
+        return newest
 
     def metadata(self) -> JsonObject:
         """The order as the metadata entries of a query (only those that are set)."""
@@ -52,6 +78,19 @@ class IncidentOrder(StrictCamelModel):
         except ValidationError as exc:
             problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
             raise BadQuery(f"bad incident order in query metadata: {problems}", source=source) from None
+
+
+def _seconds(moment: datetime | None) -> float:
+    return moment.timestamp() if moment is not None else float("-inf")
+
+
+def severity_rank(severity: str) -> int:
+    """Most severe first: ``sev1``/``p1``/``critical`` before ``sev2``/``p2``/``high``..., unknown ones last."""
+    text = severity.strip().lower()
+    match = re.fullmatch(r"(?:sev|p)[-_ ]?(\d+)", text)
+    if match:
+        return int(match.group(1))
+    return WORD_SEVERITIES.get(text, 99)
 
 
 def incident_order_metadata(

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+import statistics
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -238,7 +239,9 @@ def _names(series: list[MetricSeries]) -> list[str]:
         varying.discard("team")
     rank = {name: index for index, name in enumerate(NAME_ORDER)}
     order = sorted(varying, key=lambda name: (rank.get(name, len(rank)), name))
-    return [" · ".join(s.labels.get(name, "-") for name in order) or s.name for s in series]
+    # A label a series lacks is left out of its name, and a series no varying label names goes by its metric's
+    # name: never "-" or blank.
+    return [" · ".join(s.labels[name] for name in order if s.labels.get(name)) or s.name for s in series]
 
 
 def _chart(
@@ -302,7 +305,13 @@ def _chart(
 
 
 def _add_band(rows: dict[datetime, dict[str, Any]], series: MetricSeries, reference: Window) -> bool:
-    """Put ``series``' baseline band ([low, high]) in the chart rows; False when it has no baseline."""
+    """Put ``series``' baseline band ([low, high]) in the chart rows; False when it has no baseline.
+
+    A source that sends its own expectation (``series.expected``, from a ``.baseline`` companion series) is
+    taken at its word; otherwise the band is learned from the reference window.
+    """
+    if series.expected:
+        return _expected_band(rows, series)
     band = baseline_band(
         series, reference_start=reference.start, reference_end=reference.end, width=BAND_WIDTH
     )
@@ -311,6 +320,25 @@ def _add_band(rows: dict[datetime, dict[str, Any]], series: MetricSeries, refere
     for expected in band.points:
         if expected.timestamp in rows:
             rows[expected.timestamp]["band"] = [round(expected.lower, 4), round(expected.upper, 4)]
+    return True
+
+
+def _expected_band(rows: dict[datetime, dict[str, Any]], series: MetricSeries) -> bool:
+    """The band around the source's expected values: ± ``BAND_WIDTH`` robust deviations of the series from them."""
+    expected = {point.timestamp: point.value for point in series.expected}
+    residuals = [
+        point.value - expected[point.timestamp] for point in series.points if point.timestamp in expected
+    ]
+    if not residuals:
+        return False
+    centre = statistics.median(residuals)
+    spread = 1.4826 * statistics.median(abs(r - centre) for r in residuals)
+    # Residuals that never vary (a source whose expectation is a fixed ratio of the values) still get a visible band.
+    spread = spread or statistics.fmean(abs(value) for value in expected.values()) * 0.01
+    for moment, row in rows.items():
+        if moment in expected:
+            middle = expected[moment]
+            row["band"] = [round(middle - BAND_WIDTH * spread, 4), round(middle + BAND_WIDTH * spread, 4)]
     return True
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from core_client.registry import ProviderContext
-from core_client.remote.config import endpoint, shared_api
+from core_client.remote.config import endpoint, shared_api, shared_catalog
 from core_client.remote.providers import (
     RemoteAlerts,
     RemoteDeployments,
@@ -28,8 +28,14 @@ from core_client.remote.providers import (
 def _factory(provider: type[RemoteProvider]) -> Callable[[ProviderContext], RemoteProvider]:
     def build(ctx: ProviderContext) -> RemoteProvider:
         where = endpoint(ctx)
+        api = shared_api(ctx, where)
         return provider(
-            shared_api(ctx, where), capability=ctx.capability, timeout=where.timeout, clock=ctx.clock
+            api,
+            capability=ctx.capability,
+            timeout=where.timeout,
+            clock=ctx.clock,
+            catalog=shared_catalog(ctx, api),
+            max_items=where.max_items,
         )
 
     build.__doc__ = f"Build a {provider.__name__} from the capability's settings."

@@ -6,11 +6,19 @@ metadata (as service ids), and the owner and tier in tags or metadata. This is t
 
 from __future__ import annotations
 
+import asyncio
+import math
 import re
+import time
 from typing import Any
 
+from pydantic import ValidationError
+
+from core_client.errors import OpsPilotError
+from core_client.remote.api import CoreApi
 from core_client.schemas import Service
 from core_client.schemas.services import tier_number
+from core_client.service_directory import ServiceDirectory
 
 ALIAS_KEYS = ("aliases", "alias", "aka")
 DEPENDENCY_KEYS = ("dependencies", "dependsOn", "depends_on", "upstreams", "calls")
@@ -79,3 +87,43 @@ def _tier(value: Any) -> int | str | None:
         return number
     text = str(value).strip()
     return text or None
+
+
+class CoreCatalog:
+    """The Core's service catalog as a :class:`ServiceDirectory`, read at most once per ``ttl`` seconds.
+
+    An OpsOrch Core's providers match ``scope.service`` against the service's id (``svc-checkout``), while people,
+    the console's service picker and the Copilot may say its name ("Checkout API"). Queries translate the scope
+    through this before they are sent. A core that cannot list its services leaves references as they are.
+    """
+
+    def __init__(self, api: CoreApi, *, ttl: float = 60.0) -> None:
+        self._api = api
+        self._ttl = ttl
+        self._directory: ServiceDirectory | None = None
+        self._read_at = -math.inf
+        self._lock = asyncio.Lock()
+
+    async def directory(self, *, time_limit: float) -> ServiceDirectory:
+        """The catalog, from memory when read less than ``ttl`` seconds ago."""
+        async with self._lock:
+            if self._directory is None or time.monotonic() - self._read_at > self._ttl:
+                data = await self._api.read("POST", "/services/query", time_limit=time_limit, json={})
+                rows = data if isinstance(data, list) else []
+                services = []
+                for row in rows:
+                    try:
+                        services.append(service_from_core(row))
+                    except ValidationError:
+                        continue  # one malformed entry must not hide the others' identities
+                self._directory = ServiceDirectory(services)
+                self._read_at = time.monotonic()
+            return self._directory
+
+    async def service_id(self, reference: str, *, time_limit: float) -> str:
+        """The id the core knows the service ``reference`` (id, name or alias) by; ``reference`` when unknown."""
+        try:
+            directory = await self.directory(time_limit=time_limit)
+        except OpsPilotError:
+            return reference
+        return directory.key(reference)

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import hashlib
 
-from pydantic import BaseModel, ConfigDict, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from core_client.errors import ConfigurationError
 from core_client.registry import ProviderContext
 from core_client.remote.api import CoreApi
+from core_client.remote.catalog import CoreCatalog
+from core_client.remote.paging import DEFAULT_MAX_ITEMS
 
 _SHARED_KEY = "core_client.remote"
 
@@ -20,6 +22,8 @@ class RemoteConfig(BaseModel):
 
     url: str | None = None
     token: SecretStr | None = None
+    # How many items a query reads at most to put them in a stable order (see core_client.remote.paging).
+    max_items: int = Field(default=DEFAULT_MAX_ITEMS, ge=1, le=100_000)
 
 
 class Endpoint(BaseModel):
@@ -28,6 +32,7 @@ class Endpoint(BaseModel):
     url: str
     token: SecretStr | None
     timeout: float
+    max_items: int = DEFAULT_MAX_ITEMS
 
 
 def endpoint(ctx: ProviderContext) -> Endpoint:
@@ -51,6 +56,7 @@ def endpoint(ctx: ProviderContext) -> Endpoint:
         url=url,
         token=config.token or ctx.settings.core_token,
         timeout=choice.timeout if choice else 10.0,
+        max_items=config.max_items,
     )
 
 
@@ -64,3 +70,11 @@ def shared_api(ctx: ProviderContext, where: Endpoint) -> CoreApi:
         clients[key] = CoreApi(where.url, token=where.token)
     api: CoreApi = clients[key]
     return api
+
+
+def shared_catalog(ctx: ProviderContext, api: CoreApi) -> CoreCatalog:
+    """The one :class:`CoreCatalog` of ``api`` among the providers of one CoreClient."""
+    catalogs: dict[int, CoreCatalog] = ctx.shared.setdefault(f"{_SHARED_KEY}.catalog", {})
+    if id(api) not in catalogs:
+        catalogs[id(api)] = CoreCatalog(api)
+    return catalogs[id(api)]

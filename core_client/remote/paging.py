@@ -1,14 +1,18 @@
-"""Pagination over an API that has none, and request bodies that carry only the contract's fields.
+"""Pagination over an API that has neither cursors nor a stable order, and request bodies of the contract's fields.
 
-OpsOrch Core takes a ``limit`` but no cursor. For page ``n`` we ask for everything up to one item past its end
-(``offset + size + 1``) and keep the window; the extra item tells whether another page exists. The cursor is an
-offset, so pages follow one another without gaps or repeats as long as the server's order is stable.
+OpsOrch Core takes a ``limit`` but no cursor, and its providers may answer in any order: the mock plugins walk
+Go maps, whose order changes on every call, and apply ``limit`` to whatever subset comes first. Offset paging over
+two such answers drops some items and repeats others. So every page reads the whole result, up to a cap
+(``max_items`` in the capability's config, 5,000 by default), puts it in a fixed order (newest first, then by id),
+and cuts the page out of that. When the result is larger than the cap the server chose which items came back,
+so the page is marked ``truncated``: its items are real, but not necessarily all there are.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from pydantic import BaseModel
@@ -18,6 +22,9 @@ from core_client.remote.api import SOURCE
 from core_client.schemas import Page, decode_cursor, encode_cursor, page_size
 
 T = TypeVar("T")
+DEFAULT_MAX_ITEMS = 5_000
+# A time an item lacks sorts after every known one.
+_NEVER = datetime.min.replace(tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -27,17 +34,13 @@ class Window:
     offset: int
     size: int
 
-    @property
-    def ask(self) -> int:
-        """How many items to ask the server for: this page, everything before it, and one more."""
-        return self.offset + self.size + 1
-
-    def page(self, items: list[T]) -> Page[T]:
-        """This window of ``items``, with a cursor to the next window when there is more."""
+    def page(self, items: Sequence[T], *, truncated: bool = False) -> Page[T]:
+        """This window of ``items`` (the whole result, in its order), with a cursor when more follow."""
         more = len(items) > self.offset + self.size
         return Page[T](
-            items=items[self.offset : self.offset + self.size],
+            items=list(items[self.offset : self.offset + self.size]),
             next_cursor=encode_cursor({"offset": self.offset + self.size}) if more else None,
+            truncated=truncated,
         )
 
 
@@ -50,6 +53,16 @@ def window(cursor: str | None, limit: int | None) -> Window:
             raise BadQuery(f"cursor {cursor!r} does not come from an OpsOrch query", source=SOURCE)
         offset = raw
     return Window(offset=offset, size=page_size(limit))
+
+
+def newest_first(moment: Callable[[T], datetime | None], identity: Callable[[T], str]) -> Callable[[T], Any]:
+    """A sort key: newest first by ``moment`` (items without one last), ties by ``identity`` ascending."""
+
+    def key(item: T) -> tuple[bool, float, str]:
+        at = moment(item)
+        return (at is None, -(at or _NEVER).timestamp(), identity(item))
+
+    return key
 
 
 def contract_body(

@@ -1,7 +1,9 @@
 """Providers that speak the OpsOrch Core REST contract, one per capability.
 
-Each sends exactly the contract's fields (the server rejects unknown ones), emulates cursors over ``limit``
-(see :mod:`core_client.remote.paging`) and applies OpsPilot-only filters on the client side. Log context,
+Each sends exactly the contract's fields (the server rejects unknown ones), reads a query's whole result (up to a
+cap) and pages over it in a fixed order (see :mod:`core_client.remote.paging`), translates ``scope.service`` to
+the id the core matches on (see :class:`~core_client.remote.catalog.CoreCatalog`) and applies OpsPilot-only
+filters on the client side. Log context,
 native histograms, on-call and runbooks are not part of the contract, so these providers do not offer them and
 CoreClient emulates or reports them as unsupported.
 """
@@ -18,9 +20,11 @@ from pydantic import BaseModel, ValidationError
 from core_client.capabilities import Capability
 from core_client.clock import Clock
 from core_client.errors import OpsPilotError, ProviderUnavailable
+from core_client.incident_order import CREATED_FROM, CREATED_TO, SORT, IncidentOrder
 from core_client.remote.api import SOURCE, CoreApi
-from core_client.remote.catalog import service_from_core
-from core_client.remote.paging import contract_body, window
+from core_client.remote.catalog import CoreCatalog, service_from_core
+from core_client.remote.metrics import companion_of, with_companions
+from core_client.remote.paging import DEFAULT_MAX_ITEMS, contract_body, newest_first, window
 from core_client.schemas import (
     Alert,
     AlertQuery,
@@ -78,12 +82,23 @@ def _segment(value: str) -> str:
 class RemoteProvider:
     """What every OpsOrch-backed provider shares: the client, the timeout, health and decoding."""
 
-    def __init__(self, api: CoreApi, *, capability: Capability, timeout: float, clock: Clock) -> None:
+    def __init__(
+        self,
+        api: CoreApi,
+        *,
+        capability: Capability,
+        timeout: float,
+        clock: Clock,
+        catalog: CoreCatalog | None = None,
+        max_items: int = DEFAULT_MAX_ITEMS,
+    ) -> None:
         self.api = api
         self.capability = capability
         self.timeout = timeout
         # Named so that CoreClient does not take it for a world clock: it is the wall clock it already has.
         self._clock = clock
+        self.catalog = catalog or CoreCatalog(api)
+        self.max_items = max_items
 
     async def health(self) -> ProviderHealth:
         """``GET /health`` on the core: ok when it answers ``{"status": "ok"}``, with the round trip's latency."""
@@ -139,6 +154,26 @@ class RemoteProvider:
             )
         return [decode(item) for item in data]
 
+    async def _whole(
+        self, route: str, decode: Callable[[Any], T], body: dict[str, Any], *, limited: bool = True
+    ) -> tuple[list[T], bool]:
+        """Every item of ``POST route`` up to ``max_items``, and whether there were more.
+
+        The core applies ``limit`` to whatever its provider yields first (an arbitrary subset), so the cap is the
+        only limit sent: asking for one more than it tells whether the result was cut.
+        """
+        await self._with_service_id(body)
+        if limited:
+            body["limit"] = self.max_items + 1
+        items = self._decode_list(decode, await self._read("POST", route, body), route)
+        return items[: self.max_items], len(items) > self.max_items
+
+    async def _with_service_id(self, body: dict[str, Any]) -> None:
+        """``scope.service`` as the id the core's providers match on, however the caller named the service."""
+        scope = body.get("scope")
+        if isinstance(scope, dict) and scope.get("service"):
+            scope["service"] = await self.catalog.service_id(str(scope["service"]), time_limit=self.timeout)
+
     async def _query(
         self,
         route: str,
@@ -147,27 +182,42 @@ class RemoteProvider:
         *,
         cursor: str | None,
         limit: int | None,
+        order: Callable[[list[M]], list[M]],
         drop: tuple[str, ...] = (),
         keep: Callable[[M], bool] | None = None,
     ) -> Page[M]:
-        """``POST <route>`` with ``limit`` widened to cover the page; ``keep`` filters on the client side."""
+        """``POST <route>``, read whole, filtered by ``keep`` on the client side, put in ``order`` and paged."""
         win = window(cursor, limit)
-        body = contract_body(query, drop=drop)
-        if keep is None:
-            body["limit"] = win.ask
-        else:
-            # A client-side filter needs the unfiltered set: the server's limit would count the discarded items.
-            body.pop("limit", None)
-        data = await self._read("POST", route, body)
-        items = self._decode_list(lambda item: self._decode(model, item, route), data, route)
+        items, truncated = await self._whole(
+            route, lambda item: self._decode(model, item, route), contract_body(query, drop=drop)
+        )
         if keep is not None:
             items = [item for item in items if keep(item)]
-        return win.page(items)
+        return win.page(order(items), truncated=truncated)
+
+
+def _newest(moment: Callable[[M], Any]) -> Callable[[list[M]], list[M]]:
+    key = newest_first(moment, lambda item: str(getattr(item, "id", "")))
+    return lambda items: sorted(items, key=key)
 
 
 class RemoteIncidents(RemoteProvider):
+    # The whole result is read and sorted here, so the sort and creation range of core_client.incident_order
+    # apply across every page.
+    honors_incident_order = True
+
     async def query(self, query: IncidentQuery, *, cursor: str | None = None) -> Page[Incident]:
-        return await self._query("/incidents/query", Incident, query, cursor=cursor, limit=query.limit)
+        order = IncidentOrder.of(query.metadata, source=SOURCE)
+        # OpsPilot's ordering convention is for OpsPilot's providers; the core's would take it for a filter.
+        theirs = {k: v for k, v in query.metadata.items() if k not in (SORT, CREATED_FROM, CREATED_TO)}
+        return await self._query(
+            "/incidents/query",
+            Incident,
+            query.model_copy(update={"metadata": theirs}),
+            cursor=cursor,
+            limit=query.limit,
+            order=order.arrange,
+        )
 
     async def get(self, incident_id: str) -> Incident:
         route = f"/incidents/{_segment(incident_id)}"
@@ -192,6 +242,7 @@ class RemoteIncidents(RemoteProvider):
         entries = self._decode_list(
             lambda item: self._decode(TimelineEntry, item, route), await self._read("GET", route), route
         )
+        entries.sort(key=lambda entry: (entry.at, entry.id))
         return offset_page(entries, cursor=cursor, limit=None, source=SOURCE)
 
     async def append_timeline(
@@ -225,7 +276,14 @@ class RemoteIncidents(RemoteProvider):
 
 class RemoteAlerts(RemoteProvider):
     async def query(self, query: AlertQuery, *, cursor: str | None = None) -> Page[Alert]:
-        return await self._query("/alerts/query", Alert, query, cursor=cursor, limit=query.limit)
+        return await self._query(
+            "/alerts/query",
+            Alert,
+            query,
+            cursor=cursor,
+            limit=query.limit,
+            order=_newest(lambda alert: alert.created_at),
+        )
 
     async def get(self, alert_id: str) -> Alert:
         route = f"/alerts/{_segment(alert_id)}"
@@ -234,38 +292,57 @@ class RemoteAlerts(RemoteProvider):
 
 class RemoteLogs(RemoteProvider):
     async def query(self, query: LogQuery, *, cursor: str | None = None) -> Page[LogEntry]:
-        """``POST /logs/query``; entries without an id get a stable one derived from their content."""
+        """``POST /logs/query``, newest first; entries without an id get a stable one derived from their content."""
+        route = "/logs/query"
         win = window(cursor, query.limit)
         body = contract_body(query)
-        body["limit"] = win.ask
-        answer = self._decode(LogEntries, await self._read("POST", "/logs/query", body), "/logs/query")
-        return win.page(answer.entries)
+        await self._with_service_id(body)
+        body["limit"] = self.max_items + 1
+        answer = self._decode(LogEntries, await self._read("POST", route, body), route)
+        entries = answer.entries[: self.max_items]
+        entries.sort(key=newest_first(lambda entry: entry.timestamp, lambda entry: entry.id))
+        return win.page(entries, truncated=len(answer.entries) > self.max_items)
 
 
 class RemoteMetrics(RemoteProvider):
     async def query(self, query: MetricQuery, *, cursor: str | None = None) -> Page[MetricSeries]:
-        """``POST /metrics/query``; the contract has no limit, so the series are paged here."""
+        """``POST /metrics/query``; the contract has no limit, so the series are paged here.
+
+        Companion series (``<name>.baseline`` beside ``<name>``) are not series of their own: each becomes the
+        ``expected`` values of the series it accompanies (see :mod:`core_client.remote.metrics`).
+        """
         route = "/metrics/query"
+        body = contract_body(query)
+        await self._with_service_id(body)
         series = self._decode_list(
-            lambda item: self._decode(MetricSeries, item, route),
-            await self._read("POST", route, contract_body(query)),
-            route,
+            lambda item: self._decode(MetricSeries, item, route), await self._read("POST", route, body), route
         )
-        return offset_page(series, cursor=cursor, limit=None, source=SOURCE)
+        return offset_page(with_companions(series), cursor=cursor, limit=None, source=SOURCE)
 
     async def describe(self, scope: QueryScope | None = None) -> list[MetricDescriptor]:
-        """``GET /metrics/describe``, or ``POST`` with the scope when one is given."""
+        """``GET /metrics/describe``, or ``POST`` with the scope when one is given; companions left out."""
         route = "/metrics/describe"
         if scope is None or scope.is_empty():
             data = await self._read("GET", route)
         else:
-            data = await self._read("POST", route, contract_body(scope))
-        return self._decode(MetricDescriptors, data, route).metrics
+            body = contract_body(scope)
+            await self._with_service_id({"scope": body})
+            data = await self._read("POST", route, body)
+        described = self._decode(MetricDescriptors, data, route).metrics
+        names = {descriptor.name for descriptor in described}
+        return [d for d in described if companion_of(d.name) not in names]
 
 
 class RemoteTickets(RemoteProvider):
     async def query(self, query: TicketQuery, *, cursor: str | None = None) -> Page[Ticket]:
-        return await self._query("/tickets/query", Ticket, query, cursor=cursor, limit=query.limit)
+        return await self._query(
+            "/tickets/query",
+            Ticket,
+            query,
+            cursor=cursor,
+            limit=query.limit,
+            order=_newest(lambda ticket: ticket.created_at),
+        )
 
     async def get(self, ticket_id: str) -> Ticket:
         route = f"/tickets/{_segment(ticket_id)}"
@@ -286,14 +363,14 @@ class RemoteTickets(RemoteProvider):
 
 class RemoteServices(RemoteProvider):
     async def query(self, query: ServiceQuery, *, cursor: str | None = None) -> Page[Service]:
-        """``POST /services/query``, with dependencies, owner and tier read from tags and metadata."""
+        """``POST /services/query`` by name, with aliases, dependencies, owner and tier read from tags and metadata."""
         route = "/services/query"
         win = window(cursor, query.limit)
-        body = contract_body(query)
-        body["limit"] = win.ask
-        data = await self._read("POST", route, body)
-        services = self._decode_list(lambda item: self._service(item, route), data, route)
-        return win.page(services)
+        services, truncated = await self._whole(
+            route, lambda item: self._service(item, route), contract_body(query)
+        )
+        services.sort(key=lambda service: (service.name.casefold(), service.id))
+        return win.page(services, truncated=truncated)
 
     @staticmethod
     def _service(item: Any, route: str) -> Service:
@@ -309,8 +386,13 @@ class RemoteTeams(RemoteProvider):
 
     async def query(self, query: TeamQuery, *, cursor: str | None = None) -> Page[Team]:
         route = "/teams/query"
-        data = await self._read("POST", route, contract_body(query, drop=self.OPSPILOT_ONLY))
-        teams = self._decode_list(lambda item: self._decode(Team, item, route), data, route)
+        teams, _ = await self._whole(
+            route,
+            lambda item: self._decode(Team, item, route),
+            contract_body(query, drop=self.OPSPILOT_ONLY),
+            limited=False,
+        )
+        teams.sort(key=lambda team: (team.name.casefold(), team.id))
         return offset_page(teams, cursor=cursor, limit=query.limit, source=SOURCE)
 
     async def get(self, team_id: str) -> Team:
@@ -334,6 +416,7 @@ class RemoteDeployments(RemoteProvider):
             query,
             cursor=cursor,
             limit=query.limit,
+            order=_newest(lambda deployment: deployment.started_at),
             drop=self.OPSPILOT_ONLY,
             keep=_started_within(query),
         )
@@ -359,6 +442,26 @@ def _started_within(query: DeploymentQuery) -> Callable[[Deployment], bool] | No
 class RemoteMessaging(RemoteProvider):
     async def send(self, message: Message, *, idempotency_key: str | None = None) -> MessageResult:
         route = "/messages/send"
-        return self._decode(
-            MessageResult, await self._write("POST", route, contract_body(message), idempotency_key), route
-        )
+        body = contract_body(message)
+        for block in body.get("blocks", []):
+            block["fields"] = _field_map(block.get("fields") or [])
+            if not block["fields"]:
+                del block["fields"]
+        return self._decode(MessageResult, await self._write("POST", route, body, idempotency_key), route)
+
+
+def _field_map(fields: list[str]) -> dict[str, str]:
+    """OpsPilot's block fields (lines such as ``Severity: sev1``) as OpsOrch's ``map[string]string``.
+
+    The core refuses a list there. A line without a label is keyed by its position, so nothing is lost.
+    """
+    mapped: dict[str, str] = {}
+    for number, line in enumerate(fields, start=1):
+        label, colon, value = line.partition(":")
+        label = label.strip().strip("*_")
+        if colon and label and value.strip():
+            key, text = label, value.strip()
+        else:
+            key, text = f"field {number}", line
+        mapped[key if key not in mapped else f"{key} ({number})"] = text
+    return mapped

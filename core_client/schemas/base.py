@@ -117,10 +117,15 @@ T = TypeVar("T")
 
 
 class Page(BaseModel, Generic[T]):
-    """One page of a query's results; pass ``next_cursor`` back as ``cursor=`` for the next one."""
+    """One page of a query's results; pass ``next_cursor`` back as ``cursor=`` for the next one.
+
+    ``truncated``: the provider read at most a cap of items to order them (a source without stable paging), and
+    the result was larger, so these pages hold some of the matching items, not all of them.
+    """
 
     items: list[T] = Field(default_factory=list)
     next_cursor: str | None = None
+    truncated: bool = False
 
 
 DEFAULT_LIMIT = 50

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Literal
+import json
+from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from core_client.schemas.base import CamelModel, JsonObject, QueryScope, StrictCamelModel, UtcDatetime
 
@@ -48,6 +49,19 @@ class MetricSeries(CamelModel):
     points: list[MetricPoint] = Field(default_factory=list)
     url: str = ""
     metadata: JsonObject = Field(default_factory=dict)
+    # OpsPilot extension: the values the source itself expected at these times (a companion ``<name>.baseline``
+    # series, see core_client.remote.metrics); empty when it said nothing. Charts draw it as the baseline band.
+    expected: list[MetricPoint] = Field(default_factory=list)
+
+    @field_validator("labels", mode="before")
+    @classmethod
+    def _labels_as_text(cls, value: Any) -> Any:
+        # OpsOrch's MetricSeries.labels is map[string]any: a number or a flag is a label value all the same.
+        if isinstance(value, dict):
+            return {
+                str(k): v if isinstance(v, str) else json.dumps(v) for k, v in value.items() if v is not None
+            }
+        return value
 
 
 MetricType = Literal["counter", "gauge", "histogram", "summary", "unknown"]
