@@ -534,8 +534,23 @@ def foreign_kind(tool: str) -> EvidenceKind:
     return next((kind for noun, kind in _FOREIGN_KINDS if noun in name), EvidenceKind.FILE)
 
 
+# The evidence kind of a foreign tool an operator mapped to a capability (its name may say nothing useful).
+_CAPABILITY_KINDS: dict[str, EvidenceKind] = {
+    "incident": EvidenceKind.INCIDENT,
+    "alert": EvidenceKind.ALERT,
+    "log": EvidenceKind.LOG,
+    "metric": EvidenceKind.METRIC,
+    "ticket": EvidenceKind.TICKET,
+    "service": EvidenceKind.SERVICE,
+    "deployment": EvidenceKind.DEPLOYMENT,
+    "runbook": EvidenceKind.RUNBOOK,
+    "team": EvidenceKind.TEAM,
+    "oncall": EvidenceKind.TEAM,
+}
+
+
 def _foreign(spec: ToolSpec, outcome: ToolOutcome) -> Iterator[Evidence]:
-    kind = foreign_kind(spec.tool)
+    kind = _CAPABILITY_KINDS.get(spec.capability or "") or foreign_kind(spec.tool)
     rows = _items(outcome.structured)
     identified = [row for row in rows if isinstance(row, dict) and _row_id(row)]
     if identified and len(identified) == len(rows):

@@ -25,7 +25,14 @@ class ToolSpec(BaseModel):
     tool: str = Field(description="the name the server knows it by")
     description: str = ""
     input_schema: dict[str, Any] = Field(default_factory=dict)
-    kind: ToolKind = Field(description="from the annotations: read_only, destructive, or unannotated")
+    kind: ToolKind = Field(
+        description="from the annotations (read_only, destructive, or unannotated), or read_only when the "
+        "operator's policy vouches for a foreign tool"
+    )
+    capability: str | None = Field(
+        default=None,
+        description="for a foreign tool: the capability its server entry maps it to (log, runbook...), if any",
+    )
 
 
 class ToolRequest(BaseModel):

@@ -13,6 +13,10 @@ tripped by calls that cannot reach it), and so has every provider behind our own
 tripped by tool errors saying ProviderUnavailable): while a provider's circuit is open, its tools fail fast and the
 other capabilities' tools keep working. A foreign tool that is not read-only runs through CoreClient's mutation
 gate, so it needs a person's grant exactly like one of ours, and the grant is spent only when the call succeeds.
+The policy decides what a foreign tool is: an ``auto`` rule (or ``read_only = true`` on its server entry) vouches
+that an unannotated tool only reads, so it is called like one; a ``denied`` one is not offered at all. A stdio
+server gets ``env`` and the variables ``pass_env`` names; a line on its stdout that is not JSON-RPC (a log line)
+is skipped with a note instead of ending the session.
 
 Our own server is built once per actor by :class:`OwnServers` (a Copilot keeps one for all its runs); each run
 connects to it in memory.
@@ -22,12 +26,14 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 import tempfile
 import time
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager, nullcontext
 from dataclasses import dataclass, field
+from fnmatch import fnmatchcase
 from typing import IO, Any, cast
 
 import anyio
@@ -198,14 +204,15 @@ class Toolbox:
             servers = [own_server] + [
                 server
                 for config in settings.copilot.mcp_servers
-                if (server := _foreign_server(config, notes, discovery_timeout, resources)) is not None
+                if (server := _foreign_server(config, settings, notes, discovery_timeout, resources))
+                is not None
             ]
             stop = anyio.Event()
             failure: Exception | None = None
             async with anyio.create_task_group() as group:
                 settled = [anyio.Event() for _ in servers]
                 for server, done in zip(servers, settled, strict=True):
-                    group.start_soon(_hold, server, stop, done, discovery_timeout, notes)
+                    group.start_soon(_hold, server, stop, done, discovery_timeout, notes, settings)
                 for done in settled:
                     await done.wait()
                 try:
@@ -397,6 +404,11 @@ class TolerantTransport:
         return await self._inner.__aexit__(*exc_info)
 
     def _tolerate(self, item: Any) -> Any:
+        """The item as the client should see it, or :data:`SKIP` for a stdout line that is not JSON-RPC."""
+        if isinstance(item, ValueError):
+            # The stdio client hands up each line it cannot parse: a server's own log line on stdout, say.
+            self._note(f"skipped a line on its stdout that is not JSON-RPC: {_unparsed_line(item)!r}")
+            return SKIP
         if not isinstance(item, SessionMessage) or not isinstance(item.message, JSONRPCResponse):
             return item
         result = item.message.result
@@ -463,6 +475,30 @@ class TolerantTransport:
         self._notes.append(f"MCP server {self._server}: {text}")
 
 
+SKIP = object()
+"""What :meth:`TolerantTransport._tolerate` returns for an item the client must not see."""
+UNPARSED_EXCERPT_CHARS = 120
+
+
+def _unparsed_line(error: ValueError) -> str:
+    """The start of the line a parse error is about (pydantic keeps it as the error's input)."""
+    if isinstance(error, ValidationError):
+        for detail in error.errors():
+            if isinstance(detail.get("input"), str):
+                return str(detail["input"])[:UNPARSED_EXCERPT_CHARS]
+    return str(error)[:UNPARSED_EXCERPT_CHARS]
+
+
+class _QuietParseFailures(logging.Filter):
+    """Drops the stdio client's traceback for a line it cannot parse: the toolbox notes the line instead."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith("Failed to parse JSONRPC message")
+
+
+_QUIET_PARSE_FAILURES = _QuietParseFailures()
+
+
 class _TolerantReader:
     """The read side of :class:`TolerantTransport`: every message passes through ``tolerate``."""
 
@@ -475,7 +511,9 @@ class _TolerantReader:
         return getattr(self._inner, "last_context", None)
 
     async def receive(self) -> Any:
-        return self._tolerate(await self._inner.receive())
+        while (item := self._tolerate(await self._inner.receive())) is SKIP:
+            continue
+        return item
 
     async def aclose(self) -> None:
         await self._inner.aclose()
@@ -484,7 +522,9 @@ class _TolerantReader:
         return self
 
     async def __anext__(self) -> Any:
-        return self._tolerate(await self._inner.__anext__())
+        while (item := self._tolerate(await self._inner.__anext__())) is SKIP:
+            continue
+        return item
 
     async def __aenter__(self) -> _TolerantReader:
         await self._inner.__aenter__()
@@ -495,7 +535,11 @@ class _TolerantReader:
 
 
 def _foreign_server(
-    config: McpServerSettings, notes: list[str], patience: float, resources: AsyncExitStack
+    config: McpServerSettings,
+    settings: Settings,
+    notes: list[str],
+    patience: float,
+    resources: AsyncExitStack,
 ) -> _Server | None:
     if config.name == OWN_SERVER:
         notes.append(
@@ -506,12 +550,16 @@ def _foreign_server(
     errlog: IO[str] | None = None
     inner: Transport
     if config.command:
+        # Adding the same filter object twice keeps one: this is idempotent.
+        logging.getLogger("mcp.client.stdio").addFilter(_QUIET_PARSE_FAILURES)
         # The server's stderr goes to a file, so its complaints can explain a failure instead of cluttering ours.
         errlog = resources.enter_context(
             tempfile.TemporaryFile(mode="w+", encoding="utf-8", errors="replace")  # noqa: SIM115 (the stack closes it)
         )
         parameters = StdioServerParameters(
-            command=config.command[0], args=config.command[1:], env=config.env or None
+            command=config.command[0],
+            args=config.command[1:],
+            env=child_environment(config, settings) or None,
         )
         inner = stdio_client(parameters, errlog=errlog)
     else:
@@ -521,6 +569,31 @@ def _foreign_server(
     transport = TolerantTransport(inner, server=config.name, era=era, notes=notes)
     client = Client(transport, cache=None, read_timeout_seconds=patience)
     return _Server(name=config.name, client=client, own=False, era=era, errlog=errlog)
+
+
+# Settings a stdio server may be handed by name in ``pass_env``, from OpsPilot's own resolved settings (which may
+# have come from opspilot.toml rather than the environment).
+_SETTINGS_VARIABLES: dict[str, Callable[[Settings], str | None]] = {
+    "OPSORCH_CORE_URL": lambda settings: settings.core_url,
+    "OPSORCH_CORE_TOKEN": lambda settings: (
+        settings.core_token.get_secret_value() if settings.core_token is not None else None
+    ),
+}
+
+
+def child_environment(config: McpServerSettings, settings: Settings) -> dict[str, str]:
+    """What a stdio server's process gets over the SDK's minimal environment: the variables ``pass_env`` names
+    (``*`` patterns allowed) from ours, then its own ``env``, which wins."""
+    passed: dict[str, str] = {}
+    for pattern in config.pass_env:
+        for name, value in os.environ.items():
+            if fnmatchcase(name, pattern):
+                passed[name] = value
+        for name, read in _SETTINGS_VARIABLES.items():
+            setting = read(settings)
+            if fnmatchcase(name, pattern) and setting:
+                passed.setdefault(name, setting)
+    return {**passed, **config.env}
 
 
 @asynccontextmanager
@@ -536,7 +609,12 @@ async def _http_transport(url: str, token: str | None, patience: float) -> Async
 
 
 async def _hold(
-    server: _Server, stop: anyio.Event, settled: anyio.Event, patience: float, notes: list[str]
+    server: _Server,
+    stop: anyio.Event,
+    settled: anyio.Event,
+    patience: float,
+    notes: list[str],
+    settings: Settings,
 ) -> None:
     """Connect to ``server``, list its tools and keep the connection open until ``stop``.
 
@@ -549,7 +627,7 @@ async def _hold(
             async with server.client as client:
                 if server.era is not None:
                     server.era.version = client.protocol_version
-                server.specs = await _discover(server, client)
+                server.specs = _offered(server, await _discover(server, client), settings, notes)
                 scope.deadline = math.inf
                 server.live = client
                 settled.set()
@@ -589,6 +667,28 @@ async def _discover(server: _Server, client: Client) -> list[ToolSpec]:
         )
         for tool in tools
     ]
+
+
+def _offered(server: _Server, specs: list[ToolSpec], settings: Settings, notes: list[str]) -> list[ToolSpec]:
+    """A foreign server's tools as the operator's settings make them: read-only where the policy vouches for an
+    unannotated tool, mapped to the capabilities its entry names, and without the tools the policy denies."""
+    if server.own:
+        return specs
+    policy = settings.policy
+    config = next((c for c in settings.copilot.mcp_servers if c.name == server.name), None)
+    mapped = {tool: capability for capability, tool in (config.capabilities if config else {}).items()}
+    offered: list[ToolSpec] = []
+    for spec in specs:
+        if policy.decide(spec.name, kind=spec.kind).mode == "denied":
+            notes.append(f"MCP server {server.name}: tool {spec.tool!r} not offered (the policy denies it)")
+            continue
+        update: dict[str, Any] = {"capability": mapped.pop(spec.tool, None)}
+        if spec.kind == "unannotated" and policy.vouched_read_only(spec.name):
+            update["kind"] = "read_only"
+        offered.append(spec.model_copy(update=update))
+    for tool, capability in sorted(mapped.items()):
+        notes.append(f"MCP server {server.name}: no tool {tool!r} for capability {capability!r}")
+    return offered
 
 
 def _kind(tool: Tool, *, own: bool) -> ToolKind:

@@ -33,7 +33,7 @@ from pydantic_settings import (
 
 from core_client.capabilities import Capability
 from core_client.errors import ConfigurationError
-from core_client.policy import Policy
+from core_client.policy import Policy, PolicyRule
 
 CONFIG_FILE_ENV = "OPSPILOT_CONFIG"
 DEFAULT_CONFIG_FILE = "opspilot.toml"
@@ -49,20 +49,55 @@ class ProviderChoice(BaseModel):
     config_source: str = ""
 
 
+# What a foreign MCP server's tool may stand in for (``capabilities = {logs = "query-logs"}``): OpsPilot's
+# capabilities, plus the optional abilities a provider may lack.
+MAPPABLE_CAPABILITIES = frozenset({*(cap.value for cap in Capability), "runbook", "oncall"})
+
+
 class McpServerSettings(BaseModel):
-    """Another MCP server whose tools the Copilot may use: a stdio command, or an HTTP URL with a token."""
+    """Another MCP server whose tools the Copilot may use: a stdio command, or an HTTP URL with a token.
+
+    - ``env``: variables for a stdio server's process, over a minimal environment (PATH, HOME...): the child
+      does not inherit OpsPilot's environment. ``pass_env`` names variables (or ``*`` patterns) to copy from it;
+      ``OPSORCH_CORE_URL`` and ``OPSORCH_CORE_TOKEN`` are taken from OpsPilot's own settings when named, so a
+      server speaking to the same OpsOrch Core gets the address and token OpsPilot uses.
+    - ``read_only = true``: the operator vouches that every tool of this server only reads, so the Copilot calls
+      them without a person's approval. It is shorthand for the policy rule ``{tool = "<name>.*", mode = "auto"}``;
+      rules in ``[policy]`` can say the same per tool, or deny one.
+    - ``capabilities``: which of its tools serve a capability (``{log = "query-logs", runbook = "get-runbook"}``),
+      so a planner can use it where OpsPilot's own provider lacks that capability.
+    """
 
     name: str = Field(pattern=r"^[a-z][a-z0-9_-]*$")
     command: list[str] = Field(default_factory=list)
     url: str | None = None
     token: SecretStr | None = None
     env: dict[str, str] = Field(default_factory=dict)
+    pass_env: list[str] = Field(default_factory=list)
+    read_only: bool = False
+    capabilities: dict[str, str] = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _one_transport(self) -> McpServerSettings:
         if bool(self.command) == bool(self.url):
             raise ValueError(f"MCP server {self.name!r} needs exactly one of 'command' or 'url'")
+        if self.pass_env and not self.command:
+            raise ValueError(f"MCP server {self.name!r}: 'pass_env' is for stdio servers ('command')")
         return self
+
+    @field_validator("capabilities")
+    @classmethod
+    def _known_capabilities(cls, value: dict[str, str]) -> dict[str, str]:
+        mapped: dict[str, str] = {}
+        for key, tool in value.items():
+            name = key.strip().lower().replace("-", "").removesuffix("s")
+            if name not in MAPPABLE_CAPABILITIES:
+                known = ", ".join(sorted(MAPPABLE_CAPABILITIES))
+                raise ValueError(f"unknown capability {key!r} in 'capabilities' (known: {known})")
+            if not tool.strip():
+                raise ValueError(f"capability {key!r} maps to no tool")
+            mapped[name] = tool.strip()
+        return mapped
 
 
 class DemoSettings(BaseModel):
@@ -226,6 +261,17 @@ class Settings(BaseSettings):
                 choice.name_source = "default"
             choice.name_source = choice.name_source or toml_key
             choice.config_source = choice.config_source or toml_key
+        return self
+
+    @model_validator(mode="after")
+    def _read_only_servers_are_policy(self) -> Settings:
+        """``read_only = true`` on an MCP server entry is the policy rule ``<name>.*`` -> auto (unless a rule
+        for that pattern is already written out)."""
+        written = {rule.tool for rule in self.policy.rules}
+        for server in self.copilot.mcp_servers:
+            pattern = f"{server.name}.*"
+            if server.read_only and pattern not in written:
+                self.policy.rules.append(PolicyRule(tool=pattern, mode="auto"))
         return self
 
     @field_validator("console_url")

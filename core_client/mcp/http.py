@@ -1,7 +1,10 @@
 """The MCP server over streamable HTTP, for remote clients: per-user API tokens, no anonymous calls.
 
 Each request carries ``Authorization: Bearer <token>`` issued by ``opspilot users token``; the token's user is
-the actor of every call, so the audit trail names them. Tokens are looked up by id and their secret's sha256
+the actor of every call, so the audit trail names them. OpsPilot is no OAuth authorization server, so it
+publishes no OAuth metadata and its 401s name no ``resource_metadata``: standard MCP clients (the MCP Inspector
+among them) then send the bearer token they were given instead of starting an OAuth flow that cannot succeed,
+and a 401 says how to get a token. Tokens are looked up by id and their secret's sha256
 compared in constant time (``UserDirectory.verify_token``). DNS-rebinding protection is always on (Host and
 Origin must name this server), and request bodies over :data:`MAX_BODY_BYTES` are refused with 413.
 
@@ -12,6 +15,7 @@ Served alone (``opspilot mcp --http``, :func:`http_app`) or inside another app, 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import asynccontextmanager
@@ -25,7 +29,7 @@ from mcp.server.transport_security import TransportSecuritySettings
 from starlette.applications import Starlette
 from starlette.responses import JSONResponse
 from starlette.routing import Route
-from starlette.types import Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from core_client.client import CoreClient
 from core_client.clock import SystemClock
@@ -37,9 +41,11 @@ from core_client.store import Database
 from core_client.users import UserDirectory
 
 MCP_PATH = "/mcp"
-# The OAuth protected-resource metadata the SDK publishes beside the endpoint (RFC 9728).
-METADATA_PATH = f"/.well-known/oauth-protected-resource{MCP_PATH}"
 MAX_BODY_BYTES = 1_000_000
+TOKEN_HELP = (
+    "missing or invalid API token: send 'Authorization: Bearer <token>' with an OpsPilot API token; "
+    "`opspilot users token <username>` issues one (an admin can issue it for you)"
+)
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "[::1]")
 
 logger = logging.getLogger(__name__)
@@ -81,12 +87,9 @@ def http_server(
         core,
         actor=token_actor,
         read_only=read_only,
-        # OpsPilot issues and checks its own tokens; there is no other resource they could be meant for.
-        auth=AuthSettings(
-            issuer_url=base_url,
-            resource_server_url=f"{base_url}{MCP_PATH}",
-            validate_token_resource=False,
-        ),
+        # OpsPilot issues and checks its own tokens. No resource_server_url: the SDK would publish RFC 9728
+        # metadata naming an authorization server that does not exist, and clients would try OAuth against it.
+        auth=AuthSettings(issuer_url=base_url, resource_server_url=None, validate_token_resource=False),
         token_verifier=ApiTokenVerifier(users),
     )
 
@@ -97,12 +100,52 @@ def http_app(server: MCPServer, *, host: str, allowed_hosts: Iterable[str] = ())
     Requests must name ``host``, a loopback address or one of ``allowed_hosts`` in their Host header (and in
     Origin, when a browser sends one), whatever address the server is bound to.
     """
-    return server.streamable_http_app(
+    app = server.streamable_http_app(
         streamable_http_path=MCP_PATH,
         host=host,
         max_request_body_size=MAX_BODY_BYTES,
         transport_security=rebinding_protection([host, *allowed_hosts]),
     )
+    app.add_middleware(TokenHelp)
+    return app
+
+
+class TokenHelp:
+    """Every 401 of the wrapped app says how to get a token, in its body and its ``WWW-Authenticate`` header."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        replaced = False
+
+        async def relay(message: Message) -> None:
+            nonlocal replaced
+            if message["type"] == "http.response.start" and message["status"] == 401:
+                replaced = True
+                body = json.dumps({"error": "invalid_token", "error_description": TOKEN_HELP}).encode()
+                challenge = (
+                    f'Bearer realm="OpsPilot", error="invalid_token", error_description="{TOKEN_HELP}"'
+                )
+                await send(
+                    {
+                        "type": "http.response.start",
+                        "status": 401,
+                        "headers": [
+                            (b"content-type", b"application/json"),
+                            (b"content-length", str(len(body)).encode()),
+                            (b"www-authenticate", challenge.encode()),
+                        ],
+                    }
+                )
+                await send({"type": "http.response.body", "body": body})
+            elif not replaced:
+                await send(message)
+
+        await self.app(scope, receive, relay)
 
 
 def rebinding_protection(hosts: Iterable[str]) -> TransportSecuritySettings:
@@ -144,7 +187,7 @@ class McpEndpoint:
 
     def routes(self) -> list[Route]:
         """The routes to add to the host app, ahead of anything it mounts at its root."""
-        return [Route(MCP_PATH, self), Route(METADATA_PATH, self)]
+        return [Route(MCP_PATH, self)]
 
     @asynccontextmanager
     async def lifespan(self) -> AsyncIterator[None]:

@@ -7,6 +7,9 @@
    it, deployments and configuration changes in the hours before it, its certificate's days to expiry when the
    metric exists, and its runbook.
 
+4. Stand-ins: for a capability whose own tools failed because no provider serves it, the foreign read tool an
+   operator mapped to it (``copilot.stand_ins``), over the same service and window.
+
 Then the candidates are ranked over the dependency graph, the fault kind is read from the evidence mix, and the
 answer cites what the calls returned. Mutations (a ticket, a timeline note) are only proposed. The planner keeps
 nothing between calls: the round it is in lives in ``PlanContext.memory``, everything else is read back from the
@@ -37,12 +40,20 @@ from copilot.planners.offline.rounds import (
 )
 from copilot.planners.offline.scope import read_scope
 from copilot.planning import CallTools, Evaluation, Finish, Plan, PlanContext, ToolRequest
+from copilot.stand_ins import (
+    lacking_capabilities,
+    stand_in,
+    stand_in_claim,
+    stand_in_findings,
+    stand_in_request,
+)
 from core_client.settings import Settings
 
 MEMORY_KEY = "offline"
-CONTEXT, SIGNALS, EXPLANATIONS, DONE = 0, 1, 2, 3
+CONTEXT, SIGNALS, EXPLANATIONS, STAND_INS, DONE = 0, 1, 2, 3, 4
 CHANGE_HISTORY = timedelta(hours=3)
 CERTIFICATE_WINDOW = timedelta(minutes=30)
+STAND_IN_LEAD = timedelta(minutes=30)
 # The tools an investigation cannot do without; the answer says which were missing.
 ESSENTIAL = ("query_services", "detect_metric_anomalies", "compare_log_patterns", "query_deployments")
 
@@ -83,7 +94,10 @@ class OfflineInvestigator:
             symptoms = ranking.affected.get(ranking.root)
             anomalies = list(symptoms.anomalies) if symptoms is not None else []
             diagnosis = diagnose(findings, ranking.root, ranking.onset, anomalies)
-        return compose(findings, situation, ranking, diagnosis)
+        answer = compose(findings, situation, ranking, diagnosis)
+        # What foreign tools said where our providers could not: cited like everything else.
+        answer.claims += [c for c in map(stand_in_claim, stand_in_findings(context)) if c is not None]
+        return answer
 
 
 def situation_of(context: PlanContext, findings: Findings) -> Situation:
@@ -150,6 +164,28 @@ def _explanations_round(context: PlanContext, findings: Findings) -> list[ToolRe
     return [c for c in calls if c is not None]
 
 
+def _stand_ins_round(context: PlanContext, findings: Findings) -> list[ToolRequest]:
+    """The mapped foreign read tool of every capability our own tools found no provider for."""
+    situation = situation_of(context, findings)
+    ranking = rank(findings, situation.asked, situation.alerted)
+    onset = ranking.onset or ranking.first_onset() or _fallback_onset(context, findings)
+    service = ranking.root or next(iter(situation.asked), None)
+    calls = []
+    for capability in lacking_capabilities(context):
+        spec = stand_in(context, capability)
+        if spec is not None:
+            calls.append(
+                stand_in_request(
+                    spec,
+                    reason=f"{capability}s, which no provider of ours serves, from {spec.server}",
+                    service=service,
+                    start=onset - STAND_IN_LEAD,
+                    end=context.now,
+                )
+            )
+    return [c for c in calls if c is not None]
+
+
 def _fallback_onset(context: PlanContext, findings: Findings) -> datetime:
     """Without a metric onset: shortly before the incident was opened, or an hour ago."""
     incident = incident_of(context, findings)
@@ -162,9 +198,11 @@ _ROUNDS: dict[int, Callable[[PlanContext, Findings], list[ToolRequest]]] = {
     CONTEXT: _context_round,
     SIGNALS: signals_round,
     EXPLANATIONS: _explanations_round,
+    STAND_INS: _stand_ins_round,
 }
 _THOUGHTS = {
     CONTEXT: "Read the service graph, open incidents, firing alerts and the metric catalog.",
     SIGNALS: "Find which services left their baseline, and when.",
     EXPLANATIONS: "Around the onset: new log patterns, recent changes, and the suspect's certificate and runbook.",
+    STAND_INS: "Ask the other MCP servers for what no provider of ours serves.",
 }

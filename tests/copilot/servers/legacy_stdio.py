@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 import time
 from typing import Any
+
+from line_rpc import answer, serve
 
 PROTOCOL = "2025-11-25"
 INCIDENTS = [{"id": "INC-7", "title": "checkout 5xx"}, {"id": "INC-8", "title": "payments slow"}]
@@ -87,43 +88,18 @@ def result_of(name: str, arguments: dict[str, Any]) -> dict[str, Any]:
     return {"content": [{"type": "text", "text": f"unknown tool {name}"}], "isError": True}
 
 
-def answer(request: dict[str, Any]) -> dict[str, Any] | None:
-    method, params, ident = request.get("method"), request.get("params") or {}, request.get("id")
-    if ident is None:
-        return None  # a notification
-    if method == "initialize":
-        result: dict[str, Any] = {
-            "protocolVersion": PROTOCOL,
-            "capabilities": {"tools": {}},
-            "serverInfo": {"name": "legacy-opsorch", "version": "0.1.0"},
-        }
-    elif method == "tools/list":
-        result = {"tools": TOOLS}
-    elif method == "tools/call":
-        calls_file = os.environ.get("CALLS_FILE")
-        if calls_file:
-            with open(calls_file, "a", encoding="utf-8") as calls:
-                calls.write(json.dumps(params) + "\n")
-        result = result_of(params.get("name", ""), params.get("arguments") or {})
-    elif method == "ping":
-        result = {}
-    else:
-        return {
-            "jsonrpc": "2.0",
-            "id": ident,
-            "error": {"code": -32601, "message": f"Method not found: {method}"},
-        }
-    return {"jsonrpc": "2.0", "id": ident, "result": result}
+def reply_to(request: dict[str, Any]) -> dict[str, Any] | None:
+    return answer(
+        request,
+        protocol=PROTOCOL,
+        server_info={"name": "legacy-opsorch", "version": "0.1.0"},
+        tools=TOOLS,
+        result_of=result_of,
+    )
 
 
 def main() -> None:
-    for line in sys.stdin:
-        if not line.strip():
-            continue
-        reply = answer(json.loads(line))
-        if reply is not None:
-            sys.stdout.write(json.dumps(reply) + "\n")
-            sys.stdout.flush()
+    serve(reply_to)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,173 @@
+"""The console's page states and a Copilot run, over the faithful fake OpsOrch Core (as issue 15 measured a real one).
+
+Services are referenced by id, answers come in a new order on every call, a running deployment has Go's zero time
+for ``finishedAt``, metrics carry ``.baseline`` companions. Every page must still read right, and the Copilot,
+with a read-only foreign MCP server mapped to logs, must call it without a person and cite what it said.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from console import runtime
+from console.backend import incidents as incidents_backend
+from console.backend.overview import OPEN_INCIDENT_STATUSES
+from console.backend.session import ConsoleSessions
+from console.state.deployments import DeploymentState
+from console.state.incidents import IncidentsState
+from console.state.overview import OverviewState
+from console.state.scope import ScopeState
+from console.state.services import ServicesState, ServiceState
+from copilot.citations import validate_answer
+from copilot.machine import RunState
+from copilot.planners.offline import OfflineInvestigator
+from copilot.planners.offline.graph import ServiceGraph
+from copilot.runtime import Copilot
+from core_client.client import CoreClient
+from core_client.identity import Actor, Role
+from core_client.settings import load_settings
+from tests.console.demo_world import PASSWORD, signed_in
+from tests.copilot.toolbox_fixtures import SERVERS
+from tests.remote.fake_core import TOKEN, RunningCore, serving
+
+ALICE = Actor(user="alice", role=Role.RESPONDER, via="console")
+
+
+@pytest.fixture
+def core_server() -> Iterator[RunningCore]:
+    with serving() as running:
+        yield running
+
+
+@pytest.fixture
+async def remote_core(core_server: RunningCore, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[CoreClient]:
+    """Remote mode over the fake core, installed as the console's CoreClient, with a user to sign in as."""
+    monkeypatch.setenv("OPSORCH_CORE_URL", core_server.url)
+    monkeypatch.setenv("OPSORCH_CORE_TOKEN", TOKEN)
+    core = CoreClient.from_settings(load_settings())
+    monkeypatch.setattr(runtime, "RUNTIME", runtime.CoreRuntime(lambda: core))
+    ConsoleSessions.of(core).users.add("rick", Role.RESPONDER, PASSWORD)
+    yield core
+    await core.aclose()
+
+
+async def opened(core: CoreClient, url: str, route: str | None = None) -> Any:
+    client = await signed_in(core, "rick", url, route)
+    await client.follow(await client.fire(ScopeState.open_page))
+    return client
+
+
+async def test_the_console_reads_a_core_that_references_services_by_id(
+    remote_core: CoreClient, core_server: RunningCore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    incidents = core_server.state.data["incident"]
+    open_on_checkout = [
+        i for i in incidents if i["service"] == "svc-checkout" and i["status"] in OPEN_INCIDENT_STATUSES
+    ]
+    client = await opened(remote_core, "/")
+    await client.fire(OverviewState.load)
+    overview = await client.state(OverviewState)
+    tiles = {tile.key: tile for tile in overview.services}
+    # Incidents reference services by id; each open one counts for its service.
+    checkout = tiles["svc-checkout"]
+    assert checkout.name == "Checkout API" and checkout.link == "/services/svc-checkout"
+    assert open_on_checkout and checkout.open_incidents == len(open_on_checkout)
+    assert checkout.status == "critical"
+    assert tiles["svc-ledger"].status == "healthy" and tiles["svc-ledger"].tier == "tier 2"
+    assert tiles["svc-web"].tier == "frontend"  # a tier word kept as given
+    assert "svc-database" not in tiles  # referenced by an incident, but not in the catalog
+    assert sum(tile.firing_alerts for tile in overview.services) == 32  # firing ones on catalog services
+
+    # The service page, reached by id and by name, shows both directions of the dependency graph.
+    for url in ("/services/svc-search", "/services/Search%20Service"):
+        client.goto(url, route="/services/[service_ref]")
+        await client.follow(await client.fire(ScopeState.open_page))
+        page = await client.state(ServiceState)
+        assert (page.service.id, page.service.name, page.error) == ("svc-search", "Search Service", "")
+        assert sorted(n.name for n in page.called_by) == ["Checkout API", "Web Frontend"]
+        assert page.incidents and page.status == "critical"
+    client.goto("/services/svc-checkout", route="/services/[service_ref]")
+    await client.follow(await client.fire(ScopeState.open_page))
+    page = await client.state(ServiceState)
+    assert [(n.name, n.known) for n in page.calls] == [("Payments Service", True), ("Search Service", True)]
+
+    # The catalog list, with health counted by id.
+    client.goto("/services")
+    await client.follow(await client.fire(ScopeState.open_page))
+    catalog = await client.state(ServicesState)
+    assert [row.name for row in catalog.rows][:2] == ["Checkout API", "Ledger"]
+    assert {row.name: row.open_incidents for row in catalog.rows}["Payments Service"] > 0
+
+    # The Incidents list paged by 5, over answers in a new order on every call: every incident once, in order.
+    monkeypatch.setattr(incidents_backend, "PAGE_SIZE", 5)
+    client.goto("/incidents")
+    await client.follow(await client.fire(ScopeState.open_page))
+    seen: list[str] = []
+    while True:
+        listing = await client.state(IncidentsState)
+        assert listing.error == "" and len(listing.rows) <= 5
+        seen += [row.id for row in listing.rows]
+        if not listing.has_next:
+            break
+        await client.fire(IncidentsState.next_page)
+    assert seen == [f"INC-{n:03d}" for n in range(1, 24)]  # newest first, none twice, none lost
+    assert listing.ordered_by_provider
+
+    # A running deployment: Go's zero finishedAt is "not finished", not year 1.
+    client.goto("/deployments/dep-0", route="/deployments/[deployment_ref]")
+    await client.follow(await client.fire(ScopeState.open_page))
+    deployment = await client.state(DeploymentState)
+    assert deployment.error == "" and deployment.deployment.finished == "not finished"
+    assert "not finished" in deployment.deployment.duration and "-" not in deployment.deployment.duration
+
+
+async def test_a_copilot_run_calls_a_read_only_foreign_server_for_what_no_provider_serves(
+    core_server: RunningCore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    now = datetime.now(UTC).replace(microsecond=0)
+    # Payments degrades 40 minutes ago; checkout, which calls it, follows.
+    core_server.state.metric_shifts = {
+        "svc-payments": (now - timedelta(minutes=40), 4.0),
+        "svc-checkout": (now - timedelta(minutes=37), 2.5),
+    }
+    core_server.state.missing.add("log")  # this core has no log plugin...
+    with serving() as logs_core:  # ...but the foreign server reads another core that has one
+        server = {
+            "name": "opsorch",
+            "command": [sys.executable, str(SERVERS / "opsorch_like.py")],
+            "env": {"OPSORCH_CORE_URL": logs_core.url, "OPSORCH_CORE_TOKEN": TOKEN},
+            "read_only": True,
+            "capabilities": {"logs": "query-logs"},
+        }
+        monkeypatch.setenv("OPSORCH_CORE_URL", core_server.url)
+        monkeypatch.setenv("OPSORCH_CORE_TOKEN", TOKEN)
+        settings = load_settings(copilot={"mcp_servers": [server]})
+        core = CoreClient.from_settings(settings)
+        copilot = Copilot.from_settings(settings, core=core, planner=OfflineInvestigator(settings))
+        try:
+            view = await copilot.investigate("Why is checkout failing?", user=ALICE)
+        finally:
+            await copilot.aclose()
+            await core.aclose()
+    answer = view.answer
+    assert view.state is RunState.DONE and answer is not None, view.error
+    assert answer.root_cause is not None and answer.root_cause.service == "svc-payments"
+    # The graph came from dependencies listed by id: checkout's trouble is traced to what it calls.
+    # The Copilot's graph came from dependencies listed by id, so checkout's trouble is traced to what it calls.
+    [catalog] = [o for o in view.outcomes if o.tool == "opspilot.query_services"]
+    graph = ServiceGraph.from_rows(catalog.structured["items"])
+    assert graph.dependencies_of("svc-checkout") == ("svc-payments", "svc-search")
+    assert graph.key("Checkout API") == "svc-checkout"
+    assert "svc-payments" in answer.verdict
+    evidence = [item for outcome in view.outcomes for item in outcome.evidence]
+    assert validate_answer(answer, evidence).ok
+    foreign = [o for o in view.outcomes if o.tool == "opsorch.query-logs"]
+    assert len(foreign) == 1 and foreign[0].ok, foreign
+    assert foreign[0].arguments["scope"] == {"service": "svc-payments"}
+    cited = {i for claim in answer.claims for i in claim.evidence_ids}
+    assert {item.id for item in foreign[0].evidence} & cited, "the foreign server's answer is not cited"
