@@ -13,11 +13,15 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from typer.testing import CliRunner
 
 from console import runtime
 from console.backend import incidents as incidents_backend
+from console.backend.incident import related_deploys
+from console.backend.metrics import MetricView, metric_chart, metric_options
 from console.backend.overview import OPEN_INCIDENT_STATUSES
 from console.backend.session import ConsoleSessions
+from console.cli import app
 from console.state.deployments import DeploymentState
 from console.state.incidents import IncidentsState
 from console.state.overview import OverviewState
@@ -30,6 +34,7 @@ from copilot.planners.offline.graph import ServiceGraph
 from copilot.runtime import Copilot
 from core_client.client import CoreClient
 from core_client.identity import Actor, Role
+from core_client.schemas import DeploymentQuery
 from core_client.settings import load_settings
 from tests.console.demo_world import PASSWORD, signed_in
 from tests.copilot.toolbox_fixtures import SERVERS
@@ -171,3 +176,45 @@ async def test_a_copilot_run_calls_a_read_only_foreign_server_for_what_no_provid
     assert foreign[0].arguments["scope"] == {"service": "svc-payments"}
     cited = {i for claim in answer.claims for i in claim.evidence_ids}
     assert {item.id for item in foreign[0].evidence} & cited, "the foreign server's answer is not cited"
+
+
+async def test_deploys_before_an_incident_started_before_it(remote_core: CoreClient) -> None:
+    # INC-004 is on svc-checkout, opened four minutes before the fake's clock; dep-0 (checkout, running) started
+    # after that, the others hours before.
+    incident = await remote_core.incidents.get("INC-004")
+    assert incident.created_at is not None and incident.service == "svc-checkout"
+    rows = await related_deploys(remote_core, incident, incident.created_at + timedelta(hours=2))
+    assert rows and "dep-0" not in {row.id for row in rows}
+    deploys = {d.id: d for d in (await remote_core.deployments.query(DeploymentQuery(limit=50))).items}
+    assert all((deploys[row.id].started_at or incident.created_at) <= incident.created_at for row in rows)
+    # Of the service and of what it calls (payments, search), by id.
+    assert {deploys[row.id].service for row in rows} <= {"svc-checkout", "svc-payments", "svc-search"}
+
+
+async def test_the_metrics_page_draws_the_cores_baseline_and_names_every_series(
+    remote_core: CoreClient,
+) -> None:
+    now = datetime.now(UTC)
+    view = MetricView(metric="http_request_duration_seconds", start=now - timedelta(hours=1), end=now)
+    options = {option.name: option for option in await metric_options(remote_core)}
+    assert set(options) == {"http_request_duration_seconds", "http_requests_total"}  # no ".baseline" metric
+    chart = await metric_chart(remote_core, view, options[view.metric])
+    names = [series.name for series in chart.series]
+    assert names and all(name and name != "-" for name in names)
+    assert not any(name.endswith(".baseline") for name in names)
+    assert chart.band_of == names[0] and any("band" in point for point in chart.points)
+
+
+def test_the_cli_keeps_library_logging_quiet_unless_asked(
+    core_server: RunningCore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OPSORCH_CORE_URL", core_server.url)
+    monkeypatch.setenv("OPSORCH_CORE_TOKEN", TOKEN)
+    cli = CliRunner()
+    assert cli.invoke(app, ["users", "add", "alice", "--role", "responder", "--no-password"]).exit_code == 0
+    quiet = cli.invoke(app, ["ask", "What is open?", "--user", "alice", "--auto-reject"])
+    assert quiet.exit_code == 0, quiet.output
+    assert "HTTP Request" not in quiet.stdout and "HTTP Request" not in quiet.stderr
+    told = cli.invoke(app, ["-v", "ask", "What is open?", "--user", "alice", "--auto-reject"])
+    assert told.exit_code == 0, told.output
+    assert "HTTP Request: POST " in told.stderr and "HTTP Request" not in told.stdout
