@@ -21,6 +21,7 @@ import sys
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -97,6 +98,8 @@ def prepare(data_dir: Path, scale: float) -> Settings:
         users.get(USER)
     except NotFound:
         users.add(USER, Role.VIEWER)
+    # The stdio server acts only as the holder of an API token.
+    os.environ["OPSPILOT_TOKEN"] = users.issue_token(USER, "benchmark", expires_in=timedelta(hours=1))
     return settings
 
 
@@ -132,9 +135,7 @@ async def run(args: argparse.Namespace) -> None:
     core = CoreClient.from_settings(settings)
     newest = (await core.incidents.query(IncidentQuery(limit=1))).items[0].id
     actor = Actor(user=USER, role=Role.VIEWER, via="mcp")
-    stdio = StdioServerParameters(
-        command=str(OPSPILOT), args=["mcp", "--user", USER, "--read-only"], env=dict(os.environ)
-    )
+    stdio = StdioServerParameters(command=str(OPSPILOT), args=["mcp", "--read-only"], env=dict(os.environ))
     rows: dict[str, dict[str, list[float]]] = {}
     async with Client(build_server(core, actor=lambda _: actor)) as memory, Client(stdio) as subprocess:
         print(f"in-memory protocol {memory.protocol_version}, stdio protocol {subprocess.protocol_version}")

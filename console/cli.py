@@ -6,7 +6,7 @@ import sys
 
 import typer
 
-from console.commands import approvals, ask, demo, mcp, runs, users, verbosity
+from console.commands import approvals, ask, demo, login, mcp, runs, users, verbosity
 from console.commands import eval as evaluation
 from core_client.errors import OpsPilotError
 
@@ -33,6 +33,9 @@ def _global_options(
     verbosity.configure(verbose)
 
 
+app.command("login")(login.login)
+app.command("logout")(login.logout)
+app.command("whoami")(login.whoami)
 app.add_typer(users.app, name="users")
 app.add_typer(approvals.app, name="approvals")
 app.add_typer(demo.app, name="demo")

@@ -71,6 +71,10 @@ class Forbidden(OpsPilotError):
     """Policy denies this action to this actor: a denied tool, a viewer mutating, an approver approving themselves."""
 
 
+class Unauthenticated(Forbidden):
+    """No valid credentials: no token, or one that is unknown, expired or revoked, or a session that has ended."""
+
+
 __all__ = [
     "ApprovalRequired",
     "BadQuery",
@@ -80,5 +84,6 @@ __all__ = [
     "NotFound",
     "OpsPilotError",
     "ProviderUnavailable",
+    "Unauthenticated",
     "Unsupported",
 ]

@@ -222,6 +222,7 @@ class Settings(BaseSettings):
     policy: Policy = Field(default_factory=Policy)
     approval_ttl_minutes: int = Field(default=60, gt=0)
     session_ttl_hours: float = Field(default=12.0, gt=0)
+    token_ttl_days: float = Field(default=90.0, gt=0)
     mcp_result_budget: int = Field(default=20_000, ge=1_000)
     files_dir: Path | None = None
     scenarios: Path | None = None

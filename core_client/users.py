@@ -12,19 +12,25 @@ import hashlib
 import hmac
 import re
 import secrets
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import Literal
 
+from pydantic import BaseModel
+from sqlalchemy import delete, func
+from sqlalchemy.orm import Session
 from sqlmodel import col, select
 
+from core_client.audit import AuditTrail
 from core_client.clock import Clock
-from core_client.errors import BadQuery, NotFound
-from core_client.identity import Role
+from core_client.errors import BadQuery, Forbidden, NotFound
+from core_client.identity import Actor, Channel, Role
 from core_client.settings import Settings
-from core_client.store import ApiToken, ConsoleSession, Database, User
+from core_client.store import ApiToken, AuditAction, ConsoleSession, Database, User
 
 USERNAME = re.compile(r"^[a-z][a-z0-9._-]{1,31}$")
 MIN_PASSWORD_LENGTH = 8
 TOKEN_PREFIX = "opspilot"
+LAST_USE_PRECISION = timedelta(minutes=1)
 # scrypt cost: about 16 MiB and a few tens of milliseconds per check, the usual interactive-login setting.
 SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**14, 8, 1
 
@@ -66,14 +72,31 @@ def _stored_id(user: User) -> int:
 # Checked against when the user does not exist, so a wrong username costs as long as a wrong password.
 _DECOY_HASH = hash_password(secrets.token_urlsafe(16))
 
+TokenState = Literal["active", "expired", "revoked"]
+
+
+class TokenListing(BaseModel):
+    """One API token as an admin (or its owner) sees it: never its secret."""
+
+    id: str
+    user: str
+    label: str
+    created_at: datetime
+    expires_at: datetime | None
+    last_used_at: datetime | None
+    revoked_at: datetime | None
+    state: TokenState
+
 
 class UserDirectory:
-    """The users of this OpsPilot, their credentials and console sessions."""
+    """The users of this OpsPilot, their credentials and console sessions; account changes are audited."""
 
     def __init__(self, database: Database, *, clock: Clock, settings: Settings) -> None:
         self._database = database
         self._clock = clock
+        self.audit = AuditTrail(database, clock=clock)
         self._session_ttl = timedelta(hours=settings.session_ttl_hours)
+        self._token_ttl = timedelta(days=settings.token_ttl_days)
 
     def add(
         self,
@@ -82,8 +105,12 @@ class UserDirectory:
         password: str | None = None,
         email: str | None = None,
         display_name: str | None = None,
+        *,
+        by: Actor | None = None,
     ) -> User:
-        """Create a user; ``password=None`` makes a token-only user. ``BadQuery`` on a duplicate or weak input."""
+        """Create a user; ``password=None`` makes a token-only user. ``BadQuery`` on a duplicate or weak input.
+
+        ``by`` is the admin adding them (audited); ``None`` only for callers that checked who may add users."""
         if not USERNAME.match(username):
             raise BadQuery(
                 f"username {username!r} must be 2-32 characters: lowercase letters, digits, '.', '_' or '-', "
@@ -112,7 +139,29 @@ class UserDirectory:
             if session.scalar(select(User).where(col(User.username) == username)) is not None:
                 raise BadQuery(f"user {username!r} already exists", source="users")
             session.add(user)
+            self._audit(session, "user_added", by or user.actor(), username, {"role": user.role})
         return user
+
+    def bootstrap_admin(
+        self,
+        username: str,
+        password: str | None,
+        *,
+        via: Channel,
+        display_name: str | None = None,
+        email: str | None = None,
+    ) -> User:
+        """The first user, an admin, created only while no user exists (``Forbidden`` afterwards): the one act
+        that needs no signed-in person, so a fresh OpsPilot can be set up from the console or the CLI."""
+        if self.count() > 0:
+            raise Forbidden("OpsPilot already has users: sign in, or ask an admin to add you", source="users")
+        founder = Actor(user=username, role=Role.ADMIN, via=via)
+        return self.add(username, Role.ADMIN, password, email=email, display_name=display_name, by=founder)
+
+    def count(self) -> int:
+        """How many users exist (disabled ones included)."""
+        with self._database.transaction() as session:
+            return int(session.scalar(select(func.count()).select_from(User)) or 0)
 
     def list(self) -> builtins.list[User]:
         """Every user, by username."""
@@ -127,19 +176,24 @@ class UserDirectory:
             raise NotFound(f"no user {username!r}", source="users")
         return user
 
-    def set_role(self, username: str, role: Role | str) -> User:
-        """Give ``username`` another role."""
+    def set_role(self, username: str, role: Role | str, *, by: Actor | None = None) -> User:
+        """Give ``username`` another role (never the last enabled admin's away)."""
         try:
             checked_role = Role(role)
         except ValueError:
             raise BadQuery(
                 f"unknown role {role!r}; roles: {', '.join(r.value for r in Role)}", source="users"
             ) from None
-        return self._change(username, role=checked_role.value)
+        return self._change(username, by, role=checked_role.value)
 
-    def disable(self, username: str) -> User:
-        """Stop ``username`` from signing in or using tokens (their audit history stays)."""
-        return self._change(username, disabled=True)
+    def disable(self, username: str, *, by: Actor | None = None) -> User:
+        """Stop ``username`` from signing in or using tokens, at their next request: their console sessions end
+        and their tokens stop working (their audit history stays). The last enabled admin cannot be disabled."""
+        return self._change(username, by, disabled=True)
+
+    def enable(self, username: str, *, by: Actor | None = None) -> User:
+        """Let a disabled user sign in again (their unrevoked, unexpired tokens work again too)."""
+        return self._change(username, by, disabled=False)
 
     def authenticate(self, username: str, password: str) -> User | None:
         """The user, when ``password`` is theirs and they are enabled; the same cost whether or not they exist."""
@@ -151,12 +205,29 @@ class UserDirectory:
             return None
         return user
 
-    def issue_token(self, username: str, name: str = "", *, expires_in: timedelta | None = None) -> str:
-        """A new API token for ``username``: returned once, stored only as a hash."""
+    def issue_token(
+        self,
+        username: str,
+        name: str = "",
+        *,
+        expires_in: timedelta | None = None,
+        not_after: datetime | None = None,
+        by: Actor | None = None,
+    ) -> str:
+        """A new API token for ``username``: returned once, stored only as a hash. It expires after
+        ``expires_in``, by default the settings' ``token_ttl_days`` (90 days), and never after ``not_after``
+        (so a token cannot outlive the one that asked for it)."""
+        if expires_in is not None and expires_in <= timedelta(0):
+            raise BadQuery("a token's lifetime must be positive", source="users")
         user = self.get(username)
+        if user.disabled:
+            raise Forbidden(f"user {username!r} is disabled", source="users")
         token_id = secrets.token_hex(6)
         secret = secrets.token_urlsafe(32)
         now = self._clock.now()
+        expires_at = now + (expires_in or self._token_ttl)
+        if not_after is not None:
+            expires_at = min(expires_at, not_after)
         with self._database.transaction() as session:
             session.add(
                 ApiToken(
@@ -165,14 +236,27 @@ class UserDirectory:
                     label=name,
                     secret_sha256=_sha256(secret),
                     created_at=now,
-                    expires_at=now + expires_in if expires_in else None,
+                    expires_at=expires_at,
                 )
+            )
+            self._audit(
+                session,
+                "token_issued",
+                by or user.actor(),
+                username,
+                {"token": token_id, "label": name, "expires_at": expires_at.isoformat()},
             )
         return f"{TOKEN_PREFIX}_{token_id}_{secret}"
 
     def verify_token(self, token: str) -> User | None:
         """The enabled user an unrevoked, unexpired token belongs to; ``None`` for anything else."""
-        prefix, _, rest = token.partition("_")
+        held = self.token_holder(token)
+        return held[0] if held is not None else None
+
+    def token_holder(self, token: str) -> tuple[User, ApiToken] | None:
+        """The enabled user an unrevoked, unexpired token belongs to, and the token's row (its last use is
+        recorded); ``None`` for anything else."""
+        prefix, _, rest = token.strip().partition("_")
         token_id, _, secret = rest.partition("_")
         if prefix != TOKEN_PREFIX or not token_id or not secret:
             return None
@@ -186,8 +270,10 @@ class UserDirectory:
             user = session.get(User, row.user_id)
             if user is None or user.disabled:
                 return None
-            row.last_used_at = now
-        return user
+            # Written at most once a minute: a token used on every call must not cost a write on every call.
+            if row.last_used_at is None or now - row.last_used_at >= LAST_USE_PRECISION:
+                row.last_used_at = now
+        return user, row
 
     def tokens(self, username: str) -> builtins.list[ApiToken]:
         """The API tokens of ``username`` (hashes only), newest first."""
@@ -196,13 +282,34 @@ class UserDirectory:
             query = select(ApiToken).where(col(ApiToken.user_id) == user.id)
             return list(session.scalars(query.order_by(col(ApiToken.created_at).desc())))
 
-    def revoke_token(self, token_id: str) -> None:
-        """Revoke the token with this id (the part after ``opspilot_``); ``NotFound`` when there is none."""
+    def token_listing(self, username: str | None = None) -> builtins.list[TokenListing]:
+        """Every API token (of ``username`` only, when given) with its owner, state and last use, newest first."""
+        now = self._clock.now()
+        query = select(ApiToken, User).where(col(ApiToken.user_id) == col(User.id))
+        if username is not None:
+            query = query.where(col(User.username) == self.get(username).username)
+        with self._database.transaction() as session:
+            rows = session.execute(query.order_by(col(ApiToken.created_at).desc())).all()
+        return [_listing(token, user.username, now) for token, user in rows]
+
+    def revoke_token(self, token_id: str, *, by: Actor | None = None) -> None:
+        """Revoke the token with this id (the part after ``opspilot_``), effective on its next use; ``NotFound``
+        when there is none, ``Forbidden`` when ``by`` is neither its owner nor an admin."""
         with self._database.transaction() as session:
             row = session.get(ApiToken, token_id)
-            if row is None:
+            owner = session.get(User, row.user_id) if row is not None else None
+            if row is None or owner is None:
                 raise NotFound(f"no API token {token_id!r}", source="users")
-            row.revoked_at = row.revoked_at or self._clock.now()
+            if by is not None and by.role != Role.ADMIN and by.user != owner.username:
+                raise Forbidden(
+                    f"{by.user} may not revoke {owner.username}'s token; its owner or an admin may",
+                    source="users",
+                )
+            if row.revoked_at is None:
+                row.revoked_at = self._clock.now()
+                self._audit(
+                    session, "token_revoked", by or owner.actor(), owner.username, {"token": token_id}
+                )
 
     def start_session(self, user: User) -> str:
         """A new console session for ``user``; the token is returned once and stored as its sha256."""
@@ -235,11 +342,55 @@ class UserDirectory:
             if row is not None:
                 session.delete(row)
 
-    def _change(self, username: str, **changes: object) -> User:
+    def _change(self, username: str, by: Actor | None, **changes: object) -> User:
         with self._database.transaction() as session:
             user = session.scalar(select(User).where(col(User.username) == username))
             if user is None:
                 raise NotFound(f"no user {username!r}", source="users")
+            was_admin = user.role == Role.ADMIN.value and not user.disabled
             for field, value in changes.items():
                 setattr(user, field, value)
+            still_admin = user.role == Role.ADMIN.value and not user.disabled
+            session.flush()
+            if was_admin and not still_admin and self._enabled_admins(session) == 0:
+                raise Forbidden(
+                    f"{username} is the last enabled admin: add or enable another admin first", source="users"
+                )
+            if user.disabled:
+                session.execute(delete(ConsoleSession).where(col(ConsoleSession.user_id) == user.id))
+            self._audit(session, "user_changed", by or user.actor(), username, dict(changes))
         return user
+
+    @staticmethod
+    def _enabled_admins(session: Session) -> int:
+        query = (
+            select(func.count())
+            .select_from(User)
+            .where(col(User.role) == Role.ADMIN.value, col(User.disabled).is_(False))
+        )
+        return int(session.scalar(query) or 0)
+
+    def _audit(
+        self, session: Session, action: AuditAction, by: Actor, username: str, details: dict[str, object]
+    ) -> None:
+        self.audit.record(
+            action, actor=by, tool="users", arguments={"user": username, **details}, session=session
+        )
+
+
+def _listing(token: ApiToken, username: str, now: datetime) -> TokenListing:
+    state: TokenState = "active"
+    if token.revoked_at is not None:
+        state = "revoked"
+    elif token.expires_at is not None and token.expires_at <= now:
+        state = "expired"
+    return TokenListing(
+        id=token.id,
+        user=username,
+        label=token.label,
+        created_at=token.created_at,
+        expires_at=token.expires_at,
+        last_used_at=token.last_used_at,
+        revoked_at=token.revoked_at,
+        state=state,
+    )

@@ -11,10 +11,14 @@ import os
 import shutil
 import socket
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from tests.support.cli_users import CliUser
 
 REQUIRE_SERVICES = os.environ.get("OPSPILOT_REQUIRE_SERVICES") == "1"
 POSTGRES_ADMIN_URL = os.environ.get(
@@ -109,4 +113,16 @@ def _isolated_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
         monkeypatch.delenv(variable, raising=False)
     monkeypatch.setenv("OPSPILOT_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setenv("OPSPILOT_CONFIG", str(tmp_path / "opspilot.toml"))
+    # Never the developer's own CLI token file: the CLI acts only as the holder of the token it is given.
+    monkeypatch.setenv("OPSPILOT_TOKEN_FILE", str(tmp_path / "cli-token"))
     (tmp_path / "opspilot.toml").write_text("")
+
+
+@pytest.fixture
+def cli_user() -> Callable[..., CliUser]:
+    """``cli_user(name, role="responder", password=None)``: store a user, issue their API token, and get a
+    :class:`tests.support.cli_users.CliUser` whose ``invoke(*args)`` runs ``opspilot`` as them (``env()`` for a
+    subprocess)."""
+    from tests.support.cli_users import add_cli_user
+
+    return add_cli_user

@@ -67,7 +67,7 @@ class ConsoleSessions:
 
     async def needs_setup(self) -> bool:
         """Whether no user exists yet, so the first-run page may create the first admin."""
-        return not await asyncio.to_thread(self.users.list)
+        return await asyncio.to_thread(self.users.count) == 0
 
     async def create_first_admin(
         self, username: str, password: str, *, display_name: str = ""
@@ -75,10 +75,8 @@ class ConsoleSessions:
         """Create the first user, an admin, and sign them in; ``Forbidden`` once any user exists."""
 
         def create() -> tuple[str, User]:
-            if self.users.list():
-                raise Forbidden("OpsPilot already has users: sign in instead", source="users")
-            user = self.users.add(
-                username.strip(), Role.ADMIN, password, display_name=display_name.strip() or None
+            user = self.users.bootstrap_admin(
+                username.strip(), password, via="console", display_name=display_name.strip() or None
             )
             return self.users.start_session(user), user
 

@@ -1,4 +1,4 @@
-"""``opspilot approvals``: list approval requests, approve or reject them."""
+"""``opspilot approvals``: list approval requests, approve or reject them, as the holder of the CLI's API token."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ import typer
 from rich.console import Console
 from rich.table import Column, Table
 
+from console.commands.identity import signed_in
 from core_client.approvals import ApprovalBook
 from core_client.clock import SystemClock
-from core_client.errors import Forbidden
 from core_client.identity import Actor
 from core_client.settings import load_settings
 from core_client.store import ApprovalRequest, Database, RequestStatus
@@ -20,28 +20,17 @@ from core_client.users import UserDirectory
 app = typer.Typer(help="Approval requests: what waits for a person's decision.", no_args_is_help=True)
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON for machines instead of a table.")]
-UserOption = Annotated[
-    str,
-    typer.Option("--user", envvar="OPSPILOT_USER", help="The user deciding (or set OPSPILOT_USER)."),
-]
 
 
 class Desk:
-    """The approval book and user directory over the configured database."""
+    """The approval book over the configured database, and the person at it: the API token's holder."""
 
     def __init__(self) -> None:
         settings = load_settings()
         database = Database.from_settings(settings, upgrade=True)
         clock = SystemClock()
         self.book = ApprovalBook(database, clock=clock, settings=settings)
-        self.users = UserDirectory(database, clock=clock, settings=settings)
-
-    def actor(self, username: str) -> Actor:
-        """The existing, enabled user ``username`` acting from the CLI."""
-        user = self.users.get(username)
-        if user.disabled:
-            raise Forbidden(f"user {username!r} is disabled", source="approvals")
-        return user.actor(via="cli")
+        self.actor: Actor = signed_in(UserDirectory(database, clock=clock, settings=settings)).actor()
 
 
 def request_json(request: ApprovalRequest, url: str) -> dict[str, Any]:
@@ -95,13 +84,12 @@ def list_requests(
 @app.command("approve")
 def approve(
     request_id: Annotated[str, typer.Argument(help="The request's id.")],
-    user: UserOption,
     reason: Annotated[str | None, typer.Option("--reason")] = None,
     as_json: JsonFlag = False,
 ) -> None:
-    """Approve a pending request as USER; the run that asked for it can then act once."""
+    """Approve a pending request; whoever asked for it can then act once."""
     desk = Desk()
-    grant = desk.book.approve(request_id, approver=desk.actor(user), reason=reason)
+    grant = desk.book.approve(request_id, approver=desk.actor, reason=reason)
     if as_json:
         typer.echo(
             json.dumps(
@@ -115,13 +103,12 @@ def approve(
 @app.command("reject")
 def reject(
     request_id: Annotated[str, typer.Argument(help="The request's id.")],
-    user: UserOption,
     reason: Annotated[str, typer.Option("--reason", help="Why: the requester (and the Copilot) is told.")],
     as_json: JsonFlag = False,
 ) -> None:
-    """Reject a pending request as USER, with a reason."""
+    """Reject a pending request, with a reason."""
     desk = Desk()
-    rejected = desk.book.reject(request_id, approver=desk.actor(user), reason=reason)
+    rejected = desk.book.reject(request_id, approver=desk.actor, reason=reason)
     if as_json:
         typer.echo(json.dumps(request_json(rejected, desk.book.approval_url(rejected.id))))
     else:

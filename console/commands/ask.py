@@ -1,7 +1,8 @@
 """``opspilot ask``: put a question to the Copilot, watch it investigate, decide on its approvals, read its answer.
 
-The run is driven in this process; its steps stream to the terminal as they happen (state, tool, short result).
-When it asks for approval, the CLI user decides (y/n) if policy lets their role; otherwise the request waits for
+The run is driven in this process, asked by the holder of the CLI's API token (console/commands/identity.py); its
+steps stream to the terminal as they happen (state, tool, short result). When it asks for approval, that person
+decides (y/n) if policy lets their role (the two-person rule still applies); otherwise the request waits for
 an approver in the console and the run waits with it (any worker resumes it once decided). ``--auto-reject``
 rejects every approval request, for scripts. The answer comes with numbered citations and absolute links.
 """
@@ -9,7 +10,6 @@ rejects every approval request, for scripts. The answer comes with numbered cita
 from __future__ import annotations
 
 import asyncio
-import getpass
 import json
 from collections.abc import AsyncIterator
 from contextlib import aclosing, asynccontextmanager
@@ -20,19 +20,17 @@ import typer
 from rich.console import Console
 from rich.text import Text
 
+from console.commands.identity import cli_actor
 from copilot.answer import Evidence
 from copilot.events import RunEvent
 from copilot.machine import RunState
 from copilot.planning import PageContext
 from copilot.records import RunView, StepView
 from core_client.client import CoreClient
-from core_client.clock import SystemClock
 from core_client.errors import Forbidden
-from core_client.identity import Actor, Role
+from core_client.identity import Actor
 from core_client.links import run_link
 from core_client.settings import Settings, load_settings
-from core_client.store import Database
-from core_client.users import UserDirectory
 
 if TYPE_CHECKING:
     from copilot.runtime import Copilot
@@ -40,33 +38,12 @@ if TYPE_CHECKING:
 AUTO_REJECT_REASON = "rejected automatically (opspilot ask --auto-reject)"
 RESULT_CHARS = 100
 
-UserOption = Annotated[
-    str | None,
-    typer.Option(
-        "--user",
-        envvar="OPSPILOT_USER",
-        help="Who asks (an OpsPilot user; or set OPSPILOT_USER). Default: your login name, as a responder.",
-    ),
-]
 AutoRejectFlag = Annotated[
     bool, typer.Option("--auto-reject", help="Reject every approval request instead of asking (for scripts).")
 ]
 JsonFlag = Annotated[
     bool, typer.Option("--json", help="Print the finished run as JSON instead of streaming.")
 ]
-
-
-def cli_actor(settings: Settings, username: str | None) -> Actor:
-    """The user acting from the CLI: a known, enabled user; without a name, the login name as a responder."""
-    if username is None:
-        return Actor(user=getpass.getuser(), role=Role.RESPONDER, via="cli")
-    directory = UserDirectory(
-        Database.from_settings(settings, upgrade=True), clock=SystemClock(), settings=settings
-    )
-    user = directory.get(username)
-    if user.disabled:
-        raise Forbidden(f"user {username!r} is disabled", source="cli")
-    return user.actor(via="cli")
 
 
 @asynccontextmanager
@@ -86,7 +63,6 @@ async def open_copilot(settings: Settings) -> AsyncIterator[Copilot]:
 
 def ask(
     question: Annotated[str, typer.Argument(help='The question, e.g. "why is checkout failing?"')],
-    user: UserOption = None,
     conversation: Annotated[
         str | None, typer.Option("--conversation", help="Follow up in this conversation (its id).")
     ] = None,
@@ -97,7 +73,7 @@ def ask(
 ) -> None:
     """Ask the Copilot a question and watch it investigate."""
     settings = load_settings()
-    actor = cli_actor(settings, user)
+    actor = cli_actor(settings)
     page = PageContext(service=service, incident_id=incident)
     view = asyncio.run(
         _ask(settings, question, actor, page, conversation, as_json=as_json, auto_reject=auto_reject)

@@ -1,4 +1,9 @@
-"""``opspilot mcp``: serve OpsPilot's tools to MCP clients over stdio (desktop clients) or streamable HTTP."""
+"""``opspilot mcp``: serve OpsPilot's tools to MCP clients over stdio (desktop clients) or streamable HTTP.
+
+Over stdio every call acts as the holder of the API token in ``OPSPILOT_TOKEN`` (or the token file), checked at
+start and again on every call, so a revoked token or a disabled user stops working at the next call. Over HTTP
+each request brings its own token.
+"""
 
 from __future__ import annotations
 
@@ -6,15 +11,19 @@ import asyncio
 import logging
 import os
 import sys
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 import uvicorn
-from mcp.server.mcpserver import MCPServer
+from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
+from mcp.server.mcpserver import Context, MCPServer
+from mcp.shared.exceptions import MCPError
+from mcp_types import INVALID_REQUEST
 
+from console.commands.identity import presented_token, signed_in
 from core_client.client import CoreClient
-from core_client.errors import BadQuery, Forbidden, NotFound
-from core_client.identity import Actor, Role
+from core_client.errors import BadQuery, Unauthenticated
+from core_client.identity import Actor
 from core_client.mcp.http import MCP_PATH, host_header, http_app, http_server, user_directory
 from core_client.mcp.server import build_server
 from core_client.settings import load_settings
@@ -32,9 +41,6 @@ def _parse_address(address: str) -> tuple[str, int]:
 
 @app.callback()
 def serve(
-    user: str = typer.Option(
-        None, "--user", envvar="OPSPILOT_USER", help="The OpsPilot user a stdio client acts as."
-    ),
     http: str = typer.Option(
         None, "--http", metavar="HOST:PORT", help="Serve streamable HTTP at /mcp instead."
     ),
@@ -48,12 +54,11 @@ def serve(
     ] = None,
     read_only: bool = typer.Option(False, "--read-only", help="Hide every tool that changes anything."),
 ) -> None:
-    """Serve over stdio (for desktop MCP clients) or, with --http, over streamable HTTP with API tokens."""
+    """Serve over stdio (for desktop MCP clients; acting as the holder of OPSPILOT_TOKEN or the token file) or,
+    with --http, over streamable HTTP where every request carries a user's API token."""
     # stdout is the protocol channel for stdio: logs go to stderr only.
     logging.basicConfig(stream=sys.stderr, level=os.environ.get("OPSPILOT_LOG_LEVEL", "WARNING"))
     address = _parse_address(http) if http else None
-    if address is None and not user:
-        raise BadQuery("stdio needs the user to act as: pass --user NAME or set OPSPILOT_USER", source="mcp")
     settings = load_settings()
     users = user_directory(settings)
     if address is not None:
@@ -65,23 +70,43 @@ def serve(
             )
         )
         return
-    actor = _stdio_actor(users, user)
+    # stdin is the protocol channel: the token comes from the environment or the token file, never a prompt.
+    holder = TokenHolder(users, presented_token(prompt=False)[0], signed_in(users, prompt=False).actor())
     core = CoreClient.from_settings(settings)
-    server = build_server(core, actor=lambda _ctx: actor, read_only=read_only)
+    server = build_server(core, actor=holder.actor_of, read_only=read_only)
+    server.middleware.append(holder)
     asyncio.run(_serve_stdio(core, server))
 
 
-def _stdio_actor(users: UserDirectory, username: str) -> Actor:
-    """The enabled user a stdio client acts as."""
-    try:
-        account = users.get(username)
-    except NotFound:
-        raise NotFound(
-            f"no OpsPilot user {username!r}; add one with `opspilot users add`", source="mcp"
-        ) from None
-    if account.disabled:
-        raise Forbidden(f"user {username!r} is disabled", source="mcp")
-    return Actor(user=account.username, role=Role(account.role), via="mcp")
+class TokenHolder:
+    """The user a stdio server acts as: its token is checked again at every request, so revoking it (or disabling
+    the user, or changing their role) takes effect at the next call, reads included."""
+
+    def __init__(self, users: UserDirectory, token: str, actor: Actor) -> None:
+        self._users = users
+        self._token = token
+        self._actor = actor
+
+    def actor_of(self, _ctx: Context) -> Actor:
+        """The holder as of the request being served (checked by :meth:`__call__` before it ran)."""
+        return self._actor
+
+    async def __call__(self, ctx: ServerRequestContext[Any, Any], call_next: CallNext) -> HandlerResult:
+        if ctx.request_id is not None:
+            user = await asyncio.to_thread(self._users.verify_token, self._token)
+            if user is None:
+                raise MCPError(
+                    code=INVALID_REQUEST,
+                    message=str(
+                        Unauthenticated(
+                            "this server's API token is no longer valid (expired or revoked, or its user is "
+                            "disabled): restart it with a valid OPSPILOT_TOKEN",
+                            source="mcp",
+                        )
+                    ),
+                )
+            self._actor = user.actor(via="mcp")
+        return await call_next(ctx)
 
 
 async def _serve_stdio(core: CoreClient, server: MCPServer) -> None:

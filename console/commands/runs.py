@@ -14,14 +14,13 @@ from rich.text import Text
 from console.commands.ask import (
     AutoRejectFlag,
     JsonFlag,
-    UserOption,
-    cli_actor,
     describe_step,
     finish,
     follow,
     open_copilot,
     print_outcome,
 )
+from console.commands.identity import cli_actor, open_directory, signed_in
 from copilot.machine import RunState
 from copilot.records import Lease, RunView
 from copilot.store import RunStore
@@ -42,7 +41,9 @@ def open_store(settings: Settings) -> RunStore:
 
 @app.command("list")
 def list_runs(
-    user: Annotated[str | None, typer.Option("--user", help="Only this user's runs.")] = None,
+    asked_by: Annotated[
+        str | None, typer.Option("--asked-by", metavar="USERNAME", help="Only the runs this user asked.")
+    ] = None,
     state: Annotated[RunState | None, typer.Option("--state", help="Only runs in this state.")] = None,
     conversation: Annotated[
         str | None, typer.Option("--conversation", help="Only this conversation.")
@@ -53,8 +54,10 @@ def list_runs(
     ] = False,
 ) -> None:
     """List runs, newest first."""
-    runs = open_store(load_settings()).list_runs(
-        user=user, state=state, conversation_id=conversation, limit=limit
+    settings = load_settings()
+    signed_in(open_directory(settings))
+    runs = open_store(settings).list_runs(
+        user=asked_by, state=state, conversation_id=conversation, limit=limit
     )
     if as_json:
         typer.echo("[" + ",".join(run.model_dump_json() for run in runs) + "]")
@@ -77,6 +80,7 @@ def list_runs(
 def show(run_id: RunArgument, as_json: JsonFlag = False) -> None:
     """Show one run: every step, then its answer with numbered citations."""
     settings = load_settings()
+    signed_in(open_directory(settings))
     view = open_store(settings).get(run_id)
     if as_json:
         typer.echo(view.model_dump_json())
@@ -94,10 +98,10 @@ def show(run_id: RunArgument, as_json: JsonFlag = False) -> None:
 
 
 @app.command("cancel")
-def cancel(run_id: RunArgument, user: UserOption = None) -> None:
-    """Cancel a live run: it ends FAILED, "cancelled by USER"."""
+def cancel(run_id: RunArgument) -> None:
+    """Cancel a live run (yours, or anyone's as an approver): it ends FAILED, "cancelled by <you>"."""
     settings = load_settings()
-    actor = cli_actor(settings, user)
+    actor = cli_actor(settings)
     view = asyncio.run(_cancel(settings, run_id, actor))
     typer.echo(f"cancelled {view.id}: {view.error}")
 
@@ -110,14 +114,14 @@ async def _cancel(settings: Settings, run_id: str, actor: Actor) -> RunView:
 @app.command("resume")
 def resume(
     run_id: RunArgument,
-    user: UserOption = None,
     auto_reject: AutoRejectFlag = False,
     as_json: JsonFlag = False,
 ) -> None:
-    """Drive a run here, deciding on its approvals as USER: at once if nobody drives it, else the moment the
-    worker holding it lets go or its lease lapses (the wait is announced with that worker and the time)."""
+    """Drive a run here, deciding on its approvals as you (the API token's holder): at once if nobody drives it,
+    else the moment the worker holding it lets go or its lease lapses (the wait is announced with that worker and
+    the time)."""
     settings = load_settings()
-    actor = cli_actor(settings, user)
+    actor = cli_actor(settings)
     view = asyncio.run(_resume(settings, run_id, actor, as_json=as_json, auto_reject=auto_reject))
     finish(view, settings, as_json=as_json)
 
@@ -148,14 +152,13 @@ def waiting_for(lease: Lease, now: datetime) -> Text:
 def propose(
     run_id: RunArgument,
     number: Annotated[int, typer.Argument(min=1, help="Which proposed action of the answer (from 1).")],
-    user: UserOption = None,
     auto_reject: AutoRejectFlag = False,
     as_json: JsonFlag = False,
 ) -> None:
     """Offer a finished run's proposed action for approval, as a follow-up run; nothing is done until a person
-    approves it (here, when policy lets USER's role, or in the console)."""
+    approves it (here, when policy lets your role, or in the console)."""
     settings = load_settings()
-    actor = cli_actor(settings, user)
+    actor = cli_actor(settings)
     view = asyncio.run(
         _propose(settings, run_id, number - 1, actor, as_json=as_json, auto_reject=auto_reject)
     )

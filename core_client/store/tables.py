@@ -16,7 +16,22 @@ from core_client.store.types import UtcDateTime
 RequestStatus = Literal["pending", "approved", "rejected", "expired", "executed", "withdrawn"]
 GrantState = Literal["issued", "claimed", "spent"]
 AuditAction = Literal[
-    "requested", "approved", "rejected", "expired", "executed", "refused", "failed", "withdrawn"
+    "requested",
+    "approved",
+    "rejected",
+    "expired",
+    "executed",
+    "refused",
+    "failed",
+    "withdrawn",
+    # Accounts and sign-in (tool "users" or "sign-in").
+    "user_added",
+    "user_changed",
+    "token_issued",
+    "token_revoked",
+    "signed_in",
+    "sign_in_failed",
+    "sign_in_locked",
 ]
 
 

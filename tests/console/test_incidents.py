@@ -256,7 +256,8 @@ async def test_an_admin_changes_the_severity_and_the_click_is_the_approval(
     assert (await client.state(IncidentState)).incident.severity == "sev1"  # reloaded
     with demo_core.gate.approvals.database.transaction() as session:
         request = session.scalars(select(ApprovalRequest)).one()
-        actions = [e.action for e in session.scalars(select(AuditEvent).order_by(AuditEvent.id))]
+        trail = select(AuditEvent).where(AuditEvent.tool == "update_incident").order_by(AuditEvent.id)
+        actions = [e.action for e in session.scalars(trail)]
     assert (request.tool, request.requested_by, request.decided_by, request.status) == (
         "update_incident",
         "ada",

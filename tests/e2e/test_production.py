@@ -3,11 +3,13 @@
 Production means a built frontend served with the backend on one port, several backend workers, Reflex's state in
 Redis and OpsPilot's data in PostgreSQL. The server runs in a folder of its own (links to the app's code, its own
 ``.web``), so it neither shares a build with the development harness of the other browser tests nor touches the
-repository's. Users are added with ``opspilot users add``, as an operator would.
+repository's. Users are added with ``opspilot users add``, as an operator would (the first admin on the empty
+database, then the others with the admin's API token).
 """
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -97,11 +99,20 @@ def production(tmp_path_factory: pytest.TempPathFactory, postgres_url: str) -> I
         REDIS_URL=REDIS_TEST_URL,
         REFLEX_REDIS_URL=REDIS_TEST_URL,
     )
+    # The first admin is the one user added without a token (the database is empty); the others with theirs.
+    founder = subprocess.run(
+        [BIN / "opspilot", "users", "add", "ada", "--role", "admin", "--no-password", "--json"],
+        env=env,
+        cwd=folder,
+        check=True,
+        capture_output=True,
+    )
+    admin_token = json.loads(founder.stdout)["token"]
     for role, username in USERS.items():
         subprocess.run(
             [BIN / "opspilot", "users", "add", username, "--role", role, "--password-stdin"],
             input=f"{PASSWORD}\n".encode(),
-            env=env,
+            env={**env, "OPSPILOT_TOKEN": admin_token},
             cwd=folder,
             check=True,
             capture_output=True,

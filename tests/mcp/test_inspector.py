@@ -1,5 +1,5 @@
 """A real third-party client: the official MCP Inspector (npm, pinned in the Makefile) in CLI mode, starting
-``opspilot mcp --user alice`` over stdio, listing the tools and calling them on the demo world."""
+``opspilot mcp`` over stdio with alice's API token, listing the tools and calling them on the demo world."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ INSPECTOR = REPO_ROOT / ".venv" / "inspector" / "node_modules" / ".bin" / "mcp-i
 
 @pytest.fixture
 def inspect(tmp_path: Path, demo_world: Path, people: UserDirectory) -> Any:
-    """``inspect(*args, status=0)``: run the Inspector's CLI against ``opspilot mcp --user alice``, expecting
+    """``inspect(*args, status=0)``: run the Inspector's CLI against ``opspilot mcp`` holding alice's token, expecting
     that exit status (it exits 5 when a tool returns an error); its JSON output."""
     require_binary("node")
     require(INSPECTOR.exists(), f"the MCP Inspector is not installed at {INSPECTOR} (make inspector)")
@@ -31,11 +31,12 @@ def inspect(tmp_path: Path, demo_world: Path, people: UserDirectory) -> Any:
     home.mkdir()
     # The Inspector gives the server only what -e names, so the test's settings are passed on explicitly.
     settings = [f"{name}={os.environ[name]}" for name in ("OPSPILOT_DATA_DIR", "OPSPILOT_CONFIG")]
+    settings.append(f"OPSPILOT_TOKEN={people.issue_token('alice')}")
 
     def run(*args: str, status: int = 0) -> Any:
         command = [str(INSPECTOR), "--cli", *(f"-e{pair}" for pair in settings), str(OPSPILOT), "mcp"]
         done = subprocess.run(
-            [*command, "--user", "alice", *args],
+            [*command, *args],
             capture_output=True,
             text=True,
             timeout=180,

@@ -1,4 +1,5 @@
-"""``opspilot mcp --user alice`` as a desktop client runs it: a subprocess spoken to over stdio, on the demo world.
+"""``opspilot mcp`` as a desktop client runs it, with alice's API token in ``OPSPILOT_TOKEN``: a subprocess spoken
+to over stdio, on the demo world.
 
 The server process and this test share the data folder (and so the database): the approval is given here, as a
 person would in the console, and the server sees it.
@@ -10,7 +11,9 @@ import os
 import subprocess
 from pathlib import Path
 
+import pytest
 from mcp import Client, StdioServerParameters
+from mcp.shared.exceptions import MCPError
 
 from core_client.client import CoreClient
 from core_client.mcp.server import GRANT_META_KEY
@@ -21,9 +24,11 @@ from .test_server import MUTATIONS
 from .world_probe import INCIDENT, changes, world_state
 
 
-def stdio_server(*args: str) -> StdioServerParameters:
-    """``opspilot mcp ARGS`` with this test's settings (its data folder and empty opspilot.toml)."""
-    return StdioServerParameters(command=str(OPSPILOT), args=["mcp", *args], env=dict(os.environ))
+def stdio_server(token: str, *args: str) -> StdioServerParameters:
+    """``opspilot mcp ARGS`` holding ``token``, with this test's settings (its data folder and empty opspilot.toml)."""
+    return StdioServerParameters(
+        command=str(OPSPILOT), args=["mcp", *args], env={**os.environ, "OPSPILOT_TOKEN": token}
+    )
 
 
 async def test_a_desktop_client_reads_the_world_and_mutates_only_with_a_grant(
@@ -31,7 +36,7 @@ async def test_a_desktop_client_reads_the_world_and_mutates_only_with_a_grant(
 ) -> None:
     approvals = demo_core.gate.approvals
     ticket = {"ticket": {"title": "Raise the orders-api connection pool"}}
-    async with Client(stdio_server("--user", "alice")) as client:
+    async with Client(stdio_server(people.issue_token("alice"))) as client:
         tools = {tool.name: tool for tool in (await client.list_tools()).tools}
         assert set(tools) >= MUTATIONS and {"query_incidents", "search_logs", "get_service"} <= set(tools)
         assert tools["create_ticket"].annotations.destructive_hint is True
@@ -61,19 +66,41 @@ async def test_a_desktop_client_reads_the_world_and_mutates_only_with_a_grant(
 
 
 async def test_read_only_stdio_lists_no_mutation(demo_world: Path, people: UserDirectory) -> None:
-    async with Client(stdio_server("--user", "alice", "--read-only")) as client:
+    async with Client(stdio_server(people.issue_token("alice"), "--read-only")) as client:
         names = {tool.name for tool in (await client.list_tools()).tools}
     assert not names & MUTATIONS and "get_incident" in names
 
 
-def test_stdio_refuses_to_start_for_an_unknown_or_disabled_user(people: UserDirectory) -> None:
+def test_stdio_refuses_to_start_without_a_valid_token(people: UserDirectory) -> None:
+    bobs = people.issue_token("bob")
     people.disable("bob")
-    for user, reason in (("nobody", "no OpsPilot user 'nobody'"), ("bob", "user 'bob' is disabled")):
+    revoked = people.issue_token("alice")
+    people.revoke_token(revoked.split("_")[1])
+    for token, args, reason in (
+        ("", [], "no API token: set OPSPILOT_TOKEN"),
+        ("", ["--user", "alice"], "No such option: --user"),
+        ("opspilot_nope_forged", [], "is not valid"),
+        (bobs, [], "is not valid"),
+        (revoked, [], "is not valid"),
+    ):
         run = subprocess.run(
-            [str(OPSPILOT), "mcp", "--user", user],
+            [str(OPSPILOT), "mcp", *args],
             capture_output=True,
             text=True,
             timeout=60,
             stdin=subprocess.DEVNULL,
+            env={**os.environ, "OPSPILOT_TOKEN": token},
         )
-        assert run.returncode == 1 and reason in run.stderr and run.stdout == ""
+        assert run.returncode != 0 and reason in run.stderr and run.stdout == ""
+
+
+async def test_a_token_revoked_while_serving_stops_the_next_call(
+    demo_world: Path, people: UserDirectory
+) -> None:
+    token = people.issue_token("alice")
+    async with Client(stdio_server(token)) as client:
+        first = await client.call_tool("get_incident", {"incident_id": INCIDENT})
+        assert not first.is_error
+        people.revoke_token(token.split("_")[1])
+        with pytest.raises(MCPError, match="no longer valid"):
+            await client.call_tool("get_incident", {"incident_id": INCIDENT})
