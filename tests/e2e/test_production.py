@@ -192,4 +192,4 @@ def test_several_workers_serve_with_state_in_redis_and_data_in_postgres(
             done = conn.execute(text("SELECT count(*) FROM runs WHERE state = 'DONE'")).scalar_one()
     finally:
         engine.dispose()
-    assert (users, sessions, done) == (["abby", "rick"], 2, 2)
+    assert (users, sessions, done) == (["abby", "ada", "rick"], 2, 2)
