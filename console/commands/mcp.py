@@ -131,7 +131,7 @@ async def _serve_http(
     config = uvicorn.Config(app, host=host, port=port, log_level="warning")
     typer.echo(
         f"OpsPilot MCP server on http://{host_header(host)}:{port}{MCP_PATH} "
-        "(Bearer token from `opspilot users token`)",
+        "(Bearer token from `opspilot users token issue`)",
         err=True,
     )
     try:

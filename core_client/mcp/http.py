@@ -1,6 +1,6 @@
 """The MCP server over streamable HTTP, for remote clients: per-user API tokens, no anonymous calls.
 
-Each request carries ``Authorization: Bearer <token>`` issued by ``opspilot users token``; the token's user is
+Each request carries ``Authorization: Bearer <token>`` issued by ``opspilot users token issue``; the token's user is
 the actor of every call, so the audit trail names them. OpsPilot is no OAuth authorization server, so it
 publishes no OAuth metadata and its 401s name no ``resource_metadata``: standard MCP clients (the MCP Inspector
 among them) then send the bearer token they were given instead of starting an OAuth flow that cannot succeed,
@@ -44,7 +44,7 @@ MCP_PATH = "/mcp"
 MAX_BODY_BYTES = 1_000_000
 TOKEN_HELP = (
     "missing or invalid API token: send 'Authorization: Bearer <token>' with an OpsPilot API token; "
-    "`opspilot users token <username>` issues one (an admin can issue it for you)"
+    "`opspilot users token issue <username>` issues one (an admin can issue it for you)"
 )
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "[::1]")
 
