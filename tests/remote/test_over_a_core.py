@@ -8,12 +8,11 @@ with a read-only foreign MCP server mapped to logs, must call it without a perso
 from __future__ import annotations
 
 import sys
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from typer.testing import CliRunner
 
 from console import runtime
 from console.backend import incidents as incidents_backend
@@ -21,7 +20,6 @@ from console.backend.incident import related_deploys
 from console.backend.metrics import MetricView, metric_chart, metric_options
 from console.backend.overview import OPEN_INCIDENT_STATUSES
 from console.backend.session import ConsoleSessions
-from console.cli import app
 from console.state.deployments import DeploymentState
 from console.state.incidents import IncidentsState
 from console.state.overview import OverviewState
@@ -39,6 +37,7 @@ from core_client.settings import load_settings
 from tests.console.demo_world import PASSWORD, signed_in
 from tests.copilot.toolbox_fixtures import SERVERS
 from tests.remote.fake_core import TOKEN, RunningCore, serving
+from tests.support.cli_users import CliUser
 
 ALICE = Actor(user="alice", role=Role.RESPONDER, via="console")
 
@@ -206,15 +205,14 @@ async def test_the_metrics_page_draws_the_cores_baseline_and_names_every_series(
 
 
 def test_the_cli_keeps_library_logging_quiet_unless_asked(
-    core_server: RunningCore, monkeypatch: pytest.MonkeyPatch
+    core_server: RunningCore, monkeypatch: pytest.MonkeyPatch, cli_user: Callable[..., CliUser]
 ) -> None:
     monkeypatch.setenv("OPSORCH_CORE_URL", core_server.url)
     monkeypatch.setenv("OPSORCH_CORE_TOKEN", TOKEN)
-    cli = CliRunner()
-    assert cli.invoke(app, ["users", "add", "alice", "--role", "responder", "--no-password"]).exit_code == 0
-    quiet = cli.invoke(app, ["ask", "What is open?", "--user", "alice", "--auto-reject"])
+    alice = cli_user("alice", "responder")
+    quiet = alice.invoke("ask", "What is open?", "--auto-reject")
     assert quiet.exit_code == 0, quiet.output
     assert "HTTP Request" not in quiet.stdout and "HTTP Request" not in quiet.stderr
-    told = cli.invoke(app, ["-v", "ask", "What is open?", "--user", "alice", "--auto-reject"])
+    told = alice.invoke("-v", "ask", "What is open?", "--auto-reject")
     assert told.exit_code == 0, told.output
     assert "HTTP Request: POST " in told.stderr and "HTTP Request" not in told.stdout
