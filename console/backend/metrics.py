@@ -42,6 +42,10 @@ CHART_POINTS = 400
 REFERENCE_POINTS = 600
 MAX_SERIES = 8
 BAND_WIDTH = 3.0
+REFERENCE_BAND_NOTE = "±3 robust deviations, from the 48 hours before the window"
+SOURCE_BAND_NOTE = (
+    "the values its source expected (its baseline series), ±3 robust deviations of it from them"
+)
 SERIES_COLORS = ("indigo", "teal", "orange", "crimson", "grass", "violet", "amber", "cyan")
 # Labels that name a series, in this order, before any other label.
 NAME_ORDER = ("service", "environment", "team")
@@ -143,6 +147,8 @@ class MetricChart:
     points: list[dict[str, Any]]
     series: list[ChartSeries]
     band_of: str
+    # How the band was made, for its caption: from the series' own source, or learned from the reference window.
+    band_note: str
     anomalies: list[AnomalyMark]
     # The label of the point nearest to the view's mark ("" without a mark in the window).
     mark: str
@@ -268,6 +274,7 @@ def _chart(
                     point.value
                 )
     band_of = chart_series[0].name if shown and _add_band(rows, shown[0], reference) else ""
+    band_note = (SOURCE_BAND_NOTE if shown[0].expected else REFERENCE_BAND_NOTE) if band_of else ""
     times = sorted(rows)
 
     def label(moment: datetime) -> str:
@@ -296,6 +303,7 @@ def _chart(
         points=[rows[t] for t in times],
         series=chart_series,
         band_of=band_of,
+        band_note=band_note,
         anomalies=marks,
         mark=mark,
         step_seconds=step,

@@ -19,6 +19,7 @@ from core_client.client import CoreClient
 from core_client.errors import BadQuery, OpsPilotError
 from core_client.links import format_time, parse_time
 from core_client.schemas import QueryScope
+from core_client.service_directory import ServiceDirectory
 
 PRESETS: dict[str, timedelta] = {
     "1h": timedelta(hours=1),
@@ -129,7 +130,8 @@ class ScopeOption(BaseModel):
 class ScopeOptions(BaseModel):
     """What the scope bar's pickers offer; a provider that cannot answer leaves its list empty."""
 
-    services: list[str] = []
+    # A service's value is its canonical reference (the catalog id, what records reference); it reads as its name.
+    services: list[ScopeOption] = []
     teams: list[ScopeOption] = []
     environments: list[str] = []
     error: str = ""
@@ -147,14 +149,18 @@ async def scope_options(core: CoreClient) -> ScopeOptions:
     elif isinstance(services_result, BaseException):
         raise services_result
     else:
-        options.services = sorted(service.name for service in services_result)
+        options.services = [
+            ScopeOption(value=service.id, label=service.name or service.id)
+            for service in ServiceDirectory(services_result).services
+        ]
         environments: set[str] = set()
         for service in services_result:
             listed = service.metadata.get("environments")
             if isinstance(listed, list):
                 environments.update(str(env) for env in listed)
-            if service.tags.get("environment"):
-                environments.add(service.tags["environment"])
+            for key in ("environment", "env"):  # OpsOrch's catalogs say "env"
+                if service.tags.get(key):
+                    environments.add(service.tags[key])
         options.environments = sorted(environments)
     if isinstance(teams_result, OpsPilotError):
         problems.append(str(teams_result))

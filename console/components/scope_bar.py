@@ -34,17 +34,25 @@ def _picker(
     )
 
 
-def _team_picker() -> rx.Component:
+def _labelled_picker(
+    label: str,
+    value: rx.Var[str],
+    options: rx.Var[list[ScopeOption]],
+    on_change: rx.EventHandler,
+    test_id: str,
+) -> rx.Component:
+    """A picker whose options show a label for a value (a team's name for its id, a service's for its id)."""
+
     def item(option: rx.Var[ScopeOption]) -> rx.Component:
         return rx.select.item(option.label, value=option.value)
 
     return rx.hstack(
-        _label("Team"),
+        _label(label),
         rx.select.root(
-            rx.select.trigger(placeholder="any", min_width="8rem", data_testid="scope-team"),
-            rx.select.content(rx.select.item("any", value=ANY), rx.foreach(S.team_options, item)),
-            value=rx.cond(S.scope_team == "", ANY, S.scope_team),
-            on_change=S.pick_team,
+            rx.select.trigger(placeholder="any", min_width="8rem", data_testid=test_id),
+            rx.select.content(rx.select.item("any", value=ANY), rx.foreach(options, item)),
+            value=rx.cond(value == "", ANY, value),
+            on_change=on_change,
             size="1",
         ),
         align="center",
@@ -105,8 +113,8 @@ def scope_bar() -> rx.Component:
     """The pickers, on every console page."""
     return rx.hstack(
         rx.icon("crosshair", size=16, color=rx.color("accent", 10)),
-        _picker("Service", S.scope_service, S.service_options, S.pick_service, "scope-service"),
-        _team_picker(),
+        _labelled_picker("Service", S.scope_service, S.service_options, S.pick_service, "scope-service"),
+        _labelled_picker("Team", S.scope_team, S.team_options, S.pick_team, "scope-team"),
         _picker("Environment", S.scope_environment, S.environment_options, S.pick_environment, "scope-env"),
         rx.separator(orientation="vertical", size="1"),
         _time_range(),

@@ -50,6 +50,7 @@ class MetricsState(AddressedQuery, ScopeState):
     points: list[dict[str, Any]] = []
     series: list[ChartSeries] = []
     band_of: str = ""
+    band_note: str = ""
     anomalies: list[AnomalyMark] = []
     mark_label: str = ""
     series_note: str = ""
@@ -167,6 +168,7 @@ class MetricsState(AddressedQuery, ScopeState):
         self.points = chart.points if chart else []
         self.series = chart.series if chart else []
         self.band_of = chart.band_of if chart else ""
+        self.band_note = chart.band_note if chart else ""
         self.anomalies = chart.anomalies if chart else []
         self.mark_label = chart.mark if chart else ""
         self.series_note = (

@@ -85,7 +85,7 @@ class ScopeState(SessionState):
     window_start: str = ""
     window_end: str = ""
     window_label: str = f"Last {DEFAULT_RANGE}"
-    service_options: list[str] = []
+    service_options: list[ScopeOption] = []
     team_options: list[ScopeOption] = []
     environment_options: list[str] = []
     scope_error: str = ""

@@ -191,7 +191,9 @@ def chart_panel() -> rx.Component:
                 rx.text(
                     "The band is the expected range of ",
                     rx.text.strong(S.band_of),
-                    " (±3 robust deviations, from the 48 hours before the window).",
+                    " (",
+                    S.band_note,
+                    ").",
                     size="1",
                     color=rx.color("gray", 10),
                 ),

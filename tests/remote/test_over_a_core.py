@@ -202,6 +202,7 @@ async def test_the_metrics_page_draws_the_cores_baseline_and_names_every_series(
     assert names and all(name and name != "-" for name in names)
     assert not any(name.endswith(".baseline") for name in names)
     assert chart.band_of == names[0] and any("band" in point for point in chart.points)
+    assert "baseline series" in chart.band_note  # drawn from the core's own expectation
 
 
 def test_the_cli_keeps_library_logging_quiet_unless_asked(
