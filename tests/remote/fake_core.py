@@ -17,7 +17,7 @@ What it does the way the real Core does (see the report of issue 15 for the comp
 - every metric query answers each series with a ``<name>.baseline`` companion (labels plus ``variant=baseline``),
   labels are ``map[string]any``; log entries carry no service and no id;
 - a nil slice is ``null`` (a team without members), appending to a timeline answers ``201 {"status": "ok"}``,
-  ``GET /providers/{capability}`` lists compiled-in providers (none: the core runs plugins).
+  ``GET /providers/{capability}`` lists compiled-in providers (``[]``: the core runs plugins).
 
 The contract's input models are written out here from REFERENCE.md section 1 and the Go schema, independently of
 core_client. No code of OpsOrch's is copied.
@@ -658,8 +658,8 @@ def build_app(core: FakeCore) -> Starlette:
             capability = "messaging"
         if capability not in CAPABILITY_OF.values():
             raise ApiError(404, "not_found", "unknown capability")
-        # Plugins are not registered providers: the real core lists none for them (a nil slice).
-        return {"providers": None}
+        # Plugins are not registered providers: the real core lists none for them.
+        return {"providers": []}
 
     def endpoint(handler: Any) -> Any:
         async def serve(request: Request) -> Response:

@@ -332,7 +332,7 @@ async def test_health_checks_the_core(core: CoreClient, fake_core: Any) -> None:
 
 async def test_providers_route_lists_the_cores_providers(core: CoreClient, fake_core: Any) -> None:
     remote = core.provider_for(Capability.INCIDENT).instance
-    # A core running plugins has no compiled-in providers to list: it says null.
+    # A core running plugins has no compiled-in providers to list.
     assert await remote.core_providers() == []
 
 
