@@ -552,3 +552,20 @@ def test_a_url_that_is_not_http_names_where_it_came_from(
     monkeypatch.setenv(variable, value)
     with pytest.raises(ConfigurationError, match=re.escape(named)):
         CoreClient.from_settings(load_settings(), gate=gate)  # type: ignore[arg-type]
+
+
+async def test_a_result_over_the_cap_is_marked_truncated(
+    fake_core: Any, gate: PassGate, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OPSORCH_CORE_URL", fake_core.url)
+    monkeypatch.setenv("OPSORCH_CORE_TOKEN", TOKEN)
+    monkeypatch.setenv("OPSORCH_INCIDENT_CONFIG", '{"max_items": 10}')
+    client = CoreClient.from_settings(load_settings(), gate=gate)  # type: ignore[arg-type]
+    try:
+        page = await client.incidents.query(IncidentQuery(limit=5))
+        assert page.truncated and len(page.items) == 5 and page.next_cursor
+        assert fake_core.state.asked("POST", "/incidents/query")[-1]["limit"] == 11
+        alerts = await client.alerts.query()  # another capability, the default cap
+        assert not alerts.truncated and len(alerts.items) == 41
+    finally:
+        await client.aclose()
