@@ -27,6 +27,7 @@ from pydantic import ValidationError
 
 from copilot.answer import LABEL_CHARS, Evidence, EvidenceKind
 from copilot.planning import ToolOutcome, ToolSpec
+from core_client.analysis.variables import without_placeholders
 from core_client.links import (
     Link,
     alert_link,
@@ -112,7 +113,7 @@ def excerpt(text: str, limit: int = EXCERPT_CHARS) -> str:
 def pattern_query(template: str) -> str:
     """Search words for a log pattern's lines: the first few literal words of its template."""
     words: list[str] = []
-    for word in re.findall(r"[A-Za-z][A-Za-z_]{2,}", template.replace("<*>", " ")):
+    for word in re.findall(r"[A-Za-z][A-Za-z_]{2,}", without_placeholders(template)):
         if word.lower() not in {w.lower() for w in words}:
             words.append(word)
         if len(words) == PATTERN_QUERY_WORDS:

@@ -7,10 +7,10 @@ may name one of them (``"loghub:OpenSSH"``) instead of spelling it out.
 from __future__ import annotations
 
 import csv
-from dataclasses import dataclass
 from pathlib import Path
 
 from adapters.files.format import LineFormat
+from core_client.analysis.evaluation import LabelledSample
 
 LOGHUB_FORMATS: dict[str, str] = {
     "HDFS": "<Date> <Time> <Pid> <Level> <Component>: <Content>",
@@ -36,18 +36,8 @@ PUBLISHED_DRAIN_GA: dict[str, float] = {
 }
 
 
-@dataclass(frozen=True)
-class LabelledSample:
-    """A system's raw lines, the Content the format extracts from each, and each line's true event id."""
-
-    system: str
-    lines: list[str]
-    contents: list[str]
-    events: list[str]
-
-
 def load_sample(folder: Path, system: str) -> LabelledSample:
-    """Read ``<folder>/<system>/<system>_2k.log``; the structured CSV gives only the true event ids.
+    """Read ``<folder>/<system>/<system>_2k.log``; the structured CSV gives only the true events and templates.
 
     A line the format does not parse keeps its whole text as content.
     """
@@ -55,9 +45,11 @@ def load_sample(folder: Path, system: str) -> LabelledSample:
     base = folder / system / f"{system}_2k"
     lines = Path(f"{base}.log").read_text(encoding="utf-8", errors="replace").splitlines()
     with Path(f"{base}.log_structured.csv").open(encoding="utf-8", newline="") as handle:
-        events = [row["EventId"] for row in csv.DictReader(handle)]
+        rows = list(csv.DictReader(handle))
+    events = [row["EventId"] for row in rows]
+    templates = [row["EventTemplate"] for row in rows]
     contents = []
     for line in lines:
         fields = fmt.parse(line)
         contents.append(fields["Content"] if fields else line)
-    return LabelledSample(system=system, lines=lines, contents=contents, events=events)
+    return LabelledSample(system=system, lines=lines, contents=contents, events=events, templates=templates)

@@ -1,116 +1,22 @@
-"""Log patterns: group lines into Drain templates, and find the patterns new or grown after a time.
+"""Log patterns of any provider's entries: counts, times, severities and services per template, and the patterns
+new or grown after a time.
 
-One configuration serves every log source. Variables are masked generically before Drain sees a line: dates written out, URLs,
-UUIDs, IPv6 and MAC addresses, IPv4 addresses with an optional port, absolute paths, hex literals, then any
-run of characters holding a digit between delimiters (``:=,()[]{}<>"';|`` and spaces), so ``LOGIN(uid=0)``
-keeps its words and loses its number. A token left with nothing but masks and punctuation is one variable.
-Drain (drain3's prefix tree) then compares a line with a template counting a masked variable of the line as a
-match for a variable of the template: two lines that differ only in their variables are the same event.
+Lines are grouped by :class:`~core_client.analysis.mining.PatternMiner` (one configuration for every log source,
+variables named by core_client/analysis/variables.py), mined in time order so the result does not depend on the
+order a provider returns lines in.
 """
 
 from __future__ import annotations
 
 import hashlib
-import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from drain3.drain import Drain, LogCluster
-
+from core_client.analysis.mining import MinerConfig, PatternMiner
 from core_client.schemas import LogEntry, LogPattern, PatternChange, PatternComparison
 
-VARIABLE = "<*>"
-
-_DELIMITERS = r"\s:=,()\[\]{}<>\"';|"
-_MONTH = r"(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)[a-z]*"
-_WEEKDAY = r"(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun)[a-z]*"
-# Each mask with a literal every match contains: the regex runs only on lines holding it (much faster than
-# one alternation, which defeats the regex engine's literal scan).
-_MASKS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
-    (cue, re.compile(pattern))
-    for cue, pattern in (
-        (
-            ":",
-            rf"\b(?:{_WEEKDAY},?\s+)?{_MONTH}\s+\d{{1,2}},?\s+(?:\d{{4}}\s+)?\d{{1,2}}:\d{{2}}(?::\d{{2}}(?:\.\d+)?)?(?:\s+\d{{4}})?\b",
-        ),  # date
-        ("://", r"[a-zA-Z][a-zA-Z0-9+.\-]*://[^\s\"'<>]+"),  # URL
-        ("-", r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"),  # UUID
-        (":", r"(?<![\w:])(?:[0-9a-fA-F]{1,4}:){2,7}[0-9a-fA-F]{1,4}(?![\w:])"),  # IPv6, MAC
-        (".", r"(?<![\w.])\d{1,3}(?:\.\d{1,3}){3}(?::\d+)?(?![\w.])"),  # IPv4[:port]
-        ("/", r"(?<![\w/])(?:/[\w.\-@~+%]+){2,}/?"),  # absolute path
-        ("0x", r"(?<!\w)0x[0-9a-fA-F]+"),  # hex literal
-    )
-)
-# Then any run between delimiters that holds a digit: numbers, durations, ids, the parts of host:port.
-_RUN = re.compile(rf"[^{_DELIMITERS}]+")
-_DIGIT = re.compile(r"\d")
-
-
-def _mask_run(match: re.Match[str]) -> str:
-    return VARIABLE if _DIGIT.search(match.group()) else match.group()
-
-
-_ONLY_VARIABLES = re.compile(r"^(?:[^\w\s]*<\*>)+[^\w\s]*$")
-
-
-def mask_message(message: str) -> list[str]:
-    """The tokens Drain sees for ``message``: whitespace-separated, with every variable part as ``<*>``."""
-    masked = message
-    for cue, mask in _MASKS:
-        if cue in masked:
-            masked = mask.sub(VARIABLE, masked)
-    tokens = _RUN.sub(_mask_run, masked).split()
-    return [VARIABLE if _ONLY_VARIABLES.match(token) else token for token in tokens]
-
-
-class _VariableAwareDrain(Drain):
-    """Drain whose similarity counts a masked variable of the line as matching a variable of the template."""
-
-    def get_seq_distance(
-        self, seq1: Sequence[str], seq2: Sequence[str], include_params: bool
-    ) -> tuple[float, int]:
-        if not seq1:
-            return 1.0, 0
-        similar = 0
-        params = 0
-        for template_token, token in zip(seq1, seq2, strict=True):
-            if template_token == VARIABLE:
-                params += 1
-                if include_params or token == VARIABLE:
-                    similar += 1
-            elif template_token == token:
-                similar += 1
-        return similar / len(seq1), params
-
-
-@dataclass(frozen=True)
-class MinerConfig:
-    """Drain's parameters; the defaults are the single configuration measured on Loghub."""
-
-    similarity: float = 0.78
-    depth: int = 5
-    max_children: int = 100
-
-
-class PatternMiner:
-    """An incremental Drain miner: feed it messages, get back the id of the template each one joined."""
-
-    def __init__(self, config: MinerConfig | None = None) -> None:
-        cfg = config or MinerConfig()
-        self._drain = _VariableAwareDrain(
-            sim_th=cfg.similarity, depth=cfg.depth, max_children=cfg.max_children, param_str=VARIABLE
-        )
-
-    def add(self, message: str) -> int:
-        """Add one message; the id of its template (stable for this miner's lifetime)."""
-        cluster: LogCluster
-        cluster, _ = self._drain.add_log_message(" ".join(mask_message(message)))
-        return int(cluster.cluster_id)
-
-    def template(self, pattern: int) -> str:
-        """The current template of a pattern id returned by :meth:`add`."""
-        return str(self._drain.id_to_cluster[pattern].get_template())
+__all__ = ["MinerConfig", "PatternMiner", "compare_patterns", "mine_patterns", "pattern_id"]
 
 
 def pattern_id(template: str) -> str:
@@ -148,11 +54,13 @@ def _mine(
     ordered: list[LogEntry], config: MinerConfig | None, since: datetime | None
 ) -> list[tuple[str, _Tally]]:
     miner = PatternMiner(config)
-    tallies: dict[int, _Tally] = {}
     for entry in ordered:
-        key = miner.add(entry.message)
-        tallies.setdefault(key, _Tally()).add(entry, before=since is not None and entry.timestamp < since)
-    return [(miner.template(key), tally) for key, tally in tallies.items()]
+        miner.add(entry.message)
+    mined = miner.patterns()
+    tallies = [_Tally() for _ in mined.templates]
+    for entry, pattern in zip(ordered, mined.of_line, strict=True):
+        tallies[pattern].add(entry, before=since is not None and entry.timestamp < since)
+    return list(zip(mined.templates, tallies, strict=True))
 
 
 def _pattern(template: str, tally: _Tally) -> LogPattern:

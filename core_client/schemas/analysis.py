@@ -14,7 +14,11 @@ from core_client.schemas.base import CamelModel, UtcDatetime
 
 
 class LogPattern(CamelModel):
-    """A template lines share (``<*>`` marks a variable), with how often and when it was seen."""
+    """A template lines share, with how often and when it was seen.
+
+    A variable is a placeholder: named where its shape says what it is (``<ip>``, ``<host>``, ``<duration>``...;
+    see core_client/analysis/variables.py), ``<*>`` otherwise.
+    """
 
     id: str
     template: str
