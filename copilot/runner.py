@@ -706,8 +706,12 @@ class Runner:
 
     async def _run_change(self, drive: _Drive, change: PendingCall) -> None:
         assert change.request_id is not None
-        grant = await asyncio.to_thread(self.approvals.grant_for, change.request_id)
         interrupted = change.call_id in drive.record.started_calls
+        try:
+            # Only the run's requester may look its grant up (the grant id is stored hashed).
+            grant = await asyncio.to_thread(self.approvals.grant_id_for, change.request_id, drive.actor)
+        except OpsPilotError:
+            grant = None
         if grant is None or (interrupted and grant.state != "issued"):
             # Its grant was claimed (or spent) by a call whose end nobody saw: running it again could do it twice.
             await self._fail(drive, f"interrupted during {change.request.tool}; check it in the console")

@@ -1,24 +1,33 @@
 """Approval requests and the grants they issue.
 
-A request binds one tool to the sha256 of its canonical arguments. Approving it issues a grant: a random id bound
-to the same tool and hash, with an expiry. The grant is claimed with ONE conditional update (so two concurrent
-callers cannot both own it), spent only when the mutation succeeds, and released for another try when it fails.
+A request binds one tool to the sha256 of its canonical arguments and to who asked. Approving it issues a grant:
+an id bound to the same tool and hash, to the requester (its holder: that person, or a Copilot run acting for
+them), with an expiry. The grant id is stored only as its sha256; it is an HMAC of a stored nonce under the
+server's key (core_client/server_key.py), so its holder can look it up again (:meth:`ApprovalBook.grant_id_for`)
+while the database alone can never produce it. The grant is claimed with ONE conditional update (so two concurrent
+callers cannot both own it, and nobody but its holder can), spent only when the mutation succeeds, and released
+for another try when it fails. A claim whose call outlived its timeout (its worker died) is stranded: the gate
+settles it by asking the provider about its idempotency key, else marks its outcome unknown for a person.
 
 A pending request ends approved, rejected, expired (nobody decided in time) or withdrawn (whoever asked no longer
-needs it, say because its Copilot run was cancelled); only an approved one is ever executed.
+needs it, say because its Copilot run was cancelled); only an approved one is ever executed. Asking again for the
+same change while a request waits returns that request, and each person files at most
+``approval_requests_per_minute`` new requests a minute.
 """
 
 from __future__ import annotations
 
 import builtins
+import hashlib
 import json
 import secrets
 from collections.abc import Mapping
 from datetime import datetime, timedelta
-from typing import Any, cast
+from typing import Any, Literal, cast
 
 from pydantic import BaseModel
 from sqlalchemy import CursorResult, and_, func, or_, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlmodel import col, select
 
@@ -30,10 +39,47 @@ from core_client.links import approval_link
 from core_client.mutations import arguments_digest
 from core_client.policy import Decision, Policy, ToolKind
 from core_client.schemas import Page, decode_cursor, encode_cursor, page_size
+from core_client.server_key import ServerKey
 from core_client.settings import Settings
-from core_client.store import ApprovalRequest, AuditAction, Database, Grant, RequestStatus
+from core_client.store import ApprovalRequest, AuditAction, Database, Grant, GrantState, RequestStatus
 
 SYSTEM = Actor(user="system", role=Role.ADMIN, via="system")
+# How long past its call's own timeout a claimed grant may stay claimed before it counts as stranded.
+CLAIM_GRACE = timedelta(seconds=30)
+# What the grant ids are derived for (a ServerKey derivation is never reused for another purpose).
+GRANT_PURPOSE = "opspilot grant id v1"
+
+Settlement = Literal["done", "not_done", "unknown"]
+
+
+class IssuedGrant(BaseModel):
+    """A grant as its holder sees it, with its id: the bearer permission, and the idempotency key the provider
+    is handed. Never shown to anyone but its holder (the audit trail keeps only a fingerprint)."""
+
+    id: str
+    request_id: str
+    tool: str
+    arguments_sha256: str
+    holder: str
+    expires_at: datetime
+    state: GrantState
+
+
+class StrandedClaim(BaseModel):
+    """A claimed grant whose call should have ended by now: its worker died mid-mutation."""
+
+    id_sha256: str
+    request_id: str
+    tool: str
+    holder: str
+    claimed_until: datetime
+    # The grant id (the idempotency key the provider was handed); None for grants made before ids were derived.
+    idempotency_key: str | None
+
+
+def grant_sha256(grant_id: str) -> str:
+    """What the database keeps of a grant id."""
+    return hashlib.sha256(grant_id.encode()).hexdigest()
 
 
 class ApprovalBook:
@@ -47,7 +93,9 @@ class ApprovalBook:
         self.policy: Policy = settings.policy
         self.audit = audit or AuditTrail(database, clock=clock)
         self._ttl = timedelta(minutes=settings.approval_ttl_minutes)
+        self._per_minute = settings.approval_requests_per_minute
         self._console_url = settings.console_url.rstrip("/")
+        self._key = ServerKey.from_settings(settings)
 
     def approval_url(self, request_id: str | None = None) -> str:
         """The console page for one request, or the approvals list."""
@@ -69,8 +117,10 @@ class ApprovalBook:
     ) -> ApprovalRequest:
         """File a request for a person to approve ``tool`` with exactly these ``arguments``.
 
-        A Copilot run asks once per change: while its request for the same tool and arguments is pending, filing
-        again returns that request (a worker that died between filing and waiting must not ask twice).
+        Asking again for the same change while its request waits returns that request: the same tool, arguments
+        and requester (a Copilot run asks once per change of its own, so a worker that died between filing and
+        waiting does not ask twice; a person's repeated refused call files one request, not fifty). A new request
+        beyond ``approval_requests_per_minute`` of the same person in the last minute is ``Forbidden``.
         """
         decision = self.policy.decide(tool, kind=kind, environment=environment)
         _refuse_unusable(decision, requester)
@@ -88,7 +138,7 @@ class ApprovalBook:
         _check_approver(decision, approver, requested_by=pending.requested_by)
         with self.database.transaction() as session:
             self._decide(session, pending, "approved", approver, reason)
-            return self._issue(session, pending, approver)
+            return self._issue(session, pending)[0]
 
     def reject(self, request_id: str, *, approver: Actor, reason: str) -> ApprovalRequest:
         """Reject a pending request; the reason is required and is told to the requester (and the planner)."""
@@ -136,8 +186,9 @@ class ApprovalBook:
         actor: Actor,
         environment: str | None,
         kind: ToolKind = "destructive",
-    ) -> Grant:
-        """A person's own act, where policy lets their role run ``tool``: request and grant recorded together."""
+    ) -> IssuedGrant:
+        """A person's own act, where policy lets their role run ``tool``: request and grant recorded together;
+        the grant (with its id) is theirs."""
         if actor.copilot:
             raise Forbidden("the Copilot's actions always wait for a person", source=tool)
         decision = self.policy.decide(tool, kind=kind, environment=environment)
@@ -154,9 +205,12 @@ class ApprovalBook:
                     source=tool,
                 )
         with self.database.transaction() as session:
-            filed = self._file(session, tool, arguments, actor, [], "", decision.environment, None)
+            filed = self._file(
+                session, tool, arguments, actor, [], "", decision.environment, None, reuse=False
+            )
             self._decide(session, filed, "approved", actor, "self-approved: policy lets this role run it")
-            return self._issue(session, filed, actor)
+            row, grant_id = self._issue(session, filed)
+        return self._issued(row, grant_id)
 
     def get(self, request_id: str) -> ApprovalRequest:
         """One request by id; ``NotFound`` when there is none."""
@@ -167,9 +221,50 @@ class ApprovalBook:
         return found
 
     def grant_for(self, request_id: str) -> Grant | None:
-        """The grant issued for an approved request (how the run that asked picks it up), if any."""
+        """The grant row issued for an approved request, if any: its state and expiry, never its id."""
         with self.database.transaction() as session:
             return session.scalar(select(Grant).where(col(Grant.request_id) == request_id))
+
+    def grant_id_for(self, request_id: str, requester: Actor) -> IssuedGrant:
+        """The grant of an approved request, with its id, for its requester only (the person, or a Copilot run
+        acting for them): how whoever asked picks up what was approved, from the console, the CLI, MCP or a run.
+
+        ``NotFound`` when there is no such request, ``ApprovalRequired`` (naming the status) while it has no grant,
+        and ``Forbidden`` (audited) for anyone but the requester.
+        """
+        request = self.get(request_id)
+        if requester.user != request.requested_by:
+            refused = Forbidden(
+                f"only {request.requested_by}, who asked for request {request_id}, may use its grant; "
+                f"{requester.user} may not",
+                source=request.tool,
+            )
+            self.audit.record(
+                "refused",
+                actor=requester,
+                tool=request.tool,
+                arguments=json.loads(request.arguments),
+                result=refused.to_dict(),
+                request_id=request_id,
+                environment=request.environment,
+            )
+            raise refused
+        row = self.grant_for(request_id)
+        if row is None:
+            raise ApprovalRequired(
+                f"approval request {request_id} is {request.status}: it has no grant",
+                source=request.tool,
+                request_id=request_id,
+                approval_url=self.approval_url(request_id),
+            )
+        if row.nonce is None:
+            raise ApprovalRequired(
+                f"the grant of request {request_id} was issued before grant ids could be looked up again; "
+                "ask for a new approval",
+                source=request.tool,
+                request_id=request_id,
+            )
+        return self._issued(row, self._grant_id(row.nonce))
 
     def list(
         self,
@@ -228,42 +323,56 @@ class ApprovalBook:
             expired = [request for request in due if self._expire(session, request)]
         return expired
 
-    def claim(self, grant_id: str, *, tool: str, arguments_sha256: str) -> Grant:
-        """Own the grant for one call, atomically; ``ApprovalRequired`` saying why when it cannot be used."""
+    def claim(
+        self, grant_id: str, *, tool: str, arguments_sha256: str, actor: Actor, timeout: float
+    ) -> IssuedGrant:
+        """Own the grant for one call by ``actor``, atomically; ``ApprovalRequired`` saying why when it cannot be
+        used (unknown, spent, expired, in use, for other arguments or another tool, or someone else's).
+
+        ``timeout`` is how long the call may take: past it (and a grace period) the claim counts as stranded.
+        """
         now = self.clock.now()
+        key = grant_sha256(grant_id)
         with self.database.transaction() as session:
             claimed = _rowcount(
                 session.execute(
                     update(Grant)
                     .where(
-                        col(Grant.id) == grant_id,
+                        col(Grant.id_sha256) == key,
                         col(Grant.state) == "issued",
                         col(Grant.tool) == tool,
                         col(Grant.arguments_sha256) == arguments_sha256,
                         col(Grant.expires_at) > now,
+                        col(Grant.holder) == actor.user,
                     )
-                    .values(state="claimed", claimed_at=now)
+                    .values(
+                        state="claimed",
+                        claimed_at=now,
+                        claimed_until=now + timedelta(seconds=timeout) + CLAIM_GRACE,
+                    )
                     .execution_options(synchronize_session=False)
                 )
             )
-            grant = session.get(Grant, grant_id)
+            grant = session.get(Grant, key)
         if claimed == 1 and grant is not None:
-            return grant
+            return self._issued(grant, grant_id)
         raise ApprovalRequired(
-            _refusal(grant, tool=tool, arguments_sha256=arguments_sha256, now=now),
+            _refusal(grant, tool=tool, arguments_sha256=arguments_sha256, actor=actor, now=now),
             source=tool,
             request_id=grant.request_id if grant else None,
             approval_url=self.approval_url(grant.request_id if grant else None),
         )
 
-    def spend(self, grant: Grant, *, actor: Actor, arguments: dict[str, Any], result: dict[str, Any]) -> None:
+    def spend(
+        self, grant: IssuedGrant, *, actor: Actor, arguments: dict[str, Any], result: dict[str, Any]
+    ) -> None:
         """The mutation succeeded: the grant is spent, its request executed, and the execution audited."""
         now = self.clock.now()
         with self.database.transaction() as session:
             spent = _rowcount(
                 session.execute(
                     update(Grant)
-                    .where(col(Grant.id) == grant.id, col(Grant.state) == "claimed")
+                    .where(col(Grant.id_sha256) == grant_sha256(grant.id), col(Grant.state) == "claimed")
                     .values(state="spent", spent_at=now)
                     .execution_options(synchronize_session=False)
                 )
@@ -292,14 +401,14 @@ class ApprovalBook:
             )
 
     def release(
-        self, grant: Grant, *, actor: Actor, arguments: dict[str, Any], error: dict[str, Any]
+        self, grant: IssuedGrant, *, actor: Actor, arguments: dict[str, Any], error: dict[str, Any]
     ) -> None:
         """The mutation failed: the grant goes back to issued (usable again until it expires); audited."""
         with self.database.transaction() as session:
             session.execute(
                 update(Grant)
-                .where(col(Grant.id) == grant.id, col(Grant.state) == "claimed")
-                .values(state="issued", claimed_at=None)
+                .where(col(Grant.id_sha256) == grant_sha256(grant.id), col(Grant.state) == "claimed")
+                .values(state="issued", claimed_at=None, claimed_until=None)
                 .execution_options(synchronize_session=False)
             )
             request = session.get(ApprovalRequest, grant.request_id)
@@ -315,6 +424,68 @@ class ApprovalBook:
                 session=session,
             )
 
+    def stranded(self) -> builtins.list[StrandedClaim]:
+        """Claims whose call should have ended by now (their worker died mid-mutation), oldest first."""
+        now = self.clock.now()
+        query = select(Grant).where(col(Grant.state) == "claimed", col(Grant.claimed_until) <= now)
+        with self.database.transaction() as session:
+            rows = list(session.scalars(query.order_by(col(Grant.claimed_until))))
+        return [
+            StrandedClaim(
+                id_sha256=row.id_sha256,
+                request_id=row.request_id,
+                tool=row.tool,
+                holder=row.holder,
+                claimed_until=row.claimed_until or now,
+                idempotency_key=self._grant_id(row.nonce) if row.nonce else None,
+            )
+            for row in rows
+        ]
+
+    def settle(self, claim: StrandedClaim, outcome: Settlement, *, how: str) -> bool:
+        """Settle a stranded claim with what the provider said of its idempotency key (``how`` says so in the
+        audit trail): ``done`` spends the grant and executes its request, ``not_done`` gives the grant back to
+        its holder, ``unknown`` marks both "outcome unknown" for a person to check. Audited, as ``system``;
+        ``False`` when the claim was settled meanwhile (by its own worker, or another sweep)."""
+        now = self.clock.now()
+        state, status, action = _SETTLEMENTS[outcome]
+        changes: dict[str, Any] = {"state": state}
+        if outcome == "done":
+            changes["spent_at"] = now
+        elif outcome == "not_done":
+            changes.update(claimed_at=None, claimed_until=None)
+        with self.database.transaction() as session:
+            changed = _rowcount(
+                session.execute(
+                    update(Grant)
+                    .where(col(Grant.id_sha256) == claim.id_sha256, col(Grant.state) == "claimed")
+                    .values(**changes)
+                    .execution_options(synchronize_session=False)
+                )
+            )
+            if changed != 1:
+                return False
+            request = session.get(ApprovalRequest, claim.request_id)
+            if status is not None:
+                session.execute(
+                    update(ApprovalRequest)
+                    .where(col(ApprovalRequest.id) == claim.request_id)
+                    .values(status=status)
+                    .execution_options(synchronize_session=False)
+                )
+            self.audit.record(
+                action,
+                actor=SYSTEM,
+                tool=claim.tool,
+                arguments=json.loads(request.arguments) if request else {},
+                result={"stranded_claim": outcome, "how": how, "holder": claim.holder},
+                request_id=claim.request_id,
+                grant_id=claim.idempotency_key,
+                environment=request.environment if request else None,
+                session=session,
+            )
+        return True
+
     def _file(
         self,
         session: Session,
@@ -325,21 +496,17 @@ class ApprovalBook:
         risk: str,
         environment: str,
         run_id: str | None,
+        *,
+        reuse: bool = True,
     ) -> ApprovalRequest:
         canonical, sha = arguments_digest(tool, arguments)
         now = self.clock.now()
-        if run_id is not None:
-            waiting = session.scalar(
-                select(ApprovalRequest).where(
-                    col(ApprovalRequest.run_id) == run_id,
-                    col(ApprovalRequest.tool) == tool,
-                    col(ApprovalRequest.arguments_sha256) == sha,
-                    col(ApprovalRequest.status) == "pending",
-                    col(ApprovalRequest.expires_at) > now,
-                )
-            )
+        key = _pending_key(tool, sha, requester, run_id) if reuse else None
+        if key is not None:
+            waiting = self._waiting(session, key, now)
             if waiting is not None:
-                return waiting  # this run asked already (see request)
+                return waiting  # the same change asked for again (see request)
+            self._check_rate(session, requester, now)
         filed = ApprovalRequest(
             id=secrets.token_hex(8),
             tool=tool,
@@ -352,11 +519,21 @@ class ApprovalBook:
             risk=risk,
             environment=environment,
             status="pending",
+            pending_key=key,
             created_at=now,
             expires_at=now + self._ttl,
         )
-        session.add(filed)
-        session.flush()
+        try:
+            # A savepoint: two identical requests filed at once meet the unique pending_key, and the second
+            # hands back the first instead of failing.
+            with session.begin_nested():
+                session.add(filed)
+                session.flush()
+        except IntegrityError:
+            waiting = self._waiting(session, key, now) if key is not None else None
+            if waiting is None:
+                raise
+            return waiting
         self.audit.record(
             "requested",
             actor=requester,
@@ -368,6 +545,32 @@ class ApprovalBook:
             session=session,
         )
         return filed
+
+    def _waiting(self, session: Session, key: str, now: datetime) -> ApprovalRequest | None:
+        """The pending request for this change, if one still waits (an overdue one is expired on the way)."""
+        waiting = session.scalar(select(ApprovalRequest).where(col(ApprovalRequest.pending_key) == key))
+        if waiting is None or waiting.expires_at > now:
+            return waiting
+        self._expire(session, waiting)
+        return None
+
+    def _check_rate(self, session: Session, requester: Actor, now: datetime) -> None:
+        """``Forbidden`` when ``requester`` filed ``approval_requests_per_minute`` new requests in the last minute."""
+        recent = session.scalar(
+            select(func.count())
+            .select_from(ApprovalRequest)
+            .where(
+                col(ApprovalRequest.requested_by) == requester.user,
+                col(ApprovalRequest.created_at) > now - timedelta(minutes=1),
+                col(ApprovalRequest.decided_by).is_distinct_from(requester.user),
+            )
+        )
+        if int(recent or 0) >= self._per_minute:
+            raise Forbidden(
+                f"{requester.user} asked for {self._per_minute} approvals in the last minute, the most allowed: "
+                "wait a minute, or ask an approver about the requests already waiting",
+                source="approvals",
+            )
 
     def _pending(self, request_id: str, decider: Actor, *, verb: str) -> ApprovalRequest:
         """The request, if it can still be decided by ``decider``; expires it on the way when overdue."""
@@ -406,7 +609,13 @@ class ApprovalBook:
             session.execute(
                 update(ApprovalRequest)
                 .where(col(ApprovalRequest.id) == pending.id, col(ApprovalRequest.status) == "pending")
-                .values(status=status, decided_by=decider.user, decided_at=now, decision_reason=reason)
+                .values(
+                    status=status,
+                    decided_by=decider.user,
+                    decided_at=now,
+                    decision_reason=reason,
+                    pending_key=None,
+                )
                 .execution_options(synchronize_session=False)
             )
         )
@@ -425,11 +634,16 @@ class ApprovalBook:
             session=session,
         )
 
-    def _issue(self, session: Session, approved: ApprovalRequest, approver: Actor) -> Grant:
+    def _issue(self, session: Session, approved: ApprovalRequest) -> tuple[Grant, str]:
+        """A grant for ``approved``, held by its requester: the stored row, and the id (stored only hashed)."""
         now = self.clock.now()
+        nonce = secrets.token_urlsafe(24)
+        grant_id = self._grant_id(nonce)
         grant = Grant(
-            id=secrets.token_urlsafe(32),
+            id_sha256=grant_sha256(grant_id),
+            nonce=nonce,
             request_id=approved.id,
+            holder=approved.requested_by,
             tool=approved.tool,
             arguments_sha256=approved.arguments_sha256,
             created_at=now,
@@ -437,14 +651,29 @@ class ApprovalBook:
             state="issued",
         )
         session.add(grant)
-        return grant
+        return grant, grant_id
+
+    def _grant_id(self, nonce: str) -> str:
+        return self._key.derive(GRANT_PURPOSE, nonce)
+
+    @staticmethod
+    def _issued(row: Grant, grant_id: str) -> IssuedGrant:
+        return IssuedGrant(
+            id=grant_id,
+            request_id=row.request_id,
+            tool=row.tool,
+            arguments_sha256=row.arguments_sha256,
+            holder=row.holder,
+            expires_at=row.expires_at,
+            state=cast(GrantState, row.state),
+        )
 
     def _expire(self, session: Session, request: ApprovalRequest) -> bool:
         changed = _rowcount(
             session.execute(
                 update(ApprovalRequest)
                 .where(col(ApprovalRequest.id) == request.id, col(ApprovalRequest.status) == "pending")
-                .values(status="expired")
+                .values(status="expired", pending_key=None)
                 .execution_options(synchronize_session=False)
             )
         )
@@ -467,6 +696,20 @@ _AUDITED: dict[RequestStatus, AuditAction] = {
     "rejected": "rejected",
     "withdrawn": "withdrawn",
 }
+
+
+# What settling a stranded claim does: the grant's state, the request's status (None: unchanged), the audit action.
+_SETTLEMENTS: dict[Settlement, tuple[GrantState, RequestStatus | None, AuditAction]] = {
+    "done": ("spent", "executed", "executed"),
+    "not_done": ("issued", None, "failed"),
+    "unknown": ("unknown", "outcome_unknown", "outcome_unknown"),
+}
+
+
+def _pending_key(tool: str, arguments_sha256: str, requester: Actor, run_id: str | None) -> str:
+    """What makes two requests the same change asked twice: tool, arguments, requester (and their run)."""
+    who = f"copilot:{requester.user}:{run_id or ''}" if requester.copilot else f"person:{requester.user}"
+    return hashlib.sha256(f"{tool}\0{arguments_sha256}\0{who}".encode()).hexdigest()
 
 
 def _rowcount(result: Any) -> int:
@@ -499,12 +742,22 @@ def _check_approver(decision: Decision, approver: Actor, *, requested_by: str) -
         )
 
 
-def _refusal(grant: Grant | None, *, tool: str, arguments_sha256: str, now: datetime) -> str:
+def _refusal(grant: Grant | None, *, tool: str, arguments_sha256: str, actor: Actor, now: datetime) -> str:
     """Why a grant could not be claimed, in words a person can act on."""
     if grant is None:
         return f"unknown grant: {tool} needs approval"
+    if grant.holder != actor.user:
+        return (
+            f"this grant was approved for {grant.holder}'s request {grant.request_id}; "
+            f"{actor.user} cannot use it: ask for your own approval"
+        )
     if grant.state == "spent":
         return f"this grant was already used for {grant.tool}; a new approval is needed"
+    if grant.state == "unknown":
+        return (
+            f"this grant's earlier call of {grant.tool} may or may not have happened (its worker stopped); "
+            "check it in the console before asking again"
+        )
     if grant.tool != tool:
         return f"this grant is for {grant.tool}, not {tool}"
     if grant.arguments_sha256 != arguments_sha256:

@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 from core_client.analysis.histogram import histogram_from_entries
+from core_client.approvals import Settlement, StrandedClaim
 from core_client.capabilities import Capability
 from core_client.clock import Clock, SystemClock
 from core_client.errors import (
@@ -26,9 +27,10 @@ from core_client.errors import (
     ProviderUnavailable,
     Unsupported,
 )
-from core_client.gate import MutationGate
+from core_client.gate import DEFAULT_CALL_SECONDS, MutationGate
 from core_client.identity import Actor
 from core_client.mutations import (
+    MUTATION_CAPABILITY,
     AppendTimelineNoteArgs,
     CreateIncidentArgs,
     CreateTicketArgs,
@@ -40,6 +42,7 @@ from core_client.mutations import (
 from core_client.protocols import (
     LogContextProvider,
     LogHistogramProvider,
+    MutationLedger,
     OnCallProvider,
     RunbookProvider,
 )
@@ -534,9 +537,30 @@ class CoreClient:
         action: Callable[[str | None], Awaitable[T]],
     ) -> T:
         """Run a mutation through the gate: policy, grant and audit. Never retried here."""
+        capability = MUTATION_CAPABILITY.get(tool)
+        provider = self._providers.get(capability) if capability is not None else None
         return await self.gate.run(
-            tool, arguments, actor=actor, grant=grant, environment=environment, action=action
+            tool,
+            arguments,
+            actor=actor,
+            grant=grant,
+            environment=environment,
+            action=action,
+            call_seconds=provider.timeout if provider is not None else DEFAULT_CALL_SECONDS,
         )
+
+    async def settle_stranded_grants(self) -> list[tuple[StrandedClaim, Settlement]]:
+        """Settle the grants left claimed by workers that died mid-mutation, asking each provider that keeps a
+        ledger of idempotency keys whether the call happened (see ``MutationGate.settle_stranded``)."""
+        return await self.gate.settle_stranded(self._mutation_done)
+
+    async def _mutation_done(self, tool: str, idempotency_key: str) -> bool | None:
+        capability = MUTATION_CAPABILITY.get(tool)
+        provider = self._providers.get(capability) if capability is not None else None
+        if capability is None or provider is None or not isinstance(provider.instance, MutationLedger):
+            return None
+        ledger: MutationLedger = provider.instance
+        return await self.call(capability, f"{tool} lookup", lambda _p: ledger.mutation_done(idempotency_key))
 
     async def health(self) -> HealthReport:
         """Every provider's health, checked concurrently, each under its own timeout."""

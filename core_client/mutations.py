@@ -15,6 +15,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from core_client.capabilities import Capability
 from core_client.errors import BadQuery
 from core_client.schemas import (
     CreateIncidentInput,
@@ -88,6 +89,20 @@ MUTATIONS: dict[str, type[MutationArgs]] = {
     "page_oncall": PageOnCallArgs,
     "write_file": WriteFileArgs,
     "generate_report": GenerateReportArgs,
+}
+
+
+# The capability whose provider carries out each mutation; None: OpsPilot's own data folder.
+MUTATION_CAPABILITY: dict[str, Capability | None] = {
+    "create_incident": Capability.INCIDENT,
+    "update_incident": Capability.INCIDENT,
+    "append_timeline_note": Capability.INCIDENT,
+    "create_ticket": Capability.TICKET,
+    "update_ticket": Capability.TICKET,
+    "send_message": Capability.MESSAGING,
+    "page_oncall": Capability.TEAM,
+    "write_file": None,
+    "generate_report": None,
 }
 
 

@@ -52,6 +52,14 @@ from core_client.schemas import (
 
 
 @runtime_checkable
+class MutationLedger(Protocol):
+    """A provider that can say whether it carried out a mutation handed a given idempotency key (the grant id):
+    how a claim stranded by a dead worker is settled without guessing."""
+
+    async def mutation_done(self, idempotency_key: str) -> bool: ...
+
+
+@runtime_checkable
 class Provider(Protocol):
     async def health(self) -> ProviderHealth:
         """Check the backing system once, quickly, and say how it is."""

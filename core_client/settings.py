@@ -221,8 +221,11 @@ class Settings(BaseSettings):
     providers: dict[Capability, ProviderChoice] = Field(default_factory=dict)
     policy: Policy = Field(default_factory=Policy)
     approval_ttl_minutes: int = Field(default=60, gt=0)
+    approval_requests_per_minute: int = Field(default=10, gt=0)
     session_ttl_hours: float = Field(default=12.0, gt=0)
     token_ttl_days: float = Field(default=90.0, gt=0)
+    # Kept outside the database; see core_client/server_key.py. Default: <data_dir>/secret.key.
+    secret_key: SecretStr | None = None
     mcp_result_budget: int = Field(default=20_000, ge=1_000)
     files_dir: Path | None = None
     scenarios: Path | None = None

@@ -1,4 +1,4 @@
-"""What every demo provider shares: the opened world, its clock, and a health check."""
+"""What every demo provider shares: the opened world, its clock, a health check, and the ledger of mutations."""
 
 from __future__ import annotations
 
@@ -26,4 +26,13 @@ class WorldProvider:
             status="ok" if count else "degraded",
             message=f"demo world at {self.world.now.isoformat()} ({self.world.path.name})",
             latency_ms=round((time.perf_counter() - started) * 1000, 2),
+        )
+
+    async def mutation_done(self, idempotency_key: str) -> bool:
+        """Whether the world holds a mutation made with this idempotency key (every write remembers its key)."""
+        return await self.world.run(
+            lambda c: (
+                c.execute("SELECT 1 FROM idempotency WHERE key = ? LIMIT 1", (idempotency_key,)).fetchone()
+                is not None
+            )
         )

@@ -22,7 +22,7 @@ from pydantic import Field
 
 from core_client.approvals import ApprovalBook
 from core_client.client import CoreClient
-from core_client.errors import ApprovalRequired, BadQuery, OpsPilotError
+from core_client.errors import ApprovalRequired, BadQuery, Forbidden, OpsPilotError
 from core_client.files import DataFolder, FolderEntry
 from core_client.identity import Actor
 from core_client.mcp import analysis_tools
@@ -791,6 +791,13 @@ async def _file_request(
             evidence=[],
             risk=risk_of(tool),
             environment=None,
+        )
+    except Forbidden as capped:
+        # Over this person's cap of new requests a minute: say so instead of filing another.
+        return ApprovalRequired(
+            f"{required.message}; no approval request was filed: {capped.message}",
+            source=tool,
+            approval_url=required.approval_url,
         )
     except OpsPilotError:
         return required

@@ -13,8 +13,11 @@ from sqlmodel import Field, SQLModel
 from core_client.identity import Actor, Channel, Role
 from core_client.store.types import UtcDateTime
 
-RequestStatus = Literal["pending", "approved", "rejected", "expired", "executed", "withdrawn"]
-GrantState = Literal["issued", "claimed", "spent"]
+RequestStatus = Literal[
+    "pending", "approved", "rejected", "expired", "executed", "withdrawn", "outcome_unknown"
+]
+# ``unknown``: a stranded claim whose provider cannot say whether the call happened; a person checks it.
+GrantState = Literal["issued", "claimed", "spent", "unknown"]
 AuditAction = Literal[
     "requested",
     "approved",
@@ -24,6 +27,7 @@ AuditAction = Literal[
     "refused",
     "failed",
     "withdrawn",
+    "outcome_unknown",
     # Accounts and sign-in (tool "users" or "sign-in").
     "user_added",
     "user_changed",
@@ -81,7 +85,7 @@ class ConsoleSession(SQLModel, table=True):
 
 
 class ApprovalRequest(SQLModel, table=True):
-    """A mutation waiting for (or given) a person's decision, bound to its exact arguments."""
+    """A mutation waiting for (or given) a person's decision, bound to its exact arguments and its requester."""
 
     __tablename__ = "approval_requests"
 
@@ -96,6 +100,9 @@ class ApprovalRequest(SQLModel, table=True):
     risk: str = ""
     environment: str | None = None
     status: str = Field(default="pending", index=True)
+    # While pending: what makes the same change asked twice (tool, arguments, requester); unique, so a repeated
+    # ask finds this request. Cleared when the request is decided, expires or is withdrawn.
+    pending_key: str | None = Field(default=None, unique=True, index=True)
     created_at: datetime = Field(sa_type=UtcDateTime, index=True)
     expires_at: datetime = Field(sa_type=UtcDateTime)
     decided_by: str | None = None
@@ -104,18 +111,28 @@ class ApprovalRequest(SQLModel, table=True):
 
 
 class Grant(SQLModel, table=True):
-    """Permission to run one tool once with one set of arguments; spent only when the mutation succeeds."""
+    """Permission for one person to run one tool once with one set of arguments; spent only when the mutation
+    succeeds.
+
+    The grant id itself is never stored: the row is keyed by its sha256, and the id is derived from ``nonce`` with
+    the server's key (core_client/server_key.py), so only the server can hand it again to its ``holder`` (the
+    requester; a Copilot run acting for them counts as them). ``claimed_until`` is when a claimed call must have
+    ended: past it, the claim is stranded (its worker died) and is recovered.
+    """
 
     __tablename__ = "grants"
 
-    id: str = Field(primary_key=True)
+    id_sha256: str = Field(primary_key=True)
+    nonce: str | None = None
     request_id: str = Field(foreign_key="approval_requests.id", index=True)
+    holder: str = ""
     tool: str
     arguments_sha256: str
     created_at: datetime = Field(sa_type=UtcDateTime)
     expires_at: datetime = Field(sa_type=UtcDateTime)
     state: str = "issued"
     claimed_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
+    claimed_until: datetime | None = Field(default=None, sa_type=UtcDateTime)
     spent_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
 
 

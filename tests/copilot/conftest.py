@@ -153,7 +153,13 @@ class FakeTools:
                 return self._outcome(request, call_id, error=f"{name} needs approval by a person")
             digest = arguments_digest(name, request.arguments)[1]
             try:
-                claimed = self.gate.claim(grant, tool=name, arguments_sha256=digest)
+                claimed = self.gate.claim(
+                    grant,
+                    tool=name,
+                    arguments_sha256=digest,
+                    actor=Actor.copilot_for("alice", Role.RESPONDER),
+                    timeout=10,
+                )
             except ApprovalRequired as refused:
                 return self._outcome(request, call_id, error=refused.message)
         if request.tool in self.hold:

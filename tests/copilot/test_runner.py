@@ -201,7 +201,8 @@ async def test_a_change_waits_for_approval_then_runs_once_with_the_grant(make_ri
         f"/approvals/{request.id}"
     )
 
-    grant = rig.approvals.approve(request.id, approver=BOB)
+    rig.approvals.approve(request.id, approver=BOB)
+    grant = rig.approvals.grant_id_for(request.id, ALICE)
     await rig.runner.events.nudge(run_id, "approved")
     view = await task
     assert view.state == RunState.DONE  # type: ignore[union-attr]
@@ -522,7 +523,8 @@ async def test_a_restart_during_approval_keeps_waiting_and_resumes_on_approve(ma
     await asyncio.sleep(0.2)
     assert not second_task.done() and second.runner.store.get(run_id).state == RunState.NEEDS_APPROVAL
     assert second.runner.store.load(run_id).lease_owner == "worker-2"
-    grant = first.approvals.approve(waiting.pending_request_id or "", approver=BOB)
+    first.approvals.approve(waiting.pending_request_id or "", approver=BOB)
+    grant = first.approvals.grant_id_for(waiting.pending_request_id or "", ALICE)
     await first.runner.events.nudge(
         run_id, "approved"
     )  # heard by nobody: the second worker polls the request
@@ -613,7 +615,8 @@ async def test_a_proposed_action_is_offered_not_run_until_approved(make_rig: Rig
     assert rig.tools.made("opspilot.create_ticket") == []
     assert rig.runner.store.get(run_id).state == RunState.DONE  # the source run is untouched
 
-    grant = rig.approvals.approve(request.id, approver=BOB)
+    rig.approvals.approve(request.id, approver=BOB)
+    grant = rig.approvals.grant_id_for(request.id, ALICE)
     await rig.runner.events.nudge(follow_up.id, "approved")
     done = await follow_task
     assert done.state == RunState.DONE  # type: ignore[union-attr]

@@ -231,7 +231,8 @@ async def test_reads_are_retried_and_mutations_never(tmp_path: Path) -> None:
     request = approvals.request(
         "create_ticket", arguments, requester=actor, evidence=[], risk="low", environment=None
     )
-    grant = approvals.approve(request.id, approver=approver())
+    approvals.approve(request.id, approver=approver())
+    grant = approvals.grant_id_for(request.id, actor)
     async with Toolbox.open(settings, world.core, actor, [], retry=QUICK) as box:
         read = await box.call(
             ToolRequest(tool="opspilot.query_incidents", arguments={"limit": 1}), call_id="r"
@@ -263,7 +264,8 @@ async def test_the_grant_travels_in_the_request_meta_and_is_spent_once(tmp_path:
             risk="low",
             environment=None,
         )
-        grant = approvals.approve(request.id, approver=approver())
+        approvals.approve(request.id, approver=approver())
+        grant = approvals.grant_id_for(request.id, actor)
         created = await box.call(
             ToolRequest(tool="opspilot.create_ticket", arguments=arguments), call_id="c2", grant=grant.id
         )
@@ -290,7 +292,8 @@ async def test_an_unannotated_foreign_tool_runs_only_with_a_grant_for_its_exact_
         request = approvals.request(
             name, arguments, requester=actor, evidence=[], risk="high", environment=None, kind="unannotated"
         )
-        grant = approvals.approve(request.id, approver=approver())
+        approvals.approve(request.id, approver=approver())
+        grant = approvals.grant_id_for(request.id, actor)
         without = await box.call(ToolRequest(tool="opsorch.create-issue", arguments=arguments), call_id="c1")
         other_arguments = await box.call(
             ToolRequest(tool="opsorch.create-issue", arguments={"title": "Delete prod"}),
@@ -469,7 +472,8 @@ async def make_ticket(
     request = approvals.request(
         "create_ticket", arguments, requester=actor, evidence=[], risk="low", environment=None
     )
-    grant = approvals.approve(request.id, approver=approver())
+    approvals.approve(request.id, approver=approver())
+    grant = approvals.grant_id_for(request.id, actor)
     outcome = await box.call(
         ToolRequest(tool="opspilot.create_ticket", arguments=arguments), call_id="c", grant=grant.id
     )

@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import pytest
 
-from core_client.approvals import ApprovalBook
+from core_client.approvals import ApprovalBook, grant_sha256
 from core_client.clock import FixedClock
 from core_client.errors import ApprovalRequired, BadQuery, Forbidden, NotFound
 from core_client.identity import Actor, Role
@@ -68,11 +68,12 @@ def test_a_run_asks_once_per_change_while_its_request_waits(
 def test_approver_approves_and_a_grant_is_issued(book: ApprovalBook) -> None:
     request_id = file_request(book)
     grant = book.approve(request_id, approver=BOB, reason="looks right")
-    assert grant.tool == "create_incident" and grant.state == "issued"
+    assert grant.tool == "create_incident" and grant.state == "issued" and grant.holder == "alice"
     assert grant.arguments_sha256 == book.get(request_id).arguments_sha256
-    assert len(grant.id) >= 40
     found = book.grant_for(request_id)
-    assert found is not None and found.id == grant.id
+    assert found is not None and found.id_sha256 == grant.id_sha256
+    issued = book.grant_id_for(request_id, ALICE_COPILOT)
+    assert len(issued.id) >= 40 and grant_sha256(issued.id) == grant.id_sha256
     decided = book.get(request_id)
     assert (decided.status, decided.decided_by, decided.decision_reason) == ("approved", "bob", "looks right")
     assert [e.action for e in book.audit.list(request_id=request_id).items] == ["approved", "requested"]
@@ -252,16 +253,29 @@ class TestAutoPolicy:
 
 
 def test_claim_reports_why_a_grant_cannot_be_used(book: ApprovalBook) -> None:
-    grant = book.approve(file_request(book), approver=BOB)
+    request_id = file_request(book)
+    book.approve(request_id, approver=BOB)
+    grant = book.grant_id_for(request_id, ALICE_COPILOT)
     _, sha = arguments_digest("create_incident", ARGS)
+
+    def claim(
+        grant_id: str,
+        tool: str = "create_incident",
+        arguments_sha256: str = sha,
+        actor: Actor = ALICE_COPILOT,
+    ):
+        return book.claim(grant_id, tool=tool, arguments_sha256=arguments_sha256, actor=actor, timeout=10)
+
     with pytest.raises(ApprovalRequired, match="unknown grant"):
-        book.claim("forged", tool="create_incident", arguments_sha256=sha)
+        claim("forged")
     with pytest.raises(ApprovalRequired, match="is for create_incident, not create_ticket"):
-        book.claim(grant.id, tool="create_ticket", arguments_sha256=sha)
+        claim(grant.id, tool="create_ticket")
     with pytest.raises(ApprovalRequired, match="arguments differ") as refused:
-        book.claim(grant.id, tool="create_incident", arguments_sha256="0" * 64)
+        claim(grant.id, arguments_sha256="0" * 64)
     assert refused.value.request_id == grant.request_id
     assert refused.value.approval_url == book.approval_url(grant.request_id)
-    assert book.claim(grant.id, tool="create_incident", arguments_sha256=sha).state == "claimed"
+    with pytest.raises(ApprovalRequired, match=r"approved for alice's request .*; bob cannot use it"):
+        claim(grant.id, actor=BOB)
+    assert claim(grant.id).state == "claimed"
     with pytest.raises(ApprovalRequired, match="in use by another call"):
-        book.claim(grant.id, tool="create_incident", arguments_sha256=sha)
+        claim(grant.id)

@@ -36,13 +36,15 @@ def directory() -> UserDirectory:
     )
 
 
-def file_request(requester: Actor | None = None, tool: str = "create_incident") -> str:
+def file_request(
+    requester: Actor | None = None, tool: str = "create_incident", title: str = "Checkout"
+) -> str:
     settings = load_settings()
     book = ApprovalBook(
         Database.from_settings(settings, upgrade=True), clock=SystemClock(), settings=settings
     )
     arguments = (
-        {"incident": {"title": "Checkout latency"}}
+        {"incident": {"title": f"{title} latency"}}
         if tool == "create_incident"
         else {"page": {"service": "orders-api", "summary": "orders failing"}}
     )
@@ -126,7 +128,7 @@ def test_weak_password_is_refused_with_a_message(cli_user: MakeUser) -> None:
 def test_approvals_list_approve_and_reject_as_the_token_holder(cli_user: MakeUser) -> None:
     bob = cli_user("bob", "approver")
     vivian = cli_user("vivian", "viewer")
-    first, second = file_request(), file_request()
+    first, second = file_request(title="Checkout"), file_request(title="Orders")
 
     pending = json.loads(vivian.invoke("approvals", "list", "--status", "pending", "--json").stdout)
     assert {r["id"] for r in pending} == {first, second}
@@ -147,7 +149,7 @@ def test_approvals_list_approve_and_reject_as_the_token_holder(cli_user: MakeUse
         (second, "bob"),
     }
 
-    third = file_request()
+    third = file_request(title="Search")
     viewer = vivian.invoke("approvals", "approve", third)
     assert viewer.exit_code != 0 and isinstance(viewer.exception, Forbidden)
     nobody = anonymous("approvals", "approve", third)

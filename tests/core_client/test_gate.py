@@ -33,7 +33,8 @@ def approved_grant(book: ApprovalBook, arguments: dict[str, Any] = ARGS) -> str:
     request = book.request(
         "create_incident", arguments, requester=COPILOT, evidence=[], risk="low", environment=None
     )
-    return book.approve(request.id, approver=BOB).id
+    book.approve(request.id, approver=BOB)
+    return book.grant_id_for(request.id, COPILOT).id
 
 
 async def test_without_a_grant_approval_is_required(
@@ -210,12 +211,11 @@ class TestAutoPolicy:
         with pytest.raises(ApprovalRequired, match="Copilot's actions need approval"):
             await core.incidents.create(DATA, actor=COPILOT)
         assert incidents.created == []
-        grant = book.approve(
-            book.request(
-                "create_incident", ARGS, requester=COPILOT, evidence=[], risk="", environment=None
-            ).id,
-            approver=ALICE.model_copy(update={"role": Role.APPROVER}),
-        ).id
+        request = book.request(
+            "create_incident", ARGS, requester=COPILOT, evidence=[], risk="", environment=None
+        )
+        book.approve(request.id, approver=ALICE.model_copy(update={"role": Role.APPROVER}))
+        grant = book.grant_id_for(request.id, COPILOT).id
         await core.incidents.create(DATA, actor=COPILOT, grant=grant)
         assert incidents.created == [(DATA, grant)]
 
@@ -231,8 +231,8 @@ class TestTwoPerson:
         request = book.request("create_incident", ARGS, requester=BOB, evidence=[], risk="", environment=None)
         with pytest.raises(Forbidden, match="needs two people"):
             book.approve(request.id, approver=BOB)
-        grant = book.approve(request.id, approver=Actor(user="carol", role=Role.ADMIN))
-        incident = await core.incidents.create(DATA, actor=BOB, grant=grant.id)
+        book.approve(request.id, approver=Actor(user="carol", role=Role.ADMIN))
+        incident = await core.incidents.create(DATA, actor=BOB, grant=book.grant_id_for(request.id, BOB).id)
         assert incident.id == "INC-1"
 
 

@@ -56,7 +56,8 @@ async def test_a_granted_call_runs_without_asking(mode: str, demo_core: CoreClie
     request = approvals.request(
         "page_oncall", PAGE, requester=ALICE, evidence=[], risk="high", environment=None
     )
-    grant = approvals.approve(request.id, approver=BOB)
+    approvals.approve(request.id, approver=BOB)
+    grant = approvals.grant_id_for(request.id, ALICE)
     asked: list[ElicitRequestParams] = []
     before = world_state(demo_world)
     server = build_server(demo_core, actor=lambda _: ALICE)

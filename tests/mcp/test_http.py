@@ -26,7 +26,7 @@ from core_client.mcp.server import GRANT_META_KEY
 from core_client.users import UserDirectory
 from tests.conftest import port_open
 
-from .conftest import BOB, OPSPILOT, text_of
+from .conftest import ALICE, BOB, OPSPILOT, text_of
 from .world_probe import changes, world_state
 
 STARTUP_SECONDS = 60
@@ -101,7 +101,8 @@ async def test_a_valid_token_acts_as_its_user(
         refused = await client.call_tool("send_message", message)
         assert refused.is_error
         [request] = demo_core.gate.approvals.list(status="pending").items
-        grant = demo_core.gate.approvals.approve(request.id, approver=BOB)
+        demo_core.gate.approvals.approve(request.id, approver=BOB)
+        grant = demo_core.gate.approvals.grant_id_for(request.id, ALICE)
         sent = await client.call_tool("send_message", message, meta={GRANT_META_KEY: grant.id})
         assert not sent.is_error, text_of(sent)
     assert changes(before, world_state(demo_world)) == {"message": 1, "idempotency": 1}

@@ -108,7 +108,8 @@ async def test_a_mutation_needs_its_own_grant_and_runs_once(
         [request] = [r for r in approvals.list(status="pending").items if r.tool == case.tool]
         assert approvals.approval_url(request.id) in text_of(refused), "the refusal links to the request"
         assert world_state(demo_world) == before
-        grant = approvals.approve(request.id, approver=BOB)
+        approvals.approve(request.id, approver=BOB)
+        grant = approvals.grant_id_for(request.id, ALICE)
         meta = {GRANT_META_KEY: grant.id}
 
         changed = await client.call_tool(case.tool, case.changed, meta=meta)
@@ -194,7 +195,8 @@ async def test_a_grant_does_not_open_a_way_out(
     request = approvals.request(
         "write_file", arguments, requester=ALICE, evidence=[], risk="low", environment=None
     )
-    grant = approvals.approve(request.id, approver=BOB)
+    approvals.approve(request.id, approver=BOB)
+    grant = approvals.grant_id_for(request.id, ALICE)
     async with Client(build_server(demo_core, actor=lambda _: ALICE)) as client:
         result = await client.call_tool("write_file", arguments, meta={GRANT_META_KEY: grant.id})
     assert result.is_error and "Forbidden" in text_of(result)

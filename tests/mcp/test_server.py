@@ -92,7 +92,8 @@ async def test_a_grant_runs_once_and_never_for_other_arguments(
     request = approvals.request(
         "append_timeline_note", arguments, requester=alice, evidence=[], risk="low", environment=None
     )
-    grant = approvals.approve(request.id, approver=bob)
+    approvals.approve(request.id, approver=bob)
+    grant = approvals.grant_id_for(request.id, alice)
     async with Client(build_server(core, actor=lambda _: alice)) as client:
         changed = await client.call_tool(
             "append_timeline_note",
@@ -146,7 +147,8 @@ async def test_generate_report_writes_markdown_after_approval(
         refused = await client.call_tool("generate_report", {"path": "reports/r.md", "report": report})
         assert refused.is_error
         request = core.gate.approvals.list(status="pending").items[0]
-        grant = core.gate.approvals.approve(request.id, approver=bob)
+        core.gate.approvals.approve(request.id, approver=bob)
+        grant = core.gate.approvals.grant_id_for(request.id, alice)
         done = await client.call_tool(
             "generate_report", {"path": "reports/r.md", "report": report}, meta={GRANT_META_KEY: grant.id}
         )

@@ -19,7 +19,7 @@ from core_client.client import CoreClient
 from core_client.mcp.server import GRANT_META_KEY
 from core_client.users import UserDirectory
 
-from .conftest import BOB, OPSPILOT, text_of
+from .conftest import ALICE, BOB, OPSPILOT, text_of
 from .test_server import MUTATIONS
 from .world_probe import INCIDENT, changes, world_state
 
@@ -52,7 +52,8 @@ async def test_a_desktop_client_reads_the_world_and_mutates_only_with_a_grant(
         assert refused.is_error and approvals.approval_url(request.id) in text_of(refused)
         assert request.requested_by == "alice" and request.tool == "create_ticket"
 
-        grant = approvals.approve(request.id, approver=BOB)
+        approvals.approve(request.id, approver=BOB)
+        grant = approvals.grant_id_for(request.id, ALICE)
         done = await client.call_tool("create_ticket", ticket, meta={GRANT_META_KEY: grant.id})
         assert not done.is_error, text_of(done)
         created = await demo_core.tickets.get(done.structured_content["id"])
