@@ -57,6 +57,7 @@ class PassGate:
         grant: str | None,
         environment: str | None,
         action: Callable[[str | None], Awaitable[Any]],
+        **_: Any,
     ) -> Any:
         return await action(self.key)
 

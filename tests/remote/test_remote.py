@@ -62,6 +62,7 @@ class PassGate:
         grant: str | None,
         environment: str | None,
         action: Callable[[str | None], Awaitable[Any]],
+        **_: Any,
     ) -> Any:
         self.tools.append(tool)
         return await action("test-key")

@@ -47,6 +47,7 @@ class ApprovingGate:
         grant: str | None,
         environment: str | None,
         action: Callable[[str | None], Awaitable[Any]],
+        **_: Any,
     ) -> Any:
         self.calls.append((tool, arguments))
         return await action(GRANT_ID)

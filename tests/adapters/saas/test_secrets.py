@@ -164,7 +164,8 @@ class Evidence:
 
 def grant_for(book: ApprovalBook, tool: str, arguments: Any) -> str:
     request = book.request(tool, arguments, requester=COPILOT, evidence=[], risk="low", environment=None)
-    return book.approve(request.id, approver=APPROVER).id
+    book.approve(request.id, approver=APPROVER)
+    return book.grant_id_for(request.id, COPILOT).id
 
 
 async def drive_writes(core: CoreClient, servers: dict[str, LoopbackServer], evidence: Evidence) -> None:
