@@ -14,16 +14,20 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 from copilot.runtime import Copilot
 from core_client.client import CoreClient
 from core_client.errors import OpsPilotError
+from core_client.schemas import HealthReport
 from core_client.settings import load_settings
 
 log = logging.getLogger(__name__)
 
+# How old a sources report may be before the banner's next look checks the providers again.
+SOURCES_FRESH_SECONDS = 15.0
 # How long the backend waits before trying again to start a Copilot whose configuration or database failed.
 START_RETRY_SECONDS = 30.0
 
@@ -37,6 +41,8 @@ class CoreRuntime:
         self._core: CoreClient | None = None
         self._copilot: Copilot | None = None
         self._copilot_lock = asyncio.Lock()
+        self._sources: tuple[float, HealthReport] | None = None
+        self._checking: asyncio.Task[HealthReport] | None = None
 
     def _build(self) -> CoreClient:
         with self._lock:
@@ -52,16 +58,37 @@ class CoreRuntime:
 
     async def copilot(self) -> Copilot:
         """The Copilot over :meth:`core`, built on first call; it picks up runs a dead worker left behind, now and
-        every half minute."""
+        every ``copilot.sweep_seconds`` (and the moment another worker's lease lapses)."""
         async with self._copilot_lock:
             if self._copilot is None:
                 core = await self.core()
                 # Building migrates the database: blocking I/O, so off the event loop.
-                self._copilot = await asyncio.to_thread(Copilot.from_settings, load_settings(), core=core)
+                settings = load_settings()
+                self._copilot = await asyncio.to_thread(Copilot.from_settings, settings, core=core)
                 await self._copilot.resume_orphans()
                 # Runs whose worker dies later, or whose approval expires, are picked up without anyone clicking.
-                self._copilot.sweep()
+                self._copilot.sweep(settings.copilot.sweep_seconds)
             return self._copilot
+
+    async def sources(self) -> HealthReport:
+        """Every provider's health, checked at most ``SOURCES_FRESH_SECONDS`` ago (what the sources banner shows).
+
+        The first call waits for a check (bounded by ``health_timeout``); after that the last report comes back at
+        once, and one that has gone stale is checked again in the background, once however many pages ask.
+        """
+        core = await self.core()
+        checked = self._sources
+        if checked is None or time.monotonic() - checked[0] > SOURCES_FRESH_SECONDS:
+            if self._checking is None or self._checking.done():
+                self._checking = asyncio.create_task(self._check_sources(core), name="sources check")
+            if checked is None:
+                return await asyncio.shield(self._checking)
+        return checked[1]
+
+    async def _check_sources(self, core: CoreClient) -> HealthReport:
+        report = await core.health()
+        self._sources = (time.monotonic(), report)
+        return report
 
     @asynccontextmanager
     async def serving(self, *, retry_seconds: float = START_RETRY_SECONDS) -> AsyncIterator[None]:
@@ -92,6 +119,7 @@ class CoreRuntime:
         copilot, self._copilot = self._copilot, None
         if copilot is not None:
             await copilot.aclose()
+        self._sources = self._checking = None
         with self._lock:
             core, self._core = self._core, None
         if core is not None:
@@ -109,3 +137,8 @@ async def core() -> CoreClient:
 async def copilot() -> Copilot:
     """The process's Copilot (see :meth:`CoreRuntime.copilot`)."""
     return await RUNTIME.copilot()
+
+
+async def sources() -> HealthReport:
+    """The providers' health as the sources banner shows it (see :meth:`CoreRuntime.sources`)."""
+    return await RUNTIME.sources()

@@ -86,8 +86,10 @@ class Copilot:
 
         ``planner`` defaults to the one settings choose. ``clock`` (the wall clock by default) times leases,
         budgets and approvals; the planner sees ``core``'s clock (a demo world's frozen now).
-        ``runner_options`` go to :class:`Runner` (``lease_seconds``, ``poll_seconds``, ``owner``).
+        ``runner_options`` go to :class:`Runner` (``lease_seconds``, default ``copilot.lease_seconds`` in settings;
+        ``poll_seconds``, ``owner``).
         """
+        runner_options.setdefault("lease_seconds", settings.copilot.lease_seconds)
         if planner is None:
             from copilot.planners import choose_planner
 

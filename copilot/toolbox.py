@@ -11,7 +11,12 @@ A call never raises for a tool's failure: it comes back as a :class:`ToolOutcome
 error text. Reads are retried with backoff; mutations never. Every server has a circuit breaker (``mcp:<server>``,
 tripped by calls that cannot reach it), and so has every provider behind our own server (``provider:<capability>``,
 tripped by tool errors saying ProviderUnavailable): while a provider's circuit is open, its tools fail fast and the
-other capabilities' tools keep working. A foreign tool that is not read-only runs through CoreClient's mutation
+other capabilities' tools keep working.
+
+A toolbox lives as long as one run, and a source that fails it that way is not asked again in that run: a source
+that gave no answer within its timeout (a call that hangs is not retried: that would cost the whole timeout again),
+or whose circuit this run found open (the run does not send the probe that would close it later). So a hanging
+provider costs a run its timeout once, however many calls the planner makes to it; the others keep answering. A foreign tool that is not read-only runs through CoreClient's mutation
 gate, so it needs a person's grant exactly like one of ours, and the grant is spent only when the call succeeds.
 The policy decides what a foreign tool is: an ``auto`` rule (or ``read_only = true`` on its server entry) vouches
 that an unannotated tool only reads, so it is called like one; a ``denied`` one is not offered at all. A stdio
@@ -57,7 +62,7 @@ from copilot.planning import ToolOutcome, ToolRequest, ToolSpec
 from copilot.resilience import CircuitBreakers, RetryPolicy, with_retries
 from core_client.capabilities import Capability
 from core_client.client import CoreClient
-from core_client.errors import OpsPilotError
+from core_client.errors import OpsPilotError, ProviderUnavailable
 from core_client.identity import Actor
 from core_client.mcp.results import ERROR_META_KEY, MAX_STRING_CHARS, clip, compact_json
 from core_client.mcp.server import GRANT_META_KEY, build_server
@@ -133,6 +138,8 @@ class _TransientToolError(Exception):
     def __init__(self, result: CallToolResult) -> None:
         super().__init__(_text_of(result) or "provider unavailable")
         self.result = result
+        body = _structured_of(result)
+        self.timed_out = isinstance(body, dict) and body.get("timed_out") is True
 
 
 class _MutationFailed(Exception):
@@ -166,6 +173,8 @@ class Toolbox:
         self._call_timeout = call_timeout
         self.specs: list[ToolSpec] = [spec for server in servers.values() for spec in server.specs]
         self._by_name = {spec.name: spec for spec in self.specs}
+        # Circuit key -> why that source is not asked again in this run (see the module docstring).
+        self._down: dict[str, str] = {}
 
     @classmethod
     @asynccontextmanager
@@ -308,10 +317,15 @@ class Toolbox:
         meta = cast(RequestParamsMeta, {GRANT_META_KEY: grant}) if grant else None
         read = spec.kind == "read_only"
         capability = TOOL_CAPABILITY.get(spec.tool) if server.own else None
+        server_key = f"mcp:{server.name}"
+        source_key = provider_circuit(capability) if capability is not None else server_key
+        for key in dict.fromkeys((server_key, source_key)):
+            if key in self._down:
+                raise ProviderUnavailable(f"{self._down[key]}; not asked again in this run", source=key)
 
         async def attempt() -> CallToolResult:
             async with self._provider_guard(capability):
-                async with self._breakers.guard(f"mcp:{server.name}"):
+                async with self._breakers.guard(server_key):
                     result = await client.call_tool(
                         spec.tool, arguments, read_timeout_seconds=self._call_timeout, meta=meta
                     )
@@ -324,7 +338,19 @@ class Toolbox:
                 attempt, policy=self._retry, retryable=_transient, what=spec.name, mutation=not read
             )
         except _TransientToolError as exhausted:
+            if exhausted.timed_out:
+                self._down.setdefault(source_key, f"{source_key} gave no answer within its timeout")
             return exhausted.result
+        except ProviderUnavailable as refused:  # a circuit open: this run leaves that source alone
+            if refused.source in (server_key, source_key):
+                self._down.setdefault(refused.source, refused.message)
+            raise
+        except (TimeoutError, MCPError) as error:
+            if isinstance(error, TimeoutError) or error.code == REQUEST_TIMEOUT:
+                self._down.setdefault(
+                    server_key, f"MCP server {server.name} gave no answer within {self._call_timeout:g} s"
+                )
+            raise
 
     def _provider_guard(self, capability: Capability | None) -> AbstractAsyncContextManager[None]:
         """The circuit of the provider behind a call: only its ProviderUnavailable answers count against it
@@ -705,12 +731,11 @@ def _kind(tool: Tool, *, own: bool) -> ToolKind:
 
 
 def _transient(error: BaseException) -> bool:
-    """Worth retrying a read: the provider was unavailable, or the call timed out on the way."""
+    """Worth retrying a read: the provider or server failed quickly. A call that hung until its timeout is not:
+    another try would cost the whole timeout again."""
     if isinstance(error, _TransientToolError):
-        return True
-    if isinstance(error, MCPError):
-        return error.code == REQUEST_TIMEOUT
-    return isinstance(error, TimeoutError | httpx2.TransportError)
+        return not error.timed_out
+    return isinstance(error, httpx2.TransportError) and not isinstance(error, httpx2.TimeoutException)
 
 
 def _provider_unavailable(result: CallToolResult) -> bool:

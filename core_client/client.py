@@ -508,18 +508,29 @@ class CoreClient:
         """Every loaded provider, in capability order."""
         return [self._providers[cap] for cap in Capability if cap in self._providers]
 
-    async def call(self, capability: Capability, operation: str, call: Callable[[Any], Awaitable[T]]) -> T:
-        """Run one provider call under its timeout, translating anything untyped into ``ProviderUnavailable``."""
+    async def call(
+        self,
+        capability: Capability,
+        operation: str,
+        call: Callable[[Any], Awaitable[T]],
+        *,
+        within: float | None = None,
+    ) -> T:
+        """Run one provider call under its timeout (or ``within`` seconds, if shorter), translating anything untyped
+        into ``ProviderUnavailable``."""
         provider = self.provider_for(capability)
+        limit = min(provider.timeout, within) if within is not None else provider.timeout
         try:
-            async with asyncio.timeout(provider.timeout):
+            async with asyncio.timeout(limit):
                 return await call(provider.instance)
         except OpsPilotError as exc:
             exc.source = exc.source or provider.name
             raise
         except TimeoutError:
             raise ProviderUnavailable(
-                f"{operation} got no answer within {provider.timeout:g} s", source=provider.name
+                f"{operation} got no answer within {limit:g} s",
+                source=provider.name,
+                timed_out=True,
             ) from None
         except Exception as exc:
             raise ProviderUnavailable(
@@ -562,17 +573,21 @@ class CoreClient:
         ledger: MutationLedger = provider.instance
         return await self.call(capability, f"{tool} lookup", lambda _p: ledger.mutation_done(idempotency_key))
 
-    async def health(self) -> HealthReport:
-        """Every provider's health, checked concurrently, each under its own timeout."""
-        checks = await asyncio.gather(*(self._check(provider) for provider in self.providers()))
+    async def health(self, *, within: float | None = None) -> HealthReport:
+        """Every provider's health, checked concurrently, each within ``within`` seconds (``health_timeout`` in
+        settings by default) or its own timeout if shorter: one hanging provider cannot hold the report up."""
+        patience = within if within is not None else self.settings.health_timeout
+        checks = await asyncio.gather(*(self._check(provider, patience) for provider in self.providers()))
         statuses = {check.status for check in checks}
         overall = "ok" if statuses <= {"ok"} else ("down" if statuses == {"down"} else "degraded")
         return HealthReport(status=overall, providers=list(checks))
 
-    async def _check(self, provider: LoadedProvider) -> ProviderHealth:
+    async def _check(self, provider: LoadedProvider, patience: float) -> ProviderHealth:
         started = time.perf_counter()
         try:
-            health: ProviderHealth = await self.call(provider.capability, "health", lambda p: p.health())
+            health: ProviderHealth = await self.call(
+                provider.capability, "health", lambda p: p.health(), within=patience
+            )
         except OpsPilotError as exc:
             health = ProviderHealth(
                 capability=provider.capability.value,

@@ -7,6 +7,8 @@ Callers catch these, never a raw exception from an adapter: CoreClient translate
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class OpsPilotError(Exception):
     """Base of every error OpsPilot raises on purpose."""
@@ -19,7 +21,7 @@ class OpsPilotError(Exception):
     def __str__(self) -> str:
         return f"{self.source}: {self.message}" if self.source else self.message
 
-    def to_dict(self) -> dict[str, str | None]:
+    def to_dict(self) -> dict[str, Any]:
         """A JSON-ready description, for tool errors and API responses."""
         return {"error": type(self).__name__, "source": self.source, "message": self.message}
 
@@ -29,7 +31,17 @@ class ConfigurationError(OpsPilotError):
 
 
 class ProviderUnavailable(OpsPilotError):
-    """The provider could not answer: unreachable, timed out, refused our credentials, or failed."""
+    """The provider could not answer: unreachable, timed out, refused our credentials, or failed.
+
+    ``timed_out`` says it gave no answer within its timeout: asking again would cost the whole timeout again.
+    """
+
+    def __init__(self, message: str, *, source: str | None = None, timed_out: bool = False) -> None:
+        super().__init__(message, source=source)
+        self.timed_out = timed_out
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**super().to_dict(), "timed_out": self.timed_out}
 
 
 class CapabilityNotConfigured(OpsPilotError):
@@ -63,7 +75,7 @@ class ApprovalRequired(OpsPilotError):
         self.request_id = request_id
         self.approval_url = approval_url
 
-    def to_dict(self) -> dict[str, str | None]:
+    def to_dict(self) -> dict[str, Any]:
         return {**super().to_dict(), "request_id": self.request_id, "approval_url": self.approval_url}
 
 

@@ -111,6 +111,10 @@ class CopilotSettings(BaseModel):
     model: str = "claude-sonnet-4-5"
     max_steps: int = Field(default=24, gt=0)
     max_seconds: float = Field(default=120.0, gt=0)
+    # A run belongs to the worker renewing its lease (every third of it); a dead worker's run is resumed elsewhere
+    # once its lease lapses. Each process's sweep also looks for such runs and overdue approvals this often.
+    lease_seconds: float = Field(default=30.0, gt=0)
+    sweep_seconds: float = Field(default=30.0, gt=0)
     mcp_servers: list[McpServerSettings] = Field(default_factory=list)
 
 
@@ -227,6 +231,8 @@ class Settings(BaseSettings):
     # Kept outside the database; see core_client/server_key.py. Default: <data_dir>/secret.key.
     secret_key: SecretStr | None = None
     mcp_result_budget: int = Field(default=20_000, ge=1_000)
+    # Seconds each provider's health check may take in /health and the sources banner (its own timeout if shorter).
+    health_timeout: float = Field(default=2.0, gt=0)
     files_dir: Path | None = None
     scenarios: Path | None = None
     demo: DemoSettings = Field(default_factory=DemoSettings)

@@ -48,6 +48,30 @@ async def provider_health(core: CoreClient) -> tuple[HealthReport, list[Provider
     return report, rows
 
 
+@dataclass
+class DownSource:
+    """A source the banner names: its capability, provider, health (``down`` or ``degraded``) and why."""
+
+    capability: str
+    provider: str
+    status: str
+    message: str
+
+
+def sources_down(report: HealthReport) -> list[DownSource]:
+    """The providers that are down or degraded, in capability order: what every page warns about."""
+    return [
+        DownSource(
+            capability=check.capability,
+            provider=check.provider,
+            status=check.status,
+            message=check.message or check.status,
+        )
+        for check in report.providers
+        if check.status in ("down", "degraded")
+    ]
+
+
 def _chosen_by(core: CoreClient, capability: str) -> str:
     choice = next((c for cap, c in core.settings.providers.items() if cap.value == capability), None)
     return choice.name_source if choice else ""

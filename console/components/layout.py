@@ -1,5 +1,5 @@
-"""The page decorator: registers a route behind sign-in and wraps its content in the shared layout (header, scope
-bar, sidebar, and the Copilot panel beside every page)."""
+"""The page decorator: registers a route behind sign-in and wraps its content in the shared layout (header, the
+banner naming sources that are down, scope bar, sidebar, and the Copilot panel beside every page)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,9 @@ from console.components.copilot_panel import copilot_panel
 from console.components.header import APP_NAME, header
 from console.components.navigation import sidebar
 from console.components.scope_bar import scope_bar
+from console.components.sources_banner import sources_banner
 from console.state.scope import ScopeState, register_page_load
+from console.state.sources import SourcesState
 
 
 def console_page(
@@ -28,6 +30,7 @@ def console_page(
         def page() -> rx.Component:
             return rx.vstack(
                 header(title),
+                sources_banner(),
                 scope_bar(),
                 rx.hstack(
                     sidebar(),
@@ -44,6 +47,9 @@ def console_page(
 
         page.__name__ = content.__name__
         register_page_load(route, on_load)
-        return rx.page(route=route, title=f"{title} · {APP_NAME}", on_load=ScopeState.open_page)(page)
+        # The sources banner looks beside the page's own load (it checks the session itself), on every page.
+        return rx.page(
+            route=route, title=f"{title} · {APP_NAME}", on_load=[ScopeState.open_page, SourcesState.check]
+        )(page)
 
     return register

@@ -8,6 +8,7 @@ import json
 import sys
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 
 import pytest
@@ -315,26 +316,44 @@ async def test_an_unannotated_foreign_tool_runs_only_with_a_grant_for_its_exact_
     assert approvals.grant_for(request.id).state == "spent"
 
 
-async def test_a_server_that_keeps_timing_out_trips_its_circuit(tmp_path: Path) -> None:
+async def test_a_hanging_server_costs_a_run_its_timeout_once_and_runs_that_keep_meeting_it_trip_its_circuit(
+    tmp_path: Path,
+) -> None:
     settings = settings_with(tmp_path, legacy_stdio("opsorch"))
     world = make_world(settings)
     breakers = CircuitBreakers(MemoryCircuits(), threshold=2, cooldown=60)
-    async with Toolbox.open(
-        settings,
-        world.core,
-        copilot_actor(),
-        [],
-        breakers=breakers,
-        retry=RetryPolicy(attempts=1),
-        call_timeout=0.2,
-    ) as box:
-        slow = [await box.call(ToolRequest(tool="opsorch.stall"), call_id=f"s{i}") for i in range(2)]
-        refused = await box.call(ToolRequest(tool="opsorch.get-health"), call_id="h")
+    stall = ToolRequest(tool="opsorch.stall")
+
+    def run_toolbox() -> AbstractAsyncContextManager[Toolbox]:
+        # Three attempts per read: a call that hangs is still made once.
+        return Toolbox.open(
+            settings,
+            world.core,
+            copilot_actor(),
+            [],
+            breakers=breakers,
+            retry=RetryPolicy(attempts=3, initial=0.01),
+            call_timeout=0.2,
+        )
+
+    async with run_toolbox() as box:
+        first = await box.call(stall, call_id="s1")
+        again = await box.call(stall, call_id="s2")
+        other_tool = await box.call(ToolRequest(tool="opsorch.get-health"), call_id="h")
         own = await box.call(ToolRequest(tool="opspilot.query_incidents"), call_id="o")
-    assert all(not outcome.ok and "MCP error" in (outcome.error or "") for outcome in slow)
-    assert not refused.ok
-    assert refused.error == "ProviderUnavailable: circuit open for mcp:opsorch; retrying after 60 s"
-    assert own.ok, "one server's circuit does not touch another's"
+    assert not first.ok and "MCP error" in (first.error or "")
+    gone = "MCP server opsorch gave no answer within 0.2 s; not asked again in this run"
+    assert gone in (again.error or "") and gone in (other_tool.error or "")
+    assert own.ok, "one server's trouble does not touch another's"
+    assert (await breakers.status("mcp:opsorch")).failures == 1, "the call that hung was not retried"
+
+    async with run_toolbox() as box:  # the next run asks again, and meets the hang again: the circuit opens
+        assert not (await box.call(stall, call_id="s1")).ok
+    async with run_toolbox() as box:
+        refused = await box.call(ToolRequest(tool="opsorch.get-health"), call_id="h")
+    assert (refused.error or "").startswith(
+        "ProviderUnavailable: circuit open for mcp:opsorch; retrying after"
+    )
     assert (await breakers.status("mcp:opsorch")).state == "open"
 
 
@@ -379,23 +398,30 @@ async def test_a_failing_provider_opens_its_circuit_and_the_other_capabilities_k
     async with Toolbox.open(settings, world.core, copilot_actor(), [], breakers=breakers, retry=ONCE) as box:
         failed = [await box.call(INCIDENTS, call_id=f"f{n}") for n in range(2)]
         assert world.incidents.queries == 2
-        refused = [await box.call(request, call_id="r") for request in (INCIDENTS, ONE_INCIDENT)]
+        refused, again = [await box.call(request, call_id="r") for request in (INCIDENTS, ONE_INCIDENT)]
         tickets = await box.call(TICKETS, call_id="t")
         assert world.incidents.queries == 2, "an open circuit refuses without calling the provider"
         assert (await breakers.status("provider:incident")).state == "open"
         assert (await breakers.status("provider:ticket")).state == "closed"
         assert (await breakers.status("mcp:opspilot")).state == "closed", "the server itself answered"
-
         clock.advance(
             60
-        )  # the provider has recovered meanwhile: one probe goes through and closes the circuit
-        probe = await box.call(INCIDENTS, call_id="p")
+        )  # the cooldown is over, but this run found the circuit open: it leaves the source alone
+        late = await box.call(INCIDENTS, call_id="l")
+        assert world.incidents.queries == 2
     assert all(not outcome.ok and "ProviderUnavailable" in (outcome.error or "") for outcome in failed)
     assert all("incident backend refused the connection" in (outcome.error or "") for outcome in failed)
-    for outcome in refused:
+    assert refused.error == "ProviderUnavailable: circuit open for provider:incident; retrying after 60 s"
+    for outcome in (again, late):
         assert not outcome.ok
-        assert outcome.error == "ProviderUnavailable: circuit open for provider:incident; retrying after 60 s"
+        assert outcome.error == (
+            "ProviderUnavailable: circuit open for provider:incident; retrying after 60 s; not asked again in this run"
+        )
     assert tickets.ok, tickets.error
+
+    # The provider has recovered meanwhile: the next run's first call is the probe, which closes the circuit.
+    async with Toolbox.open(settings, world.core, copilot_actor(), [], breakers=breakers, retry=ONCE) as box:
+        probe = await box.call(INCIDENTS, call_id="p")
     assert probe.ok, probe.error
     assert (await breakers.status("provider:incident")).state == "closed"
 
