@@ -867,7 +867,12 @@ async def test_a_copilot_keeps_its_circuits_from_one_run_to_the_next(tmp_path: P
         await copilot.aclose()
     assert tried >= 5, "two calls of three attempts each open the circuit (five failures in a row)"
     assert any("incident backend refused" in (outcome.error or "") for outcome in first.outcomes)
-    assert [outcome.error for outcome in second.outcomes] == [
-        "ProviderUnavailable: circuit open for provider:incident; retrying after 30 s"
-    ] * 2
+    # The second run finds the circuit open and leaves the provider alone for the rest of the run.
+    assert len(second.outcomes) == 2
+    assert all(
+        (outcome.error or "").startswith(
+            "ProviderUnavailable: circuit open for provider:incident; retrying after"
+        )
+        for outcome in second.outcomes
+    )
     assert world.incidents.queries == tried, "the next run's calls fail fast, without reaching the provider"
