@@ -37,9 +37,10 @@ from core_client.store import Database
 from core_client.users import UserDirectory
 from tests.conftest import port_open
 from tests.copilot.conftest import until
+from tests.copilot.toolbox_fixtures import free_port
 from tests.crash.conftest import Spawn
 from tests.demo.world_fixture import SPEC
-from tests.faults.faulty_http import FaultyServer, free_port
+from tests.faults.faulty_http import FaultyServer
 
 QUESTION = load_library().get(SPEC.scenario).question
 BOB = Actor(user="bob", role=Role.APPROVER, via="console")

@@ -8,20 +8,15 @@ that was free a moment ago). Every request that reaches it is counted.
 from __future__ import annotations
 
 import asyncio
-import socket
 from typing import Literal
+
+from tests.copilot.toolbox_fixtures import free_port
 
 Mode = Literal["refused", "hang", "http500", "malformed"]
 MODES: tuple[Mode, ...] = ("refused", "hang", "http500", "malformed")
 
 ERROR_BODY = b'{"status":"error","errorType":"internal","error":"storage unavailable"}'
 CUT_OFF_BODY = b'{"status":"success","data":{"resultType":"matrix","result":[{"metric":{"__name__":'
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 class FaultyServer:
