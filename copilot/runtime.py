@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncGenerator, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from contextlib import aclosing
 from typing import Any
 
@@ -61,9 +61,12 @@ class Copilot:
         *,
         database: Database | None = None,
         breakers: CircuitBreakers | None = None,
+        settle_stranded: Callable[[], Awaitable[object]] | None = None,
     ) -> None:
-        """``database`` and ``breakers``, when given, are this Copilot's to close in :meth:`aclose`."""
+        """``database`` and ``breakers``, when given, are this Copilot's to close in :meth:`aclose`.
+        ``settle_stranded`` (``CoreClient.settle_stranded_grants``) is part of every sweep when given."""
         self.runner = runner
+        self._settle_stranded = settle_stranded
         self.store: RunStore = runner.store
         self.events: RunEvents = runner.events
         self.approvals: ApprovalBook = runner.approvals
@@ -115,7 +118,7 @@ class Copilot:
             console_url=settings.console_url,
             **runner_options,
         )
-        return cls(runner, database=database, breakers=breakers)
+        return cls(runner, database=database, breakers=breakers, settle_stranded=core.settle_stranded_grants)
 
     # --- asking -----------------------------------------------------------------------------------------------
 
@@ -277,7 +280,7 @@ class Copilot:
 
     def sweep(self, every: float = SWEEP_SECONDS) -> None:
         """Every ``every`` seconds, in the background until :meth:`aclose`: expire overdue approval requests
-        (waking their runs) and drive the runs nobody holds. A pass also comes the moment another worker's lease
+        (waking their runs), settle the grants of changes cut off mid-call, and drive the runs nobody holds. A pass also comes the moment another worker's lease
         lapses, sooner than ``every``: a run whose worker died is resumed as soon as any worker may take it.
         Call it from a running event loop, once per process that owns this Copilot; calling it again restarts it
         at the new interval."""
@@ -314,6 +317,9 @@ class Copilot:
         for request in expired:
             if request.run_id is not None:
                 await self.events.nudge(request.run_id, "expired")
+        # Before resuming runs: one cut off mid-change finds its grant settled (spent, given back, or unknown).
+        if self._settle_stranded is not None:
+            await self._settle_stranded()
         await self.resume_orphans()
 
     async def aclose(self) -> None:
