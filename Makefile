@@ -19,13 +19,19 @@ INSPECTOR_DIR := $(VENV)/inspector
 
 export PATH := $(BIN):$(PATH)
 export VIRTUAL_ENV := $(CURDIR)/$(VENV)
+# Reflex installs its frontend packages from npm's registry: the one npm is set up with (else Reflex probes two
+# public registries and reports every one it cannot reach).
+export NPM_CONFIG_REGISTRY ?= $(shell npm config get registry 2>/dev/null)
 
 .PHONY: help run test setup bun inspector demo apt-packages lint typecheck unit browser bench clean distclean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
 
+# OpsPilot's tables are brought up to date before Reflex starts: Reflex checks them against its models on start-up
+# and would otherwise say to run "reflex db migrate", which is not how OpsPilot migrates.
 run: setup demo ## set up, prepare the demo world, and serve the console (http://localhost:3000, backend :8000)
+	alembic -q upgrade head
 	exec reflex run
 
 test: ## set up (plus Debian packages when root), then lint, type-check and run every test suite, timed

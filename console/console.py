@@ -18,6 +18,7 @@ from core_client.mcp.http import McpEndpoint
 mcp_endpoint = McpEndpoint(runtime.core, base_url=get_config().api_url)
 backend = health_api()
 backend.router.routes.extend(mcp_endpoint.routes())
-app = rx.App(api_transformer=backend)
+# Toasts at the top: at the bottom right they would cover the Copilot panel's question box.
+app = rx.App(api_transformer=backend, toaster=rx.toast.provider(position="top-center"))
 app.register_lifespan_task(mcp_endpoint.lifespan)
 app.register_lifespan_task(runtime.RUNTIME.serving)

@@ -257,10 +257,16 @@ class Copilot:
         conversation_id: str | None = None,
         state: RunState | None = None,
         limit: int = 50,
+        before: str | None = None,
     ) -> list[RunSummary]:
-        """Runs, newest first."""
+        """Runs, newest first; ``before`` (the last run of a page) pages on, as ``RunStore.list_runs``."""
         return await asyncio.to_thread(
-            self.store.list_runs, user=user, conversation_id=conversation_id, state=state, limit=limit
+            self.store.list_runs,
+            user=user,
+            conversation_id=conversation_id,
+            state=state,
+            limit=limit,
+            before=before,
         )
 
     # --- workers ----------------------------------------------------------------------------------------------

@@ -388,9 +388,20 @@ class RunStore:
         conversation_id: str | None = None,
         state: RunState | None = None,
         limit: int = 50,
+        before: str | None = None,
     ) -> list[RunSummary]:
-        """Runs, newest first, optionally only one user's, one conversation's or those in one state."""
+        """Runs, newest first, optionally only one user's, one conversation's or those in one state; with
+        ``before`` (a run's id, the last of a page), only the runs listed after it (the next page)."""
         query = select(Run)
+        if before:
+            with self.database.transaction() as session:
+                anchor = session.get(Run, before)
+            if anchor is None:
+                raise NotFound(f"no run {before!r} to page from", source="copilot")
+            query = query.where(
+                (col(Run.created_at) < anchor.created_at)
+                | ((col(Run.created_at) == anchor.created_at) & (col(Run.id) < anchor.id))
+            )
         if user:
             query = query.where(col(Run.user) == user)
         if conversation_id:

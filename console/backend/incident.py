@@ -13,7 +13,7 @@ from console.backend.display import utc_label
 from console.backend.records import Section, newest_until, section
 from core_client.client import CoreClient
 from core_client.errors import OpsPilotError
-from core_client.links import alert_link, deployment_link, ticket_link
+from core_client.links import alert_link, deployment_link, metrics_link, ticket_link
 from core_client.schemas import (
     INCIDENT_FIELD,
     Alert,
@@ -61,12 +61,14 @@ class RelatedRow(BaseModel):
 
 
 class MetricChart(BaseModel):
-    """One metric over the incident's window: points ``{"t": label, "v": value}`` and the label of its start."""
+    """One metric over the incident's window: points ``{"t": label, "v": value}``, the label of its start, and
+    the Metrics page over the same window with the start marked."""
 
     name: str
     unit: str
     points: list[dict[str, str | float]] = []
     marker: str = ""
+    link: str = ""
 
 
 class IncidentContext(BaseModel):
@@ -240,11 +242,15 @@ async def key_metrics(core: CoreClient, incident: Incident, now: datetime) -> li
         span_days = (window_end - window_start) > timedelta(days=1)
         label = "%m-%d %H:%M" if span_days else "%H:%M"
         marker = min(points, key=lambda p: abs((p.timestamp - start).total_seconds()), default=None)
+        link = metrics_link(
+            metric=name, service=incident.service, start=window_start, end=window_end, mark=start
+        )
         return MetricChart(
             name=f"{name} (p99)" if filters else name,
             unit=descriptor.unit,
             points=[{"t": p.timestamp.strftime(label), "v": p.value} for p in points],
             marker=marker.timestamp.strftime(label) if marker else "",
+            link=link.build(),
         )
 
     return list(await asyncio.gather(*(chart(name) for name in chosen[:CHARTS])))

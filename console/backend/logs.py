@@ -119,6 +119,44 @@ def _severities(text: str) -> list[str]:
     return [part.strip().lower() for part in text.split(",") if part.strip()]
 
 
+# Words people search for when they mean a level, and the severity filter (as the picker offers it) they mean.
+LEVEL_WORDS: dict[str, str] = {
+    "error": "error,fatal",
+    "errors": "error,fatal",
+    "err": "error,fatal",
+    "warn": "warn,error,fatal",
+    "warning": "warn,error,fatal",
+    "warnings": "warn,error,fatal",
+    "fatal": "fatal",
+    "critical": "fatal",
+    "crit": "fatal",
+    "info": "info",
+    "debug": "debug",
+}
+
+
+@dataclass
+class SeverityHint:
+    """The search names a level: the word, the severity filter meant, and the search without the word."""
+
+    word: str
+    severity: str
+    rest: str
+
+
+def severity_hint(q: str, severity: str) -> SeverityHint | None:
+    """When a bare word of ``q`` is a log level and no severity filter is set: the filter that finds every line
+    logged at that level (a search only finds the word in the message text, which many such lines lack)."""
+    if severity:
+        return None
+    words = q.split()
+    for index, word in enumerate(words):
+        chosen = LEVEL_WORDS.get(word.lower())
+        if chosen is not None:
+            return SeverityHint(word, chosen, " ".join(words[:index] + words[index + 1 :]))
+    return None
+
+
 def log_expression(text: str, severities: list[str]) -> LogExpression:
     """The query bar's text as a provider expression: ``/regex/`` terms become message filters."""
     filters = [

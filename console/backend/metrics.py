@@ -47,6 +47,10 @@ SOURCE_BAND_NOTE = (
     "the values its source expected (its baseline series), ±3 robust deviations of it from them"
 )
 SERIES_COLORS = ("indigo", "teal", "orange", "crimson", "grass", "violet", "amber", "cyan")
+# Units of quantities that are never negative, whatever a baseline band's arithmetic says.
+NON_NEGATIVE_UNITS = frozenset(
+    {"percent", "%", "ratio", "ms", "s", "seconds", "bytes", "mb", "req/s", "count"}
+)
 # Labels that name a series, in this order, before any other label.
 NAME_ORDER = ("service", "environment", "team")
 SeriesKey = tuple[tuple[str, str], ...]
@@ -142,6 +146,16 @@ class AnomalyMark:
 
 
 @dataclass
+class OnsetLine:
+    """A vertical line where anomalies began: one per place on the time axis, in the color of the series that
+    began there first; only the earliest carries a label, so no two labels overlap."""
+
+    x: str
+    color: str
+    label: str
+
+
+@dataclass
 class MetricChart:
     # One dict per time: ``label``, then each series' key, and ``band`` ([low, high]) when there is a band.
     points: list[dict[str, Any]]
@@ -150,11 +164,14 @@ class MetricChart:
     # How the band was made, for its caption: from the series' own source, or learned from the reference window.
     band_note: str
     anomalies: list[AnomalyMark]
+    onsets: list[OnsetLine]
     # The label of the point nearest to the view's mark ("" without a mark in the window).
     mark: str
     step_seconds: int
     shown: int
     total: int
+    # Where the value axis starts: 0 for a quantity that is never negative, else wherever the data goes.
+    floor: float | None = None
 
 
 def chart_step(span: timedelta, points: int) -> int:
@@ -187,7 +204,16 @@ async def metric_chart(core: CoreClient, view: MetricView, option: MetricOption 
     )
     by_key = {_key(anomaly.labels): anomaly for anomaly in report.anomalies}
     ranked = sorted(combined, key=lambda s: _rank(s, by_key.get(_key(s.labels))))[:MAX_SERIES]
-    return _chart(view, window, step, ranked, by_key, reference, total=len(combined))
+    floor = _floor(ranked, option.unit if option else "")
+    return _chart(view, window, step, ranked, by_key, reference, total=len(combined), floor=floor)
+
+
+def _floor(series: list[MetricSeries], unit: str) -> float | None:
+    """0 when the metric cannot go below it (its unit says so, or it never has); None otherwise."""
+    if unit.strip().lower() in NON_NEGATIVE_UNITS:
+        return 0.0
+    values = [point.value for s in series for point in s.points]
+    return 0.0 if values and min(values) >= 0 else None
 
 
 async def _series(
@@ -259,6 +285,7 @@ def _chart(
     reference: Window,
     *,
     total: int,
+    floor: float | None,
 ) -> MetricChart:
     fmt = axis_format(window.span, step)
     names = _names(shown)
@@ -273,7 +300,7 @@ def _chart(
                 rows.setdefault(point.timestamp, {"label": point.timestamp.strftime(fmt)})[entry.key] = (
                     point.value
                 )
-    band_of = chart_series[0].name if shown and _add_band(rows, shown[0], reference) else ""
+    band_of = chart_series[0].name if shown and _add_band(rows, shown[0], reference, floor) else ""
     band_note = (SOURCE_BAND_NOTE if shown[0].expected else REFERENCE_BAND_NOTE) if band_of else ""
     times = sorted(rows)
 
@@ -281,23 +308,29 @@ def _chart(
         nearest = min(times, key=lambda t: abs((t - moment).total_seconds()))
         return str(rows[nearest]["label"])
 
-    marks = []
-    for entry, series in zip(chart_series, shown, strict=True):
-        anomaly = anomalies.get(_key(series.labels))
-        if anomaly is not None and times:
-            marks.append(
-                AnomalyMark(
-                    series=entry.name,
-                    color=entry.color,
-                    direction=anomaly.direction,
-                    onset=label(anomaly.onset),
-                    peak_at=label(anomaly.peak_at),
-                    peak_value=_readable(anomaly.peak_value),
-                    expected=_readable(anomaly.expected_at_peak),
-                    peak_z=anomaly.peak_z,
-                    ongoing=anomaly.ongoing,
-                )
-            )
+    found = [
+        (entry, anomaly)
+        for entry, series in zip(chart_series, shown, strict=True)
+        if (anomaly := anomalies.get(_key(series.labels))) is not None and times
+    ]
+    marks = [
+        AnomalyMark(
+            series=entry.name,
+            color=entry.color,
+            direction=anomaly.direction,
+            onset=label(anomaly.onset),
+            peak_at=label(anomaly.peak_at),
+            peak_value=_readable(anomaly.peak_value),
+            expected=_readable(anomaly.expected_at_peak),
+            peak_z=anomaly.peak_z,
+            ongoing=anomaly.ongoing,
+        )
+        for entry, anomaly in found
+    ]
+    onsets: dict[str, OnsetLine] = {}
+    for entry, anomaly in sorted(found, key=lambda pair: pair[1].onset):
+        x = label(anomaly.onset)
+        onsets.setdefault(x, OnsetLine(x=x, color=entry.color, label="" if onsets else "onset"))
     mark = label(view.mark) if view.mark and times and window.contains(view.mark) else ""
     return MetricChart(
         points=[rows[t] for t in times],
@@ -305,21 +338,26 @@ def _chart(
         band_of=band_of,
         band_note=band_note,
         anomalies=marks,
+        onsets=list(onsets.values()),
         mark=mark,
         step_seconds=step,
         shown=len(shown),
         total=total,
+        floor=floor,
     )
 
 
-def _add_band(rows: dict[datetime, dict[str, Any]], series: MetricSeries, reference: Window) -> bool:
-    """Put ``series``' baseline band ([low, high]) in the chart rows; False when it has no baseline.
+def _add_band(
+    rows: dict[datetime, dict[str, Any]], series: MetricSeries, reference: Window, floor: float | None
+) -> bool:
+    """Put ``series``' baseline band ([low, high], never below ``floor``) in the chart rows; False when it has
+    no baseline.
 
     A source that sends its own expectation (``series.expected``, from a ``.baseline`` companion series) is
     taken at its word; otherwise the band is learned from the reference window.
     """
     if series.expected:
-        return _expected_band(rows, series)
+        return _expected_band(rows, series, floor)
     band = baseline_band(
         series, reference_start=reference.start, reference_end=reference.end, width=BAND_WIDTH
     )
@@ -327,12 +365,14 @@ def _add_band(rows: dict[datetime, dict[str, Any]], series: MetricSeries, refere
         return False
     for expected in band.points:
         if expected.timestamp in rows:
-            rows[expected.timestamp]["band"] = [round(expected.lower, 4), round(expected.upper, 4)]
+            lower = expected.lower if floor is None else max(expected.lower, floor)
+            rows[expected.timestamp]["band"] = [round(lower, 4), round(expected.upper, 4)]
     return True
 
 
-def _expected_band(rows: dict[datetime, dict[str, Any]], series: MetricSeries) -> bool:
-    """The band around the source's expected values: ± ``BAND_WIDTH`` robust deviations of the series from them."""
+def _expected_band(rows: dict[datetime, dict[str, Any]], series: MetricSeries, floor: float | None) -> bool:
+    """The band around the source's expected values: ± ``BAND_WIDTH`` robust deviations of the series from them
+    (never below ``floor``)."""
     expected = {point.timestamp: point.value for point in series.expected}
     residuals = [
         point.value - expected[point.timestamp] for point in series.points if point.timestamp in expected
@@ -346,7 +386,9 @@ def _expected_band(rows: dict[datetime, dict[str, Any]], series: MetricSeries) -
     for moment, row in rows.items():
         if moment in expected:
             middle = expected[moment]
-            row["band"] = [round(middle - BAND_WIDTH * spread, 4), round(middle + BAND_WIDTH * spread, 4)]
+            lower = middle - BAND_WIDTH * spread
+            lower = lower if floor is None else max(lower, floor)
+            row["band"] = [round(lower, 4), round(middle + BAND_WIDTH * spread, 4)]
     return True
 
 

@@ -3,7 +3,7 @@
 URL parameters: ``service``, ``team``, ``env``, and either ``range`` (a preset: ``1h``, ``6h``, ``24h``, ``7d``,
 relative to the clock's now) or ``from`` and ``to`` (absolute ISO-8601 UTC, as in every OpsPilot link). Other
 parameters of the page (a filter, a search) pass through untouched. Bad values are dropped, never fatal: a
-mangled link still opens the page.
+mangled link still opens the page, and a time range it could not use is explained (``Scope.problem``).
 """
 
 from __future__ import annotations
@@ -46,6 +46,8 @@ class Scope(BaseModel):
     # Whether the URL chose the time range; without a choice the range is the default, which charts and logs use
     # but lists of incidents do not (they span all time).
     chosen: bool = False
+    # Why the URL's time range could not be used ("" when it could, or named none).
+    problem: str = ""
 
     @classmethod
     def from_params(cls, params: Mapping[str, str]) -> Scope:
@@ -59,9 +61,11 @@ class Scope(BaseModel):
         if start and end and start < end:
             return scope.model_copy(update={"range": "", "start": start, "end": end, "chosen": True})
         preset = params.get("range", "")
-        if preset in PRESETS:
-            return scope.model_copy(update={"range": preset, "chosen": True})
-        return scope
+        shown = scope.model_copy(update={"range": preset, "chosen": True}) if preset in PRESETS else scope
+        problem = _range_problem(params)
+        if problem:
+            problem = f"{problem}: showing the {shown.label().lower()} instead."
+        return shown.model_copy(update={"problem": problem})
 
     def to_params(self) -> dict[str, str]:
         """The URL parameters for this scope (defaults left out, so plain links stay short).
@@ -94,6 +98,27 @@ class Scope(BaseModel):
         if self.start and self.end:
             return f"{_short(self.start)} → {_short(self.end)} UTC"
         return f"Last {DEFAULT_RANGE}"
+
+
+def _range_problem(params: Mapping[str, str]) -> str:
+    """What is wrong with the time range a URL gives (``""`` when nothing is, or it gives none)."""
+    given = {name: params[name] for name in ("from", "to") if params.get(name)}
+    for name, text in given.items():
+        if _time(text) is None:
+            return f"The link's “{name}” is not a time ({text!r}; times are ISO-8601 UTC, as 2026-11-01T14:00:00Z)"
+    if len(given) == 1:
+        return f"The link gives only “{next(iter(given))}” of its time range"
+    if given:
+        start, end = parse_time(given["from"]), parse_time(given["to"])
+        return (
+            f"The link's time range ends before it starts ({_short(start)} → {_short(end)} UTC)"
+            if end < start
+            else f"The link's time range is empty (it starts and ends at {_short(start)} UTC)"
+        )
+    preset = params.get("range", "")
+    if preset and preset not in PRESETS:
+        return f"The link's time range {preset!r} is not one of {', '.join(PRESETS)}"
+    return ""
 
 
 def _time(text: str | None) -> datetime | None:

@@ -6,10 +6,9 @@ import json
 from typing import Annotated, Any, cast, get_args
 
 import typer
-from rich.console import Console
-from rich.table import Column, Table
 
 from console.commands.identity import signed_in
+from console.commands.tables import Col, print_table
 from core_client.approvals import ApprovalBook
 from core_client.clock import SystemClock
 from core_client.identity import Actor
@@ -61,24 +60,30 @@ def list_requests(
     if as_json:
         typer.echo(json.dumps([request_json(r, book.approval_url(r.id)) for r in page.items]))
         return
-    table = Table(
-        Column("id", no_wrap=True), "status", "tool", "env", "requested by", "risk", "created", "expires"
+    columns = (
+        Col("id"),
+        Col("status"),
+        Col("tool"),
+        Col("env", optional=True),
+        Col("requested by", wrap=True),
+        Col("risk", optional=True),
+        Col("created", optional=True),
+        Col("expires"),
     )
-    for request in page.items:
-        requester = (
-            f"copilot for {request.requested_by}" if request.requester_is_copilot else request.requested_by
-        )
-        table.add_row(
+    rows = [
+        (
             request.id,
             request.status,
             request.tool,
             request.environment or "",
-            requester,
+            f"copilot for {request.requested_by}" if request.requester_is_copilot else request.requested_by,
             request.risk,
             request.created_at.strftime("%Y-%m-%d %H:%M"),
             request.expires_at.strftime("%Y-%m-%d %H:%M"),
         )
-    Console().print(table)
+        for request in page.items
+    ]
+    print_table(columns, rows)
 
 
 @app.command("approve")

@@ -8,11 +8,11 @@ from typing import Annotated
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
 from adapters.demo.build import WorldSpec
 from adapters.demo.scenario import load_library
 from adapters.demo.world import DEFAULT_SCENARIO, prepare_world
+from console.commands.tables import Col, print_table
 from core_client.settings import load_settings
 
 app = typer.Typer(help="Build or reset the embedded demo world.", invoke_without_command=True)
@@ -38,11 +38,12 @@ def demo(
     console = Console()
     library = load_library(extra)
     if list_:
-        table = Table("name", "title", "question")
-        for name in library.names():
-            s = library.get(name)
-            table.add_row(name, s.title, s.question)
-        console.print(table)
+        scenarios_ = [library.get(name) for name in library.names()]
+        print_table(
+            (Col("name"), Col("title", wrap=True), Col("question", wrap=True)),
+            [(name, s.title, s.question) for name, s in zip(library.names(), scenarios_, strict=True)],
+            console=console,
+        )
         return
     spec = WorldSpec(
         seed if seed is not None else settings.demo.seed,

@@ -8,7 +8,6 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.table import Column, Table
 from rich.text import Text
 
 from console.commands.ask import (
@@ -21,6 +20,7 @@ from console.commands.ask import (
     print_outcome,
 )
 from console.commands.identity import cli_actor, open_directory, signed_in
+from console.commands.tables import Col, print_table
 from copilot.machine import RunState
 from copilot.records import Lease, RunView
 from copilot.store import RunStore
@@ -62,9 +62,17 @@ def list_runs(
     if as_json:
         typer.echo("[" + ",".join(run.model_dump_json() for run in runs) + "]")
         return
-    table = Table(Column("id", no_wrap=True), "state", "user", "planner", "steps", "created", "question")
-    for run in runs:
-        table.add_row(
+    columns = (
+        Col("id"),
+        Col("state"),
+        Col("user"),
+        Col("planner", optional=True),
+        Col("steps", optional=True),
+        Col("created"),
+        Col("question", wrap=True),
+    )
+    rows = [
+        (
             run.id,
             run.state.value,
             run.user,
@@ -73,7 +81,9 @@ def list_runs(
             run.created_at.strftime("%Y-%m-%d %H:%M"),
             run.question if run.error is None else f"{run.question} ({run.error})",
         )
-    Console().print(table)
+        for run in runs
+    ]
+    print_table(columns, rows)
 
 
 @app.command("show")

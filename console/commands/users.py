@@ -12,14 +12,12 @@ from datetime import datetime, timedelta
 from typing import Annotated
 
 import typer
-from rich.console import Console
-from rich.table import Column, Table
 
 from console.commands.identity import open_directory, signed_in
+from console.commands.tables import Col, print_table
 from core_client.errors import BadQuery
 from core_client.identity import Role
 from core_client.store import User
-from core_client.users import TokenListing
 
 app = typer.Typer(help="Local users, their roles and API tokens.", no_args_is_help=True)
 tokens = typer.Typer(help="API tokens: issue, list (with last use) and revoke.", no_args_is_help=True)
@@ -96,9 +94,16 @@ def list_users(as_json: JsonFlag = False) -> None:
     if as_json:
         typer.echo(json.dumps([user_json(user) for user in users]))
         return
-    table = Table("username", "name", "email", "role", "disabled", "created")
-    for user in users:
-        table.add_row(
+    columns = (
+        Col("username"),
+        Col("name", wrap=True),
+        Col("email", optional=True),
+        Col("role"),
+        Col("disabled"),
+        Col("created", optional=True),
+    )
+    rows = [
+        (
             user.username,
             user.display_name,
             user.email or "",
@@ -106,7 +111,9 @@ def list_users(as_json: JsonFlag = False) -> None:
             "yes" if user.disabled else "",
             _when(user.created_at),
         )
-    Console().print(table)
+        for user in users
+    ]
+    print_table(columns, rows)
 
 
 @app.command("role")
@@ -188,14 +195,17 @@ def list_tokens(
     if as_json:
         typer.echo(json.dumps([item.model_dump(mode="json") for item in listing]))
         return
-    Console().print(token_table(listing))
-
-
-def token_table(listing: list[TokenListing]) -> Table:
-    """Tokens as a table: id, user, label, state, created, expires, last used."""
-    table = Table(Column("id", no_wrap=True), "user", "label", "state", "created", "expires", "last used")
-    for item in listing:
-        table.add_row(
+    columns = (
+        Col("id"),
+        Col("user"),
+        Col("label", wrap=True),
+        Col("state"),
+        Col("created", optional=True),
+        Col("expires"),
+        Col("last used", optional=True),
+    )
+    rows = [
+        (
             item.id,
             item.user,
             item.label,
@@ -204,7 +214,9 @@ def token_table(listing: list[TokenListing]) -> Table:
             _when(item.expires_at),
             _when(item.last_used_at) or "never",
         )
-    return table
+        for item in listing
+    ]
+    print_table(columns, rows)
 
 
 @tokens.command("revoke")

@@ -70,7 +70,7 @@ def _error() -> rx.Component:
     )
 
 
-def _card(heading: str, intro: str, form: rx.Component) -> rx.Component:
+def _card(heading: str, intro: str | rx.Component, form: rx.Component) -> rx.Component:
     return rx.center(
         rx.card(
             rx.vstack(
@@ -81,7 +81,9 @@ def _card(heading: str, intro: str, form: rx.Component) -> rx.Component:
                     spacing="2",
                 ),
                 rx.heading(heading, size="4"),
-                rx.text(intro, size="2", color=rx.color("gray", 11)),
+                intro
+                if isinstance(intro, rx.Component)
+                else rx.text(intro, size="2", color=rx.color("gray", 11)),
                 _error(),
                 form,
                 spacing="4",
@@ -147,6 +149,12 @@ def first_admin_form() -> rx.Component:
     )
     return _card(
         "First run",
-        "No user exists yet. Create the first admin; they can add everyone else with `opspilot users add`.",
+        rx.text(
+            "No user exists yet. Create the first admin; they can add everyone else with ",
+            rx.code("opspilot users add"),
+            ".",
+            size="2",
+            color=rx.color("gray", 11),
+        ),
         form,
     )

@@ -14,8 +14,9 @@ def time_axis(data_key: str = "label") -> rx.Component:
     return rx.recharts.x_axis(data_key=data_key, interval="preserveStartEnd", min_tick_gap=24, **AXIS_STYLE)
 
 
-def value_axis() -> rx.Component:
-    return rx.recharts.y_axis(width=56, **AXIS_STYLE)
+def value_axis(domain: rx.Var[list[float | str]] | list[float | str] | None = None) -> rx.Component:
+    """The y axis; ``domain`` as recharts takes it (``[0, "auto"]`` for a quantity never below 0)."""
+    return rx.recharts.y_axis(width=56, **AXIS_STYLE, **({"domain": domain} if domain is not None else {}))
 
 
 def grid() -> rx.Component:

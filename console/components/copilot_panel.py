@@ -1,10 +1,17 @@
-"""The Copilot panel beside every page, and its approval dialog."""
+"""The Copilot panel beside every page, and its approval dialog.
+
+The panel is as wide as the person drags its left edge (the width lives in the browser: a CSS variable on the
+document, kept in localStorage, so it survives page changes and reloads without a round trip), or covers the
+page below the header when full-screen. Everything an answer holds is plain text: it quotes data.
+"""
 
 from __future__ import annotations
 
 import reflex as rx
 
-from console.backend.copilot import Citation, ProposalRow, ToolCard, TurnView
+from console.backend.copilot import AnswerView, Citation, ClaimView, ProposalRow, ToolCard, TurnView
+from console.components.header import HEADER_HEIGHT
+from console.state.copilot import ConversationState
 from console.state.copilot import CopilotPanelState as S
 
 # Tool arguments and results are long unbroken JSON: one line each, cut with an ellipsis (the run page has them whole).
@@ -19,6 +26,42 @@ STATE_COLORS = {
     "FAILED": "red",
 }
 
+# The panel's width: a CSS variable on <html>, set while dragging its edge and kept in localStorage.
+WIDTH_VAR = "--copilot-width"
+WIDTH_KEY = "opspilot.copilot.width"
+DEFAULT_WIDTH = "28rem"
+MIN_WIDTH_PX = 320
+# The panel's width on screen, whatever was dragged: the layout keeps the same room free beside the page.
+PANEL_WIDTH = f"clamp({MIN_WIDTH_PX}px, var({WIDTH_VAR}, {DEFAULT_WIDTH}), 75vw)"
+RESTORE_WIDTH = (
+    f"const w = localStorage.getItem('{WIDTH_KEY}');"
+    f" if (w) document.documentElement.style.setProperty('{WIDTH_VAR}', w);"
+)
+# Runs in the browser only (rx.call_script in a trigger never reaches the backend): follow the pointer until it
+# is released; the panel sits at the right edge, so its width is the distance from the pointer to that edge.
+DRAG_WIDTH = f"""
+(() => {{
+  const root = document.documentElement;
+  const move = (event) => {{
+    const width = Math.min(Math.max(window.innerWidth - event.clientX, {MIN_WIDTH_PX}), window.innerWidth * 0.75);
+    root.style.setProperty('{WIDTH_VAR}', Math.round(width) + 'px');
+  }};
+  const stop = () => {{
+    window.removeEventListener('pointermove', move);
+    window.removeEventListener('pointerup', stop);
+    document.body.style.userSelect = '';
+    const width = root.style.getPropertyValue('{WIDTH_VAR}');
+    if (width) localStorage.setItem('{WIDTH_KEY}', width);
+  }};
+  document.body.style.userSelect = 'none';
+  window.addEventListener('pointermove', move);
+  window.addEventListener('pointerup', stop);
+}})()
+"""
+RESET_WIDTH = (
+    f"document.documentElement.style.removeProperty('{WIDTH_VAR}'); localStorage.removeItem('{WIDTH_KEY}');"
+)
+
 
 def state_badge(state: rx.Var[str]) -> rx.Component:
     return rx.badge(
@@ -31,19 +74,35 @@ def state_badge(state: rx.Var[str]) -> rx.Component:
 
 
 def citation_chip(citation: rx.Var[Citation]) -> rx.Component:
-    """``[n] kind``, opening the evidence on its console page."""
+    """``[n] kind``, opening the evidence on its console page; its excerpt on hover."""
     return rx.tooltip(
         rx.link(
-            rx.badge(
-                rx.text("[", citation.number, "] ", citation.kind),
-                variant="surface",
-                size="1",
-                cursor="pointer",
-            ),
+            rx.badge("[", citation.number, "] ", citation.kind, variant="surface", size="1"),
             href=citation.href,
             data_testid="citation",
         ),
         content=citation.excerpt,
+    )
+
+
+def _claim(answer: rx.Var[AnswerView], claim: rx.Var[ClaimView]) -> rx.Component:
+    """A claim, then ``[n]`` for each piece of evidence it cites, each opening that evidence."""
+    return rx.el.li(
+        claim.text,
+        rx.foreach(
+            claim.numbers,
+            lambda number: rx.link(
+                "[",
+                number,
+                "]",
+                href=answer.citations[number - 1].href,
+                title=answer.citations[number - 1].excerpt,
+                margin_left="0.2rem",
+                size="1",
+                data_testid="claim-citation",
+            ),
+        ),
+        data_testid="claim",
     )
 
 
@@ -55,7 +114,7 @@ def _tool_card(card: rx.Var[ToolCard]) -> rx.Component:
             ),
             rx.code(card.tool, size="1"),
             rx.spacer(),
-            rx.text(card.duration, size="1", color=rx.color("gray", 10)),
+            rx.text(card.duration, size="1", color=rx.color("gray", 10), white_space="nowrap"),
             align="center",
             width="100%",
         ),
@@ -65,34 +124,56 @@ def _tool_card(card: rx.Var[ToolCard]) -> rx.Component:
         border=f"1px solid {rx.color('gray', 5)}",
         border_radius="var(--radius-2)",
         width="100%",
+        min_width="0",
         data_testid="tool-card",
     )
 
 
 def _proposal(turn: rx.Var[TurnView], proposal: rx.Var[ProposalRow]) -> rx.Component:
     return rx.hstack(
-        rx.code(proposal.tool, size="1"),
-        rx.text(proposal.reason, size="1", flex="1"),
-        rx.cond(
-            S.can_act & turn.done,
-            rx.button(
-                "Propose",
-                size="1",
-                variant="soft",
-                on_click=S.propose(turn.run_id, proposal.index),
-                data_testid="propose-action",
-            ),
+        rx.vstack(
+            rx.code(proposal.tool, size="1"),
+            rx.text(proposal.reason, size="1", color=rx.color("gray", 11)),
+            spacing="1",
+            flex="1",
+            min_width="0",
+        ),
+        rx.button(
+            "Propose",
+            size="1",
+            variant="soft",
+            flex_shrink="0",
+            disabled=S.live | S.asking,
+            on_click=S.propose(turn.run_id, proposal.index),
+            data_testid="propose-action",
         ),
         align="center",
         width="100%",
     )
 
 
-def _answer(turn: rx.Var[TurnView]) -> rx.Component:
-    answer = turn.answer
+def answer_body(answer: rx.Var[AnswerView]) -> rx.Component:
+    """What an answer says, as plain text: the summary, the claims with their evidence, the root cause, and
+    what could not be checked (the panel and the run page show answers alike)."""
     return rx.vstack(
-        rx.markdown(answer.markdown, component_map={"p": lambda text: rx.text(text, size="2")}),
-        rx.hstack(rx.foreach(answer.citations, citation_chip), wrap="wrap", spacing="1"),
+        rx.text(answer.summary, size="2", weight="medium", data_testid="answer-summary"),
+        rx.cond(
+            answer.claims.length() > 0,
+            rx.el.ul(
+                rx.foreach(answer.claims, lambda claim: _claim(answer, claim)),
+                style={
+                    "padding_left": "1.1rem",
+                    "margin": "0",
+                    "list_style_type": "disc",
+                    "font_size": "var(--font-size-2)",
+                    "line_height": "var(--line-height-2)",
+                },
+            ),
+        ),
+        rx.cond(
+            answer.citations.length() > 0,
+            rx.hstack(rx.foreach(answer.citations, citation_chip), wrap="wrap", spacing="1"),
+        ),
         rx.cond(
             answer.root_cause != "",
             rx.text(
@@ -113,16 +194,29 @@ def _answer(turn: rx.Var[TurnView]) -> rx.Component:
                 spacing="0",
             ),
         ),
+        spacing="2",
+        width="100%",
+        min_width="0",
+    )
+
+
+def _answer(turn: rx.Var[TurnView]) -> rx.Component:
+    answer = turn.answer
+    return rx.vstack(
+        answer_body(answer),
+        # Only people who may act see proposals: for a viewer there is nothing to do with them.
         rx.cond(
-            answer.proposals.length() > 0,
+            S.can_act & turn.done & (answer.proposals.length() > 0),
             rx.vstack(
                 rx.text("Proposed follow-ups (each needs a person's approval)", size="1", weight="bold"),
                 rx.foreach(answer.proposals, lambda proposal: _proposal(turn, proposal)),
-                spacing="0",
+                spacing="2",
+                width="100%",
             ),
         ),
         spacing="2",
         width="100%",
+        min_width="0",
         data_testid="copilot-answer",
     )
 
@@ -135,6 +229,7 @@ def _turn(turn: rx.Var[TurnView]) -> rx.Component:
             padding="0.5rem 0.75rem",
             border_radius="var(--radius-3)",
             align_self="end",
+            max_width="90%",
         ),
         rx.hstack(
             rx.foreach(turn.states, state_badge),
@@ -146,14 +241,14 @@ def _turn(turn: rx.Var[TurnView]) -> rx.Component:
         ),
         rx.cond(
             turn.waiting,
-            rx.callout(
-                rx.text(
+            rx.callout.root(
+                rx.callout.icon(rx.icon("shield-alert")),
+                rx.callout.text(
                     "Waiting for a person to approve ",
                     rx.code(turn.pending.tool),
                     ". ",
                     rx.link("Open the Approvals inbox", href="/approvals"),
                 ),
-                icon="shield-alert",
                 color_scheme="amber",
                 size="1",
             ),
@@ -166,11 +261,16 @@ def _turn(turn: rx.Var[TurnView]) -> rx.Component:
         rx.cond(
             turn.tools.length() > 0,
             rx.el.details(
-                rx.el.summary(rx.text("Tool calls (", turn.tools.length(), ")", size="1", as_="span")),
-                rx.vstack(rx.foreach(turn.tools, _tool_card), spacing="1", width="100%"),
+                rx.el.summary(
+                    rx.text.span("Tool calls (", turn.tools.length(), ")"),
+                    style={"cursor": "pointer", "font_size": "var(--font-size-1)"},
+                ),
+                rx.vstack(
+                    rx.foreach(turn.tools, _tool_card), spacing="1", width="100%", padding_top="0.25rem"
+                ),
                 # Open while the run works, so the calls stream in view; closed once it has answered.
                 open=turn.live,
-                width="100%",
+                style={"width": "100%"},
             ),
         ),
         rx.hstack(
@@ -188,6 +288,7 @@ def _turn(turn: rx.Var[TurnView]) -> rx.Component:
         ),
         spacing="2",
         width="100%",
+        min_width="0",
         padding_bottom="0.75rem",
         border_bottom=f"1px solid {rx.color('gray', 4)}",
         data_testid="copilot-turn",
@@ -200,9 +301,7 @@ def approval_dialog() -> rx.Component:
     return rx.alert_dialog.root(
         rx.alert_dialog.content(
             rx.alert_dialog.title("The Copilot asks to run ", rx.code(pending.tool)),
-            rx.alert_dialog.description(
-                rx.text("Risk: ", rx.text.strong(pending.risk), size="2"),
-            ),
+            rx.alert_dialog.description("Risk: ", rx.text.strong(pending.risk), size="2"),
             rx.vstack(
                 rx.code_block(
                     pending.arguments,
@@ -221,6 +320,16 @@ def approval_dialog() -> rx.Component:
                     width="100%",
                     data_testid="reject-reason",
                 ),
+                rx.cond(
+                    S.decision_error != "",
+                    rx.callout(
+                        S.decision_error,
+                        icon="triangle-alert",
+                        color_scheme="red",
+                        size="1",
+                        data_testid="decision-error",
+                    ),
+                ),
                 spacing="2",
                 width="100%",
                 margin_y="0.75rem",
@@ -236,6 +345,9 @@ def approval_dialog() -> rx.Component:
                     variant="soft",
                     on_click=S.reject,
                     loading=S.deciding,
+                    # A rejection tells the Copilot why: no reason, nothing to send.
+                    disabled=S.reject_reason.strip() == "",
+                    title="Give a reason to reject",
                     data_testid="reject-button",
                 ),
                 rx.button(
@@ -254,39 +366,42 @@ def approval_dialog() -> rx.Component:
     )
 
 
-def copilot_toggle() -> rx.Component:
-    """The header button that shows or hides the panel."""
-    return rx.button(
-        rx.icon("bot", size=16),
-        "Copilot",
-        variant=rx.cond(S.panel_open, "solid", "soft"),
-        on_click=S.toggle_panel,
-        size="2",
-        data_testid="copilot-toggle",
+def _icon_button(
+    icon: str | rx.Var[str], label: str | rx.Var[str], on_click: object, test_id: str
+) -> rx.Component:
+    return rx.icon_button(
+        rx.icon(icon, size=16),
+        variant="ghost",
+        on_click=on_click,
+        title=label,
+        aria_label=label,
+        data_testid=test_id,
     )
 
 
-def copilot_panel() -> rx.Component:
-    """The conversation column on the right of every page."""
-    return rx.cond(
-        S.panel_open,
+def _header() -> rx.Component:
+    return rx.hstack(
+        rx.icon("bot", size=18, color=rx.color("accent", 10)),
+        rx.heading("Copilot", size="4"),
+        rx.spacer(),
+        rx.cond(
+            S.panel_full,
+            _icon_button("minimize-2", "Back beside the page", S.toggle_full, "copilot-full"),
+            _icon_button("maximize-2", "Full screen", S.toggle_full, "copilot-full"),
+        ),
+        _icon_button("message-square-plus", "New conversation", S.new_conversation, "new-conversation"),
+        _icon_button("x", "Close", S.toggle_panel, "copilot-close"),
+        width="100%",
+        align="center",
+        spacing="3",
+    )
+
+
+def _conversation() -> rx.Component:
+    return rx.box(
         rx.vstack(
-            rx.hstack(
-                rx.icon("bot", size=18, color=rx.color("accent", 10)),
-                rx.heading("Copilot", size="4"),
-                rx.spacer(),
-                rx.tooltip(
-                    rx.icon_button(
-                        rx.icon("message-square-plus", size=16), variant="ghost", on_click=S.new_conversation
-                    ),
-                    content="New conversation",
-                ),
-                rx.icon_button(rx.icon("x", size=16), variant="ghost", on_click=S.toggle_panel),
-                width="100%",
-                align="center",
-            ),
             rx.cond(
-                S.turns.length() == 0,
+                S.latest.run_id == "",
                 rx.text(
                     "Ask why something is failing. The Copilot investigates this page's scope, cites its evidence, "
                     "and changes nothing until a person approves it.",
@@ -294,53 +409,108 @@ def copilot_panel() -> rx.Component:
                     color=rx.color("gray", 10),
                 ),
             ),
-            rx.scroll_area(
-                rx.vstack(rx.foreach(S.turns, _turn), spacing="3", width="100%"),
-                type="auto",
-                scrollbars="vertical",
-                flex="1",
-            ),
-            rx.cond(
-                S.panel_error != "",
-                rx.callout(S.panel_error, icon="triangle-alert", color_scheme="red", size="1"),
-            ),
-            rx.form(
-                rx.hstack(
-                    rx.input(
-                        name="question",
-                        placeholder=rx.cond(
-                            S.turns.length() > 0, "Ask a follow-up…", "Why is checkout failing?"
-                        ),
-                        value=S.draft,
-                        on_change=S.set_draft,
-                        width="100%",
-                        data_testid="copilot-input",
-                    ),
-                    rx.button(
-                        rx.icon("send", size=16),
-                        type="submit",
-                        loading=S.asking | S.live,
-                        data_testid="copilot-ask",
-                    ),
-                    width="100%",
-                ),
-                on_submit=S.submit,
-                reset_on_submit=True,
-                width="100%",
-            ),
-            approval_dialog(),
-            width="26rem",
-            min_width="26rem",
-            max_width="26rem",
-            overflow_x="hidden",
-            height="calc(100vh - 3.5rem)",
-            position="sticky",
-            top="0",
-            padding="1rem",
-            border_left=f"1px solid {rx.color('gray', 5)}",
-            background=rx.color("gray", 1),
+            rx.foreach(ConversationState.earlier, _turn),
+            rx.cond(S.latest.run_id != "", _turn(S.latest)),
             spacing="3",
-            data_testid="copilot-panel",
+            width="100%",
+            # Full screen, a line of text stays readable.
+            max_width=rx.cond(S.panel_full, "60rem", "none"),
+            margin_x="auto",
+        ),
+        flex="1",
+        min_height="0",
+        width="100%",
+        overflow_y="auto",
+        padding_right="0.25rem",
+        data_testid="copilot-conversation",
+    )
+
+
+def _ask_form() -> rx.Component:
+    return rx.form(
+        rx.hstack(
+            rx.input(
+                name="question",
+                placeholder=rx.cond(S.latest.run_id != "", "Ask a follow-up…", "Why is checkout failing?"),
+                value=S.draft,
+                on_change=S.set_draft,
+                width="100%",
+                data_testid="copilot-input",
+            ),
+            rx.button(
+                rx.icon("send", size=16),
+                type="submit",
+                loading=S.asking | S.live,
+                aria_label="Ask",
+                data_testid="copilot-ask",
+            ),
+            width="100%",
+        ),
+        on_submit=S.submit,
+        reset_on_submit=True,
+        width="100%",
+    )
+
+
+def _edge() -> rx.Component:
+    """The panel's left edge: drag it to resize, double-click it to go back to the default width."""
+    return rx.box(
+        position="absolute",
+        left="0",
+        top="0",
+        bottom="0",
+        width="6px",
+        cursor="col-resize",
+        z_index="1",
+        title="Drag to resize; double-click for the default width",
+        on_mouse_down=rx.call_script(DRAG_WIDTH),
+        on_double_click=rx.call_script(RESET_WIDTH),
+        _hover={"background": rx.color("accent", 6)},
+        data_testid="copilot-resize",
+    )
+
+
+def copilot_panel() -> rx.Component:
+    """The conversation column at the right of every page, below the header (or over the page, full-screen).
+
+    It is fixed to the window, so its question box stays in view however long the page; the layout leaves it
+    room (``PANEL_WIDTH``).
+    """
+    full = S.panel_full
+    return rx.fragment(
+        rx.cond(
+            S.panel_open,
+            rx.vstack(
+                rx.cond(full, rx.fragment(), _edge()),
+                _header(),
+                _conversation(),
+                rx.cond(
+                    S.panel_error != "",
+                    rx.callout(
+                        S.panel_error,
+                        icon="triangle-alert",
+                        color_scheme="red",
+                        size="1",
+                        width="100%",
+                        data_testid="copilot-error",
+                    ),
+                ),
+                _ask_form(),
+                position="fixed",
+                top=HEADER_HEIGHT,
+                right="0",
+                bottom="0",
+                left=rx.cond(full, "0", "auto"),
+                width=rx.cond(full, "auto", PANEL_WIDTH),
+                overflow_x="hidden",
+                padding="1rem",
+                border_left=f"1px solid {rx.color('gray', 5)}",
+                background=rx.color("gray", 1),
+                z_index="20",
+                spacing="3",
+                on_mount=rx.call_script(RESTORE_WIDTH),
+                data_testid="copilot-panel",
+            ),
         ),
         # The dialog must reach approvers even while the panel is closed.
         approval_dialog(),

@@ -6,9 +6,10 @@ from __future__ import annotations
 import reflex as rx
 
 from console.components.auth import user_menu
-from console.components.copilot_panel import copilot_toggle
+from console.state.copilot import CopilotPanelState
 
 APP_NAME = "OpsPilot"
+HEADER_HEIGHT = "3.5rem"
 
 
 def brand() -> rx.Component:
@@ -26,6 +27,18 @@ def brand() -> rx.Component:
     )
 
 
+def copilot_toggle() -> rx.Component:
+    """The button that shows or hides the Copilot panel."""
+    return rx.button(
+        rx.icon("bot", size=16),
+        "Copilot",
+        variant=rx.cond(CopilotPanelState.panel_open, "solid", "soft"),
+        on_click=CopilotPanelState.toggle_panel,
+        size="2",
+        data_testid="copilot-toggle",
+    )
+
+
 def header(title: str) -> rx.Component:
     """The header for a page called ``title``."""
     return rx.hstack(
@@ -37,8 +50,13 @@ def header(title: str) -> rx.Component:
         rx.color_mode.button(data_testid="theme-toggle"),
         align="center",
         spacing="4",
-        height="3.5rem",
+        height=HEADER_HEIGHT,
         padding_x="1.25rem",
         border_bottom=f"1px solid {rx.color('gray', 5)}",
         width="100%",
+        # Always in view, so the Copilot's toggle is too, and the panel below it lines up with it.
+        position="sticky",
+        top="0",
+        z_index="30",
+        background=rx.color("gray", 1),
     )

@@ -8,11 +8,12 @@ from collections.abc import Callable
 import reflex as rx
 from reflex.event import EventType
 
-from console.components.copilot_panel import copilot_panel
+from console.components.copilot_panel import PANEL_WIDTH, copilot_panel
 from console.components.header import APP_NAME, header
 from console.components.navigation import sidebar
 from console.components.scope_bar import scope_bar
 from console.components.sources_banner import sources_banner
+from console.state.copilot import CopilotPanelState
 from console.state.scope import ScopeState, register_page_load
 from console.state.sources import SourcesState
 
@@ -28,19 +29,22 @@ def console_page(
 
     def register(content: Callable[[], rx.Component]) -> Callable[[], rx.Component]:
         def page() -> rx.Component:
-            return rx.vstack(
+            return rx.box(
                 header(title),
-                sources_banner(),
-                scope_bar(),
-                rx.hstack(
-                    sidebar(),
-                    rx.box(content(), flex="1", padding="1.5rem", min_width="0"),
-                    copilot_panel(),
-                    align="start",
-                    spacing="0",
-                    width="100%",
+                rx.box(
+                    sources_banner(),
+                    scope_bar(),
+                    rx.hstack(
+                        sidebar(),
+                        rx.box(content(), flex="1", padding="1.5rem", min_width="0"),
+                        align="start",
+                        spacing="0",
+                        width="100%",
+                    ),
+                    # The open panel is fixed at the right: the page keeps out from under it.
+                    margin_right=rx.cond(CopilotPanelState.panel_open, PANEL_WIDTH, "0"),
                 ),
-                spacing="0",
+                copilot_panel(),
                 width="100%",
                 min_height="100vh",
             )

@@ -140,8 +140,34 @@ def list_panel(
     return panel(title, icon, body, error=state.error, loading=state.loading, test_id=test_id)
 
 
-def link_cell(text: rx.Var[str], href: rx.Var[str], *, test_id: str | None = None) -> rx.Component:
-    return rx.table.cell(rx.link(text, href=href, weight="medium", data_testid=test_id))
+def link_cell(
+    text: rx.Var[str],
+    href: rx.Var[str],
+    *,
+    test_id: str | None = None,
+    nowrap: bool = False,
+    detail: rx.Var[str] | None = None,
+) -> rx.Component:
+    """A cell linking to a record; ``nowrap`` for identifiers, which must read on one line; ``detail`` in
+    small print below (what would otherwise take columns of its own)."""
+    link = rx.link(
+        text, href=href, weight="medium", white_space="nowrap" if nowrap else None, data_testid=test_id
+    )
+    if detail is None:
+        return rx.table.cell(link)
+    return rx.table.cell(rx.vstack(link, _detail(detail), spacing="0"))
+
+
+def _detail(text: rx.Var[str]) -> rx.Component:
+    return rx.text(text, size="1", color=rx.color("gray", 10), white_space="nowrap")
+
+
+def name_cell(name: rx.Var[str], detail: rx.Var[str] | None = None) -> rx.Component:
+    """An identifier (a service, an id) on one line, with an optional detail in small print below it."""
+    text = rx.text(name, size="2", white_space="nowrap")
+    if detail is None:
+        return rx.table.cell(text)
+    return rx.table.cell(rx.vstack(text, _detail(detail), spacing="0"))
 
 
 def age_cell(age: rx.Var[str], moment: rx.Var[str]) -> rx.Component:

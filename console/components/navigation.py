@@ -7,6 +7,10 @@ from dataclasses import dataclass
 import reflex as rx
 
 from console.state.approvals import ApprovalsBadgeState
+from console.state.copilot import CopilotPanelState
+
+# With the Copilot open the sidebar keeps only its icons, leaving the page its room.
+COMPACT = CopilotPanelState.panel_open
 
 
 @dataclass(frozen=True)
@@ -39,12 +43,12 @@ def _nav_link(item: NavItem) -> rx.Component:
     active = rx.State.router.url.path == item.route
     return rx.link(
         rx.hstack(
-            rx.icon(item.icon, size=18),
-            rx.text(item.label, size="3"),
+            rx.icon(item.icon, size=18, flex_shrink="0"),
+            rx.text(item.label, size="3", display=rx.cond(COMPACT, "none", "inline"), white_space="nowrap"),
             _badge(item),
             align="center",
             spacing="3",
-            padding_x="0.75rem",
+            padding_x=rx.cond(COMPACT, "0.5rem", "0.75rem"),
             padding_y="0.5rem",
             border_radius="var(--radius-3)",
             width="100%",
@@ -55,6 +59,8 @@ def _nav_link(item: NavItem) -> rx.Component:
         href=item.route,
         underline="none",
         width="100%",
+        title=item.label,
+        aria_label=item.label,
         data_testid=item.test_id,
     )
 
@@ -82,9 +88,10 @@ def sidebar() -> rx.Component:
         *(_nav_link(item) for item in NAV_ITEMS),
         on_mount=ApprovalsBadgeState.refresh,
         spacing="1",
-        width="13rem",
-        min_width="13rem",
-        padding="1rem 0.75rem",
+        width=rx.cond(COMPACT, "auto", "13rem"),
+        min_width=rx.cond(COMPACT, "0", "13rem"),
+        flex_shrink="0",
+        padding=rx.cond(COMPACT, "1rem 0.5rem", "1rem 0.75rem"),
         border_right=f"1px solid {rx.color('gray', 5)}",
         min_height="calc(100vh - 3.5rem)",
         align_self="stretch",

@@ -37,12 +37,14 @@ def panel(
     icon: str,
     body: rx.Component,
     *,
-    error: rx.Var[str],
-    loading: rx.Var[bool],
+    error: rx.Var[str] | None = None,
+    loading: rx.Var[bool] | None = None,
     test_id: str,
     aside: rx.Component | None = None,
 ) -> rx.Component:
-    """A panel whose ``body`` is replaced by an error banner or a loading skeleton as the state says."""
+    """A panel whose ``body`` is replaced by an error banner or a loading skeleton as the state says (a panel
+    given neither always shows its body)."""
+    content = body if loading is None else rx.cond(loading, loading_skeleton(), body)
     return rx.card(
         rx.vstack(
             rx.hstack(
@@ -53,11 +55,7 @@ def panel(
                 align="center",
                 width="100%",
             ),
-            rx.cond(
-                error != "",
-                error_banner(error),
-                rx.cond(loading, loading_skeleton(), body),
-            ),
+            content if error is None else rx.cond(error != "", error_banner(error), content),
             spacing="3",
             width="100%",
         ),

@@ -125,6 +125,17 @@ def scope_bar() -> rx.Component:
                 rx.icon("triangle-alert", size=16, color=rx.color("amber", 10)), content=S.scope_error
             ),
         ),
+        rx.cond(
+            S.range_problem != "",
+            rx.callout(
+                S.range_problem,
+                icon="calendar-x",
+                color_scheme="amber",
+                size="1",
+                width="100%",
+                data_testid="range-problem",
+            ),
+        ),
         align="center",
         spacing="4",
         wrap="wrap",

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from typing import TypeVar
+from urllib.parse import urlsplit
 
 import reflex as rx
 from reflex.event import EventSpec
@@ -24,11 +25,17 @@ Q = TypeVar("Q", bound=ScopedQuery)
 
 
 def history_event(url: str, *, push: bool) -> EventSpec:
-    """Write ``url`` into the address bar without reloading: a new history entry, or in place of the current."""
+    """Write ``url`` into the address bar without reloading: a new history entry, or in place of the current.
+
+    Only while the browser is still on ``url``'s page: a query that finishes after the person has gone Back (or
+    anywhere else) must not write its page's address over the one they are on.
+    """
     method = "pushState" if push else "replaceState"
     target = json.dumps(url)
+    page = json.dumps(urlsplit(url).path.rstrip("/"))
     return rx.call_script(
-        f"if (window.location.pathname.replace(/\\/$/, '') + window.location.search !== {target}) "
+        f"if (window.location.pathname.replace(/\\/$/, '') === {page} "
+        f"&& window.location.pathname.replace(/\\/$/, '') + window.location.search !== {target}) "
         f"window.history.{method}(window.history.state, '', {target})"
     )
 
@@ -63,3 +70,8 @@ class AddressedQuery(rx.State, mixin=True):
 
     def _push_url(self, changes: Mapping[str, str | None]) -> EventSpec:
         return history_event(self._url_with(changes), push=True)
+
+    def _left(self, path: str) -> bool:
+        """Whether the browser has moved on from ``path`` (the page a background query started on): its
+        results may still be kept, but must not move the person anywhere (call under the state lock)."""
+        return self.router.url.path.rstrip("/") != path.rstrip("/")

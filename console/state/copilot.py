@@ -5,6 +5,11 @@ global scope. A background event follows the run's event stream; it takes the st
 back, never while waiting. A run that waits in NEEDS_APPROVAL opens the approval dialog for people allowed to
 approve; the decision is checked again on the server (``Copilot.approve`` consults the approval policy).
 
+Only what changed goes to the browser: a run's events change ``CopilotPanelState.latest`` (the turn it streams
+into) and nothing else, while the turns before it sit in ``ConversationState``, a state of their own that changes
+once per question, when the latest turn joins them. So the bytes and the rendering of a run's event do not grow
+with the length of the conversation.
+
 ``investigate(question)`` is the hook other pages use (the incident page's Investigate button): it opens the panel
 and asks.
 """
@@ -23,36 +28,49 @@ from console.backend.copilot import PendingApproval, TurnView, turn_view
 from console.state.approvals import ApprovalsBadgeState
 from console.state.record import linked_key
 from console.state.scope import ScopeState
-from console.state.session import SESSION_ENDED
+from console.state.session import SESSION_ENDED, SessionState
 from copilot.planning import PageContext
 from core_client.errors import Forbidden, NotFound, OpsPilotError
 
+# Turns shown: the live (or latest) one and the ones before it.
 MAX_TURNS = 8
+STILL_WORKING = "The Copilot is still working on the last question: wait for its answer, or cancel it."
+
+
+class ConversationState(SessionState):
+    """The conversation's earlier turns, settled: they change once per question (when the latest turn joins
+    them), never while a run streams, so a run's events neither carry nor re-render them."""
+
+    earlier: list[TurnView] = []
 
 
 class CopilotPanelState(ScopeState):
-    """The conversation shown in the panel: only its latest turns, each a small view of its run."""
+    """The panel, and the conversation's latest turn: the one a run streams into (see the module docstring)."""
 
     panel_open: bool = False
+    # The panel over the whole page instead of beside it.
+    panel_full: bool = False
     conversation_id: str = ""
-    turns: list[TurnView] = []
+    latest: TurnView = TurnView()
     draft: str = ""
     asking: bool = False
     panel_error: str = ""
     reject_reason: str = ""
     deciding: bool = False
+    # Why the last decision in the dialog did not go through (shown in the dialog).
+    decision_error: str = ""
     dismissed_request: str = ""
 
     @rx.var
     def live(self) -> bool:
-        return any(turn.live for turn in self.turns)
+        return self.latest.live
 
     @rx.var
     def approval(self) -> PendingApproval:
-        """What the newest waiting run asks this person to decide (empty when nothing, or dismissed)."""
-        for turn in reversed(self.turns):
-            if turn.pending.request_id and turn.pending.request_id != self.dismissed_request:
-                return turn.pending
+        """What the waiting run asks this person to decide (empty when nothing, or dismissed)."""
+        pending = self.latest.pending
+        if pending.request_id and pending.request_id != self.dismissed_request:
+            return pending
         return PendingApproval()
 
     @rx.var
@@ -62,6 +80,12 @@ class CopilotPanelState(ScopeState):
     @rx.event
     def toggle_panel(self) -> None:
         self.panel_open = not self.panel_open
+        self.panel_full = self.panel_full and self.panel_open
+
+    @rx.event
+    def toggle_full(self) -> None:
+        """The panel over the whole page, or back beside it."""
+        self.panel_full = not self.panel_full
 
     @rx.event
     def set_draft(self, value: str) -> None:
@@ -72,9 +96,18 @@ class CopilotPanelState(ScopeState):
         self.reject_reason = value
 
     @rx.event
-    def new_conversation(self) -> None:
-        if not self.live:
-            self.conversation_id, self.turns, self.panel_error = "", [], ""
+    async def new_conversation(self) -> None:
+        if self.live:
+            return
+        self.conversation_id, self.latest, self.panel_error = "", TurnView(), ""
+        (await self.get_state(ConversationState)).earlier = []
+
+    async def _show_new(self, turn: TurnView) -> None:
+        """Show ``turn`` as the latest; the one it follows joins the earlier turns (call under the state lock)."""
+        if self.latest.run_id:
+            conversation = await self.get_state(ConversationState)
+            conversation.earlier = [*conversation.earlier, self.latest][-(MAX_TURNS - 1) :]
+        self.latest = turn
 
     @rx.event
     def submit(self, form: dict[str, str]) -> EventSpec | None:
@@ -110,7 +143,7 @@ class CopilotPanelState(ScopeState):
         """Start a run in this conversation and follow it until it ends."""
         async with self:
             if self.asking or self.live:
-                yield rx.toast.info("The Copilot is still working on the last question.")
+                self.panel_error = STILL_WORKING
                 return
             self.asking, self.panel_error, self.panel_open = True, "", True
             page, conversation = self._page(), self.conversation_id or None
@@ -133,7 +166,7 @@ class CopilotPanelState(ScopeState):
         async with self:
             self.asking = False
             self.conversation_id = view.conversation_id
-            self.turns = [*self.turns, turn_view(view)][-MAX_TURNS:]
+            await self._show_new(turn_view(view))
         async for event in self._follow(run_id):
             yield event
 
@@ -148,13 +181,16 @@ class CopilotPanelState(ScopeState):
             async with self:
                 self.panel_error = str(exc)
         turn = await self._refresh(run_id)
-        if turn is not None and turn.state == "DONE":
-            yield rx.toast.success("The Copilot has answered.")
-        elif turn is not None and turn.state == "FAILED":
+        async with self:
+            closed = not self.panel_open
+        # The open panel shows the outcome in place; a toast tells only someone who closed it.
+        if closed and turn.state == "DONE":
+            yield rx.toast.success("The Copilot has answered: open the panel to read it.")
+        elif closed and turn.state == "FAILED":
             yield rx.toast.error(f"The Copilot stopped: {turn.error}", duration=8000)
 
-    async def _refresh(self, run_id: str) -> TurnView | None:
-        """Re-read the run (and the request it waits on) and show it in place."""
+    async def _refresh(self, run_id: str) -> TurnView:
+        """Re-read the run (and the request it waits on) and show it in place, if anything changed."""
         copilot = await runtime.copilot()
         view = await copilot.get_run(run_id)
         request = None
@@ -166,7 +202,9 @@ class CopilotPanelState(ScopeState):
                 request = None
         turn = turn_view(view, request)
         async with self:
-            self.turns = [turn if t.run_id == run_id else t for t in self.turns]
+            # Assigning marks the var changed and sends it: only a change of the latest turn goes out.
+            if self.latest.run_id == run_id and self.latest != turn:
+                self.latest = turn
         return turn
 
     @rx.event(background=True)
@@ -188,9 +226,9 @@ class CopilotPanelState(ScopeState):
             if not request_id or self.deciding:
                 return
             if not approve and not reason:
-                yield rx.toast.error("Say why you reject it: the Copilot is told the reason.")
+                self.decision_error = "Say why you reject it: the Copilot is told the reason."
                 return
-            self.deciding = True
+            self.deciding, self.decision_error = True, ""
         try:
             user = await self.verified_user()
             # The dialog's text box is the rejection's reason; an approval carries none.
@@ -202,7 +240,8 @@ class CopilotPanelState(ScopeState):
                 reason=None if approve else reason,
             )
         except OpsPilotError as exc:
-            yield rx.toast.error(str(exc), duration=8000)
+            async with self:
+                self.decision_error = str(exc)
             return
         finally:
             async with self:
@@ -217,35 +256,37 @@ class CopilotPanelState(ScopeState):
     @rx.event
     def dismiss(self) -> None:
         """Close the dialog without deciding; the request still waits in the Approvals inbox."""
-        self.dismissed_request = self.approval.request_id
+        self.dismissed_request, self.decision_error = self.approval.request_id, ""
 
     @rx.event(background=True)
     async def propose(self, run_id: str, index: int) -> AsyncIterator[EventSpec]:
         """Offer a proposed action of a finished run: a follow-up run files the request and waits for a person."""
         async with self:
             if self.live:
-                yield rx.toast.info("The Copilot is still working on the last question.")
+                self.panel_error = STILL_WORKING
                 return
+            self.panel_error = ""
         try:
             user = await self.verified_user()
             copilot = await runtime.copilot()
             follow_up = await copilot.propose(run_id, index, by=user.actor())
         except OpsPilotError as exc:
-            yield rx.toast.error(str(exc), duration=8000)
+            async with self:
+                self.panel_error = str(exc)
             return
         async with self:
-            self.turns = [*self.turns, turn_view(follow_up)][-MAX_TURNS:]
-        yield rx.toast.info("Proposed: it waits for a person's approval.")
+            await self._show_new(turn_view(follow_up))
         async for event in self._follow(follow_up.id):
             yield event
 
     @rx.event(background=True)
-    async def cancel(self, run_id: str) -> AsyncIterator[EventSpec]:
+    async def cancel(self, run_id: str) -> None:
         try:
             user = await self.verified_user()
             copilot = await runtime.copilot()
             await copilot.cancel(run_id, user.actor())
         except OpsPilotError as exc:
-            yield rx.toast.error(str(exc), duration=8000)
+            async with self:
+                self.panel_error = str(exc)
             return
         await self._refresh(run_id)

@@ -123,6 +123,8 @@ class IncidentState(Acting, ScopeState):
                 if generation == self._generation:
                     self.error, self.loading, self.context_loading = str(exc), False, False
                     self.incident = SignalView(id=incident_id)
+                    # Nothing of an incident shown before stays behind the error.
+                    self.timeline, self.alerts, self.deploys, self.tickets, self.charts = [], [], [], [], []
             return
         async with self:
             if generation != self._generation:

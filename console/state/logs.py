@@ -32,6 +32,7 @@ from console.backend.logs import (
     line_context,
     lines_page,
     pattern_report,
+    severity_hint,
 )
 from console.backend.logs import volume as line_volume
 from console.backend.scope import ANY
@@ -41,6 +42,7 @@ from console.state.scope import ScopeState
 from core_client.errors import BadQuery, OpsPilotError
 from core_client.links import format_time
 
+PAGE = "/logs"
 # The severity picker's "no filter" value (a select cannot hold an empty value).
 ANY_SEVERITY = ANY
 SEVERITY_CHOICES: dict[str, str] = {
@@ -88,6 +90,10 @@ class LogsState(AddressedQuery, ScopeState):
     refreshing: bool = False
     lines_error: str = ""
     notice: str = ""
+    # The search names a level (see ``severity_hint``): the word, the filter meant and its picker label.
+    hint_word: str = ""
+    hint_severity: str = ""
+    hint_label: str = ""
 
     # One dict per bar (label, other, warn, error): recharts takes rows of plain objects.
     volume: list[dict[str, Any]] = []
@@ -147,6 +153,15 @@ class LogsState(AddressedQuery, ScopeState):
             yield event
 
     @rx.event(background=True)
+    async def use_severity(self) -> AsyncIterator[EventSpec]:
+        """Take the hint: filter by the level the search named, and search for the rest of its words."""
+        async with self:
+            hint = severity_hint(self._search.q, self._search.severity)
+        if hint is not None:
+            async for event in self._refine(q=hint.rest, severity=hint.severity):
+                yield event
+
+    @rx.event(background=True)
     async def show_line(self, log_id: str) -> AsyncIterator[EventSpec]:
         """Highlight one line (a pattern's example) among the current query's lines."""
         async for event in self._refine(highlight=log_id, tab="lines"):
@@ -178,6 +193,10 @@ class LogsState(AddressedQuery, ScopeState):
     def _show_query(self, search: LogSearch) -> None:
         self.q = search.q
         self.severity = search.severity or ANY_SEVERITY
+        hint = severity_hint(search.q, search.severity)
+        self.hint_word = hint.word if hint else ""
+        self.hint_severity = hint.severity if hint else ""
+        self.hint_label = SEVERITY_CHOICES.get(hint.severity, hint.severity) if hint else ""
         self.tab, self.highlight = search.tab, search.highlight
         self.since = input_value(search.since or search.window().midpoint)
 
@@ -196,8 +215,9 @@ class LogsState(AddressedQuery, ScopeState):
         if moved is not None:
             # The line is outside the scope's window (a link without times): open the window around it instead.
             async with self:
-                url = self._url_at(moved)
-            yield rx.redirect(url, replace=True)
+                url = None if self._left(PAGE) else self._url_at(moved)
+            if url is not None:
+                yield rx.redirect(url, replace=True)
             return
         loads: dict[str, Awaitable[Any]] = {
             "lines": highlight_page(core, search) if search.highlight else lines_page(core, search),
@@ -246,7 +266,7 @@ class LogsState(AddressedQuery, ScopeState):
     def _show_volume(self, value: Volume | None, error: str) -> None:
         self.volume_loading, self.volume_error = False, error
         self.volume = [asdict(bar) for bar in value.bars] if value else []
-        self.volume_total = _volume_note(value) if value else ""
+        self.volume_total = _volume_note(value, self._search) if value else ""
 
     def _show_patterns(self, value: PatternReport | None, error: str) -> None:
         self.patterns_loading, self.patterns_error = False, error
@@ -351,11 +371,13 @@ class LogsState(AddressedQuery, ScopeState):
                 self.context, self.context_error, self.context_loading = rows, error, False
 
 
-def _volume_note(volume: Volume) -> str:
+def _volume_note(volume: Volume, search: LogSearch) -> str:
+    """How many lines the bars count: every line of the window, or those the search matches."""
     minutes = volume.bucket_seconds / 60
     bucket = f"{minutes:g} min" if minutes < 60 else f"{minutes / 60:g} h"
     counted = " (newest counted)" if volume.truncated else ""
-    return f"{volume.total:,} lines{counted} · {bucket} bars"
+    matched = " match this search" if search.q or search.severity else ""
+    return f"{volume.total:,} lines{matched}{counted} · {bucket} bars"
 
 
 def _pattern_note(report: PatternReport) -> str:

@@ -20,6 +20,7 @@ from console.backend.metrics import (
     MetricChart,
     MetricOption,
     MetricView,
+    OnsetLine,
     mark_window,
     metric_chart,
     metric_options,
@@ -30,6 +31,7 @@ from console.state.scope import ScopeState
 from core_client.client import CoreClient
 from core_client.errors import BadQuery, OpsPilotError
 
+PAGE = "/metrics"
 # Shown first when a URL names no metric and the provider has it.
 DEFAULT_METRIC = "error_rate"
 
@@ -52,6 +54,9 @@ class MetricsState(AddressedQuery, ScopeState):
     band_of: str = ""
     band_note: str = ""
     anomalies: list[AnomalyMark] = []
+    onsets: list[OnsetLine] = []
+    # The value axis: from 0 for a quantity that is never negative (recharts' "auto" otherwise).
+    y_domain: list[float | str] = ["auto", "auto"]
     mark_label: str = ""
     series_note: str = ""
     chart_loading: bool = True
@@ -132,8 +137,9 @@ class MetricsState(AddressedQuery, ScopeState):
         if moved is not None:
             # The mark is outside the scope's window (a link without times): open the window around it instead.
             async with self:
-                url = self._url_at(moved)
-            yield rx.redirect(url, replace=True)
+                url = None if self._left(PAGE) else self._url_at(moved)
+            if url is not None:
+                yield rx.redirect(url, replace=True)
             return
         options, options_error = await _described(core, view.service)
         option = next((o for o in options if o.name == view.metric), None)
@@ -170,6 +176,8 @@ class MetricsState(AddressedQuery, ScopeState):
         self.band_of = chart.band_of if chart else ""
         self.band_note = chart.band_note if chart else ""
         self.anomalies = chart.anomalies if chart else []
+        self.onsets = chart.onsets if chart else []
+        self.y_domain = [chart.floor if chart and chart.floor is not None else "auto", "auto"]
         self.mark_label = chart.mark if chart else ""
         self.series_note = (
             f"{chart.shown} of {chart.total} series shown (anomalous ones first): group by a label or pick a "

@@ -1,4 +1,5 @@
-"""Copilot runs: the list (``/runs``) and one run's trace (``/runs/[id]``), followed live while it runs."""
+"""Copilot runs: the list (``/runs``, paged, filtered by state) and one run (``/runs/[id]``), followed live while
+it runs."""
 
 from __future__ import annotations
 
@@ -8,29 +9,26 @@ import reflex as rx
 from reflex.event import EventSpec
 
 from console import runtime
-from console.backend.copilot import RunDetail, RunRow, load_run, load_runs
+from console.backend.runs import RunDetail, RunRow, RunsFilters, load_run, load_runs
+from console.state.paging import PagedList, RowsPage
 from console.state.record import linked_key
 from console.state.scope import ScopeState
+from core_client.client import CoreClient
 from core_client.errors import OpsPilotError
 
 
-class RunsPageState(ScopeState):
-    loading: bool = True
-    error: str = ""
-    runs: list[RunRow] = []
+class RunsPageState(PagedList, ScopeState):
+    """The visible page of runs, newest first, and the state filter the URL holds."""
 
-    @rx.event(background=True)
-    async def load(self) -> None:
-        async with self:
-            self.loading = True
-        try:
-            rows = await load_runs(await runtime.copilot())
-        except OpsPilotError as exc:
-            async with self:
-                self.error, self.loading = str(exc), False
-            return
-        async with self:
-            self.runs, self.error, self.loading = rows, "", False
+    rows: list[RunRow] = []
+    status: str = ""
+
+    @classmethod
+    def _filter_type(cls) -> type[RunsFilters]:
+        return RunsFilters
+
+    async def _fetch(self, core: CoreClient, cursor: str | None) -> RowsPage:
+        return await load_runs(await runtime.copilot(), RunsFilters(status=self.status), cursor=cursor)
 
 
 class RunPageState(ScopeState):
@@ -38,6 +36,8 @@ class RunPageState(ScopeState):
 
     loading: bool = True
     error: str = ""
+    # Why cancelling failed (shown beside the button; the run stays on screen).
+    cancel_error: str = ""
     run: RunDetail = RunDetail()
 
     @rx.event(background=True)
@@ -50,7 +50,7 @@ class RunPageState(ScopeState):
             detail = await load_run(copilot, run_id)
         except OpsPilotError as exc:
             async with self:
-                self.error, self.loading = str(exc), False
+                self.error, self.loading, self.run = str(exc), False, RunDetail()
             return
         async with self:
             self.run, self.error, self.loading = detail, "", False
@@ -70,14 +70,15 @@ class RunPageState(ScopeState):
     @rx.event(background=True)
     async def cancel(self) -> AsyncIterator[EventSpec]:
         async with self:
-            run_id = self.run.id
+            run_id, self.cancel_error = self.run.id, ""
         try:
             user = await self.verified_user()
             copilot = await runtime.copilot()
             await copilot.cancel(run_id, user.actor())
             detail = await load_run(copilot, run_id)
         except OpsPilotError as exc:
-            yield rx.toast.error(str(exc), duration=8000)
+            async with self:
+                self.cancel_error = str(exc)
             return
         async with self:
             self.run = detail

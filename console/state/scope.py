@@ -85,6 +85,8 @@ class ScopeState(SessionState):
     window_start: str = ""
     window_end: str = ""
     window_label: str = f"Last {DEFAULT_RANGE}"
+    # Why the URL's time range could not be used (shown under the scope bar).
+    range_problem: str = ""
     service_options: list[ScopeOption] = []
     team_options: list[ScopeOption] = []
     environment_options: list[str] = []
@@ -124,6 +126,7 @@ class ScopeState(SessionState):
         self.time_range, self.range_chosen = scope.range, scope.chosen
         self.window_start, self.window_end = format_time(start), format_time(end)
         self.window_label = scope.label()
+        self.range_problem = scope.problem
         self.custom_from, self.custom_to = start.strftime("%Y-%m-%dT%H:%M"), end.strftime("%Y-%m-%dT%H:%M")
 
     @rx.event(background=True)

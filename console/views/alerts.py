@@ -18,8 +18,8 @@ def _row(row: rx.Var[SignalRow]) -> rx.Component:
         rx.table.cell(status_badge(row.status)),
         rx.table.cell(severity_badge(row.severity)),
         listing.link_cell(row.title, row.link, test_id="alert-link"),
-        rx.table.cell(row.service),
-        rx.table.cell(rx.code(row.id)),
+        listing.name_cell(row.service),
+        rx.table.cell(rx.code(row.id, white_space="nowrap")),
         listing.age_cell(row.age, row.started),
         data_testid="alert-row",
     )

@@ -5,13 +5,17 @@ from __future__ import annotations
 import reflex as rx
 
 from console.backend.approvals import ApprovalRow, EvidenceChip
-from console.components.panel import empty_state, panel, status_badge
+from console.components import listing
+from console.components.panel import empty_state, error_banner, panel, status_badge
 from console.state.approvals import ApprovalsState as S
 
 
 def _evidence(chip: rx.Var[EvidenceChip]) -> rx.Component:
     label = rx.badge(chip.label, variant="surface", size="1")
-    return rx.tooltip(rx.cond(chip.href != "", rx.link(label, href=chip.href), label), content=chip.excerpt)
+    # The tooltip's trigger must be one element (a cond renders a fragment, which takes no aria props).
+    return rx.tooltip(
+        rx.el.span(rx.cond(chip.href != "", rx.link(label, href=chip.href), label)), content=chip.excerpt
+    )
 
 
 def _pending_card(row: rx.Var[ApprovalRow]) -> rx.Component:
@@ -92,12 +96,26 @@ def _pending_card(row: rx.Var[ApprovalRow]) -> rx.Component:
 def _decided_row(row: rx.Var[ApprovalRow]) -> rx.Component:
     return rx.table.row(
         rx.table.cell(status_badge(row.status)),
-        rx.table.cell(rx.code(row.tool)),
-        rx.table.cell(row.requester),
-        rx.table.cell(row.decided_by),
+        rx.table.cell(
+            rx.vstack(
+                rx.code(row.tool, white_space="nowrap"),
+                rx.cond(
+                    row.run_id != "",
+                    rx.link("run ", row.run_id, href=row.run_href, size="1", white_space="nowrap"),
+                ),
+                spacing="1",
+            )
+        ),
+        rx.table.cell(
+            rx.text(
+                "asked by ",
+                row.requester,
+                rx.cond(row.decided_by != "", " · decided by " + row.decided_by, ""),
+                size="1",
+            )
+        ),
         rx.table.cell(rx.text(row.reason, size="2")),
-        rx.table.cell(rx.text(row.decided, size="1")),
-        rx.table.cell(rx.cond(row.run_id != "", rx.link(row.run_id, href=row.run_href))),
+        rx.table.cell(rx.text(row.decided, size="1", white_space="nowrap")),
         data_testid="decided-request",
     )
 
@@ -123,7 +141,6 @@ def approvals() -> rx.Component:
             ),
             empty_state("Nothing waits for approval."),
         ),
-        error=S.error,
         loading=S.loading,
         test_id="panel-pending",
         aside=rx.badge(S.pending_total, variant="outline"),
@@ -138,7 +155,7 @@ def approvals() -> rx.Component:
                     rx.table.row(
                         *(
                             rx.table.column_header_cell(name)
-                            for name in ("Status", "Tool", "Requested by", "Decided by", "Why", "When", "Run")
+                            for name in ("Status", "Tool", "Who", "Why", "When")
                         )
                     )
                 ),
@@ -148,8 +165,18 @@ def approvals() -> rx.Component:
             ),
             empty_state("No decisions yet."),
         ),
-        error=S.error,
         loading=S.loading,
         test_id="panel-decided",
     )
-    return rx.vstack(pending, decided, spacing="4", width="100%")
+    return rx.vstack(
+        listing.page_heading("Approvals", on_refresh=S.load),
+        rx.text(
+            "Changes the Copilot or a person asked for wait here until an approver decides; nothing runs before.",
+            size="2",
+            color=rx.color("gray", 11),
+        ),
+        # The inbox's one failure is said once, in place of both lists.
+        rx.cond(S.error != "", error_banner(S.error), rx.vstack(pending, decided, spacing="4", width="100%")),
+        spacing="4",
+        width="100%",
+    )

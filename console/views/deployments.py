@@ -14,9 +14,13 @@ from console.state.deployments import DeploymentState
 
 def _row(row: rx.Var[DeploymentRow]) -> rx.Component:
     return rx.table.row(
-        listing.link_cell(row.service, row.link, test_id="deployment-link"),
-        rx.table.cell(rx.code(row.version)),
-        rx.table.cell(row.environment),
+        listing.link_cell(
+            row.service,
+            row.link,
+            test_id="deployment-link",
+            nowrap=True,
+            detail=row.version + " · " + row.environment,
+        ),
         rx.table.cell(status_badge(row.status)),
         rx.table.cell(rx.badge(row.change, variant="outline")),
         rx.table.cell(rx.text(row.summary, size="2")),
@@ -49,8 +53,6 @@ def deployments() -> rx.Component:
             icon="rocket",
             headers=[
                 "Service",
-                "Version",
-                "Environment",
                 "Status",
                 "Change",
                 "Summary",

@@ -50,7 +50,7 @@ def _fields() -> rx.Component:
         spacing="3",
         width="100%",
     )
-    return panel("Incident", "siren", body, error=S.error, loading=S.loading, test_id="panel-incident")
+    return panel("Incident", "siren", body, test_id="panel-incident")
 
 
 def _picker(
@@ -109,14 +109,30 @@ def _actions() -> rx.Component:
     )
     return rx.cond(
         S.can_act,
-        panel("Actions", "wrench", body, error=S.error, loading=S.loading, test_id="panel-actions"),
+        panel("Actions", "wrench", body, test_id="panel-actions"),
     )
 
 
 def _chart(chart: rx.Var[MetricChart]) -> rx.Component:
     return rx.vstack(
-        rx.text(
-            chart.name, " ", rx.text.span(chart.unit, color=rx.color("gray", 10)), size="2", weight="medium"
+        rx.hstack(
+            rx.text(
+                chart.name,
+                " ",
+                rx.text.span(chart.unit, color=rx.color("gray", 10)),
+                size="2",
+                weight="medium",
+            ),
+            rx.spacer(),
+            rx.link(
+                "Open in Metrics",
+                href=chart.link,
+                size="1",
+                title="This metric over the incident's window, its start marked",
+                data_testid="incident-metric-link",
+            ),
+            width="100%",
+            align="center",
         ),
         rx.recharts.line_chart(
             rx.recharts.cartesian_grid(stroke_dasharray="3 3", stroke=rx.color("gray", 5)),
@@ -237,44 +253,46 @@ def _related(
 
 
 def incident() -> rx.Component:
-    return rx.vstack(
-        back_link("All incidents", "/incidents"),
-        record_body(S.error, S.loading, _heading()),
-        rx.grid(
-            rx.vstack(_fields(), _metrics(), _timeline(), spacing="4", width="100%"),
-            rx.vstack(
-                _actions(),
-                _related(
-                    "Alerts",
-                    "bell-ring",
-                    S.alerts,
-                    S.alerts_error,
-                    "No alerts near it.",
-                    "panel-related-alerts",
-                ),
-                _related(
-                    "Deploys before it",
-                    "rocket",
-                    S.deploys,
-                    S.deploys_error,
-                    "No deploys of the service or what it calls in the hours before.",
-                    "panel-related-deploys",
-                ),
-                _related(
-                    "Tickets",
-                    "ticket",
-                    S.tickets,
-                    S.tickets_error,
-                    "No ticket names it.",
-                    "panel-related-tickets",
-                ),
-                spacing="4",
-                width="100%",
+    """The incident's page; an incident that cannot be loaded is one error in place of all of it (nothing to
+    act on, nothing from an incident shown before)."""
+    sections = rx.grid(
+        rx.vstack(_fields(), _metrics(), _timeline(), spacing="4", width="100%"),
+        rx.vstack(
+            _actions(),
+            _related(
+                "Alerts",
+                "bell-ring",
+                S.alerts,
+                S.alerts_error,
+                "No alerts near it.",
+                "panel-related-alerts",
             ),
-            columns=rx.breakpoints(initial="1", lg="3fr 2fr"),
+            _related(
+                "Deploys before it",
+                "rocket",
+                S.deploys,
+                S.deploys_error,
+                "No deploys of the service or what it calls in the hours before.",
+                "panel-related-deploys",
+            ),
+            _related(
+                "Tickets",
+                "ticket",
+                S.tickets,
+                S.tickets_error,
+                "No ticket names it.",
+                "panel-related-tickets",
+            ),
             spacing="4",
             width="100%",
         ),
+        columns=rx.breakpoints(initial="1", lg="3fr 2fr"),
+        spacing="4",
+        width="100%",
+    )
+    return rx.vstack(
+        back_link("All incidents", "/incidents"),
+        record_body(S.error, S.loading, rx.vstack(_heading(), sections, spacing="4", width="100%")),
         spacing="4",
         width="100%",
     )

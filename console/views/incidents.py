@@ -14,12 +14,10 @@ from console.state.incidents import IncidentsState as S
 def _row(row: rx.Var[SignalRow]) -> rx.Component:
     return rx.table.row(
         rx.table.cell(severity_badge(row.severity)),
-        listing.link_cell(row.id, row.link, test_id="incident-link"),
+        listing.link_cell(row.id, row.link, test_id="incident-link", nowrap=True),
         rx.table.cell(rx.text(row.title, weight="medium")),
         rx.table.cell(status_badge(row.status)),
-        rx.table.cell(row.service),
-        rx.table.cell(row.team),
-        rx.table.cell(row.environment),
+        listing.name_cell(row.service, row.team + " · " + row.environment),
         listing.age_cell(row.age, row.started),
         data_testid="incident-row",
     )
@@ -53,7 +51,7 @@ def incidents() -> rx.Component:
             S,
             title="Incidents",
             icon="siren",
-            headers=["Severity", "Id", "Title", "Status", "Service", "Team", "Environment", "Started"],
+            headers=["Severity", "Id", "Title", "Status", "Service", "Started"],
             row=_row,
             empty="No incidents match these filters and scope.",
             test_id="panel-incident-list",

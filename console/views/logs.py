@@ -41,7 +41,7 @@ def query_bar() -> rx.Component:
                     name="q",
                     value=S.q,
                     on_change=S.set_q,
-                    placeholder='words, "a phrase", -exclude, /regex/',
+                    placeholder='Search message text: words, "a phrase", -exclude, /regex/',
                     flex="1",
                     min_width="16rem",
                     data_testid="logs-q",
@@ -58,6 +58,41 @@ def query_bar() -> rx.Component:
                 width="100%",
                 align="center",
                 wrap="wrap",
+            ),
+            rx.text(
+                'Matches the message text of each line: every word (any case), "a phrase", -word to '
+                "exclude, /regex/. Severity and service are not words of the text: pick them beside and in "
+                "the scope bar.",
+                size="1",
+                color=rx.color("gray", 10),
+                data_testid="logs-q-help",
+            ),
+            rx.cond(
+                S.hint_word != "",
+                # Callout.Text is a <p>: the button sits beside it, not inside it.
+                rx.callout.root(
+                    rx.callout.icon(rx.icon("lightbulb")),
+                    rx.callout.text(
+                        "\u201c",
+                        S.hint_word,
+                        "\u201d is looked for in the message text, and many lines logged at that level do not "
+                        "contain the word.",
+                    ),
+                    rx.button(
+                        "Filter by severity: ",
+                        S.hint_label,
+                        on_click=S.use_severity,
+                        size="1",
+                        variant="soft",
+                        type="button",
+                        width="fit-content",
+                        data_testid="logs-use-severity",
+                    ),
+                    color_scheme="blue",
+                    size="1",
+                    width="100%",
+                    data_testid="logs-severity-hint",
+                ),
             ),
             rx.cond(S.query_error != "", error_banner(S.query_error)),
             width="100%",
@@ -87,7 +122,8 @@ def volume_panel() -> rx.Component:
         "Volume",
         "chart-column",
         chart,
-        error=S.volume_error,
+        # The provider's one failure is said once, on the lines.
+        error=rx.cond(S.volume_error == S.lines_error, "", S.volume_error),
         loading=S.volume_loading,
         test_id="panel-volume",
         aside=rx.text(S.volume_total, size="1", color=rx.color("gray", 10), data_testid="logs-total"),

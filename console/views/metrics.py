@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import reflex as rx
 
-from console.backend.metrics import AnomalyMark, ChartSeries, MetricOption
+from console.backend.metrics import AnomalyMark, ChartSeries, MetricOption, OnsetLine
 from console.components.charts import grid, time_axis, tooltip, value_axis
 from console.components.log_table import rows_table
 from console.components.panel import empty_state, error_banner, panel
@@ -76,7 +76,8 @@ def controls() -> rx.Component:
             width="100%",
         ),
         rx.cond(S.query_error != "", error_banner(S.query_error)),
-        rx.cond(S.options_error != "", error_banner(S.options_error)),
+        # The provider's one failure is said once, on the chart.
+        rx.cond((S.options_error != "") & (S.options_error != S.chart_error), error_banner(S.options_error)),
         spacing="2",
         width="100%",
     )
@@ -95,13 +96,13 @@ def _line(series: rx.Var[ChartSeries]) -> rx.Component:
     )
 
 
-def _onset(anomaly: rx.Var[AnomalyMark]) -> rx.Component:
+def _onset(onset: rx.Var[OnsetLine]) -> rx.Component:
     return rx.recharts.reference_line(
-        x=anomaly.onset,
-        stroke=f"var(--{anomaly.color}-10)",
+        x=onset.x,
+        stroke=f"var(--{onset.color}-10)",
         stroke_dasharray="4 3",
         if_overflow="extendDomain",
-        custom_attrs={"label": {"value": "onset", "position": "insideTopLeft", "fontSize": 11}},
+        custom_attrs={"label": {"value": onset.label, "position": "insideTopLeft", "fontSize": 11}},
     )
 
 
@@ -129,7 +130,7 @@ def chart() -> rx.Component:
             legend_type="square",
         ),
         rx.foreach(S.series, _line),
-        rx.foreach(S.anomalies, _onset),
+        rx.foreach(S.onsets, _onset),
         rx.foreach(S.anomalies, _peak),
         rx.cond(
             S.mark_label != "",
@@ -138,11 +139,12 @@ def chart() -> rx.Component:
                 stroke=rx.color("amber", 10),
                 stroke_width=2,
                 if_overflow="extendDomain",
-                custom_attrs={"label": {"value": "mark", "position": "insideTopRight", "fontSize": 11}},
+                # At the foot of the line: the onsets' label is at the top.
+                custom_attrs={"label": {"value": "mark", "position": "insideBottomRight", "fontSize": 11}},
             ),
         ),
         time_axis(),
-        value_axis(),
+        value_axis(domain=S.y_domain),
         tooltip(),
         rx.recharts.legend(icon_size=10, wrapper_style={"font_size": "12px"}),
         data=S.points,

@@ -15,8 +15,18 @@ def _neighbour(node: rx.Var[Neighbour]) -> rx.Component:
     return rx.link(
         rx.card(
             rx.hstack(
-                rx.icon("box", size=14),
-                rx.text(node.name, size="2", weight="medium"),
+                rx.icon("box", size=14, flex_shrink="0"),
+                # A service's name on one line: cut with an ellipsis when the column is narrow, whole on hover.
+                rx.text(
+                    node.name,
+                    size="2",
+                    weight="medium",
+                    title=node.name,
+                    white_space="nowrap",
+                    overflow="hidden",
+                    text_overflow="ellipsis",
+                    min_width="0",
+                ),
                 rx.spacer(),
                 status_badge(node.status),
                 align="center",

@@ -12,10 +12,10 @@ from console.state.services import ServicesState as S
 
 def _row(row: rx.Var[ServiceRow]) -> rx.Component:
     return rx.table.row(
-        listing.link_cell(row.name, row.link, test_id="service-link"),
+        listing.link_cell(
+            row.name, row.link, test_id="service-link", nowrap=True, detail=row.tier + " · " + row.team
+        ),
         rx.table.cell(status_badge(row.status)),
-        rx.table.cell(row.tier),
-        rx.table.cell(row.team),
         rx.table.cell(
             rx.hstack(rx.foreach(row.tags, lambda tag: rx.badge(tag, variant="outline")), wrap="wrap")
         ),
@@ -49,7 +49,7 @@ def services() -> rx.Component:
             S,
             title="Catalog",
             icon="network",
-            headers=["Service", "Health", "Tier", "Team", "Tags", "On call", "Runbook", "Now"],
+            headers=["Service", "Health", "Tags", "On call", "Runbook", "Now"],
             row=_row,
             empty="No services in this scope.",
             test_id="panel-service-list",

@@ -13,12 +13,22 @@ from console.state.tickets import TicketsState as S
 
 def _row(row: rx.Var[TicketRow]) -> rx.Component:
     return rx.table.row(
-        listing.link_cell(row.key, row.link, test_id="ticket-link"),
-        rx.table.cell(rx.text(row.title, weight="medium")),
+        listing.link_cell(row.key, row.link, test_id="ticket-link", nowrap=True),
+        rx.table.cell(
+            rx.vstack(
+                rx.text(row.title, weight="medium"),
+                rx.text(
+                    rx.cond(row.service != "", row.service + " · ", ""),
+                    "reported by ",
+                    row.reporter,
+                    size="1",
+                    color=rx.color("gray", 10),
+                ),
+                spacing="0",
+            )
+        ),
         rx.table.cell(status_badge(row.status)),
         rx.table.cell(row.assignees),
-        rx.table.cell(row.reporter),
-        rx.table.cell(row.service),
         listing.age_cell(row.age, row.created),
         data_testid="ticket-row",
     )
@@ -27,7 +37,13 @@ def _row(row: rx.Var[TicketRow]) -> rx.Component:
 def create_dialog() -> rx.Component:
     """New ticket: created at once where policy lets the role, else sent for approval (checked on the server)."""
     return form_dialog(
-        rx.button(rx.icon("plus", size=16), "New ticket", data_testid="ticket-create"),
+        rx.button(
+            rx.icon("plus", size=16),
+            "New ticket",
+            # A tracker that cannot list tickets will not file one either: the list says why.
+            disabled=S.error != "",
+            data_testid="ticket-create",
+        ),
         "New ticket",
         [
             labelled(
@@ -77,7 +93,7 @@ def tickets() -> rx.Component:
             S,
             title="Tickets",
             icon="ticket",
-            headers=["Key", "Title", "Status", "Assignees", "Reporter", "Service", "Created"],
+            headers=["Key", "Title", "Status", "Assignees", "Created"],
             row=_row,
             empty="No tickets match these filters and scope.",
             test_id="panel-ticket-list",

@@ -22,6 +22,7 @@ from reflex.state import BaseState, State
 from reflex_base.event import Event, EventHandler
 from reflex_base.event.context import EventContext
 from reflex_base.event.processor.base_state_processor import process_event
+from reflex_base.utils.format import json_dumps
 
 S = TypeVar("S", bound=BaseState)
 # refs['__toast']?.["info"]("Sent ...", ({ ["description"] : "..." })): a toast's kind and arguments.
@@ -35,6 +36,12 @@ class Sent:
 
     frontend: list[Event] = field(default_factory=list)
     backend: list[Event] = field(default_factory=list)
+    # Each state delta sent to the browser, as the JSON it is sent as: {state's full name: {var: value}}.
+    deltas: list[str] = field(default_factory=list)
+
+    def changes(self) -> list[dict[str, dict[str, Any]]]:
+        """The deltas, decoded."""
+        return [json.loads(delta) for delta in self.deltas]
 
     def redirects(self) -> list[str]:
         return [str(e.payload["path"]) for e in self.frontend if e.name == "_redirect"]
@@ -90,8 +97,8 @@ class Client:
         async def enqueue(_token: str, *events: Event) -> None:
             sent.backend.extend(events)
 
-        async def delta(_token: str, _delta: Any) -> None:
-            return None
+        async def delta(_token: str, changes: Any) -> None:
+            sent.deltas.append(json_dumps(changes))
 
         return EventContext(
             token=self.token,
@@ -137,4 +144,5 @@ class Client:
             more = await self.fire(handler, **event.payload)
             out.frontend += more.frontend
             out.backend += more.backend
+            out.deltas += more.deltas
         return out

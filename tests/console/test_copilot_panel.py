@@ -4,13 +4,15 @@ with the real Copilot (offline investigator, in-memory MCP, the real approval bo
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator
 
 import pytest
 
 from console import runtime
+from console.backend.runs import RunsFilters, load_runs
 from console.state.approvals import ApprovalsBadgeState, ApprovalsState
-from console.state.copilot import CopilotPanelState
+from console.state.copilot import ConversationState, CopilotPanelState
 from console.state.runs import RunPageState, RunsPageState
 from console.state.scope import ScopeState
 from core_client.client import CoreClient
@@ -50,7 +52,8 @@ async def test_a_question_streams_to_an_answer_with_citations_that_open_in_the_c
 
     panel = await ask(client)
 
-    [turn] = panel.turns
+    turn = panel.latest
+    assert (await client.state(ConversationState)).earlier == []
     assert turn.state == "DONE" and not turn.live and panel.panel_open
     assert turn.states[0] == "PLAN" and turn.states[-1] == "DONE" and "EXECUTE_TOOL" in turn.states
     assert turn.tools and all(card.ok for card in turn.tools)
@@ -58,8 +61,10 @@ async def test_a_question_streams_to_an_answer_with_citations_that_open_in_the_c
     assert turn.answer.citations, "an answer without citations"
     numbers = [citation.number for citation in turn.answer.citations]
     assert numbers == list(range(1, len(numbers) + 1))
+    # Each number is cited by a claim, in order of first citation.
+    cited = [n for claim in turn.answer.claims for n in claim.numbers]
+    assert list(dict.fromkeys(cited)) == numbers
     for citation in turn.answer.citations:
-        assert f"[{citation.number}]" in turn.answer.markdown
         parse_link(citation.href)  # every chip opens a console page
     lines = [c for c in turn.answer.citations if c.kind == "log"]
     assert lines and all(parse_link(c.href).params["highlight"] for c in lines)
@@ -68,14 +73,40 @@ async def test_a_question_streams_to_an_answer_with_citations_that_open_in_the_c
 async def test_a_follow_up_stays_in_the_conversation(copilot_ready: CoreClient) -> None:
     client = await opened(copilot_ready, "rick")
     first = await ask(client)
+    first_run, conversation_id = first.latest.run_id, first.conversation_id
 
     second = await ask(client, "What changed just before that?")
 
-    assert second.conversation_id == first.conversation_id != ""
-    assert [turn.state for turn in second.turns] == ["DONE", "DONE"]
+    assert second.conversation_id == conversation_id != ""
+    earlier = (await client.state(ConversationState)).earlier
+    assert [turn.run_id for turn in earlier] == [first_run]
+    assert [turn.state for turn in [*earlier, second.latest]] == ["DONE", "DONE"]
     copilot = await runtime.copilot()
     runs = await copilot.list_runs(conversation_id=second.conversation_id)
     assert {run.question for run in runs} == {QUESTION, "What changed just before that?"}
+
+
+async def test_a_run_s_events_carry_its_turn_and_leave_the_earlier_ones_alone(
+    copilot_ready: CoreClient,
+) -> None:
+    client = await opened(copilot_ready, "rick", "/incidents")
+    first = (await ask(client)).latest.run_id
+    second = (await ask(client, "What changed just before that?")).latest.run_id
+
+    sent = await client.fire(CopilotPanelState.ask, question="Which services are affected?")
+
+    conversation = ConversationState.get_full_name()
+    panel = CopilotPanelState.get_full_name()
+    deltas = sent.changes()
+    joins = [delta for delta in deltas if conversation in delta]
+    # The turn before joins the earlier ones once, as the question starts; nothing else ever touches them.
+    assert len(joins) == 1
+    assert [turn["run_id"] for turn in _var(joins[0][conversation], "earlier")] == [first, second]
+    streamed = [delta for delta in deltas if delta is not joins[0]]
+    assert len(streamed) > 5, "the run's events each send the turn"
+    for delta in streamed:
+        assert set(delta) <= {panel}, f"an event of the run changed {set(delta) - {panel}}"
+        assert first not in str(delta) and second not in str(delta)
 
 
 async def test_a_proposed_ticket_waits_for_an_approver_then_is_created_once(
@@ -83,16 +114,16 @@ async def test_a_proposed_ticket_waits_for_an_approver_then_is_created_once(
 ) -> None:
     rick = await opened(copilot_ready, "rick")
     panel = await ask(rick)
-    [proposal] = [p for p in panel.turns[0].answer.proposals if p.tool.endswith("create_ticket")]
+    [proposal] = [p for p in panel.latest.answer.proposals if p.tool.endswith("create_ticket")]
     before = len((await copilot_ready.tickets.query(TicketQuery(limit=200))).items)
 
     proposing = asyncio.create_task(
-        rick.fire(CopilotPanelState.propose, run_id=panel.turns[0].run_id, index=proposal.index)
+        rick.fire(CopilotPanelState.propose, run_id=panel.latest.run_id, index=proposal.index)
     )
     pending = await _until_pending(copilot_ready)
     await _until(lambda: _waiting(rick), "NEEDS_APPROVAL in the panel")
     waiting = await rick.state(CopilotPanelState)
-    assert waiting.turns[-1].pending.request_id == pending and not waiting.dialog_open, (
+    assert waiting.latest.pending.request_id == pending and not waiting.dialog_open, (
         "a responder is never offered the dialog"
     )
 
@@ -108,7 +139,7 @@ async def test_a_proposed_ticket_waits_for_an_approver_then_is_created_once(
     await asyncio.wait_for(proposing, timeout=60)
 
     done = await rick.state(CopilotPanelState)
-    assert done.turns[-1].state == "DONE"
+    assert done.latest.state == "DONE"
     after = (await copilot_ready.tickets.query(TicketQuery(limit=200))).items
     assert len(after) == before + 1
     assert copilot_ready.gate.approvals.get(pending).status == "executed"
@@ -119,20 +150,21 @@ async def test_rejecting_in_the_dialog_needs_a_reason_and_sends_the_run_back_to_
 ) -> None:
     abby = await opened(copilot_ready, "abby")
     panel = await ask(abby)
-    index = next(p.index for p in panel.turns[0].answer.proposals if p.tool.endswith("create_ticket"))
+    index = next(p.index for p in panel.latest.answer.proposals if p.tool.endswith("create_ticket"))
     proposing = asyncio.create_task(
-        abby.fire(CopilotPanelState.propose, run_id=panel.turns[0].run_id, index=index)
+        abby.fire(CopilotPanelState.propose, run_id=panel.latest.run_id, index=index)
     )
     pending = await _until_pending(copilot_ready)
     await _until(lambda: _dialog(abby), "the approval dialog")
 
-    refused = await abby.fire(CopilotPanelState.reject)
-    assert any("reason" in toast for toast in refused.toasts())
+    await abby.fire(CopilotPanelState.reject)
+    assert "why" in (await abby.state(CopilotPanelState)).decision_error
+    assert copilot_ready.gate.approvals.get(pending).status == "pending"
     await abby.set(CopilotPanelState, reject_reason="not during the incident")
     await abby.fire(CopilotPanelState.reject)
     await asyncio.wait_for(proposing, timeout=60)
 
-    turn = (await abby.state(CopilotPanelState)).turns[-1]
+    turn = (await abby.state(CopilotPanelState)).latest
     approval_at = turn.states.index("NEEDS_APPROVAL")
     assert "PLAN" in turn.states[approval_at + 1 :] and turn.state == "DONE"
     request = copilot_ready.gate.approvals.get(pending)
@@ -142,9 +174,9 @@ async def test_rejecting_in_the_dialog_needs_a_reason_and_sends_the_run_back_to_
 async def test_a_viewer_may_ask_but_never_approve(copilot_ready: CoreClient) -> None:
     rick = await opened(copilot_ready, "rick")
     panel = await ask(rick)
-    index = next(p.index for p in panel.turns[0].answer.proposals if p.tool.endswith("create_ticket"))
+    index = next(p.index for p in panel.latest.answer.proposals if p.tool.endswith("create_ticket"))
     proposing = asyncio.create_task(
-        rick.fire(CopilotPanelState.propose, run_id=panel.turns[0].run_id, index=index)
+        rick.fire(CopilotPanelState.propose, run_id=panel.latest.run_id, index=index)
     )
     pending = await _until_pending(copilot_ready)
 
@@ -159,23 +191,54 @@ async def test_a_viewer_may_ask_but_never_approve(copilot_ready: CoreClient) -> 
     await asyncio.gather(proposing, return_exceptions=True)
 
 
-async def test_the_runs_pages_show_the_trace_calls_and_answer(copilot_ready: CoreClient) -> None:
+async def test_the_runs_pages_show_the_answer_and_a_timeline_of_the_steps(copilot_ready: CoreClient) -> None:
     rick = await opened(copilot_ready, "rick")
-    run_id = (await ask(rick)).turns[0].run_id
+    run_id = (await ask(rick)).latest.run_id
 
     await rick.fire(RunsPageState.load)
-    assert [row.id for row in (await rick.state(RunsPageState)).runs] == [run_id]
+    assert [row.id for row in (await rick.state(RunsPageState)).rows] == [run_id]
     page = await opened(copilot_ready, "rick", f"/runs/{run_id}", "/runs/[id]")
     await page.fire(RunPageState.load)
     run = (await page.state(RunPageState)).run
-    assert run.id == run_id and run.state == "DONE" and run.has_answer
-    assert [step.seq for step in run.steps] == list(range(1, len(run.steps) + 1))
-    assert {step.kind for step in run.steps} >= {"transition", "plan", "tool_call", "tool_result", "answer"}
-    assert run.calls and all(call.arguments.startswith("{") for call in run.calls)
+    assert run.id == run_id and run.state == "DONE" and run.has_answer and run.answer.claims
+    view = await (await runtime.copilot()).get_run(run_id)
+    # One row per thing that happened, each step of the run anchored once (links to #step-n still land).
+    anchors = [seq for row in run.timeline for seq in row.anchors]
+    assert sorted(anchors) == [step.seq for step in view.steps]
+    assert len(run.timeline) < len(view.steps) / 1.5
+    calls = [row for row in run.timeline if row.what == "call"]
+    assert len(calls) == run.calls == len(view.outcomes)
+    for row in calls:
+        assert row.state == "EXECUTE_TOOL" and row.tool and row.duration.endswith("ms")
+        assert json.loads(row.input) is not None and "\n" not in row.summary
+        headline, _, body = row.output.partition("\n")
+        cut = body.endswith("more characters not shown)")
+        assert headline and (not body or cut or json.loads(body) is not None), row.output[:200]
+    assert [row.what for row in run.timeline][0] == "plan" and run.timeline[-1].what == "answer"
+    assert {row.state for row in run.timeline if row.what == "evaluate"} == {"EVALUATE"}
+
+
+async def test_the_runs_list_pages_newest_first_and_filters_by_state(copilot_ready: CoreClient) -> None:
+    rick = await opened(copilot_ready, "rick")
+    asked = [(await ask(rick, f"Why are orders failing? ({n})")).latest.run_id for n in range(3)]
+    copilot = await runtime.copilot()
+
+    first = await load_runs(copilot, RunsFilters(), limit=2)
+    second = await load_runs(copilot, RunsFilters(), cursor=first.next_cursor, limit=2)
+    assert [row.id for row in first.rows + second.rows] == asked[::-1]
+    assert first.next_cursor == asked[1] and second.next_cursor is None
+    assert (await load_runs(copilot, RunsFilters(status="FAILED"))).rows == []
+    assert RunsFilters.from_params({"status": "nonsense"}).status == ""
+
+
+def _var(changes: dict[str, object], name: str) -> object:
+    """A var's value in a state's delta (Reflex names it ``<name>_rx_state_`` there)."""
+    [value] = [value for key, value in changes.items() if key.removesuffix("_rx_state_") == name]
+    return value
 
 
 async def _waiting(client: Client) -> bool:
-    return (await client.state(CopilotPanelState)).turns[-1].waiting
+    return (await client.state(CopilotPanelState)).latest.waiting
 
 
 async def _dialog(client: Client) -> bool:

@@ -20,6 +20,7 @@ from console.backend.logs import (
     lines_page,
     log_expression,
     pattern_report,
+    severity_hint,
     volume,
 )
 from console.state.logs import LogsState, row_element_id
@@ -342,6 +343,36 @@ async def test_every_change_writes_the_url_and_the_url_restores_it(demo_core: Co
     )
     assert [row.id for row in reopened.rows] == [row.id for row in shown.rows]
     assert all("orders-main" in row.message and row.service == "orders-api" for row in reopened.rows)
+
+
+def test_a_level_named_in_the_search_suggests_the_severity_filter() -> None:
+    hint = severity_hint("ERROR timeout", "")
+    assert hint is not None and (hint.word, hint.severity, hint.rest) == ("ERROR", "error,fatal", "timeout")
+    assert severity_hint("warnings", "").severity == "warn,error,fatal"  # type: ignore[union-attr]
+    assert severity_hint("error", "error") is None, "a severity is already chosen"
+    assert severity_hint("errored connection", "") is None and severity_hint("", "") is None
+
+
+async def test_searching_a_level_offers_the_filter_and_counts_what_matches(
+    demo_core: CoreClient, people
+) -> None:
+    client = await signed_in(demo_core, "vera", logs_url(demo_core, q="error", service="orders-api"))
+    await open_page(client)
+    state = await client.state(LogsState)
+    assert (state.hint_word, state.hint_severity, state.hint_label) == (
+        "error",
+        "error,fatal",
+        "error and worse",
+    )
+    by_word = int(state.volume_total.split()[0].replace(",", ""))
+    assert "match this search" in state.volume_total
+
+    await run(client, await client.fire(LogsState.use_severity))
+    state = await client.state(LogsState)
+    assert (state.q, state.severity, state.hint_word) == ("", "error,fatal", "")
+    by_level = int(state.volume_total.split()[0].replace(",", ""))
+    # orders-api's failures are logged at error level, most without the word in their text.
+    assert by_level > by_word and all(row.severity in ("error", "fatal") for row in state.rows)
 
 
 async def test_a_highlight_link_opens_its_page_marks_and_scrolls_to_it(demo_core: CoreClient, people) -> None:

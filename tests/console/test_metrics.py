@@ -19,6 +19,7 @@ from console.backend.metrics import (
     metric_options,
 )
 from console.state.metrics import DEFAULT_METRIC, MetricsState
+from console.state.scope import ScopeState
 from core_client.capabilities import Capability
 from core_client.client import CoreClient
 from core_client.errors import BadQuery
@@ -121,6 +122,23 @@ async def test_group_by_names_series_and_keeps_the_anomalous_first(demo_core: Co
     }
 
 
+async def test_a_percentage_never_goes_below_0_and_onsets_carry_one_label(demo_core: CoreClient) -> None:
+    options = {option.name: option for option in await metric_options(demo_core)}
+    assert options["error_rate"].unit == "percent"
+    view = last(demo_core, 24, metric="error_rate")
+
+    chart = await metric_chart(demo_core, view, options["error_rate"])
+    assert chart.floor == 0.0
+    assert min(point["band"][0] for point in chart.points if "band" in point) >= 0.0
+    # Several series began at nearly the same time: one line per place on the axis, and one label in all.
+    assert len(chart.anomalies) > 1
+    assert len({line.x for line in chart.onsets}) == len(chart.onsets)
+    assert {line.x for line in chart.onsets} == {anomaly.onset for anomaly in chart.anomalies}
+    labels = [point["label"] for point in chart.points]
+    first = min(chart.onsets, key=lambda line: labels.index(line.x))
+    assert [line.label for line in chart.onsets if line.label] == ["onset"] and first.label == "onset"
+
+
 async def test_series_are_downsampled_to_what_a_chart_can_show(demo_core: CoreClient, monkeypatch) -> None:
     assert chart_step(timedelta(days=7), CHART_POINTS) == 1560
     week = await metric_chart(demo_core, last(demo_core, 24 * 7, metric="error_rate", service="orders-api"))
@@ -208,6 +226,27 @@ async def test_a_bare_url_picks_a_metric_and_changes_write_the_url(demo_core: Co
     marked = await run(client, await client.fire(MetricsState.place_mark, form={"mark": "2025-06-11T13:35"}))
     assert dict(parse_qsl(urlsplit(urls(marked)[0][1]).query))["mark"] == "2025-06-11T13:35:00Z"
     assert (await client.state(MetricsState)).mark_label == "13:35"
+
+
+async def test_a_link_whose_mark_needs_another_window_moves_only_while_the_page_is_open(
+    demo_core: CoreClient, people
+) -> None:
+    # A citation's link with a mark a day before the window: the page opens the window around the mark...
+    mark = format_time(demo_core.clock.now() - timedelta(days=1))
+    link = metrics_url(demo_core, metric="error_rate", mark=mark)
+    client = await signed_in(demo_core, "vera", link)
+    await client.fire(ScopeState.open_page)
+    await client.fire(MetricsState.load)
+    moved = await client.fire(MetricsState.fetch)
+    [target] = moved.redirects()
+    assert dict(parse_qsl(urlsplit(target).query))["mark"] == mark
+
+    # ... but not once the person has gone Back: the page they are on keeps its address.
+    late = await signed_in(demo_core, "vera", link)
+    await late.fire(ScopeState.open_page)
+    await late.fire(MetricsState.load)
+    late.goto("/incidents")
+    assert (await late.fire(MetricsState.fetch)).redirects() == []
 
 
 async def test_a_failing_metric_provider_shows_on_its_panel(

@@ -42,16 +42,36 @@ def test_an_absolute_window_wins_over_a_preset_and_round_trips() -> None:
 
 
 @pytest.mark.parametrize(
-    "params",
+    ("params", "why"),
     [
-        {"range": "3 weeks"},
-        {"from": "yesterday", "to": "2025-06-11T12:00:00Z"},
-        {"from": "2025-06-11T12:00:00Z", "to": "2025-06-11T10:00:00Z"},  # backwards
+        ({"range": "3 weeks"}, "The link's time range '3 weeks' is not one of 1h, 6h, 24h, 7d"),
+        (
+            {"from": "yesterday", "to": "2025-06-11T12:00:00Z"},
+            "The link's “from” is not a time ('yesterday'; times are ISO-8601 UTC",
+        ),
+        (
+            {"from": "2025-06-11T12:00:00Z", "to": "2025-06-11T10:00:00Z"},
+            "The link's time range ends before it starts (2025-06-11 12:00 → 2025-06-11 10:00 UTC)",
+        ),
+        ({"from": "2025-06-11T12:00:00Z"}, "The link gives only “from” of its time range"),
+        (
+            {"from": "2025-06-11T12:00:00Z", "to": "2025-06-11T12:00:00Z"},
+            "The link's time range is empty",
+        ),
     ],
 )
-def test_a_mangled_time_range_falls_back_to_the_default(params: dict[str, str]) -> None:
+def test_a_mangled_time_range_falls_back_to_the_default_and_says_why(
+    params: dict[str, str], why: str
+) -> None:
     scope = Scope.from_params(params)
     assert (scope.range, scope.start, scope.end, scope.chosen) == ("24h", None, None, False)
+    assert scope.problem.startswith(why) and scope.problem.endswith(": showing the last 24h instead.")
+
+
+def test_a_usable_range_has_no_problem_and_a_preset_beside_a_bad_window_is_used() -> None:
+    assert Scope.from_params({"range": "6h"}).problem == Scope.from_params({}).problem == ""
+    scope = Scope.from_params({"from": "2025-06-11T12:00:00Z", "to": "2025-06-11T10:00:00Z", "range": "6h"})
+    assert scope.range == "6h" and scope.problem.endswith("showing the last 6h instead.")
 
 
 def test_urls_keep_the_other_parameters_and_drop_cleared_ones() -> None:
@@ -91,6 +111,12 @@ async def test_opening_a_page_reads_the_scope_against_the_world_clock(demo_core:
     await client.fire(ScopeState.open_page)
     default = await client.state(ScopeState)
     assert (default.time_range, default.range_chosen, default.chosen_window()) == ("24h", False, None)
+    assert default.range_problem == ""
+
+    client.goto("/incidents?from=2025-06-11T12:00:00Z&to=2025-06-11T10:00:00Z")
+    await client.fire(ScopeState.open_page)
+    backwards = await client.state(ScopeState)
+    assert backwards.range_problem.startswith("The link's time range ends before it starts")
 
 
 async def test_the_scope_bar_navigates_to_the_same_page_with_new_parameters(

@@ -290,3 +290,28 @@ def test_runs_are_listed_newest_first_and_filtered(store: RunStore, clock: Manua
     assert [r.id for r in store.list_runs(conversation_id=first.conversation_id)] == [third.id, first.id]
     assert [r.id for r in store.list_runs(state=RunState.FAILED)] == [second.id]
     assert [r.id for r in store.list_runs(limit=1)] == [third.id]
+
+
+def test_runs_page_on_from_the_last_one_listed_even_when_they_started_together(
+    store: RunStore, clock: ManualClock
+) -> None:
+    # Five runs, three of them in the same instant: the page boundary falls among those.
+    runs = [store.create_run(f"q{n}", user=ALICE, planner="p") for n in range(3)]
+    for n in range(3, 5):
+        clock.advance(1)
+        runs.append(store.create_run(f"q{n}", user=ALICE, planner="p"))
+    newest_first = [r.id for r in store.list_runs()]
+
+    pages, before = [], None
+    while True:
+        page = [r.id for r in store.list_runs(limit=2, before=before)]
+        if not page:
+            break
+        pages.append(page)
+        before = page[-1]
+
+    assert [run_id for page in pages for run_id in page] == newest_first
+    assert sorted(newest_first) == sorted(r.id for r in runs)
+    assert [len(page) for page in pages] == [2, 2, 1]
+    with pytest.raises(NotFound):
+        store.list_runs(before="no-such-run")

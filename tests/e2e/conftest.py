@@ -11,6 +11,9 @@ Fixtures for any page's tests:
 - ``page``: a fresh tab signed in as the admin (so a test can act);
 - ``page_as``: ``page_as("viewer")`` opens a fresh tab signed in with that role;
 - ``anonymous_page``: a fresh tab with no session (it lands on ``/login``).
+
+Every tab these fixtures open reports its browser console: a test that leaves an error or a warning there (or an
+uncaught exception in the page) fails, with the messages, when it ends.
 """
 
 from __future__ import annotations
@@ -62,6 +65,34 @@ def _add_users() -> None:
     for role, username in USERS.items():
         users.add(username, role, PASSWORD, display_name=username.capitalize())
     database.engine.dispose()
+
+
+class BrowserConsole:
+    """The errors and warnings of every tab of the contexts it watches, for the test to fail on."""
+
+    def __init__(self) -> None:
+        self.messages: list[str] = []
+
+    def watch(self, context: Any) -> Any:
+        context.on("console", self._console)
+        context.on("weberror", lambda error: self.messages.append(f"uncaught: {error.error}"))
+        return context
+
+    def _console(self, message: Any) -> None:
+        if message.type in ("error", "warning"):
+            where = message.location.get("url", "") if message.location else ""
+            self.messages.append(f"{message.type}: {message.text[:600]} ({where})")
+
+    def check(self) -> None:
+        assert not self.messages, "the browser console reported:\n" + "\n".join(self.messages)
+
+
+@pytest.fixture
+def browser_console() -> Iterator[BrowserConsole]:
+    """The browser console of the test's tabs; the test fails if it shows an error or a warning."""
+    console = BrowserConsole()
+    yield console
+    console.check()
 
 
 @pytest.fixture(scope="session")
@@ -142,16 +173,22 @@ def signed_in_storage(browser: Any, console_app: Any) -> Callable[[str], dict[st
 
 @pytest.fixture
 def page_as(
-    browser: Any, console_app: Any, signed_in_storage: Callable[[str], dict[str, Any]]
+    browser: Any,
+    console_app: Any,
+    signed_in_storage: Callable[[str], dict[str, Any]],
+    browser_console: BrowserConsole,
 ) -> Iterator[Any]:
-    """``page_as(role)``: a fresh tab (own context) aimed at the console, signed in with ``role``."""
+    """``page_as(role)``: a fresh tab (own context) aimed at the console, signed in with ``role``
+    (``page_as(role, width=1280)`` for a narrower window)."""
     contexts: list[Any] = []
 
-    def open_as(role: str) -> Any:
+    def open_as(role: str, *, width: int = VIEWPORT["width"]) -> Any:
         context = browser.new_context(
-            viewport=VIEWPORT, base_url=console_app.frontend_url, storage_state=signed_in_storage(role)
+            viewport={**VIEWPORT, "width": width},
+            base_url=console_app.frontend_url,
+            storage_state=signed_in_storage(role),
         )
-        contexts.append(context)
+        contexts.append(browser_console.watch(context))
         return context.new_page()
 
     yield open_as
@@ -166,16 +203,16 @@ def page(page_as: Callable[[str], Any]) -> Any:
 
 
 @pytest.fixture
-def anonymous_page(browser: Any, console_app: Any) -> Iterator[Any]:
+def anonymous_page(browser: Any, console_app: Any, browser_console: BrowserConsole) -> Iterator[Any]:
     """A fresh tab aimed at the console with no session."""
-    context = browser.new_context(viewport=VIEWPORT, base_url=console_app.frontend_url)
+    context = browser_console.watch(browser.new_context(viewport=VIEWPORT, base_url=console_app.frontend_url))
     yield context.new_page()
     context.close()
 
 
-def screenshot(page: Any, name: str) -> Path:
-    """Save the whole page under tests/artifacts/ (git-ignored)."""
+def screenshot(page: Any, name: str, *, full_page: bool = True) -> Path:
+    """Save the whole page (or only the window, ``full_page=False``) under tests/artifacts/ (git-ignored)."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     path = ARTIFACTS / f"{name}.png"
-    page.screenshot(path=str(path), full_page=True)
+    page.screenshot(path=str(path), full_page=full_page)
     return path
