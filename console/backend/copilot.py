@@ -7,6 +7,7 @@ first citation, and a chip that opens the evidence on its console page (the run 
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel
@@ -33,6 +34,7 @@ class Citation(BaseModel):
     number: int
     evidence_id: str
     kind: str
+    label: str
     excerpt: str
     href: str
 
@@ -45,22 +47,59 @@ class ProposalRow(BaseModel):
     reason: str
 
 
+class InlinePart(BaseModel):
+    """A run of an answer's text: plain, or code (what a planner quoted in backticks, a log template say)."""
+
+    text: str
+    code: bool = False
+
+
 class ClaimView(BaseModel):
     """One claim of an answer and the numbers of the evidence it cites (``AnswerView.citations[n - 1]``)."""
 
-    text: str
+    parts: list[InlinePart]
     numbers: list[int] = []
 
 
-class AnswerView(BaseModel):
-    """An answer laid out for reading: what was found, the claims with their evidence, what was left unchecked.
+class HopView(BaseModel):
+    """A service of the answer's propagation path, root first, and when its trouble began."""
 
-    Every text is shown as plain text: an answer quotes log lines and tickets, which are data, never markup.
+    service: str
+    onset: str
+    numbers: list[int] = []
+
+
+class MomentView(BaseModel):
+    at: str
+    kind: str
+    label: str
+    numbers: list[int] = []
+
+
+class EvidenceGroup(BaseModel):
+    """The cited evidence of one kind (``AnswerView.citations[n - 1]`` for each number)."""
+
+    kind: str
+    numbers: list[int]
+
+
+class AnswerView(BaseModel):
+    """An answer laid out for reading: the verdict first, the path from the root cause to the symptom, what
+    happened when, the claims with their evidence, what was left unchecked.
+
+    Text is shown as text (runs in backticks as code), never as markup: an answer quotes log lines and tickets,
+    which are data.
     """
 
-    summary: str = ""
+    kind: str = ""
+    verdict: list[InlinePart] = []
+    # The rest of the summary, when it says more than the verdict.
+    summary: list[InlinePart] = []
     claims: list[ClaimView] = []
+    path: list[HopView] = []
+    timeline: list[MomentView] = []
     citations: list[Citation] = []
+    evidence: list[EvidenceGroup] = []
     root_cause: str = ""
     confidence: str = ""
     missing: list[str] = []
@@ -122,27 +161,62 @@ def citation(number: int, evidence: Evidence) -> Citation:
         number=number,
         evidence_id=evidence.id,
         kind=evidence.kind.value,
+        label=evidence.label,
         excerpt=short(evidence.excerpt, 240),
         href=evidence.link or "",
     )
 
 
+def inline(text: str) -> list[InlinePart]:
+    """``text`` in runs: what stands between a pair of backticks is code, the rest plain (a lone backtick stays)."""
+    pieces = text.split("`")
+    if len(pieces) % 2 == 0:  # an unpaired backtick: the last one is text
+        pieces[-2:] = [pieces[-2] + "`" + pieces[-1]]
+    return [InlinePart(text=piece, code=index % 2 == 1) for index, piece in enumerate(pieces) if piece]
+
+
 def answer_view(answer: Answer, evidence: list[Evidence]) -> AnswerView:
-    """The answer with each claim's evidence numbered: each distinct piece cited gets a number, in order of
-    first citation, and one chip; evidence no tool call of the run returned is left out."""
+    """The answer with its evidence numbered: each distinct piece cited (by a claim, a hop of the path or a
+    moment of the timeline) gets a number, in order of first citation, and one chip; evidence no tool call of
+    the run returned is left out."""
     by_id = {item.id: item for item in evidence}
     numbers: dict[str, int] = {}
-    claims = []
-    for claim in answer.claims:
-        cited = [i for i in dict.fromkeys(claim.evidence_ids) if i in by_id]
-        for evidence_id in cited:
-            numbers.setdefault(evidence_id, len(numbers) + 1)
-        claims.append(ClaimView(text=claim.text, numbers=[numbers[i] for i in cited]))
+
+    def cite(ids: list[str]) -> list[int]:
+        cited = [i for i in dict.fromkeys(ids) if i in by_id]
+        return [numbers.setdefault(i, len(numbers) + 1) for i in cited]
+
+    claims = [
+        ClaimView(parts=inline(claim.text), numbers=cite(claim.evidence_ids)) for claim in answer.claims
+    ]
+    path = [
+        HopView(service=hop.service, onset=_clock(hop.onset), numbers=cite(hop.evidence_ids))
+        for hop in answer.path
+    ]
+    timeline = [
+        MomentView(
+            at=_clock(moment.at), kind=moment.kind, label=moment.label, numbers=cite(moment.evidence_ids)
+        )
+        for moment in answer.timeline
+    ]
+    citations = [citation(n, by_id[i]) for i, n in numbers.items()]
+    kinds = list(dict.fromkeys(item.kind for item in citations))
     root = answer.root_cause
+    rest = answer.summary.strip()
+    if rest.startswith(answer.verdict):
+        rest = rest[len(answer.verdict) :].strip()
     return AnswerView(
-        summary=answer.summary,
+        kind=answer.kind.value if answer.kind else "",
+        verdict=inline(answer.verdict),
+        summary=inline(rest),
         claims=claims,
-        citations=[citation(n, by_id[i]) for i, n in numbers.items()],
+        path=path,
+        timeline=timeline,
+        citations=citations,
+        evidence=[
+            EvidenceGroup(kind=kind, numbers=[c.number for c in citations if c.kind == kind])
+            for kind in kinds
+        ],
         root_cause=f"{root.service} ({root.fault_kind.replace('_', ' ')})" if root else "",
         confidence=f"{answer.confidence:.0%}",
         missing=list(answer.missing),
@@ -151,6 +225,10 @@ def answer_view(answer: Answer, evidence: list[Evidence]) -> AnswerView:
             for i, action in enumerate(answer.proposed_actions)
         ],
     )
+
+
+def _clock(moment: datetime | None) -> str:
+    return moment.strftime("%H:%M UTC") if moment else ""
 
 
 def _states(view: RunView) -> list[str]:

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import reflex as rx
 
-from console.backend.copilot import AnswerView, Citation, ClaimView, ProposalRow, ToolCard, TurnView
+from console.backend.copilot import ProposalRow, ToolCard, TurnView
+from console.components.answer import answer_body, citation_chip
 from console.components.header import HEADER_HEIGHT
 from console.state.copilot import ConversationState
 from console.state.copilot import CopilotPanelState as S
@@ -73,39 +74,6 @@ def state_badge(state: rx.Var[str]) -> rx.Component:
     )
 
 
-def citation_chip(citation: rx.Var[Citation]) -> rx.Component:
-    """``[n] kind``, opening the evidence on its console page; its excerpt on hover."""
-    return rx.tooltip(
-        rx.link(
-            rx.badge("[", citation.number, "] ", citation.kind, variant="surface", size="1"),
-            href=citation.href,
-            data_testid="citation",
-        ),
-        content=citation.excerpt,
-    )
-
-
-def _claim(answer: rx.Var[AnswerView], claim: rx.Var[ClaimView]) -> rx.Component:
-    """A claim, then ``[n]`` for each piece of evidence it cites, each opening that evidence."""
-    return rx.el.li(
-        claim.text,
-        rx.foreach(
-            claim.numbers,
-            lambda number: rx.link(
-                "[",
-                number,
-                "]",
-                href=answer.citations[number - 1].href,
-                title=answer.citations[number - 1].excerpt,
-                margin_left="0.2rem",
-                size="1",
-                data_testid="claim-citation",
-            ),
-        ),
-        data_testid="claim",
-    )
-
-
 def _tool_card(card: rx.Var[ToolCard]) -> rx.Component:
     return rx.box(
         rx.hstack(
@@ -149,54 +117,6 @@ def _proposal(turn: rx.Var[TurnView], proposal: rx.Var[ProposalRow]) -> rx.Compo
         ),
         align="center",
         width="100%",
-    )
-
-
-def answer_body(answer: rx.Var[AnswerView]) -> rx.Component:
-    """What an answer says, as plain text: the summary, the claims with their evidence, the root cause, and
-    what could not be checked (the panel and the run page show answers alike)."""
-    return rx.vstack(
-        rx.text(answer.summary, size="2", weight="medium", data_testid="answer-summary"),
-        rx.cond(
-            answer.claims.length() > 0,
-            rx.el.ul(
-                rx.foreach(answer.claims, lambda claim: _claim(answer, claim)),
-                style={
-                    "padding_left": "1.1rem",
-                    "margin": "0",
-                    "list_style_type": "disc",
-                    "font_size": "var(--font-size-2)",
-                    "line_height": "var(--line-height-2)",
-                },
-            ),
-        ),
-        rx.cond(
-            answer.citations.length() > 0,
-            rx.hstack(rx.foreach(answer.citations, citation_chip), wrap="wrap", spacing="1"),
-        ),
-        rx.cond(
-            answer.root_cause != "",
-            rx.text(
-                "Root cause: ",
-                rx.text.strong(answer.root_cause),
-                " · confidence ",
-                answer.confidence,
-                size="2",
-            ),
-        ),
-        rx.cond(
-            answer.missing.length() > 0,
-            rx.vstack(
-                rx.text("Not checked", size="1", weight="bold", color=rx.color("gray", 10)),
-                rx.foreach(
-                    answer.missing, lambda item: rx.text("· ", item, size="1", color=rx.color("gray", 10))
-                ),
-                spacing="0",
-            ),
-        ),
-        spacing="2",
-        width="100%",
-        min_width="0",
     )
 
 

@@ -8,7 +8,8 @@ import reflex as rx
 from console.backend.approvals import ApprovalRow
 from console.backend.runs import AuditRow, RunRow, TimelineRow
 from console.components import listing
-from console.components.copilot_panel import answer_body, state_badge
+from console.components.answer import answer_body
+from console.components.copilot_panel import state_badge
 from console.components.panel import empty_state, panel, status_badge
 from console.components.record import back_link, record_body
 from console.state.runs import RunPageState, RunsPageState

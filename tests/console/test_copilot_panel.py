@@ -5,16 +5,20 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 
 import pytest
 
 from console import runtime
+from console.backend.copilot import answer_view, inline
 from console.backend.runs import RunsFilters, load_runs
 from console.state.approvals import ApprovalsBadgeState, ApprovalsState
 from console.state.copilot import ConversationState, CopilotPanelState
 from console.state.runs import RunPageState, RunsPageState
 from console.state.scope import ScopeState
+from copilot.answer import Answer, Claim, Evidence, EvidenceKind, Hop, Moment, QuestionKind
 from core_client.client import CoreClient
 from core_client.links import parse_link
 from core_client.schemas import TicketQuery
@@ -61,9 +65,18 @@ async def test_a_question_streams_to_an_answer_with_citations_that_open_in_the_c
     assert turn.answer.citations, "an answer without citations"
     numbers = [citation.number for citation in turn.answer.citations]
     assert numbers == list(range(1, len(numbers) + 1))
-    # Each number is cited by a claim, in order of first citation.
+    # Numbered in order of first citation: the claims' first, then what the path and the timeline add.
     cited = [n for claim in turn.answer.claims for n in claim.numbers]
-    assert list(dict.fromkeys(cited)) == numbers
+    assert list(dict.fromkeys(cited)) == numbers[: len(set(cited))]
+    also = [n for part in (turn.answer.path, turn.answer.timeline) for item in part for n in item.numbers]
+    assert set(cited) | set(also) == set(numbers)
+    # The verdict first; chips grouped by kind, each labelled by what it is.
+    assert "orders-api" in "".join(part.text for part in turn.answer.verdict)
+    grouped = [n for group in turn.answer.evidence for n in group.numbers]
+    assert sorted(grouped) == numbers
+    for group in turn.answer.evidence:
+        assert {turn.answer.citations[n - 1].kind for n in group.numbers} == {group.kind}
+    assert all(citation.label for citation in turn.answer.citations)
     for citation in turn.answer.citations:
         parse_link(citation.href)  # every chip opens a console page
     lines = [c for c in turn.answer.citations if c.kind == "log"]
@@ -209,12 +222,12 @@ async def test_the_runs_pages_show_the_answer_and_a_timeline_of_the_steps(copilo
     calls = [row for row in run.timeline if row.what == "call"]
     assert len(calls) == run.calls == len(view.outcomes)
     for row in calls:
-        assert row.state == "EXECUTE_TOOL" and row.tool and row.duration.endswith("ms")
+        assert row.state == "EXECUTE_TOOL" and row.tool and re.fullmatch(r"\d+ ms|\d+\.\d s", row.duration)
         assert json.loads(row.input) is not None and "\n" not in row.summary
         headline, _, body = row.output.partition("\n")
         cut = body.endswith("more characters not shown)")
         assert headline and (not body or cut or json.loads(body) is not None), row.output[:200]
-    assert [row.what for row in run.timeline][0] == "plan" and run.timeline[-1].what == "answer"
+    assert run.timeline[0].what == "plan" and run.timeline[-1].what == "answer"
     assert {row.state for row in run.timeline if row.what == "evaluate"} == {"EVALUATE"}
 
 
@@ -263,3 +276,60 @@ async def _until_pending(core: CoreClient, within: float = 60.0) -> str:
         if asyncio.get_running_loop().time() > deadline:
             raise AssertionError(f"no approval request within {within} s")
         await asyncio.sleep(0.05)
+
+
+def test_an_answer_reads_verdict_path_and_timeline_with_numbered_evidence() -> None:
+    at = datetime(2025, 6, 11, 13, 38, tzinfo=UTC)
+    evidence = [
+        Evidence(
+            id="anomaly:a", kind=EvidenceKind.ANOMALY, ref="a", excerpt="up", tool_call_id="c1", link="/m"
+        ),
+        Evidence(id="log:b", kind=EvidenceKind.LOG, ref="b", excerpt="timeout", tool_call_id="c2", link="/l"),
+        Evidence(id="anomaly:c", kind=EvidenceKind.ANOMALY, ref="c", excerpt="up", tool_call_id="c1"),
+    ]
+    answer = Answer(
+        kind=QuestionKind.WHY_FAILING,
+        verdict="orders-api is failing first.",
+        summary="orders-api is failing first. Its pool is exhausted.",
+        claims=[Claim(text="Pool `in use <*>` full", evidence_ids=["log:b", "log:b", "nowhere"])],
+        path=[Hop(service="orders-api", onset=at, evidence_ids=["anomaly:a"]), Hop(service="checkout-api")],
+        timeline=[Moment(at=at, kind="onset", label="orders-api error_rate", evidence_ids=["anomaly:c"])],
+    )
+
+    view = answer_view(answer, evidence)
+    assert view.kind == "why-failing" and [p.text for p in view.verdict] == ["orders-api is failing first."]
+    assert [p.text for p in view.summary] == ["Its pool is exhausted."], "the verdict is not said twice"
+    assert [(p.text, p.code) for p in view.claims[0].parts] == [
+        ("Pool ", False),
+        ("in use <*>", True),
+        (" full", False),
+    ]
+    # Numbered in order of first citation (claims, path, timeline); unknown and repeated ids dropped.
+    assert view.claims[0].numbers == [1] and view.path[0].numbers == [2] and view.timeline[0].numbers == [3]
+    assert [(c.number, c.evidence_id) for c in view.citations] == [
+        (1, "log:b"),
+        (2, "anomaly:a"),
+        (3, "anomaly:c"),
+    ]
+    assert [(hop.service, hop.onset) for hop in view.path] == [
+        ("orders-api", "13:38 UTC"),
+        ("checkout-api", ""),
+    ]
+    assert [(g.kind, g.numbers) for g in view.evidence] == [("log", [1]), ("anomaly", [2, 3])]
+    # An old run's answer (no kind, verdict from its summary) still reads.
+    old = answer_view(Answer(summary="It was the pool. More."), [])
+    assert old.kind == "" and [p.text for p in old.verdict] == ["It was the pool."]
+    assert [p.text for p in old.summary] == ["More."]
+
+
+def test_backticks_in_an_answer_read_as_code_and_nothing_else_is_markup() -> None:
+    parts = inline("New in the logs: `timeout after <*> ms` (1058 lines) and `<ip> refused`.")
+    assert [(part.text, part.code) for part in parts] == [
+        ("New in the logs: ", False),
+        ("timeout after <*> ms", True),
+        (" (1058 lines) and ", False),
+        ("<ip> refused", True),
+        (".", False),
+    ]
+    assert [(p.text, p.code) for p in inline("a lone ` backtick <b>")] == [("a lone ` backtick <b>", False)]
+    assert inline("") == []
