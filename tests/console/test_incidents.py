@@ -15,6 +15,7 @@ from core_client.capabilities import Capability
 from core_client.client import CoreClient, LoadedProvider
 from core_client.clock import FixedClock
 from core_client.gate import MutationGate
+from core_client.links import parse_link, parse_time
 from core_client.schemas import Incident, IncidentQuery, Page, ProviderHealth, QueryScope
 from core_client.settings import load_settings
 from core_client.store import ApprovalRequest, AuditEvent
@@ -220,6 +221,13 @@ async def test_an_incident_with_what_surrounds_it(demo_core: CoreClient) -> None
     charts = context.metrics.value or []
     assert [c.name for c in charts] == ["error_rate", "latency_ms (p99)", "request_rate", "cpu_usage"]
     assert all(len(c.points) > 30 and c.marker for c in charts)
+    # Each opens the Metrics page on the incident's window (not the last 24 hours), its start marked.
+    for chart in charts:
+        link = parse_link(chart.link)
+        start, end, mark = (parse_time(link.params[name]) for name in ("from", "to", "mark"))
+        assert link.kind == "metrics" and link.params["service"] == incident.service
+        assert chart.name.startswith(link.params["metric"])
+        assert mark == incident.created_at and start < mark < end and end - start < timedelta(hours=24)
 
 
 async def test_the_incident_page_state(demo_core: CoreClient, people) -> None:

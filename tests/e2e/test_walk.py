@@ -165,6 +165,36 @@ def test_a_viewer_beside_the_copilot_sees_nothing_it_cannot_do(page_as: Callable
     looks_right(page, "walk-viewer-run")
 
 
+def test_the_panel_widens_by_its_edge_and_opens_full_screen(page_as: Callable[..., Any]) -> None:
+    page = page_as("viewer", width=WIDTHS[0])
+    open_panel(page, "/runs")
+    panel = page.get_by_test_id("copilot-panel")
+    narrow = panel.bounding_box()["width"]
+    edge = page.get_by_test_id("copilot-resize").bounding_box()
+    page.mouse.move(edge["x"] + edge["width"] / 2, edge["y"] + 200)
+    page.mouse.down()
+    page.mouse.move(edge["x"] - 240, edge["y"] + 200, steps=8)
+    page.mouse.up()
+    wide = panel.bounding_box()["width"]
+    assert wide > narrow + 200, (narrow, wide)
+    looks_right(page, "walk-viewer-panel-wide")
+    # The width is the person's: it stays on the next page, and after a reload.
+    page.get_by_test_id("nav-approvals").click()
+    expect(page).to_have_url(re.compile(r"/approvals$"), timeout=TIMEOUT_MS)
+    page.reload()
+    expect(panel).to_be_visible(timeout=TIMEOUT_MS)
+    assert abs(panel.bounding_box()["width"] - wide) < 2
+    page.get_by_test_id("copilot-resize").dblclick()
+    assert abs(panel.bounding_box()["width"] - narrow) < 2
+
+    page.get_by_test_id("copilot-full").click()
+    expect(panel).to_have_css("left", "0px")
+    assert panel.bounding_box()["width"] >= page.viewport_size["width"] - 20  # a scrollbar at the most
+    looks_right(page, "walk-viewer-panel-full")
+    page.get_by_test_id("copilot-full").click()
+    expect(panel).not_to_have_css("left", "0px")
+
+
 def test_a_citation_then_back_at_once_leaves_the_page_its_address(page: Any) -> None:
     open_panel(page, "/incidents")
     turn = ask(page)

@@ -1,4 +1,4 @@
-"""What one Copilot question costs the browser: websocket bytes and question-to-answer time, 1 vs 8 turns shown.
+"""What the Copilot costs the browser: a question at 1 vs 8 turns shown, the runs list, a run's page.
 
 Serves the console with ``reflex.testing.AppHarnessProd`` (the exported frontend, as in production) over the
 default demo world in its own data folder, signs in with Chromium, and in each round starts a new conversation
@@ -10,9 +10,10 @@ shown) it records, from the click on Ask to the moment the new turn shows DONE i
   within half a second).
 
 Median and spread over ``--rounds`` rounds, and the ratio of the 8-turn time to the 1-turn time (the panel's
-budget: within 10%).
+budget: within 10%). Then, with every run of those rounds stored: the time from a click on "Copilot runs" in the
+sidebar to its rows in the DOM, and the height of a run's page at 1440x1000 (steps folded, as it opens).
 
-    .venv/bin/python benchmarks/copilot_panel.py [--rounds 3] [--dir DIR]
+    .venv/bin/python benchmarks/copilot_pages.py [--rounds 3] [--dir DIR]
 """
 
 from __future__ import annotations
@@ -91,7 +92,48 @@ def _ask(tab: Any, frames: Frames, index: int) -> tuple[float, Frames]:
     return millis, Frames(frames.count, frames.size)
 
 
-def measure(base_url: str, rounds: int) -> dict[int, Figures]:
+# Clicks a sidebar link, then resolves with the milliseconds until ``rows`` match at least ``count`` elements.
+NAVIGATE = """
+async ([link, rows, count]) => {
+  const start = performance.now();
+  document.querySelector(`[data-testid="${link}"]`).click();
+  return await new Promise((resolve, reject) => {
+    const done = () => document.querySelectorAll(`[data-testid="${rows}"]`).length >= count;
+    const observer = new MutationObserver(() => {
+      if (done()) { observer.disconnect(); resolve(performance.now() - start); }
+    });
+    observer.observe(document.body, {subtree: true, childList: true});
+    setTimeout(() => { observer.disconnect(); reject(new Error('no rows within 60 s')); }, 60000);
+  });
+}
+"""
+RUNS_PAGE = 25
+
+
+@dataclass
+class Pages:
+    runs_ms: list[float] = field(default_factory=list)
+    run_height: int = 0
+
+
+def measure_pages(tab: Any, stored: int, repeats: int = 5) -> Pages:
+    """The runs list opened from the sidebar (its first page of ``stored`` runs), and the height of the newest
+    run's page."""
+    pages = Pages()
+    for _ in range(repeats):
+        tab.goto("/incidents", timeout=TIMEOUT_MS)
+        tab.get_by_test_id("incident-row").first.wait_for(timeout=TIMEOUT_MS)
+        pages.runs_ms.append(
+            float(tab.evaluate(NAVIGATE, ["nav-copilot-runs", "run-row", min(stored, RUNS_PAGE)]))
+        )
+    tab.get_by_test_id("run-link").first.click()
+    tab.get_by_test_id("run-steps").wait_for(timeout=TIMEOUT_MS)
+    tab.wait_for_timeout(1000)
+    pages.run_height = int(tab.evaluate("document.documentElement.scrollHeight"))
+    return pages
+
+
+def measure(base_url: str, rounds: int) -> tuple[dict[int, Figures], Pages]:
     from playwright.sync_api import sync_playwright
 
     figures = {1: Figures(), TURNS: Figures()}
@@ -122,8 +164,10 @@ def measure(base_url: str, rounds: int) -> dict[int, Figures]:
                     shown.millis.append(millis)
                     shown.kilobytes.append(received.size / 1000)
                     shown.frames.append(received.count)
+        tab.get_by_test_id("copilot-close").click()
+        pages = measure_pages(tab, stored=rounds * TURNS + 1)
         browser.close()
-    return figures
+    return figures, pages
 
 
 def _spread(values: list[float]) -> str:
@@ -141,7 +185,7 @@ def main() -> None:
 
     with AppHarnessProd.create(root=REPO, app_name="console") as harness:
         assert harness.frontend_url is not None
-        figures = measure(harness.frontend_url, args.rounds)
+        figures, pages = measure(harness.frontend_url, args.rounds)
 
     print(f"\n{'turns shown':<14}{'question to answer (ms)':>30}{'received (kB)':>28}{'frames':>10}")
     for shown, figure in figures.items():
@@ -149,6 +193,13 @@ def main() -> None:
         print(f"{shown:<14}{_spread(figure.millis):>30}{_spread(figure.kilobytes):>28}{frames:>10.0f}")
     ratio = statistics.median(figures[TURNS].millis) / statistics.median(figures[1].millis)
     print(f"\n{TURNS} turns / 1 turn, median question to answer: {ratio:.2f}x ({args.rounds} rounds)")
+    print(
+        f"/runs from the sidebar to its first {RUNS_PAGE} rows: {_spread(pages.runs_ms)} ms "
+        f"({len(pages.runs_ms)} times, {args.rounds * TURNS + 1} runs stored)"
+    )
+    print(
+        f"a run's page (steps folded) at {VIEWPORT['width']}x{VIEWPORT['height']}: {pages.run_height} px tall"
+    )
 
 
 if __name__ == "__main__":
