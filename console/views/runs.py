@@ -24,10 +24,12 @@ ONE_LINE = {"white_space": "nowrap", "overflow": "hidden", "text_overflow": "ell
 def _run_row(row: rx.Var[RunRow]) -> rx.Component:
     return rx.table.row(
         rx.table.cell(state_badge(row.state)),
-        listing.link_cell(row.question, "/runs/" + row.id, test_id="run-link"),
-        rx.table.cell(row.user),
-        rx.table.cell(rx.code(row.planner)),
-        rx.table.cell(row.steps),
+        listing.link_cell(
+            row.question,
+            "/runs/" + row.id,
+            test_id="run-link",
+            detail="asked by " + row.user + " · " + row.planner + " · " + row.steps.to_string() + " steps",
+        ),
         rx.table.cell(rx.text(row.created, size="1", white_space="nowrap")),
         rx.table.cell(rx.text(row.error, size="1", color=rx.color("red", 11))),
         data_testid="run-row",
@@ -52,7 +54,7 @@ def runs() -> rx.Component:
             S,
             title="Runs, newest first",
             icon="bot",
-            headers=["State", "Question", "Asked by", "Planner", "Steps", "Started", "Error"],
+            headers=["State", "Question", "Started", "Error"],
             row=_run_row,
             empty="No Copilot runs here yet: ask the Copilot a question (top right).",
             test_id="panel-runs",

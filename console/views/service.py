@@ -76,7 +76,8 @@ def dependency_graph() -> rx.Component:
             rx.center(this, width="100%"),
             _arrow(),
             _column("Calls", S.calls, "It calls nothing.", "calls"),
-            columns="1fr auto 1fr auto 1fr",
+            # Columns may narrow below their cards' natural width: names then end in an ellipsis.
+            columns="minmax(0, 1fr) auto minmax(0, 1fr) auto minmax(0, 1fr)",
             spacing="3",
             align="center",
             width="100%",

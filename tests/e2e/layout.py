@@ -11,7 +11,7 @@ from playwright.sync_api import TimeoutError as PlaywrightTimeout
 # Every visible control (and every element a test names) that sticks out of the window, or out of an ancestor
 # that clips its overflow (a scrolling table counts: a control one must scroll sideways to reach is cut off).
 CLIPPED = """
-() => {
+(within) => {
   const width = document.documentElement.clientWidth;
   const name = (el) => {
     const id = el.getAttribute('data-testid');
@@ -20,7 +20,8 @@ CLIPPED = """
   };
   const found = [];
   const controls = 'button, a[href], input, textarea, select, [role=combobox], [role=tab], [role=radio], [data-testid]';
-  for (const el of document.querySelectorAll(controls)) {
+  const root = within ? document.querySelector(within) : document;
+  for (const el of root.querySelectorAll(controls)) {
     const box = el.getBoundingClientRect();
     if (box.width === 0 || box.height === 0 || getComputedStyle(el).visibility === 'hidden') continue;
     if (box.left < -1 || box.right > width + 1) {
@@ -51,13 +52,14 @@ WRAPPED_IDS = """
 """
 
 
-def clipped(page: Any, *, settle_ms: int = 3_000) -> list[str]:
-    """What is cut off on ``page`` (empty when nothing is), once the layout has had ``settle_ms`` to catch up
-    with a change of the window's size (charts redraw to their new width a moment later)."""
+def clipped(page: Any, *, within: str = "", settle_ms: int = 3_000) -> list[str]:
+    """What is cut off on ``page`` (only inside the element ``within`` selects, when given; empty when nothing
+    is), once the layout has had ``settle_ms`` to catch up with a change of the window's size (charts redraw to
+    their new width a moment later)."""
     # Still cut off after that: the evaluation below says what.
     with suppress(PlaywrightTimeout):
-        page.wait_for_function(f"({CLIPPED})().length === 0", timeout=settle_ms)
-    return list(page.evaluate(CLIPPED))
+        page.wait_for_function(f"({CLIPPED})({within!r} || null).length === 0", timeout=settle_ms)
+    return list(page.evaluate(CLIPPED, within or None))
 
 
 def wrapped_ids(page: Any, selector: str) -> list[str]:
