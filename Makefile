@@ -11,7 +11,7 @@ INSTALLED := $(VENV)/.installed
 # Reflex 0.10 needs bun >= 1.4.4 (this machine's Node is too old for npm alone) and cannot download bun offline,
 # so bun comes from the npm registry into .venv/bin, which is on PATH in every recipe and in an activated venv.
 BUN_MIN := 1.4.4
-APT_PACKAGES := chromium prometheus prometheus-alertmanager
+APT_PACKAGES := chromium prometheus prometheus-alertmanager prometheus-node-exporter stress-ng
 # The official MCP Inspector, pinned, for the MCP server's integration test (it runs the CLI mode on Node 20 too,
 # though its package asks for Node >= 22.19).
 INSPECTOR_VERSION := 2.12.0

@@ -9,6 +9,7 @@ writes the audit trail.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -16,6 +17,7 @@ from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 from core_client.analysis.histogram import histogram_from_entries
+from core_client.analysis.semantics import Derived, counter_rates, derive, rates_query_for, summed
 from core_client.approvals import Settlement, StrandedClaim
 from core_client.capabilities import Capability
 from core_client.clock import Clock, SystemClock
@@ -42,6 +44,7 @@ from core_client.mutations import (
 from core_client.protocols import (
     LogContextProvider,
     LogHistogramProvider,
+    MetricRateProvider,
     MutationLedger,
     OnCallProvider,
     RunbookProvider,
@@ -84,6 +87,7 @@ from core_client.schemas import (
     TimelineEntry,
     UpdateIncidentInput,
     UpdateTicketInput,
+    offset_page,
 )
 from core_client.service_directory import ServiceDirectory
 from core_client.settings import Settings, load_settings
@@ -92,6 +96,8 @@ T = TypeVar("T")
 
 # A histogram computed by paging through a provider without native support reads at most this many lines.
 EMULATED_HISTOGRAM_LINES = 20_000
+# Series per page when CoreClient reads every page of a metric for itself.
+MAX_SERIES_PAGE = 1000
 
 
 @dataclass(frozen=True)
@@ -252,7 +258,66 @@ class Metrics(_Namespace):
     capability = Capability.METRIC
 
     async def query(self, query: MetricQuery, *, cursor: str | None = None) -> Page[MetricSeries]:
-        return await self._call("metrics.query", lambda p: p.query(query, cursor=cursor))
+        """Series of a metric, or of a derived expression (``rate(x)``, ``p99(x)``, ``error_ratio(x)``, ``sum by
+        (l) (rate(x))``: see core_client.analysis.semantics), computed here from the source's rates."""
+        derived = Derived.parse(query.expression.metric_name)
+        if derived is None:
+            return await self._call("metrics.query", lambda p: p.query(query, cursor=cursor))
+        rates = await self.rates(rates_query_for(derived, query))
+        limit = query.metadata.get("limit")
+        return offset_page(
+            derive(derived, rates),
+            cursor=cursor,
+            limit=limit if isinstance(limit, int) else None,
+            source=self.provider.name,
+        )
+
+    async def every_series(self, query: MetricQuery) -> list[MetricSeries]:
+        """Every series of the query, all pages read."""
+        big = query.model_copy(update={"metadata": {**query.metadata, "limit": MAX_SERIES_PAGE}})
+        found: list[MetricSeries] = []
+        cursor: str | None = None
+        while True:
+            page = await self.query(big, cursor=cursor)
+            found.extend(page.items)
+            cursor = page.next_cursor
+            if cursor is None:
+                return found
+
+    async def rates(self, query: MetricQuery) -> list[MetricSeries]:
+        """Per-second rates of the counter in ``query`` (summed by ``group_by`` and the scope when the aggregation
+        is ``sum``): the source's own (PromQL ``rate()``), or computed here from its raw samples."""
+        big = query.model_copy(update={"metadata": {**query.metadata, "limit": MAX_SERIES_PAGE}})
+        instance = self.provider.instance
+        if isinstance(instance, MetricRateProvider):
+            return await self._every_page("metrics.rates", lambda c: instance.rates(big, cursor=c))
+        raw_query = big.model_copy(
+            update={"expression": query.expression.model_copy(update={"aggregation": None, "group_by": []})}
+        )
+        raw = await self._every_page("metrics.query", lambda c: instance.query(raw_query, cursor=c))
+        rated = [
+            one.model_copy(update={"points": counter_rates(one.points, _spacing(one, query.step))})
+            for one in raw
+        ]
+        if query.expression.aggregation == "sum":
+            return summed(rated, query.expression.group_by, name=query.expression.metric_name)
+        return rated
+
+    async def _every_page(
+        self, operation: str, fetch: Callable[[str | None], Awaitable[Page[MetricSeries]]]
+    ) -> list[MetricSeries]:
+        found: list[MetricSeries] = []
+        cursor: str | None = None
+        while True:
+
+            async def one_page(_: Any, at: str | None = cursor) -> Page[MetricSeries]:
+                return await fetch(at)
+
+            page = await self._call(operation, one_page)
+            found.extend(page.items)
+            cursor = page.next_cursor
+            if cursor is None:
+                return found
 
     async def describe(self, scope: QueryScope | None = None) -> list[MetricDescriptor]:
         return await self._call("metrics.describe", lambda p: p.describe(scope))
@@ -609,6 +674,14 @@ class CoreClient:
             if hasattr(p.instance, "aclose")
         ]
         await asyncio.gather(*closers, return_exceptions=True)
+
+
+def _spacing(series: MetricSeries, step: int | None) -> float:
+    """The time between a series' samples: the step asked for, else the smallest gap between its points."""
+    if step:
+        return float(step)
+    gaps = [(b.timestamp - a.timestamp).total_seconds() for a, b in itertools.pairwise(series.points)]
+    return min((g for g in gaps if g > 0), default=60.0)
 
 
 def _world_clock(providers: dict[Capability, LoadedProvider]) -> Clock | None:

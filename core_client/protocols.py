@@ -112,6 +112,15 @@ class MetricProvider(Provider, Protocol):
 
 
 @runtime_checkable
+class MetricRateProvider(Protocol):
+    """Optional: per-second rates of a counter computed by the source (PromQL ``rate()``), over a window the
+    source fits to the step; with ``aggregation`` ``sum``, summed by ``group_by`` and the scope labels.
+    Otherwise CoreClient computes them from the raw samples."""
+
+    async def rates(self, query: MetricQuery, *, cursor: str | None = None) -> Page[MetricSeries]: ...
+
+
+@runtime_checkable
 class TicketProvider(Provider, Protocol):
     async def query(self, query: TicketQuery, *, cursor: str | None = None) -> Page[Ticket]: ...
     async def get(self, ticket_id: str) -> Ticket: ...

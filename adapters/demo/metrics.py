@@ -58,6 +58,33 @@ class DemoMetrics(WorldProvider):
         return found
 
     async def query(self, query: MetricQuery, *, cursor: str | None = None) -> Page[MetricSeries]:
+        return offset_page(await self._series_of(query), cursor=cursor, limit=200, source="demo")
+
+    async def rates(self, query: MetricQuery, *, cursor: str | None = None) -> Page[MetricSeries]:
+        """Per-second rates of a counter. The world stores a counter as its increase in each point's step, so a
+        rate is that increase over the step; sums keep services, environments and teams apart."""
+        kind = await self.world.run(
+            lambda c: c.execute(
+                "SELECT json_extract(doc, '$.type') FROM metric_descriptor WHERE name = ?",
+                (query.expression.metric_name,),
+            ).fetchone()
+        )
+        if kind is not None and kind[0] != "counter":
+            raise BadQuery(
+                f"{query.expression.metric_name} is a {kind[0]}: only a counter has a rate", source="demo"
+            )
+        expression = query.expression
+        if expression.aggregation not in (None, "sum"):
+            raise BadQuery(
+                f"rates can only be summed, not combined with {expression.aggregation}", source="demo"
+            )
+        if expression.aggregation == "sum":
+            keep = [k for k in ("service", "environment", "team") if k not in expression.group_by]
+            expression = expression.model_copy(update={"group_by": [*expression.group_by, *keep]})
+        found = await self._series_of(query.model_copy(update={"expression": expression}), per_second=True)
+        return offset_page(found, cursor=cursor, limit=200, source="demo")
+
+    async def _series_of(self, query: MetricQuery, *, per_second: bool = False) -> list[MetricSeries]:
         expression = query.expression
         for condition in expression.filters:
             if condition.operator in ("=~", "!~"):
@@ -119,7 +146,7 @@ class DemoMetrics(WorldProvider):
             lo = max(0, (start_s - first) // native)
             hi = min(len(values), (end_s - first) // native + 1)
             for index in range(lo, hi):
-                series[first + index * native] = values[index]
+                series[first + index * native] = values[index] / native if per_second else values[index]
         downsampled = {key: self._downsample(points, start_s, end_s, step) for key, points in grouped.items()}
         out: list[MetricSeries] = []
         if expression.aggregation:
@@ -144,7 +171,7 @@ class DemoMetrics(WorldProvider):
         else:
             for key, points in sorted(downsampled.items()):
                 out.append(self._series(expression.metric_name, dict(key), points, now_s))
-        return offset_page(out, cursor=cursor, limit=200, source="demo")
+        return out
 
     @staticmethod
     def _downsample(points: dict[int, float], start_s: int, end_s: int, step: int) -> dict[int, float]:
@@ -161,8 +188,11 @@ class DemoMetrics(WorldProvider):
             name=name,
             service=labels.get("service", ""),
             labels=labels,
+            # Built without validation: the times are aware UTC datetimes and the values floats already.
             points=[
-                MetricPoint(timestamp=datetime.fromtimestamp(now_s + t, tz=UTC), value=round(v, 4))
+                MetricPoint.model_construct(
+                    timestamp=datetime.fromtimestamp(now_s + t, tz=UTC), value=round(v, 4)
+                )
                 for t, v in sorted(points.items())
             ],
         )

@@ -51,6 +51,10 @@ class ScopeLabels(BaseModel):
     team: str | None = "team"
     environment: str | None = "env"
 
+    def labels(self) -> list[str]:
+        """The labels that carry a scope dimension."""
+        return [label for label in (self.service, self.team, self.environment) if label]
+
     def matchers(self, scope: QueryScope | None, *, source: str) -> dict[str, str]:
         """The exact label values a scope asks for; a dimension with no label is a ``BadQuery``, never ignored."""
         wanted: dict[str, str] = {}

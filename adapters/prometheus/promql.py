@@ -68,6 +68,31 @@ def build_promql(expression: MetricExpression, scope_matchers: dict[str, str], *
     return f"{aggregation} by ({labels}) ({inner})"
 
 
+def build_rate_promql(
+    expression: MetricExpression,
+    scope_matchers: dict[str, str],
+    window_seconds: int,
+    *,
+    keep: list[str],
+    source: str,
+) -> str:
+    """``rate(selector[window])``, and with aggregation ``sum``: ``sum by (group_by, keep) (rate(...))``.
+
+    Only a sum of rates means something (an average of rates hides a busy instance behind idle ones)."""
+    filters = [
+        *(MetricFilter(label=label, operator="=", value=value) for label, value in scope_matchers.items()),
+        *expression.filters,
+    ]
+    inner = f"rate({selector(expression.metric_name, filters, source=source)}[{window_seconds}s])"
+    if expression.aggregation is None:
+        return inner
+    if expression.aggregation != "sum":
+        raise BadQuery(f"rates can only be summed, not combined with {expression.aggregation}", source=source)
+    labels = [*expression.group_by, *(k for k in keep if k not in expression.group_by)]
+    names = ", ".join(_label_name(g, what="group-by label", source=source) for g in labels)
+    return f"sum by ({names}) ({inner})"
+
+
 def match_selector(scope_matchers: dict[str, str]) -> str | None:
     """A series selector matching everything in a scope (for ``match[]``), or None for no scope."""
     if not scope_matchers:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -16,9 +17,11 @@ from adapters.prometheus.promql import (
     SERVER_MAX_POINTS,
     QueryRange,
     build_promql,
+    build_rate_promql,
     match_selector,
     query_range,
 )
+from core_client.analysis.semantics import rate_window
 from core_client.clock import Clock
 from core_client.errors import BadQuery, ProviderUnavailable
 from core_client.schemas import (
@@ -39,6 +42,10 @@ SOURCE = "prometheus"
 DESCRIBE_CONCURRENCY = 8
 # Series names that share their family's metadata under the family name (histograms, summaries, counters).
 FAMILY_SUFFIXES = ("_bucket", "_count", "_sum", "_total", "_created", "_gcount", "_gsum", "_info")
+# Prometheus scrapes every minute unless its configuration says otherwise.
+DEFAULT_SCRAPE_SECONDS = 60.0
+_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d|w|y)")
+_DURATION_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800, "y": 31536000}
 UNIT_SUFFIXES = ("seconds", "bytes", "ratio", "percent", "celsius", "meters", "volts", "amperes", "joules")
 
 
@@ -60,6 +67,7 @@ class PrometheusMetrics:
         self.config = config
         self._clock = clock
         self._http = config.rest_client(source=SOURCE)
+        self._scrape_interval: float | None = None
 
     async def _data(self, path: str, params: Any = None) -> Any:
         body = (await self._http.read("GET", path, params=params)).json()
@@ -80,6 +88,48 @@ class PrometheusMetrics:
             raise BadQuery("metadata.promql must be a non-empty PromQL string", source=SOURCE)
         scope = self.config.scope_labels.matchers(query.scope, source=SOURCE)
         promql = raw if isinstance(raw, str) else build_promql(query.expression, scope, source=SOURCE)
+        return await self._page(query, promql, window, position)
+
+    async def rates(self, query: MetricQuery, *, cursor: str | None = None) -> Page[MetricSeries]:
+        """Per-second rates of the query's counter: ``rate()`` over a window fitted to the step (a step plus a
+        scrape interval, at least four scrape intervals); with aggregation ``sum``, summed by ``group_by`` and the
+        scope labels, so services and environments are never added together."""
+        position = decode_cursor(cursor, source=SOURCE) if cursor else {}
+        window = self._window(query, position)
+        scope = self.config.scope_labels.matchers(query.scope, source=SOURCE)
+        rate_seconds = int(
+            position.get("rateWindow") or rate_window(window.step, await self.scrape_interval())
+        )
+        keep = [
+            label for label in self.config.scope_labels.labels() if label not in query.expression.group_by
+        ]
+        promql = build_rate_promql(query.expression, scope, rate_seconds, keep=keep, source=SOURCE)
+        return await self._page(query, promql, window, position, rate_window_seconds=rate_seconds)
+
+    async def scrape_interval(self) -> float:
+        """The longest scrape interval of the server's active targets (a rate needs samples from every target),
+        read once; Prometheus' own default of a minute when the server does not say."""
+        if self._scrape_interval is None:
+            data = await self._data("/api/v1/targets", {"state": "active"})
+            targets = data.get("activeTargets", []) if isinstance(data, Mapping) else []
+            intervals = [
+                seconds
+                for target in targets
+                if isinstance(target, Mapping)
+                and (seconds := _duration_seconds(str(target.get("scrapeInterval", "")))) is not None
+            ]
+            self._scrape_interval = max(intervals, default=DEFAULT_SCRAPE_SECONDS)
+        return self._scrape_interval
+
+    async def _page(
+        self,
+        query: MetricQuery,
+        promql: str,
+        window: QueryRange,
+        position: Mapping[str, Any],
+        *,
+        rate_window_seconds: int | None = None,
+    ) -> Page[MetricSeries]:
         params = {
             "query": promql,
             "start": window.start.timestamp(),
@@ -97,16 +147,28 @@ class PrometheusMetrics:
         service_label = self.config.scope_labels.service
         limit = page_size(_int_or_none(query.metadata.get("limit")))
         offset = int(position.get("offset", 0))
+        extra = {"rateWindow": rate_window_seconds} if rate_window_seconds else {}
         items = [
             self._series(
-                result, query, promql=promql, link=link, step=window.step, service_label=service_label
+                result,
+                query,
+                promql=promql,
+                link=link,
+                step=window.step,
+                service_label=service_label,
+                extra=extra,
             )
             for result in results[offset : offset + limit]
         ]
         more = offset + limit < len(results)
         next_cursor = (
             encode_cursor(
-                {"offset": offset + limit, "start": window.start.timestamp(), "end": window.end.timestamp()}
+                {
+                    "offset": offset + limit,
+                    "start": window.start.timestamp(),
+                    "end": window.end.timestamp(),
+                    **extra,
+                }
             )
             if more
             else None
@@ -136,6 +198,7 @@ class PrometheusMetrics:
         link: str,
         step: int,
         service_label: str | None,
+        extra: Mapping[str, Any],
     ) -> MetricSeries:
         labels = {str(k): str(v) for k, v in (result.get("metric") or {}).items()}
         name = labels.pop("__name__", "") or query.expression.metric_name or promql
@@ -152,7 +215,7 @@ class PrometheusMetrics:
             labels=labels,
             points=points,
             url=link,
-            metadata={"promql": promql, "step": step},
+            metadata={"promql": promql, "step": step, **extra},
         )
 
     def graph_link(self, promql: str, window: QueryRange) -> str:
@@ -238,6 +301,14 @@ def _unit_from_name(name: str) -> str:
     for suffix in FAMILY_SUFFIXES:
         base = base.removesuffix(suffix)
     return next((unit for unit in UNIT_SUFFIXES if base.endswith(f"_{unit}")), "")
+
+
+def _duration_seconds(text: str) -> float | None:
+    """A Prometheus duration (``15s``, ``1m30s``) in seconds; None when it is not one."""
+    parts = _DURATION_PART.findall(text)
+    if not parts or "".join(n + u for n, u in parts) != text:
+        return None
+    return sum(float(n) * _DURATION_UNITS[u] for n, u in parts)
 
 
 def _int_or_none(value: Any) -> int | None:

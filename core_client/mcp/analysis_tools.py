@@ -13,8 +13,9 @@ from mcp.server.mcpserver import MCPServer
 from mcp.types import CallToolResult, ToolAnnotations
 from pydantic import Field
 
-from core_client.analysis.anomalies import detect_anomalies
 from core_client.analysis.patterns import compare_patterns
+from core_client.analysis.scan import Scan, scan_signals
+from core_client.analysis.signals import Signal
 from core_client.client import CoreClient
 from core_client.errors import BadQuery, OpsPilotError
 from core_client.mcp.results import error_result, object_result
@@ -22,17 +23,12 @@ from core_client.schemas import (
     LogEntry,
     LogExpression,
     LogQuery,
-    MetricExpression,
-    MetricQuery,
-    MetricSeries,
     QueryScope,
 )
 from core_client.schemas.analysis import MetricAnomalyReport, PatternComparison
 
 # Enough lines to see a pattern's rate on both sides of an onset, few enough to mine in well under a second.
 MAX_PATTERN_LINES = 20_000
-MAX_METRICS = 40
-METRIC_FETCHES_AT_ONCE = 8
 
 
 def register(server: MCPServer, core: CoreClient, budget: int, annotations: ToolAnnotations) -> None:
@@ -43,7 +39,13 @@ def register(server: MCPServer, core: CoreClient, budget: int, annotations: Tool
         service: Annotated[str | None, Field(description="Only this service's metrics.")] = None,
         metric_names: Annotated[
             list[str] | None,
-            Field(description="Metrics to check; default: every metric describe_metrics lists."),
+            Field(description="Metrics to check (names or families); default: every metric the source has."),
+        ] = None,
+        signals: Annotated[
+            list[Signal] | None,
+            Field(
+                description="Only these signals (RED: traffic, errors, latency; USE: cpu, memory, disk...)."
+            ),
         ] = None,
         since: Annotated[
             datetime | None,
@@ -57,25 +59,27 @@ def register(server: MCPServer, core: CoreClient, budget: int, annotations: Tool
         limit: Annotated[int, Field(ge=1, le=100)] = 20,
     ) -> Annotated[CallToolResult, MetricAnomalyReport]:
         """Which metric series left their baseline, when (the onset of a sustained change, not a spike), which
-        way and by how much, strongest first. Use this to find when trouble began and where, instead of reading
-        raw points. Baselines are robust (median and MAD) and follow the time of day when the reference allows."""
+        way and by how much, strongest first. Every metric the source has is read by what it measures (RED for
+        request-serving services, USE for hosts and resources); counters are compared as rates and histograms
+        as quantiles and error ratios. Each anomaly says its signal, facet, unit, shape (step or ramp) and the
+        kind of baseline (same hour on earlier days, trailing, seasonal); `unchecked` lists what had too little
+        history to be compared. Use this to find when trouble began and where, instead of reading raw points."""
         try:
             end = until or core.clock.now()
             start = since or end - timedelta(hours=3)
             if start >= end:
                 raise BadQuery("`since` must be before `until`", source="detect_metric_anomalies")
-            reference_start = start - timedelta(hours=reference_hours)
-            scope = QueryScope(service=service, environment=environment)
-            names = metric_names or [d.name for d in await core.metrics.describe(scope if service else None)]
-            names = sorted(set(names))[:MAX_METRICS]
-            series = await _fetch_series(core, names, scope, reference_start, end)
-            report = detect_anomalies(
-                series,
-                detect_start=start,
-                detect_end=end,
-                reference_start=reference_start,
-                reference_end=start,
-                limit=limit,
+            report = await scan_signals(
+                core,
+                Scan(
+                    since=start,
+                    until=end,
+                    reference_start=start - timedelta(hours=reference_hours),
+                    scope=QueryScope(service=service, environment=environment),
+                    signals=frozenset(s.value for s in signals) if signals else None,
+                    metric_names=frozenset(metric_names) if metric_names else None,
+                    limit=limit,
+                ),
             )
         except OpsPilotError as error:
             return error_result(error)
@@ -83,6 +87,8 @@ def register(server: MCPServer, core: CoreClient, budget: int, annotations: Tool
             f"{len(report.anomalies)} of {report.series_checked} series left their baseline "
             f"between {start.isoformat()} and {end.isoformat()}"
         )
+        if report.series_skipped:
+            summary += f"; {report.series_skipped} had too little history to compare"
         return object_result(report, summary=summary, budget=budget)
 
     @server.tool(annotations=annotations)
@@ -128,30 +134,6 @@ def register(server: MCPServer, core: CoreClient, budget: int, annotations: Tool
             f"({comparison.lines_before} lines before, {comparison.lines_after} after)"
         )
         return object_result(comparison, summary=summary, budget=budget)
-
-
-async def _fetch_series(
-    core: CoreClient, names: list[str], scope: QueryScope, start: datetime, end: datetime
-) -> list[MetricSeries]:
-    """Every series of ``names`` over the window, a few metrics at a time."""
-    gate = asyncio.Semaphore(METRIC_FETCHES_AT_ONCE)
-
-    async def fetch(name: str) -> list[MetricSeries]:
-        async with gate:
-            query = MetricQuery(
-                expression=MetricExpression(metric_name=name), start=start, end=end, scope=scope
-            )
-            series: list[MetricSeries] = []
-            cursor: str | None = None
-            while True:
-                page = await core.metrics.query(query, cursor=cursor)
-                series.extend(page.items)
-                cursor = page.next_cursor
-                if cursor is None:
-                    return series
-
-    batches = await asyncio.gather(*(fetch(name) for name in names))
-    return [series for batch in batches for series in batch]
 
 
 async def _collect_lines(core: CoreClient, query: LogQuery) -> list[LogEntry]:

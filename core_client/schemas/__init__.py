@@ -12,6 +12,8 @@ from core_client.schemas.analysis import (
     MetricBaseline,
     PatternChange,
     PatternComparison,
+    SignalReading,
+    UncheckedSignal,
 )
 from core_client.schemas.base import (
     CamelModel,
@@ -132,6 +134,7 @@ __all__ = [
     "Runbook",
     "Service",
     "ServiceQuery",
+    "SignalReading",
     "StrictCamelModel",
     "Team",
     "TeamMember",
@@ -140,6 +143,7 @@ __all__ = [
     "TicketQuery",
     "TimelineAppendInput",
     "TimelineEntry",
+    "UncheckedSignal",
     "UpdateIncidentInput",
     "UpdateTicketInput",
     "UtcDatetime",

@@ -62,6 +62,12 @@ class PatternComparison(CamelModel):
 
 
 AnomalyDirection = Literal["up", "down"]
+WorseDirection = Literal["up", "down", "both"]
+# trailing: the window just before; same-hour: the same time of day on earlier days; seasonal: a time-of-day
+# profile fitted over a reference of two days or more.
+BaselineKind = Literal["trailing", "same-hour", "seasonal"]
+# step: the series moved to a new level and stays there; ramp: it keeps moving the same way (a leak, a filling disk).
+AnomalyShape = Literal["step", "ramp"]
 
 
 class MetricBaseline(CamelModel):
@@ -73,10 +79,33 @@ class MetricBaseline(CamelModel):
     reference_end: UtcDatetime
     points: int
     seasonal: bool = False
+    kind: BaselineKind = "trailing"
+    # How much history the baseline had (minutes), so a thin baseline says so.
+    history_minutes: float | None = None
 
 
-class MetricAnomaly(CamelModel):
-    """A series that left its baseline: from when (a sustained change, not a spike), which way, by how much."""
+class SignalReading(CamelModel):
+    """What a series measures, in the vocabulary of ``core_client.analysis.signals``.
+
+    ``signal`` is what it is about (traffic, errors, latency, cpu, memory, disk, disk_io, network,
+    file_descriptors, pool, queue, restarts, certificate, availability, other); ``facet`` the RED/USE dimension
+    (rate, errors, duration, utilization, saturation, headroom, capacity, level); ``worse`` the direction that is
+    bad; ``semantics`` how the values were computed from the source (a counter as a rate, a histogram as a quantile).
+    """
+
+    signal: str = "other"
+    facet: str = "level"
+    worse: WorseDirection = "both"
+    unit: str = ""
+    semantics: str = ""
+
+
+class MetricAnomaly(SignalReading):
+    """A series that left its baseline: from when (a sustained change, not a spike), which way, by how much.
+
+    ``shape`` tells a step from a ramp (steady growth or decline, as a leak or a filling disk makes), with the
+    ramp's ``trend_per_minute`` in the series' unit.
+    """
 
     name: str
     service: str = ""
@@ -91,10 +120,28 @@ class MetricAnomaly(CamelModel):
     anomalous_points: int
     ongoing: bool
     baseline: MetricBaseline
+    shape: AnomalyShape = "step"
+    trend_per_minute: float | None = None
+
+
+class UncheckedSignal(CamelModel):
+    """Series that could not be compared with a baseline, grouped by service and signal, and why."""
+
+    service: str = ""
+    signal: str = "other"
+    metric: str
+    series: int = 1
+    history_minutes: float = 0.0
+    reason: str
 
 
 class MetricAnomalyReport(CamelModel):
-    """Every series checked over a detection window, the anomalous ones ranked by peak deviation."""
+    """Every series checked over a detection window, the anomalous ones ranked by peak deviation.
+
+    ``unchecked`` says what could not be checked (too little history for a baseline), so "nothing departed" is
+    never said of series that were never compared; ``explained`` counts departures the same hour on earlier days
+    shows to be the series' daily rhythm.
+    """
 
     detect_start: UtcDatetime
     detect_end: UtcDatetime
@@ -103,6 +150,10 @@ class MetricAnomalyReport(CamelModel):
     series_skipped: int = 0
     anomalies: list[MetricAnomaly] = Field(default_factory=list)
     truncated: bool = False
+    unchecked: list[UncheckedSignal] = Field(default_factory=list)
+    explained: int = 0
+    step_seconds: int | None = None
+    notes: list[str] = Field(default_factory=list)
 
 
 class BandPoint(CamelModel):

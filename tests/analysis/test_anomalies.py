@@ -99,3 +99,114 @@ def test_baseline_band_gives_expected_range_at_every_point() -> None:
     assert math.isclose(last.upper - last.lower, 6 * baseline.scale)
     assert sum(p.lower <= p.value <= p.upper for p in band.points[:60]) >= 57
     assert band.to_json()["points"][0].keys() >= {"timestamp", "value", "expected", "lower", "upper"}
+
+
+def test_a_short_history_is_split_where_it_changed_and_the_part_before_is_the_baseline() -> None:
+    # Eight minutes of data at 15 s: a flat start, then a jump a minute before the end.
+    step = timedelta(seconds=15)
+    values = _noise(11, 28, 10.0, 0.5) + [30.0] * 4
+    series = _series("load", values, step=step)
+    report = detect_anomalies(
+        [series], detect_start=T0 - timedelta(minutes=90), reference_start=T0 - timedelta(hours=3)
+    )
+    [anomaly] = report.anomalies
+    assert anomaly.onset == T0 + 28 * step and anomaly.direction == "up"
+    assert anomaly.baseline.kind == "trailing" and 6 < (anomaly.baseline.history_minutes or 0) < 8
+
+
+def test_too_little_history_is_reported_as_unchecked_with_how_much_there_was() -> None:
+    step = timedelta(seconds=15)
+    report = detect_anomalies(
+        [_series("up", [1.0] * 6, step=step), _series("free_bytes", [5.0] * 5, step=step)],
+        detect_start=T0 - timedelta(minutes=90),
+    )
+    assert report.series_skipped == 2 and report.anomalies == []
+    assert [u.reason for u in report.unchecked] == [
+        "no baseline for checkout availability (up): only 1 minutes of history",
+        "no baseline for checkout other (free_bytes): only 1 minutes of history",
+    ]
+
+
+def test_the_same_hour_on_earlier_days_explains_a_daily_rise_and_dates_a_real_change() -> None:
+    # A busy hour every day from 14:00; today, on top of it, errors from 14:40.
+    step = timedelta(minutes=1)
+    day = timedelta(days=1)
+    start = T0 + timedelta(hours=13)
+
+    def busy(moment: datetime) -> float:
+        return 100.0 + (60.0 if moment.hour >= 14 else 0.0)
+
+    rng = random.Random(12)
+    earlier = [
+        MetricPoint(timestamp=start - d * day + i * step, value=busy(start + i * step) + rng.gauss(0, 2))
+        for d in range(1, 4)
+        for i in range(120)
+    ]
+    today = [busy(start + i * step) + rng.gauss(0, 2) + (80.0 if i >= 100 else 0.0) for i in range(120)]
+    series = MetricSeries(
+        name="requests",
+        service="checkout",
+        points=[MetricPoint(timestamp=start + i * step, value=v) for i, v in enumerate(today)],
+    )
+    since = start + timedelta(minutes=30)
+    plain = detect_anomalies([series], detect_start=since)
+    assert plain.anomalies[0].onset == start + timedelta(hours=1)  # the daily rise, taken for trouble
+    key = (series.name, series.service, ())
+    report = detect_anomalies([series], detect_start=since, earlier={key: earlier})
+    [anomaly] = report.anomalies
+    assert anomaly.baseline.kind == "same-hour" and anomaly.onset == start + timedelta(minutes=100)
+
+
+def test_the_same_hour_follows_a_series_that_grows_from_day_to_day() -> None:
+    step = timedelta(minutes=5)
+    day = timedelta(days=1)
+    earlier = [
+        MetricPoint(timestamp=T0 - d * day + i * step, value=50.0 - 2.0 * d + 0.01 * (i % 3))
+        for d in range(1, 4)
+        for i in range(48)
+    ]
+    today = MetricSeries(
+        name="disk_used_percent",
+        service="db",
+        points=[MetricPoint(timestamp=T0 + i * step, value=50.0 + 0.01 * (i % 3)) for i in range(48)],
+    )
+    report = detect_anomalies(
+        [today], detect_start=T0 + timedelta(hours=2), earlier={(today.name, "db", ()): earlier}
+    )
+    assert report.anomalies == []
+
+
+def test_a_steady_climb_is_a_ramp_and_a_jump_is_a_step() -> None:
+    base = _noise(13, 60, 1000.0, 5.0)
+    leak = _series("memory", base + [1000.0 + 40.0 * i for i in range(1, 11)])
+    jump = _series("errors", base + [1400.0 + (i % 2) * 5 for i in range(10)])
+    found = {
+        a.name: a for a in detect_anomalies([leak, jump], detect_start=T0 + timedelta(minutes=50)).anomalies
+    }
+    assert found["memory"].shape == "ramp" and 35 < (found["memory"].trend_per_minute or 0) < 45
+    assert found["errors"].shape == "step" and found["errors"].trend_per_minute is None
+
+
+def test_a_surge_after_a_dip_is_the_departure_reported() -> None:
+    values = _noise(14, 60, 50.0, 1.0) + [40.0] * 5 + [50.0] * 5 + [200.0] * 5
+    [anomaly] = detect_anomalies(
+        [_series("requests", values)], detect_start=T0 + timedelta(minutes=55)
+    ).anomalies
+    assert anomaly.direction == "up" and anomaly.onset == T0 + timedelta(minutes=70)
+
+
+def test_the_reading_comes_from_the_scan_or_the_name() -> None:
+    named = _series("disk_used_percent", _noise(15, 60, 50.0, 0.5) + [90.0] * 5)
+    read = _series("weird", _noise(16, 60, 50.0, 0.5) + [10.0] * 5)
+    read.metadata = {
+        "signal": "disk",
+        "facet": "headroom",
+        "worse": "down",
+        "unit": "bytes",
+        "semantics": "as reported",
+    }
+    found = {
+        a.name: a for a in detect_anomalies([named, read], detect_start=T0 + timedelta(minutes=55)).anomalies
+    }
+    assert (found["disk_used_percent"].signal, found["disk_used_percent"].worse) == ("disk", "up")
+    assert (found["weird"].signal, found["weird"].facet, found["weird"].worse) == ("disk", "headroom", "down")

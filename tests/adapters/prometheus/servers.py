@@ -96,15 +96,18 @@ def _running(command: list[str], *, url: str, ready_path: str, log: Path, name: 
 
 
 @contextmanager
-def prometheus_server(workdir: Path, jobs: dict[str, tuple[int, dict[str, str]]]) -> Iterator[Server]:
-    """Prometheus scraping every second each job's exporter port, with its static target labels."""
+def prometheus_server(
+    workdir: Path, jobs: dict[str, tuple[int, dict[str, str]]], *, scrape_seconds: int = 1
+) -> Iterator[Server]:
+    """Prometheus scraping each job's exporter port every ``scrape_seconds``, with its static target labels."""
     binary = require_binary("prometheus")
+    interval = f"{scrape_seconds}s"
     config = {
-        "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
+        "global": {"scrape_interval": interval, "evaluation_interval": interval},
         "scrape_configs": [
             {
                 "job_name": job,
-                "scrape_interval": "1s",
+                "scrape_interval": interval,
                 "static_configs": [{"targets": [f"127.0.0.1:{port}"], "labels": labels}],
             }
             for job, (port, labels) in jobs.items()
