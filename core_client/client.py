@@ -17,7 +17,15 @@ from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 from core_client.analysis.histogram import histogram_from_entries
-from core_client.analysis.semantics import Derived, counter_rates, derive, rates_query_for, summed
+from core_client.analysis.semantics import (
+    AS_REPORTED_RATE,
+    Derived,
+    accumulates,
+    counter_rates,
+    derive,
+    rates_query_for,
+    summed,
+)
 from core_client.approvals import Settlement, StrandedClaim
 from core_client.capabilities import Capability
 from core_client.clock import Clock, SystemClock
@@ -297,6 +305,8 @@ class Metrics(_Namespace):
         raw = await self._every_page("metrics.query", lambda c: instance.query(raw_query, cursor=c))
         rated = [
             one.model_copy(update={"points": counter_rates(one.points, _spacing(one, query.step))})
+            if accumulates(one.points)
+            else one.model_copy(update={"metadata": {**one.metadata, "semantics": AS_REPORTED_RATE}})
             for one in raw
         ]
         if query.expression.aggregation == "sum":

@@ -62,6 +62,8 @@ RAMP_FIT = 0.6
 RAMP_SPREADS = 3.0
 RAMP_SHARE = 0.5
 UNCHECKED_LIMIT = 25
+# A shift under this many thresholds, before a larger departure of the same series, is drift, not its onset.
+WEAK_SHIFT = 2.0
 _DAY = timedelta(days=1)
 _DAY_SECONDS = 86_400
 _MIN_SLOT_SECONDS = 900
@@ -126,6 +128,7 @@ def _nearest(times: Sequence[float], at: float) -> int:
 
 
 def _slot(at: datetime, slot_seconds: int) -> int:
+    # The day's last slot may be shorter when the slot does not divide a day; it is still a slot of its own.
     seconds = (at.timestamp() % _DAY_SECONDS) // slot_seconds
     return int(seconds)
 
@@ -152,7 +155,7 @@ def _step_seconds(points: Sequence[MetricPoint]) -> float:
 
 
 def _seasonal_profile(points: Sequence[MetricPoint], slot_seconds: int) -> tuple[float, ...] | None:
-    slots = _DAY_SECONDS // slot_seconds
+    slots = -(-_DAY_SECONDS // slot_seconds)
     by_slot: list[list[float]] = [[] for _ in range(slots)]
     for point in points:
         by_slot[_slot(point.timestamp, slot_seconds)].append(point.value)
@@ -352,12 +355,7 @@ def _find_anomaly(
     peak = max(after, key=lambda i: (sign * zs[i], -i))
     expected = baseline.expected(points[peak].timestamp)
     shape, trend = _shape(points[onset:], baseline.scale, abs(points[peak].value - expected))
-    if shape == "ramp":
-        # A ramp begins where it leaves the level it had: the points before its knot that were taken in only
-        # for being past half the threshold belong to that level, not to the ramp.
-        knot = onset + _knot(points[onset:])
-        if all(abs(z) < threshold for z in zs[onset:knot]):
-            onset = knot
+    onset = _departure_start(points, zs, onset, peak, sign, ramp=shape == "ramp", threshold=threshold)
     return MetricAnomaly(
         **reading_of(series).model_dump(),
         name=series.name,
@@ -376,6 +374,40 @@ def _find_anomaly(
         shape=shape,
         trend_per_minute=None if trend is None else round(trend, 6),
     )
+
+
+def _departure_start(
+    points: Sequence[MetricPoint],
+    zs: Sequence[float],
+    onset: int,
+    peak: int,
+    sign: float,
+    *,
+    ramp: bool,
+    threshold: float,
+) -> int:
+    """Where the departure that holds the peak began, within the run that starts at ``onset``.
+
+    A run can hold a small shift and, later, the large one (a noisy drift an outage then steepens, a dip before a
+    leak): the onset is where the series leaves the small level for the large one. The large departure is found
+    walking back from the peak over points at no less than half the run's typical deviation (its upper quartile,
+    so one spike does not set it); then the knot of "a level, then a rise" over the run up to there is its start,
+    when the level before it was a weak shift of its own (past the threshold, under :data:`WEAK_SHIFT` thresholds
+    and half the large one). A clean step, a ramp from normal, or a clear first departure keeps its onset.
+    """
+    run = sorted(sign * z for z in zs[onset:])
+    level = run[(3 * len(run)) // 4]
+    large = peak
+    while large > onset and sign * zs[large - 1] >= max(threshold, level / 2):
+        large -= 1
+    end = peak + 1 if ramp else max(large, onset) + 3
+    knot = onset + _knot(points[onset : min(len(points), max(end, onset + 4))])
+    before = [sign * z for z in zs[onset:knot]]
+    # Only a weak shift of its own (past the threshold, but under twice it and under half the large one) is set
+    # aside: the gentle start of a ramp is part of the ramp, and a clear departure is where trouble began even
+    # when a later one (a second fault reaching the same series) is larger.
+    small = min(level / 2, WEAK_SHIFT * threshold)
+    return knot if before and threshold <= statistics.fmean(before) < small else onset
 
 
 def _knot(points: Sequence[MetricPoint]) -> int:

@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import math
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
@@ -202,7 +202,11 @@ async def _fetch(
     async def fetch(one: SignalPlan) -> list[MetricSeries] | str:
         async with gate:
             try:
-                return await _series(core, one, scope, start, end, step)
+                found = await _series(core, one, scope, start, end, step)
+                if not found and one.fallback:
+                    as_reported = replace(one, expression=one.fallback, kind=Kind.GAUGE, fallback=None)
+                    found = await _series(core, as_reported, scope, start, end, step)
+                return found
             except (BadQuery, NotFound, Unsupported) as error:
                 return f"{one.expression}: {error.message}"
 

@@ -66,6 +66,8 @@ class SignalPlan:
     family: str
     spec: SignalSpec
     kind: Kind
+    # What to read as reported when the expression finds nothing (a histogram a source serves without buckets).
+    fallback: str | None = None
 
     @property
     def priority(self) -> tuple[int, int, str]:
@@ -123,11 +125,16 @@ def _distribution(family: Family, spec: SignalSpec, labels: set[str]) -> list[Si
     )
     plans: list[SignalPlan] = []
     if family.kind is Kind.HISTOGRAM:
+        as_reported = family.name if family.name in family.names else None
         plans += [
             SignalPlan(
-                Derived("quantile", family.name, quantile=q).name, family.name, quantile_spec, family.kind
+                Derived("quantile", family.name, quantile=q).name,
+                family.name,
+                quantile_spec,
+                family.kind,
+                fallback=as_reported if index == 0 else None,
             )
-            for q in QUANTILES
+            for index, q in enumerate(QUANTILES)
         ]
     elif family.name in family.names:
         plans.append(SignalPlan(family.name, family.name, quantile_spec, family.kind))

@@ -29,6 +29,8 @@ _EXPRESSION = re.compile(
     rf"(?P<fn>rate|error_ratio|p(?P<q>\d{{1,2}}(?:\.\d+)?))\(\s*(?P<metric>{_METRIC})\s*\)"
     rf"(?(agg)\s*\))\s*$"
 )
+# Metadata a source puts on rates that describes every series derived from them.
+SOURCE_KEYS = ("rateWindow", "promql", "step")
 # Labels a histogram's buckets carry that are not part of what a series is.
 BUCKET_LABEL = "le"
 # Labels that tell one deployment of a service from another: kept apart in every sum.
@@ -98,6 +100,18 @@ def rate_window(step_seconds: int, scrape_seconds: float) -> int:
     """The window a rate is taken over at ``step``: a step plus a scrape, and at least four scrapes (as Grafana's
     ``$__rate_interval``), so every window holds enough samples and no sample falls between two steps."""
     return max(1, math.ceil(max(step_seconds + scrape_seconds, 4 * scrape_seconds)))
+
+
+# What a "counter" is read as when its values do not accumulate: the source already reports a rate.
+AS_REPORTED_RATE = "as reported (the source's values do not accumulate, so they are read as a rate already)"
+# A cumulative counter only falls when its process restarts; more falls than this share of its steps, and it is not.
+RESET_SHARE = 0.05
+
+
+def accumulates(points: Sequence[MetricPoint]) -> bool:
+    """Whether values behave as a cumulative counter's: they fall only now and then (a restart)."""
+    falls = sum(1 for a, b in pairwise(points) if b.value < a.value)
+    return falls <= max(1, RESET_SHARE * (len(points) - 1))
 
 
 def counter_rates(points: Sequence[MetricPoint], window_seconds: float) -> list[MetricPoint]:
@@ -281,10 +295,12 @@ def derive(derived: Derived, rates: Sequence[MetricSeries]) -> list[MetricSeries
         found = summed(rates, by, name=derived.name)
     else:
         found = [one.model_copy(update={"name": derived.name}) for one in rates]
-    window = next((one.metadata.get("rateWindow") for one in rates if one.metadata.get("rateWindow")), None)
+    # What the source says of how it computed the rates (its query, the rate window, the step) holds for all.
+    shared = {k: v for k, v in (rates[0].metadata if rates else {}).items() if k in SOURCE_KEYS}
+    window = shared.get("rateWindow")
     url = next((one.url for one in rates if one.url), "")
     what = derived.describe(int(window) if isinstance(window, int | float) else None)
     for one in found:
-        one.metadata = {**one.metadata, "semantics": what}
+        one.metadata = {**shared, **one.metadata, "semantics": one.metadata.get("semantics") or what}
         one.url = one.url or url
     return sorted(found, key=lambda one: (one.service, sorted(one.labels.items())))

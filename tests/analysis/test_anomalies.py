@@ -150,11 +150,31 @@ def test_the_same_hour_on_earlier_days_explains_a_daily_rise_and_dates_a_real_ch
     )
     since = start + timedelta(minutes=30)
     plain = detect_anomalies([series], detect_start=since)
-    assert plain.anomalies[0].onset == start + timedelta(hours=1)  # the daily rise, taken for trouble
+    # Against the hour before, the daily rise itself looks like trouble: the busy level is not what it expects.
+    assert plain.anomalies[0].expected_at_peak < 110
     key = (series.name, series.service, ())
     report = detect_anomalies([series], detect_start=since, earlier={key: earlier})
     [anomaly] = report.anomalies
     assert anomaly.baseline.kind == "same-hour" and anomaly.onset == start + timedelta(minutes=100)
+    assert 150 < anomaly.expected_at_peak < 170
+
+
+def test_the_onset_is_the_large_departures_not_an_earlier_small_shift() -> None:
+    # A drift to z~6 for twenty minutes, then an outage: the outage's start is the onset.
+    values = _noise(17, 60, 100.0, 1.0) + _noise(18, 20, 107.0, 1.0) + _noise(19, 10, 180.0, 1.0)
+    [anomaly] = detect_anomalies(
+        [_series("errors", values)], detect_start=T0 + timedelta(minutes=55)
+    ).anomalies
+    assert anomaly.onset == T0 + timedelta(minutes=80)
+
+
+def test_a_daily_profile_with_slots_that_do_not_divide_a_day_has_a_last_slot() -> None:
+    step = timedelta(seconds=1300)
+    values = _noise(20, 400, 10.0, 1.0)
+    baseline = fit_baseline(
+        _series("x", values, step=step).points, start=T0, end=T0 + 400 * step, seasonal=True
+    )
+    assert baseline is not None and baseline.expected(T0 + timedelta(hours=23, minutes=59)) > 0
 
 
 def test_the_same_hour_follows_a_series_that_grows_from_day_to_day() -> None:

@@ -124,7 +124,10 @@ def running_stack(workdir: Path, *, host: str, caller: str, callee: str, environ
         node = stack.enter_context(node_exporter(workdir))
         callee_port, caller_port = free_port(), free_port()
         processes = [
-            spawn([sys.executable, str(RED_SERVICE), "serve", "--port", str(callee_port)], workdir / f"{callee}.log"),
+            spawn(
+                [sys.executable, str(RED_SERVICE), "serve", "--port", str(callee_port)],
+                workdir / f"{callee}.log",
+            ),
             spawn(
                 [
                     sys.executable,
@@ -167,7 +170,11 @@ def running_stack(workdir: Path, *, host: str, caller: str, callee: str, environ
                     "services": [
                         {"name": caller, "dependencies": [callee], "tier": 1, "description": "the web shop"},
                         {"name": callee, "tier": 1, "description": "the accounts and balances service"},
-                        {"name": host, "tags": {"kind": "host"}, "description": "the machine the shop runs on"},
+                        {
+                            "name": host,
+                            "tags": {"kind": "host"},
+                            "description": "the machine the shop runs on",
+                        },
                     ]
                 }
             )
@@ -194,7 +201,9 @@ def running_stack(workdir: Path, *, host: str, caller: str, callee: str, environ
 @contextlib.contextmanager
 def cpu_saturation(workdir: Path) -> Iterator[None]:
     """One stress-ng CPU worker at the lowest priority (the machine has two cores and other work to do)."""
-    process = spawn([require_binary("stress-ng"), "--cpu", "1", "--timeout", "600s"], workdir / "stress.log", nice=19)
+    process = spawn(
+        [require_binary("stress-ng"), "--cpu", "1", "--timeout", "600s"], workdir / "stress.log", nice=19
+    )
     try:
         yield
     finally:
@@ -258,7 +267,10 @@ def settings_env(stack: Stack) -> dict[str, str]:
     return {
         "OPSORCH_METRIC_PROVIDER": "prometheus",
         "OPSORCH_METRIC_CONFIG": json.dumps(
-            {"url": stack.prometheus.url, "scope_labels": {"service": "job", "environment": "env", "team": None}}
+            {
+                "url": stack.prometheus.url,
+                "scope_labels": {"service": "job", "environment": "env", "team": None},
+            }
         ),
         "OPSORCH_SERVICE_PROVIDER": "files",
         "OPSORCH_SERVICE_CONFIG": json.dumps({"catalog": str(stack.catalog)}),

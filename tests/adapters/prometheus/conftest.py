@@ -28,6 +28,9 @@ class Shop:
     requests: Counter
     latency: Histogram
     index_documents: Gauge
+    # Driven only by the tests of rates, quantiles and error ratios.
+    payments: Counter
+    payment_seconds: Histogram
 
 
 @pytest.fixture(scope="session")
@@ -46,6 +49,13 @@ def shop() -> Iterator[Shop]:
             "shop_latency_seconds", "Time to serve a request.", registry=checkout.registry, buckets=(0.1, 1.0)
         ),
         index_documents=Gauge("search_index_documents", "Documents in the index.", registry=search.registry),
+        payments=Counter("shop_payments", "Payments taken.", ["status"], registry=checkout.registry),
+        payment_seconds=Histogram(
+            "shop_payment_seconds",
+            "Time to take a payment.",
+            registry=checkout.registry,
+            buckets=(0.1, 0.5, 1.0),
+        ),
     )
     shop.checkout_depth.labels(queue="orders").set(5)
     shop.checkout_depth.labels(queue="emails").set(7)

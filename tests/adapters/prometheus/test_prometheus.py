@@ -142,6 +142,42 @@ async def test_the_test_drives_the_values_prometheus_serves(core: CoreClient, sh
     assert values[0] == 1234.0 and values[-1] == 4321.0
 
 
+async def test_counters_are_rates_histograms_quantiles_and_statuses_error_ratios(
+    core: CoreClient, shop: Shop
+):
+    # Two seconds in ten fail; every payment takes 0.3 s (the 0.1-0.5 bucket).
+    async def pay() -> None:
+        for n in range(60):
+            shop.payments.labels(status="500" if n % 5 == 0 else "200").inc()
+            shop.payment_seconds.observe(0.3)
+            await asyncio.sleep(0.1)
+
+    await pay()
+    await asyncio.sleep(2)  # scraped every second
+
+    async def last(name: str) -> MetricSeries:
+        query = MetricQuery(
+            expression=MetricExpression(metric_name=name), step=1, scope=QueryScope(service="checkout")
+        )
+        [series] = (await core.metrics.query(query)).items
+        return series
+
+    rate = await last("sum(rate(shop_payments_total))")
+    assert max(p.value for p in rate.points) == pytest.approx(10.0, rel=0.35)
+    assert rate.metadata["rateWindow"] == 4 and "per-second rate" in rate.metadata["semantics"]
+    assert rate.service == "checkout" and "rate(shop_payments_total{job=" in rate.metadata["promql"]
+    ratio = await last("error_ratio(shop_payments_total)")
+    assert max(p.value for p in ratio.points[-8:]) == pytest.approx(0.2, abs=0.1)
+    p50 = await last("p50(shop_payment_seconds)")
+    assert 0.1 < max(p.value for p in p50.points) < 0.5 and p50.labels == {"env": "prod", "quantile": "0.5"}
+
+
+async def test_the_rate_window_fits_the_step_and_the_scrape_interval(core: CoreClient):
+    query = MetricQuery(expression=MetricExpression(metric_name="rate(shop_requests_total)"), step=60)
+    series = (await core.metrics.query(query)).items
+    assert {s.metadata["rateWindow"] for s in series} == {61}  # a step plus the 1 s scrape interval
+
+
 async def test_raw_promql_passthrough(core: CoreClient):
     query = MetricQuery(
         expression=MetricExpression(metric_name=""),
