@@ -31,7 +31,7 @@ import time
 import uuid
 from collections import defaultdict
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -332,9 +332,7 @@ def main() -> None:
 
     with (
         data_folder(args.data) as folder,
-        contextmanager(
-            lambda: postgres_database(args.postgres_url) if args.mode == "redis" else iter([None])
-        )() as database,
+        postgres_database(args.postgres_url) if args.mode == "redis" else nullcontext() as database,
     ):
         env = {**os.environ, "OPSPILOT_DATA_DIR": str(folder)}
         if database is not None:
