@@ -24,5 +24,7 @@ class SourcesState(SessionState):
         except OpsPilotError:  # signed out, or nothing configured: the page itself says so
             return
         down = sources_down(report)
+        if down == self.down:
+            return  # the usual case: nothing to tell, so the state is not locked and written for nothing
         async with self:
             self.down = down
