@@ -29,8 +29,9 @@ EVENT_PATH = "_event"
 NAMESPACE = "/_event"
 # What a client-side navigation sends: the new page's on_load events run on the backend.
 ON_LOAD = f"{State.get_full_name()}.{CompileVars.ON_LOAD_INTERNAL}"
-# A tab is settled once no page says it is loading and the server has sent nothing more for this long.
-QUIET_SECONDS = 0.3
+# A tab is settled once the server has sent nothing for this long after the last update of an event. (Pages'
+# "loading" flags cannot say it instead: a navigation also raises those of pages it leaves behind.)
+QUIET_SECONDS = 0.5
 
 
 @dataclass
@@ -81,8 +82,6 @@ class ReflexTab:
         self.token = str(uuid.uuid4())
         self.cookies = dict(cookies or {})
         self.url = "/"
-        # The tab's state as the server's updates built it: state full name -> var -> value.
-        self.state: dict[str, dict[str, Any]] = {}
         self._client = socketio.AsyncClient(reconnection=False)
         self._updates: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
         self._client.on("event", self._updates.put_nowait, namespace=NAMESPACE)
@@ -104,8 +103,7 @@ class ReflexTab:
             namespaces=[NAMESPACE],
             wait_timeout=within,
         )
-        # The hydrate sends every state, pages not shown included (their "loading" defaults): quiet is enough.
-        return await self._settle(Outcome(kind="open"), started, within, until_loaded=False)
+        return await self._settle(Outcome(kind="open"), started, within)
 
     async def navigate(self, url: str, *, kind: str = "navigate", within: float = 30.0) -> Outcome:
         """Go to ``url`` without reloading (a link click): the new page's on_load runs."""
@@ -131,22 +129,6 @@ class ReflexTab:
             Outcome(kind=kind or handler.rpartition(".")[2]), started, within, done=done
         )
 
-    def loading(self, outcome: Outcome) -> list[str]:
-        """The ``state.var`` flags named like ``loading`` that this event's updates set and that are still true."""
-        flagged = {
-            (state, name)
-            for delta in outcome.deltas
-            for state, values in delta.items()
-            if isinstance(values, dict)
-            for name in values
-            if name.split("_rx_state_")[0].endswith("loading")
-        }
-        return [
-            f"{state.rpartition('.')[2]}.{name}"
-            for state, name in sorted(flagged)
-            if self.state.get(state, {}).get(name) is True
-        ]
-
     async def close(self) -> None:
         await self._client.disconnect()
 
@@ -163,27 +145,19 @@ class ReflexTab:
         within: float,
         *,
         done: Callable[[dict[str, Any]], bool] | None = None,
-        until_loaded: bool = True,
     ) -> Outcome:
         deadline = started + within
         while True:
             # Before the first update the server has not answered yet: wait up to the deadline for it.
-            # Before the first update the server has not answered yet, and while a page still says it is loading
-            # it has not finished: wait up to the deadline. Otherwise a quiet spell means the tab has settled.
-            waiting = (
-                outcome.updates == 0 or done is not None or (until_loaded and bool(self.loading(outcome)))
-            )
-            patience = deadline - time.perf_counter() if waiting else QUIET_SECONDS
+            patience = deadline - time.perf_counter() if outcome.updates == 0 or done else QUIET_SECONDS
             try:
                 update = await asyncio.wait_for(
                     self._updates.get(), max(min(patience, deadline - time.perf_counter()), 0)
                 )
             except TimeoutError:
-                if waiting:
-                    loading = self.loading(outcome)
-                    still = f" (still loading: {', '.join(loading)})" if loading else ""
+                if outcome.updates == 0 or done is not None:
                     outcome.errors.append(
-                        f"{outcome.kind}: no {'end' if outcome.updates else 'answer'} within {within:g} s{still}"
+                        f"{outcome.kind}: no {'end' if outcome.updates else 'answer'} within {within:g} s"
                     )
                 return outcome
             if update.get("disconnected"):
@@ -193,9 +167,6 @@ class ReflexTab:
             outcome.seconds = time.perf_counter() - started
             delta = update.get("delta") or {}
             outcome.deltas.append(delta)
-            for state, values in delta.items():
-                if isinstance(values, dict):
-                    self.state.setdefault(state, {}).update(values)
             outcome.errors += error_vars(delta)
             for event in update.get("events") or []:
                 outcome.events.append(event)
