@@ -231,6 +231,10 @@ class Settings(BaseSettings):
     # Kept outside the database; see core_client/server_key.py. Default: <data_dir>/secret.key.
     secret_key: SecretStr | None = None
     mcp_result_budget: int = Field(default=20_000, ge=1_000)
+    # MCP over HTTP: a session nobody has used for this long is closed (its id then answers 404 and the client
+    # initializes again), and no more than this many are open at once, so abandoned sessions cannot pile up.
+    mcp_session_idle_seconds: float = Field(default=600.0, gt=0)
+    mcp_max_sessions: int = Field(default=1_000, gt=0)
     # Seconds each provider's health check may take in /health and the sources banner (its own timeout if shorter).
     health_timeout: float = Field(default=2.0, gt=0)
     files_dir: Path | None = None

@@ -127,7 +127,7 @@ async def _serve_http(
 ) -> None:
     server = http_server(core, users, base_url=f"http://{host_header(host)}:{port}", read_only=read_only)
     # The app's own lifespan runs the SDK's session manager.
-    app = http_app(server, host=host, allowed_hosts=allowed_hosts)
+    app = http_app(server, core.settings, host=host, allowed_hosts=allowed_hosts)
     config = uvicorn.Config(app, host=host, port=port, log_level="warning")
     typer.echo(
         f"OpsPilot MCP server on http://{host_header(host)}:{port}{MCP_PATH} "

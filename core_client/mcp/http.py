@@ -8,6 +8,12 @@ and a 401 says how to get a token. Tokens are looked up by id and their secret's
 compared in constant time (``UserDirectory.verify_token``). DNS-rebinding protection is always on (Host and
 Origin must name this server), and request bodies over :data:`MAX_BODY_BYTES` are refused with 413.
 
+Sessions are bounded: the request that opens one (no ``Mcp-Session-Id``) may carry at most
+:data:`MAX_OPENING_BODY_BYTES` (an initialize is a few hundred bytes; a session keeps what its initialize sent for
+its whole life), a session idle for ``mcp_session_idle_seconds`` is closed, and at most ``mcp_max_sessions`` are
+open at once. Without these, clients that initialize and walk away (or a fuzzer's junk initializes) kept every
+session for 30 minutes with whatever it sent: ~1,000 requests took the server from 127 MB to 1.5 GB.
+
 Served alone (``opspilot mcp --http``, :func:`http_app`) or inside another app, such as the console's backend
 (:class:`McpEndpoint`).
 """
@@ -25,8 +31,9 @@ from mcp.server.auth.middleware.auth_context import get_access_token
 from mcp.server.auth.provider import AccessToken
 from mcp.server.auth.settings import AuthSettings
 from mcp.server.mcpserver import Context, MCPServer
-from mcp.server.transport_security import TransportSecuritySettings
+from mcp.server.transport_security import RequestBodyLimitMiddleware, TransportSecuritySettings
 from starlette.applications import Starlette
+from starlette.datastructures import Headers
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -42,6 +49,8 @@ from core_client.users import UserDirectory
 
 MCP_PATH = "/mcp"
 MAX_BODY_BYTES = 1_000_000
+MAX_OPENING_BODY_BYTES = 16_000
+SESSION_HEADER = "mcp-session-id"
 TOKEN_HELP = (
     "missing or invalid API token: send 'Authorization: Bearer <token>' with an OpsPilot API token; "
     "`opspilot users token issue <username>` issues one (an admin can issue it for you)"
@@ -94,20 +103,41 @@ def http_server(
     )
 
 
-def http_app(server: MCPServer, *, host: str, allowed_hosts: Iterable[str] = ()) -> Starlette:
+def http_app(
+    server: MCPServer, settings: Settings, *, host: str, allowed_hosts: Iterable[str] = ()
+) -> Starlette:
     """The Starlette app serving ``server`` at ``/mcp``; its lifespan runs the SDK's session manager.
 
     Requests must name ``host``, a loopback address or one of ``allowed_hosts`` in their Host header (and in
-    Origin, when a browser sends one), whatever address the server is bound to.
+    Origin, when a browser sends one), whatever address the server is bound to. Sessions are bounded by the
+    settings' ``mcp_session_idle_seconds`` and ``mcp_max_sessions``.
     """
     app = server.streamable_http_app(
         streamable_http_path=MCP_PATH,
         host=host,
         max_request_body_size=MAX_BODY_BYTES,
+        session_idle_timeout=settings.mcp_session_idle_seconds,
+        max_sessions=settings.mcp_max_sessions,
         transport_security=rebinding_protection([host, *allowed_hosts]),
     )
+    app.add_middleware(OpeningBodyLimit)
     app.add_middleware(TokenHelp)
     return app
+
+
+class OpeningBodyLimit:
+    """A request that would open a session (no ``Mcp-Session-Id``) is refused with 413 over
+    :data:`MAX_OPENING_BODY_BYTES`: the session would keep what it sent until it ends."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        self.limited = RequestBodyLimitMiddleware(app, MAX_OPENING_BODY_BYTES)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and SESSION_HEADER not in Headers(scope=scope):
+            await self.limited(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
 
 
 class TokenHelp:
@@ -201,7 +231,7 @@ class McpEndpoint:
             yield
             return
         server = http_server(core, users, base_url=self._base_url, read_only=self._read_only)
-        app = http_app(server, host=urlsplit(self._base_url).hostname or "localhost")
+        app = http_app(server, core.settings, host=urlsplit(self._base_url).hostname or "localhost")
         async with server.session_manager.run():
             self._app = app
             try:

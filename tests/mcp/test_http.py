@@ -11,7 +11,7 @@ import socket
 import subprocess
 import time
 from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 
 import httpx
@@ -21,7 +21,7 @@ from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 
 from core_client.client import CoreClient
-from core_client.mcp.http import MAX_BODY_BYTES
+from core_client.mcp.http import MAX_BODY_BYTES, MAX_OPENING_BODY_BYTES
 from core_client.mcp.server import GRANT_META_KEY
 from core_client.users import UserDirectory
 from tests.conftest import port_open
@@ -50,13 +50,14 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-@pytest.fixture
-def mcp_url(demo_world: Path, people: UserDirectory) -> Iterator[str]:
-    """``opspilot mcp --http 127.0.0.1:<port>`` running on this test's data folder; its endpoint URL."""
+@contextmanager
+def serving(**env: str) -> Iterator[tuple[str, subprocess.Popen[str]]]:
+    """``opspilot mcp --http 127.0.0.1:<port>`` on this test's data folder, with ``env`` added; its endpoint URL
+    and process."""
     port = free_port()
     server = subprocess.Popen(
         [str(OPSPILOT), "mcp", "--http", f"127.0.0.1:{port}"],
-        env=dict(os.environ),
+        env={**os.environ, **env},
         stdin=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,
@@ -69,10 +70,17 @@ def mcp_url(demo_world: Path, people: UserDirectory) -> Iterator[str]:
             )
             assert time.monotonic() < deadline, "the server did not start listening"
             time.sleep(0.1)
-        yield f"http://127.0.0.1:{port}/mcp"
+        yield f"http://127.0.0.1:{port}/mcp", server
     finally:
         server.terminate()
         server.wait(timeout=30)
+
+
+@pytest.fixture
+def mcp_url(demo_world: Path, people: UserDirectory) -> Iterator[str]:
+    """``opspilot mcp --http 127.0.0.1:<port>`` running on this test's data folder; its endpoint URL."""
+    with serving() as (url, _):
+        yield url
 
 
 @asynccontextmanager
@@ -152,3 +160,87 @@ def test_an_oversized_body_is_refused(mcp_url: str, people: UserDirectory) -> No
     body = {**INITIALIZE, "params": {**INITIALIZE["params"], "padding": padding}}
     response = httpx.post(mcp_url, json=body, headers={**STREAMABLE, "Authorization": bearer}, timeout=30)
     assert response.status_code == 413
+
+
+def test_a_bulky_initialize_is_refused_before_it_opens_a_session(mcp_url: str, people: UserDirectory) -> None:
+    """A session keeps what its initialize sent for its whole life, so an opening request is kept small."""
+    bearer = f"Bearer {people.issue_token('alice')}"
+    padding = "x" * MAX_OPENING_BODY_BYTES
+    body = {**INITIALIZE, "params": {**INITIALIZE["params"], "capabilities": {"padding": padding}}}
+    response = httpx.post(mcp_url, json=body, headers={**STREAMABLE, "Authorization": bearer}, timeout=30)
+    assert response.status_code == 413
+    assert "mcp-session-id" not in response.headers
+
+
+def resident_mb(process: subprocess.Popen[str]) -> float:
+    """The process's resident set size, in MB (Linux /proc)."""
+    for line in Path(f"/proc/{process.pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise AssertionError("no VmRSS in /proc status")
+
+
+def hostile_round(client: httpx.Client, url: str, bearer: str, session: str, round_no: int) -> list[int]:
+    """One round of what a fuzzer sends: sessions opened and abandoned, junk and bulky initializes, requests with
+    no token or an unknown session, malformed JSON-RPC, tool calls with arguments of the wrong shape or size."""
+    headers = {**STREAMABLE, "Authorization": bearer}
+    in_session = {**headers, "mcp-session-id": session}
+    bulky = {**INITIALIZE, "params": {**INITIALIZE["params"], "capabilities": {"x": "y" * 900_000}}}
+    statuses = []
+    for i in range(60):
+        call = {"jsonrpc": "2.0", "id": i, "method": "tools/call"}
+        requests = [
+            client.post(url, headers=headers, json=INITIALIZE),
+            client.post(url, headers=headers, json=bulky),
+            client.post(url, headers=headers, content=b"\xff\xfe{not json" * (i + 1)),
+            client.post(url, headers=STREAMABLE, json=INITIALIZE),
+            client.post(url, headers={**headers, "mcp-session-id": f"gone-{round_no}-{i}"}, json=INITIALIZE),
+            client.post(url, headers=in_session, json={"jsonrpc": "2.0", "id": i, "method": 12}),
+            client.post(
+                url,
+                headers=in_session,
+                json={**call, "params": {"name": "read_file", "arguments": {"path": "\x00" * 5000}}},
+            ),
+            client.post(
+                url,
+                headers=in_session,
+                json={**call, "params": {"name": "search_logs", "arguments": {"query": "z" * 500_000}}},
+            ),
+        ]
+        statuses += [response.status_code for response in requests]
+    return statuses
+
+
+def test_memory_settles_under_a_flood_of_malformed_requests(demo_world: Path, people: UserDirectory) -> None:
+    """Rounds of ~500 mostly malformed requests (issue #12: RSS grew 127 MB -> 1.5 GB over ~1,000 and kept it):
+    after the first round has warmed the server up, later rounds leave its RSS where it was, and abandoned
+    sessions are closed once idle."""
+    bearer = f"Bearer {people.issue_token('alice')}"
+    idle = 1.5
+    with (
+        serving(OPSPILOT_MCP_SESSION_IDLE_SECONDS=str(idle)) as (url, server),
+        httpx.Client(timeout=30) as client,
+    ):
+        opened = client.post(url, headers={**STREAMABLE, "Authorization": bearer}, json=INITIALIZE)
+        session = opened.headers["mcp-session-id"]
+        sizes = []
+        for round_no in range(4):
+            # The round's own session stays open throughout it; the ones it abandons lapse after it.
+            session_headers = {**STREAMABLE, "Authorization": bearer, "mcp-session-id": session}
+            client.post(
+                url, headers=session_headers, json={"jsonrpc": "2.0", "method": "notifications/initialized"}
+            )
+            statuses = hostile_round(client, url, bearer, session, round_no)
+            assert 500 not in statuses and {200, 400, 401, 404, 413} <= set(statuses), statuses
+            time.sleep(idle * 2)
+            sizes.append(resident_mb(server))
+            lapsed = client.post(
+                url, headers=session_headers, json={"jsonrpc": "2.0", "id": 0, "method": "ping"}
+            )
+            assert lapsed.status_code == 404, "an idle session was kept"
+            session = client.post(
+                url, headers={**STREAMABLE, "Authorization": bearer}, json=INITIALIZE
+            ).headers["mcp-session-id"]
+        assert server.poll() is None
+    warmed, *later = sizes
+    assert max(later) - warmed < 25, f"RSS kept growing: {sizes} MB after each round"
