@@ -25,7 +25,15 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
-from adapters.demo.logstore import LINE_COLUMNS, REGEXP_FUNCTION, compile_search, regexp
+from adapters.demo.logstore import (
+    LINE_COLUMNS,
+    REGEXP_FUNCTION,
+    ROLLUP_MINUTE_MS,
+    RollupPlan,
+    compile_rollup,
+    compile_search,
+    regexp,
+)
 from core_client.analysis.histogram import bucket_seconds_for
 from core_client.clock import Clock
 from core_client.errors import BadQuery, NotFound, OpsPilotError, ProviderUnavailable
@@ -66,6 +74,35 @@ def _entry(row: tuple[Any, ...]) -> LogEntry:
         fields=json.loads(fields),
         metadata={"environment": environment, "team": team},
     )
+
+
+def _rollup_tally(
+    conn: sqlite3.Connection, rollup: RollupPlan, start_ms: int, end_ms: int, width_ms: int, count: int
+) -> list[tuple[int, str, int]]:
+    """(slot, severity, lines) of ``[start_ms, end_ms)`` from the per-minute rollup, exact at every edge.
+
+    A minute that a slot boundary (or the window's start or end) cuts is counted line by line; every other minute
+    lies inside one slot and is read from the rollup, so the work grows with the window's minutes, not its lines.
+    """
+    boundaries = [min(start_ms + i * width_ms, end_ms) for i in range(count + 1)]
+    cut = sorted({b - b % ROLLUP_MINUTE_MS for b in boundaries if b % ROLLUP_MINUTE_MS})
+    first_minute = start_ms - start_ms % ROLLUP_MINUTE_MS
+    where, args = rollup.where("r")
+    excluded = f" AND r.minute_ms NOT IN ({', '.join('?' * len(cut))})" if cut else ""
+    rows = conn.execute(
+        "SELECT min((r.minute_ms - ?) / ?, ?) AS slot, r.severity, sum(r.n) FROM log_rollup r "
+        f"WHERE r.minute_ms >= ? AND r.minute_ms < ? AND {where}{excluded} GROUP BY slot, r.severity",
+        [start_ms, width_ms, count - 1, first_minute, end_ms, *args, *cut],
+    ).fetchall()
+    line_where, line_args = rollup.where("l")
+    for minute in cut:
+        lo, hi = max(minute, start_ms), min(minute + ROLLUP_MINUTE_MS, end_ms)
+        rows += conn.execute(
+            "SELECT min((l.ts_ms - ?) / ?, ?) AS slot, l.severity, count(*) FROM log_line l "
+            f"WHERE l.ts_ms >= ? AND l.ts_ms < ? AND {line_where} GROUP BY slot, l.severity",
+            [start_ms, width_ms, count - 1, lo, hi, *line_args],
+        ).fetchall()
+    return rows
 
 
 class _ReadOnlyPool:
@@ -193,18 +230,26 @@ class DemoLogs:
             raise BadQuery(
                 f"histogram window is empty: start {start} is not before end {end}", source=self._source
             )
-        plan = compile_search(query, source=self._source)
         width = bucket_seconds_for(start, end, buckets)
         count = max(int(-(-(end - start).total_seconds() // width)), 1)
         start_ms, end_ms = _ms(start), _ms(end)
+        rollup = compile_rollup(query)
+        if rollup is not None:
 
-        def tally(conn: sqlite3.Connection) -> list[tuple[int, str, int]]:
-            lo, hi = self._rowid_range(conn, start_ms, end_ms)
-            sql, args = plan.source(lo, hi)
-            return conn.execute(
-                f"SELECT min((l.ts_ms - ?) / ?, ?) AS slot, l.severity, count(*) {sql} GROUP BY slot, l.severity",
-                [start_ms, width * 1000, count - 1, *args],
-            ).fetchall()
+            def tally(conn: sqlite3.Connection) -> list[tuple[int, str, int]]:
+                return _rollup_tally(conn, rollup, start_ms, end_ms, width * 1000, count)
+
+        else:
+            plan = compile_search(query, source=self._source)
+
+            def tally(conn: sqlite3.Connection) -> list[tuple[int, str, int]]:
+                lo, hi = self._rowid_range(conn, start_ms, end_ms)
+                sql, args = plan.source(lo, hi)
+                return conn.execute(
+                    f"SELECT min((l.ts_ms - ?) / ?, ?) AS slot, l.severity, count(*) {sql} "
+                    "GROUP BY slot, l.severity",
+                    [start_ms, width * 1000, count - 1, *args],
+                ).fetchall()
 
         slots = [HistogramBucket(start=start + timedelta(seconds=i * width)) for i in range(count)]
         total = 0

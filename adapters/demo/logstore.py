@@ -10,6 +10,14 @@ cursor is a rowid. ``log_fts`` is a contentless FTS5 index built once in ``finis
   ``t<hex team>``, ``l<hex label name>x<hex value>``), so scope and equality filters are intersected inside the
   full-text index instead of row by row.
 
+``log_trigram`` is a contentless FTS5 index of every message's trigrams (case-folded, ``detail=none``): it narrows
+what the index of words cannot serve (punctuation such as ``->``, ``contains`` substrings, regexes through the
+literal text they require) to the lines holding every trigram of those literals, and the exact check runs on those
+lines only. Literals under three characters cannot be narrowed and are checked on every line of the window.
+
+``log_rollup`` counts lines per minute, service, environment, team and severity, so a volume histogram without
+search text reads a few thousand rollup rows whatever the number of lines (:func:`compile_rollup`).
+
 :func:`compile_search` turns a :class:`~core_client.schemas.LogQuery` into that SQL; the provider
 (``adapters.demo.logs``) runs it.
 """
@@ -18,6 +26,8 @@ from __future__ import annotations
 
 import json
 import re
+import re._constants as re_constants
+import re._parser as re_parser
 import sqlite3
 import time
 from collections.abc import Iterable
@@ -70,6 +80,31 @@ SELECT rowid, message,
        || coalesce((SELECT ' ' || group_concat('l' || hex(key) || 'x' || hex(value), ' ')
                     FROM json_each(log_line.labels)), '')
 FROM log_line ORDER BY rowid
+"""
+
+TRIGRAM_TABLE = """
+CREATE VIRTUAL TABLE log_trigram USING fts5(
+    message, content='', columnsize=0, detail=none, tokenize='trigram case_sensitive 0'
+)
+"""
+TRIGRAM_FILL = "INSERT INTO log_trigram(rowid, message) SELECT rowid, message FROM log_line ORDER BY rowid"
+
+ROLLUP_MINUTE_MS = 60_000
+ROLLUP_TABLE = """
+CREATE TABLE log_rollup (
+    minute_ms INTEGER NOT NULL,
+    service TEXT NOT NULL,
+    environment TEXT NOT NULL,
+    team TEXT NOT NULL,
+    severity TEXT NOT NULL,
+    n INTEGER NOT NULL,
+    PRIMARY KEY (minute_ms, service, environment, team, severity)
+) WITHOUT ROWID
+"""
+ROLLUP_FILL = f"""
+INSERT INTO log_rollup(minute_ms, service, environment, team, severity, n)
+SELECT (ts_ms / {ROLLUP_MINUTE_MS}) * {ROLLUP_MINUTE_MS}, service, environment, team, severity, count(*)
+FROM log_line GROUP BY 1, 2, 3, 4, 5
 """
 
 LINE_COLUMNS = (
@@ -173,6 +208,13 @@ class LogStore:
         conn.execute(FTS_TABLE)
         conn.execute(FTS_FILL)
         conn.execute("INSERT INTO log_fts(log_fts) VALUES ('optimize')")
+        conn.execute("DROP TABLE IF EXISTS log_trigram")
+        conn.execute(TRIGRAM_TABLE)
+        conn.execute(TRIGRAM_FILL)
+        conn.execute("INSERT INTO log_trigram(log_trigram) VALUES ('optimize')")
+        conn.execute("DROP TABLE IF EXISTS log_rollup")
+        conn.execute(ROLLUP_TABLE)
+        conn.execute(ROLLUP_FILL)
         lines, first, last = conn.execute("SELECT count(*), min(ts_ms), max(ts_ms) FROM log_line").fetchone()
         meta = {
             "lines": str(lines),
@@ -215,16 +257,30 @@ class SearchPlan:
     match: str | None = None
     # Excluded by the full-text index when there is nothing positive to match against.
     exclude_match: str | None = None
+    # Trigrams every matching line holds (a necessary condition; the predicates decide).
+    trigrams: list[str] = field(default_factory=list)
     predicates: list[str] = field(default_factory=list)
     args: list[Any] = field(default_factory=list)
 
+    @property
+    def trigram_match(self) -> str | None:
+        return " AND ".join(_fts_string(t) for t in dict.fromkeys(self.trigrams)) or None
+
     def source(self, lo: int, hi: int) -> tuple[str, list[Any]]:
         """``FROM ... WHERE ...`` over the rowid range ``[lo, hi]``, with its arguments."""
+        trigrams = self.trigram_match
         if self.match is not None:
             # CROSS JOIN keeps the full-text index as the outer loop, read newest first.
             sql = "FROM log_fts CROSS JOIN log_line l ON l.rowid = log_fts.rowid"
             where = ["log_fts MATCH ?", "log_fts.rowid BETWEEN ? AND ?"]
             args: list[Any] = [self.match, lo, hi]
+            if trigrams is not None:
+                where.append("l.rowid IN (SELECT rowid FROM log_trigram WHERE log_trigram MATCH ?)")
+                args.append(trigrams)
+        elif trigrams is not None:
+            sql = "FROM log_trigram CROSS JOIN log_line l ON l.rowid = log_trigram.rowid"
+            where = ["log_trigram MATCH ?", "log_trigram.rowid BETWEEN ? AND ?"]
+            args = [trigrams, lo, hi]
         else:
             sql = "FROM log_line l"
             where = ["l.rowid BETWEEN ? AND ?"]
@@ -238,7 +294,9 @@ class SearchPlan:
 
     @property
     def order(self) -> str:
-        return "log_fts.rowid" if self.match is not None else "l.rowid"
+        if self.match is not None:
+            return "log_fts.rowid"
+        return "log_trigram.rowid" if self.trigram_match is not None else "l.rowid"
 
 
 @dataclass(frozen=True)
@@ -292,6 +350,51 @@ def _indexable(text: str) -> bool:
     return any(ch.isalnum() for ch in text)
 
 
+def trigrams_of(literal: str) -> list[str]:
+    """Trigrams that together cover ``literal`` (every third one and the last): a line holding ``literal`` holds
+    them all. None for a literal under three characters, which the trigram index cannot narrow."""
+    if len(literal) < 3:
+        return []
+    starts = sorted({*range(0, len(literal) - 2, 3), len(literal) - 3})
+    return [literal[i : i + 3] for i in starts]
+
+
+# Characters whose case-insensitive match in Python's re reaches beyond ASCII (the Kelvin sign, the long s, the
+# dotted and dotless i): an IGNORECASE regex's literal stops at them rather than risk a trigram re never needs.
+_WIDE_CASE = frozenset("kKsSiI")
+
+
+def regex_literals(pattern: str) -> list[str]:
+    """Literal runs every match of ``pattern`` contains, read from its top-level sequence (conservatively: an
+    alternation, an optional part or a class ends a run and adds nothing)."""
+    parsed = re_parser.parse(pattern)
+    ignore_case = bool(parsed.state.flags & re.IGNORECASE)
+    runs: list[str] = []
+
+    def walk(items: Any, ignore_case: bool) -> None:
+        run: list[str] = []
+
+        def close() -> None:
+            if run:
+                runs.append("".join(run))
+                run.clear()
+
+        for op, arg in items:
+            if op is re_constants.LITERAL and not (ignore_case and (chr(arg) in _WIDE_CASE or arg > 127)):
+                run.append(chr(arg))
+                continue
+            close()
+            if op is re_constants.SUBPATTERN:
+                _group, add_flags, del_flags, body = arg
+                walk(body, (ignore_case or bool(add_flags & re.IGNORECASE)) and not del_flags & re.IGNORECASE)
+            elif op in (re_constants.MAX_REPEAT, re_constants.MIN_REPEAT) and arg[0] >= 1:
+                walk(arg[2], ignore_case)
+        close()
+
+    walk(parsed, ignore_case)
+    return runs
+
+
 def _label_path(name: str, source: str | None) -> str:
     if not LABEL_NAME.match(name):
         raise BadQuery(
@@ -319,7 +422,9 @@ def compile_search(query: LogQuery, *, source: str | None = None) -> SearchPlan:
             phrase = "message : " + _fts_string(term.text) + (" *" if term.prefix else "")
             (negative if term.negated else positive).append(phrase)
         else:
-            # Punctuation only (":", "->"): the index does not hold it, so look for it in the text itself.
+            # Punctuation only (":", "->"): the index of words does not hold it, so look for it in the text itself.
+            if not term.negated:
+                plan.trigrams += trigrams_of(term.text)
             plan.predicates.append("instr(l.message, ?) " + ("= 0" if term.negated else "> 0"))
             plan.args.append(term.text)
 
@@ -347,6 +452,51 @@ def compile_search(query: LogQuery, *, source: str | None = None) -> SearchPlan:
     return plan
 
 
+@dataclass(frozen=True)
+class RollupPlan:
+    """Conditions on the attributes ``log_rollup`` keeps, written for any table that has those columns."""
+
+    conditions: tuple[tuple[str, str, tuple[str, ...]], ...] = ()
+
+    def where(self, alias: str) -> tuple[str, list[str]]:
+        """``AND``-joined SQL conditions on ``alias``'s columns (``1`` when there are none), with arguments."""
+        parts: list[str] = ["1"]
+        args: list[str] = []
+        for column, operator, values in self.conditions:
+            if operator == "in":
+                parts.append(f"{alias}.{column} IN ({', '.join('?' * len(values))})")
+            else:
+                parts.append(f"{alias}.{column} {operator} ?")
+            args += values
+        return " AND ".join(parts), args
+
+
+def compile_rollup(query: LogQuery) -> RollupPlan | None:
+    """The rollup plan of ``query`` when counting it needs only the attributes the rollup keeps: no search text,
+    and filters that are ``=``/``!=`` on service, severity, environment or team. ``None`` otherwise."""
+    if parse_search(query.expression.search or ""):
+        return None
+    conditions: list[tuple[str, str, tuple[str, ...]]] = []
+    scope = query.scope
+    for attribute, value in (
+        ("service", scope.service),
+        ("team", scope.team),
+        ("environment", scope.environment),
+    ):
+        if value:
+            conditions.append((attribute, "=", (value,)))
+    severities = tuple(s.strip().lower() for s in query.expression.severity_in if s.strip())
+    if severities:
+        conditions.append(("severity", "in", severities))
+    for flt in query.expression.filters:
+        name = flt.field.strip()
+        if name not in TAG_PREFIX or flt.operator not in ("=", "!="):
+            return None
+        value = flt.value.lower() if name == "severity" else flt.value
+        conditions.append((name, flt.operator, (value,)))
+    return RollupPlan(tuple(conditions))
+
+
 def _compile_filter(
     flt: LogFilter, plan: SearchPlan, positive: list[str], negative: list[str], source: str | None
 ) -> None:
@@ -367,9 +517,13 @@ def _compile_filter(
         column, column_args = "json_extract(l.labels, ?)", [_label_path(name, source)]
     if flt.operator == "regex":
         check_regex(flt.value, source=source)
+        if name == "message":
+            plan.trigrams += [t for literal in regex_literals(flt.value) for t in trigrams_of(literal)]
         plan.predicates.append(f"{REGEXP_FUNCTION}(?, {column})")
         plan.args += [flt.value, *column_args]
         return
+    if name == "message" and flt.operator in ("=", "contains"):
+        plan.trigrams += trigrams_of(value)
     condition = {
         "=": "{column} = ?",
         "!=": "{column} IS NOT ?",

@@ -170,6 +170,23 @@ HISTOGRAM_QUERIES = [
     LogQuery(start=START, end=WORLD_NOW),
     LogQuery(start=START + timedelta(minutes=17), end=START + timedelta(hours=2, minutes=3)),
     LogQuery(expression=LogExpression(search="ECONNREFUSED"), start=START, end=WORLD_NOW),
+    # Served by the per-minute rollup: windows and slots that cut minutes, scope, severities and attribute filters.
+    LogQuery(
+        expression=LogExpression(severity_in=["WARN", "error"]),
+        scope=QueryScope(service="checkout-api", environment="prod"),
+        start=START + timedelta(minutes=17, seconds=37),
+        end=START + timedelta(hours=2, minutes=3, seconds=11, milliseconds=500),
+    ),
+    LogQuery(
+        expression=LogExpression(
+            filters=[
+                LogFilter(field="severity", operator="!=", value="INFO"),
+                LogFilter(field="team", operator="=", value="fulfilment"),
+            ]
+        ),
+        start=START - timedelta(minutes=5),
+        end=WORLD_NOW + timedelta(seconds=30),
+    ),
     LogQuery(
         expression=LogExpression(
             filters=[LogFilter(field="region", operator="=", value="eu")], severity_in=["warn", "error"]

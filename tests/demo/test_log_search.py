@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from adapters.demo.logs import DemoLogs
-from adapters.demo.logstore import LogRow, LogStore
+from adapters.demo.logstore import LogRow, LogStore, regex_literals
 from core_client.capabilities import Capability
 from core_client.client import CoreClient, LoadedProvider
 from core_client.clock import FixedClock
@@ -218,6 +218,32 @@ async def test_punctuation_only_term_is_a_literal_substring(core: CoreClient, wo
     assert await all_ids(core, q("->")) == wanted
 
 
+async def test_words_and_substrings_together(core: CoreClient, world: World) -> None:
+    expect = [
+        r for r in world.rows if has_phrase(r.message, "refused") and "used 10.0.0.7" in r.message.lower()
+    ]
+    wanted = newest_first(expect)
+    assert wanted
+    flt = LogFilter(field="message", operator="contains", value="used 10.0.0.7")
+    assert await all_ids(core, q("refused", flt)) == wanted
+
+
+@pytest.mark.parametrize(
+    ("pattern", "literals"),
+    [
+        (r"OOMKilled process [0-9]+", ["OOMKilled process "]),
+        (r"a|bcd", []),
+        (r"(?:abc)?def", ["def"]),
+        (r"x(abc)+y", ["x", "abc", "y"]),
+        (r"(?i)Kiwi", ["w"]),
+        (r"(?i)Error", ["Error"]),
+        (r"\.json$", [".json"]),
+    ],
+)
+def test_regex_literals_are_what_every_match_contains(pattern: str, literals: list[str]) -> None:
+    assert regex_literals(pattern) == literals
+
+
 async def test_unterminated_quote_is_bad_query(core: CoreClient) -> None:
     with pytest.raises(BadQuery, match="unterminated quote"):
         await core.logs.query(q('"connection refused'))
@@ -253,6 +279,27 @@ FILTER_CASES = [
     (
         LogFilter(field="message", operator="regex", value=r"took [89]\d\dms"),
         lambda r: re.search(r"took [89]\d\dms", r.message),
+    ),
+    # Substrings and regexes narrowed by the trigram index, then checked exactly.
+    (
+        LogFilter(field="message", operator="contains", value="NREFUSED 10.0.0.7:54"),
+        lambda r: "nrefused 10.0.0.7:54" in r.message.lower(),
+    ),
+    (
+        LogFilter(field="message", operator="contains", value='said "BAD'),
+        lambda r: 'said "bad' in r.message.lower(),
+    ),
+    (
+        LogFilter(field="message", operator="regex", value=r"(?i)econnrefused 10\.0\.0\.[1-3]:"),
+        lambda r: re.search(r"(?i)econnrefused 10\.0\.0\.[1-3]:", r.message),
+    ),
+    (
+        LogFilter(field="message", operator="regex", value=r"ECONNREFUSED|declined"),
+        lambda r: re.search(r"ECONNREFUSED|declined", r.message),
+    ),
+    (
+        LogFilter(field="message", operator="regex", value=r"(pool-[1-3]) (took|resized)+ \d"),
+        lambda r: re.search(r"(pool-[1-3]) (took|resized)+ \d", r.message),
     ),
     (LogFilter(field="region", operator="=", value="eu-west-1"), lambda r: r.labels["region"] == "eu-west-1"),
     (
