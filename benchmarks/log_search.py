@@ -34,7 +34,8 @@ from core_client.schemas import LogExpression, LogFilter, LogQuery, QueryScope
 WORLD_NOW = datetime(2025, 6, 2, 12, 0, tzinfo=UTC)
 DAYS = 14
 SEED = 20250602
-VERSION = "v1"
+# v2: stores carry the trigram index and the per-minute rollup.
+VERSION = "v2"
 
 # service -> (team, kind)
 SERVICES = {
@@ -290,6 +291,28 @@ def cases() -> list[Case]:
             ["-E", regex],
         )
     )
+    # What the index of words cannot serve: punctuation, a substring inside a word, a regex with a literal.
+    for label, flt, grep in [
+        (
+            "contains (substring)",
+            LogFilter(field="message", operator="contains", value="oomkilled"),
+            ["-i", "-F", "oomkilled"],
+        ),
+        (
+            "regex with a literal",
+            LogFilter(field="message", operator="regex", value=r"OOMKilled process [0-9]+"),
+            ["-E", r"OOMKilled process [0-9]+"],
+        ),
+        (
+            "contains 'connect: con'",
+            LogFilter(field="message", operator="contains", value="connect: con"),
+            ["-i", "-F", "connect: con"],
+        ),
+    ]:
+        out.append(Case(label, LogQuery(expression=LogExpression(filters=[flt])), grep))
+    out.append(
+        Case("punctuation '->' (2 chars)", LogQuery(expression=LogExpression(search="->")), ["-F", "->"])
+    )
     return out
 
 
@@ -317,6 +340,21 @@ async def search_seconds(logs: DemoLogs, query: LogQuery, repeats: int) -> tuple
     return statistics.median(times), times[min(len(times) - 1, int(len(times) * 0.95))], len(page.items)
 
 
+async def count_seconds(logs: DemoLogs, query: LogQuery, repeats: int) -> tuple[float, int]:
+    """Median wall time of counting every match (a one-bucket histogram over the whole store, as complete as
+    ``grep -c``) and the count."""
+    whole = query.model_copy(
+        update={"start": query.start or WORLD_NOW - timedelta(days=DAYS), "end": query.end or WORLD_NOW}
+    )
+    total = (await logs.histogram(whole, buckets=1)).total
+    times = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        await logs.histogram(whole, buckets=1)
+        times.append(time.perf_counter() - started)
+    return statistics.median(times), total
+
+
 async def run(args: argparse.Namespace) -> None:
     built = build(Path(args.dir), args.lines, rebuild=args.rebuild)
     size_mb = built.text.stat().st_size / 1e6
@@ -333,15 +371,19 @@ async def run(args: argparse.Namespace) -> None:
         print("build: reused a cached store (pass --rebuild to time the build)")
     logs = DemoLogs(built.db, FixedClock(WORLD_NOW))
     print((await logs.health()).message)
-    header = f"{'query':<28}{'page':>6}{'median ms':>11}{'p95 ms':>9}{'grep -c ms':>12}{'grep count':>12}{'grep/search':>13}"
+    header = (
+        f"{'query':<28}{'page':>6}{'median ms':>11}{'p95 ms':>9}{'count ms':>10}{'count':>9}"
+        f"{'grep -c ms':>12}{'grep count':>12}{'grep/search':>13}{'grep/count':>12}"
+    )
     print(header)
     print("-" * len(header))
     for case in cases():
         median, p95, found = await search_seconds(logs, case.query, args.repeats)
+        counting, total = await count_seconds(logs, case.query, max(3, args.repeats // 5))
         grep_median, grep_count = grep_seconds(built.text, case.grep, args.grep_runs)
         print(
-            f"{case.name:<28}{found:>6}{median * 1000:>11.2f}{p95 * 1000:>9.2f}"
-            f"{grep_median * 1000:>12.1f}{grep_count:>12}{grep_median / median:>12.1f}x"
+            f"{case.name:<28}{found:>6}{median * 1000:>11.2f}{p95 * 1000:>9.2f}{counting * 1000:>10.1f}{total:>9}"
+            f"{grep_median * 1000:>12.1f}{grep_count:>12}{grep_median / median:>12.1f}x{grep_median / counting:>11.1f}x"
         )
     await logs.aclose()
 

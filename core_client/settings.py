@@ -237,6 +237,9 @@ class Settings(BaseSettings):
     mcp_max_sessions: int = Field(default=1_000, gt=0)
     # Seconds each provider's health check may take in /health and the sources banner (its own timeout if shorter).
     health_timeout: float = Field(default=2.0, gt=0)
+    # Backend worker processes of `reflex run --env prod` (GRANIAN_WORKERS, when set, wins): one per core, since
+    # Reflex's own 2 x cores + 1 buys no throughput for this app and costs ~200 MB of memory a worker.
+    backend_workers: int = Field(default_factory=lambda: os.cpu_count() or 1, gt=0)
     files_dir: Path | None = None
     scenarios: Path | None = None
     demo: DemoSettings = Field(default_factory=DemoSettings)
