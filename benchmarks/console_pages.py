@@ -5,7 +5,8 @@ folder, serves the console with ``reflex.testing.AppHarnessProd`` (the exported 
 in with Chromium, and times, in the page itself, from the click or the form's submit to the moment the new rows
 are in the DOM (a MutationObserver and ``performance.now()``):
 
-- Logs: a page change (Older, then Newer, alternately) and a filter (a new search text);
+- Logs: a page change (Older, then Newer, alternately) and a filter (a new search text); the volume chart with
+  and without search text (backend only);
 - Incidents: a page change (Next, Previous), a filter (a new search text), and a page change sorted by severity
   (the provider sorts all incidents), when the page exists.
 
@@ -217,6 +218,8 @@ async def backend_figures(repeats: int, plan: Plan) -> dict[str, list[float]]:
             "logs filter (volume)": await _timed(
                 lambda: volume(core, search.model_copy(update={"q": next(terms)})), repeats
             ),
+            # No search text: the chart the page opens with, read from the per-minute rollup.
+            "logs volume, no search": await _timed(lambda: volume(core, search), repeats),
             "incidents page change": await _timed(
                 lambda: incidents_page(core, IncidentFilters(), QueryScope(), next(incident_cursors)), repeats
             ),

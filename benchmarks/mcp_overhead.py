@@ -5,6 +5,11 @@ tool through the SDK's in-memory client (``Client(server)``, protocol negotiated
 the tool through ``opspilot mcp`` as a stdio subprocess. Prints median and p95 side by side, and the overhead of
 each MCP path over the direct call (the budget in DESIGN.md: under 1 ms each).
 
+Beside each transport runs a no-op twin: the same tool (same argument model, same output schema) whose body
+hands back the result the real tool gave, canned, on a server with none of OpsPilot's request handling (for
+stdio: this script with ``--serve-noop``, no token check). What the SDK and the transport cost is then the
+twin's time, and OpsPilot's own share of a call is ``tool - twin - direct call`` (budget: under 0.3 ms).
+
 The world is built once into the data folder (cached there) with its own settings, so the developer's data
 folder and providers are left alone.
 
@@ -28,6 +33,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from mcp import Client, StdioServerParameters
+from mcp.server.mcpserver import MCPServer
 
 from adapters.demo.build import WorldSpec
 from adapters.demo.world import DEFAULT_SCENARIO, prepare_world
@@ -40,6 +46,7 @@ from core_client.schemas import IncidentQuery, LogExpression, LogQuery, QuerySco
 from core_client.settings import Settings, load_settings
 
 BUDGET_MS = 1.0
+OWN_SHARE_BUDGET_MS = 0.3
 USER = "bench"
 OPSPILOT = Path(sys.prefix) / "bin" / "opspilot"
 
@@ -130,21 +137,62 @@ def tool_call(client: Client, probe: Probe) -> Callable[[], Awaitable[object]]:
     return call
 
 
+async def noop_server(core: CoreClient, calls: list[tuple[str, dict[str, Any]]]) -> MCPServer:
+    """OpsPilot's read-only server whose tools in ``calls`` only hand back what they returned once, canned."""
+    server = build_server(core, actor=lambda _: Actor(user=USER, role=Role.VIEWER, via="mcp"), read_only=True)
+    for name, arguments in calls:
+        tool = server._tool_manager.get_tool(name)
+        if tool is None:
+            raise SystemExit(f"no tool {name!r}")
+        validated = tool.fn_metadata.validate_arguments(arguments)
+        canned = await tool.fn_metadata.call_fn(tool.fn, tool.is_async, validated, {})
+
+        async def body(_canned: object = canned, **_arguments: object) -> object:
+            return _canned
+
+        tool.fn = body
+    return server
+
+
+def probe_calls(incident_id: str) -> list[tuple[str, dict[str, Any]]]:
+    return [(probe.tool, probe.arguments) for probe in probes(incident_id)]
+
+
+async def serve_noop(incident_id: str) -> None:
+    """The no-op twin over stdio (``--serve-noop``), on the settings the parent process left in the environment."""
+    core = CoreClient.from_settings(load_settings())
+    server = await noop_server(core, probe_calls(incident_id))
+    try:
+        await server.run_stdio_async()
+    finally:
+        await core.aclose()
+
+
 async def run(args: argparse.Namespace) -> None:
     settings = prepare(Path(args.data_dir), args.scale)
     core = CoreClient.from_settings(settings)
     newest = (await core.incidents.query(IncidentQuery(limit=1))).items[0].id
     actor = Actor(user=USER, role=Role.VIEWER, via="mcp")
     stdio = StdioServerParameters(command=str(OPSPILOT), args=["mcp", "--read-only"], env=dict(os.environ))
+    stdio_noop = StdioServerParameters(
+        command=sys.executable, args=[__file__, "--serve-noop", newest], env=dict(os.environ)
+    )
     rows: dict[str, dict[str, list[float]]] = {}
-    async with Client(build_server(core, actor=lambda _: actor)) as memory, Client(stdio) as subprocess:
+    async with (
+        Client(build_server(core, actor=lambda _: actor)) as memory,
+        Client(await noop_server(core, probe_calls(newest))) as memory_noop,
+        Client(stdio) as subprocess,
+        Client(stdio_noop) as subprocess_noop,
+    ):
         print(f"in-memory protocol {memory.protocol_version}, stdio protocol {subprocess.protocol_version}")
         print(f"{args.calls} calls each after {args.warmup} warm-up calls\n")
         for probe in probes(newest):
             rows[probe.name] = {
                 "direct": await timed(lambda probe=probe: probe.direct(core), args.calls, args.warmup),
                 "in-memory": await timed(tool_call(memory, probe), args.calls, args.warmup),
+                "in-memory no-op": await timed(tool_call(memory_noop, probe), args.calls, args.warmup),
                 "stdio": await timed(tool_call(subprocess, probe), args.calls, args.warmup),
+                "stdio no-op": await timed(tool_call(subprocess_noop, probe), args.calls, args.warmup),
             }
     await core.aclose()
 
@@ -171,6 +219,24 @@ async def run(args: argparse.Namespace) -> None:
             f"  {name:<22} in-memory {'ok' if memory_over < BUDGET_MS else 'OVER'}"
             f"   stdio {'ok' if stdio_over < BUDGET_MS else 'OVER'}"
         )
+    print(
+        f"\nOpsPilot's own share (tool - no-op twin - direct call, medians; budget under {OWN_SHARE_BUDGET_MS} ms)"
+    )
+    header = (
+        f"{'tool':<22}{'in-mem no-op ms':>17}{'own share ms':>14}{'stdio no-op ms':>16}{'own share ms':>14}"
+    )
+    print(header)
+    print("-" * len(header))
+    for name, times in rows.items():
+        medians = {way: statistics.median(values) * 1000 for way, values in times.items()}
+        shares = [
+            medians[way] - medians[f"{way} no-op"] - medians["direct"] for way in ("in-memory", "stdio")
+        ]
+        verdict = " ".join("ok" if share < OWN_SHARE_BUDGET_MS else "OVER" for share in shares)
+        print(
+            f"{name:<22}{medians['in-memory no-op']:>17.3f}{shares[0]:>+14.3f}"
+            f"{medians['stdio no-op']:>16.3f}{shares[1]:>+14.3f}   {verdict}"
+        )
 
 
 def main() -> None:
@@ -189,7 +255,12 @@ def main() -> None:
             / "mcp-overhead"
         ),
     )
-    asyncio.run(run(parser.parse_args()))
+    parser.add_argument("--serve-noop", metavar="INCIDENT_ID", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.serve_noop:
+        asyncio.run(serve_noop(args.serve_noop))
+        return
+    asyncio.run(run(args))
 
 
 if __name__ == "__main__":

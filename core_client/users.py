@@ -262,13 +262,20 @@ class UserDirectory:
             return None
         now = self._clock.now()
         with self._database.transaction() as session:
-            row = session.get(ApiToken, token_id)
-            if row is None or not hmac.compare_digest(row.secret_sha256, _sha256(secret)):
+            # One statement for both rows: a stdio MCP server checks its token on every call.
+            found = session.execute(
+                select(ApiToken, User).where(
+                    col(ApiToken.id) == token_id, col(User.id) == col(ApiToken.user_id)
+                )
+            ).one_or_none()
+            if found is None:
+                return None
+            row, user = found
+            if not hmac.compare_digest(row.secret_sha256, _sha256(secret)):
                 return None
             if row.revoked_at is not None or (row.expires_at is not None and row.expires_at <= now):
                 return None
-            user = session.get(User, row.user_id)
-            if user is None or user.disabled:
+            if user.disabled:
                 return None
             # Written at most once a minute: a token used on every call must not cost a write on every call.
             if row.last_used_at is None or now - row.last_used_at >= LAST_USE_PRECISION:
