@@ -108,12 +108,15 @@ class IncidentState(Acting, ScopeState):
         await self._refresh()
 
     async def _refresh(self) -> None:
+        # Read before the lock, as RecordPage does (console/state/record.py): this event's address, not the last
+        # one saved with the state.
+        incident_id = linked_key(self.router.url.path, "incident")
         async with self:
             if not self.signed_in:
                 self.loading = self.context_loading = False
                 return
             self._generation += 1
-            generation, incident_id = self._generation, linked_key(self.router.url.path, "incident")
+            generation = self._generation
             self.loading = self.context_loading = True
         try:
             core = await runtime.core()

@@ -4,13 +4,18 @@ A list state mixes ``PagedList`` into a ``ScopeState`` subclass, declares a ``ro
 its filters model (``_filter_type``), and provides ``_fetch``: one page from the provider for those filters and
 the current scope. Filters live in the URL: the filter handlers navigate, and ``load`` (the page's on_load) reads
 them back and opens page 1; ``next_page`` and ``previous_page`` move with the cursors remembered for the pages
-seen. A load overtaken by a newer one (a quick second filter change) is dropped instead of overwriting it.
+seen, and only with the query that made them (a cursor is bound to its query): a click while a newer page 1 is
+on its way waits for it, and a query changed since opens page 1 of the new one. A load overtaken by a newer one
+(a quick second filter change) is dropped instead of overwriting it.
+
+Everything is read under the state lock except the event's own address, read before it: with the state kept in
+Redis (several workers), the state fetched under the lock carries the router of whichever event saved it last.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 import reflex as rx
 from reflex.event import EventSpec
@@ -20,6 +25,16 @@ from console.backend.records import ListFilters
 from console.backend.scope import ANY, url_with
 from core_client.client import CoreClient
 from core_client.errors import OpsPilotError
+
+# The scope bar's vars (console/state/scope.py) that a list's query reads.
+SCOPE_VARS = (
+    "scope_service",
+    "scope_team",
+    "scope_environment",
+    "window_start",
+    "window_end",
+    "range_chosen",
+)
 
 
 class RowsPage(Protocol):
@@ -43,6 +58,9 @@ class PagedList(rx.State, mixin=True):
     _cursors: list[str | None] = []
     _next_cursor: str | None = None
     _generation: int = 0
+    # The load whose page is shown (its cursors above), and the query vars it fetched with.
+    _shown_generation: int = 0
+    _shown_query: dict[str, Any] = {}
 
     async def _fetch(self, core: CoreClient, cursor: str | None) -> RowsPage:
         """One page from the provider for the filter vars and the scope (a background task may read them)."""
@@ -63,9 +81,14 @@ class PagedList(rx.State, mixin=True):
             update={name: getattr(self, name) for name in model.model_fields}
         )
 
-    def _read_url(self) -> None:
-        """Set the filter vars from the URL's query (runs under the state lock before each fetch)."""
-        filters = self._filter_type().from_params(self.router.url.query_parameters)
+    def _query_vars(self) -> dict[str, Any]:
+        """The vars a page's fetch depends on: the filters and the scope bar's (service, team, environment, range)."""
+        names = [*self._filter_type().model_fields, *SCOPE_VARS]
+        return {name: getattr(self, name, None) for name in names}
+
+    def _read_url(self, parameters: dict[str, Any]) -> None:
+        """Set the filter vars from the URL's query parameters (under the state lock, before page 1 is fetched)."""
+        filters = self._filter_type().from_params(parameters)
         for name in self._filter_type().model_fields:
             setattr(self, name, getattr(filters, name))
 
@@ -92,16 +115,29 @@ class PagedList(rx.State, mixin=True):
         defaults = self._filter_type().from_params({})
         return self._refilter(**{name: getattr(defaults, name) for name in self._filter_type().model_fields})
 
-    async def _open(self, cursors: list[str | None]) -> None:
-        """Load the page opened by ``cursors[-1]`` and make it current."""
+    async def _open(self, step: Literal["first", "next", "previous"]) -> None:
+        """Load page 1, or the page after or before the one shown, and make it current."""
+        parameters = dict(self.router.url.query_parameters)
         async with self:
             if not getattr(self, "signed_in", False):
                 # Only open_page (after the session check) loads data; a stray event shows nothing.
                 self.loading = False
                 return
+            if step != "first" and self._generation != self._shown_generation:
+                return  # a newer page 1 is on its way; the cursors shown are not its query's
+            if step == "first":
+                self._read_url(parameters)
+                cursors: list[str | None] = [None]
+            elif self._query_vars() != self._shown_query:
+                cursors = [None]
+            elif step == "next" and self._next_cursor is not None:
+                cursors = [*self._cursors, self._next_cursor]
+            elif step == "previous" and len(self._cursors) > 1:
+                cursors = self._cursors[:-1]
+            else:
+                return
             self._generation += 1
             generation = self._generation
-            self._read_url()
             self.loading = True
         try:
             page = await self._fetch(await runtime.core(), cursors[-1])
@@ -109,11 +145,14 @@ class PagedList(rx.State, mixin=True):
             async with self:
                 if generation == self._generation:
                     self.error, self.loading, self.has_next = str(exc), False, False
+                    self._shown_generation, self._cursors, self._next_cursor = generation, cursors, None
+                    self._shown_query = self._query_vars()
                     self._show_page(None)
             return
         async with self:
             if generation != self._generation:
                 return
+            self._shown_generation, self._shown_query = generation, self._query_vars()
             self._cursors, self._next_cursor = cursors, page.next_cursor
             self.page_number, self.has_next = len(cursors), page.next_cursor is not None
             self.error, self.loading = "", False
@@ -122,14 +161,14 @@ class PagedList(rx.State, mixin=True):
     @rx.event(background=True)
     async def load(self) -> None:
         """Page 1 for the URL's filters and the current scope."""
-        await self._open([None])
+        await self._open("first")
 
     @rx.event(background=True)
     async def next_page(self) -> None:
-        if self._next_cursor is not None:
-            await self._open([*self._cursors, self._next_cursor])
+        """The page after the one shown, of the query that made it."""
+        await self._open("next")
 
     @rx.event(background=True)
     async def previous_page(self) -> None:
-        if len(self._cursors) > 1:
-            await self._open(self._cursors[:-1])
+        """The page before the one shown, of the query that made it."""
+        await self._open("previous")

@@ -45,12 +45,15 @@ class RecordPage(rx.State, mixin=True):
         raise NotImplementedError
 
     async def _refresh(self) -> None:
+        # This event's own address, read before the lock: the state fetched under it (from Redis, with several
+        # workers) carries the router of whichever event saved it last.
+        key = linked_key(self.router.url.path, self._link_kind())
         async with self:
             if not getattr(self, "signed_in", False):
                 self.loading = False
                 return
             self._generation += 1
-            generation, key = self._generation, linked_key(self.router.url.path, self._link_kind())
+            generation = self._generation
             self.loading = True
         try:
             record = await self._fetch_record(await runtime.core(), key)

@@ -65,7 +65,7 @@ class TicketsState(Acting, PagedList, ScopeState):
         )
 
         async def created() -> None:
-            await self._open([None])
+            await self._open("first")
 
         async for event in self._perform(lambda core, actor: create_ticket(core, actor, draft), then=created):
             yield event

@@ -147,6 +147,29 @@ async def test_the_list_state_loads_pages_and_reads_its_filters_from_the_url(
     assert len(page.rows) == 8 and {row.severity for row in page.rows} == {"sev2"}
 
 
+async def test_next_page_continues_the_query_that_made_its_cursor(demo_core: CoreClient, people) -> None:
+    """A Next click carries the address its tab had then; page 2 is still page 2 of the rows shown, and the new
+    address's query (not yet loaded) opens at its page 1 once its own load runs."""
+    client = await signed_in(demo_core, "vera", "/incidents")
+    await client.follow(await client.fire(ScopeState.open_page))
+    first = await client.state(IncidentsState)
+    assert (first.page_number, first.has_next) == (1, True)
+    shown = {row.id for row in first.rows}
+
+    client.goto("/incidents?severity=sev1")
+    await client.fire(IncidentsState.next_page)
+    second = await client.state(IncidentsState)
+    assert (second.error, second.page_number, second.severity, len(second.rows)) == ("", 2, "", 8)
+    assert not shown & {row.id for row in second.rows}
+
+    await client.follow(await client.fire(ScopeState.open_page))
+    sev1 = await client.state(IncidentsState)
+    assert (sev1.error, sev1.page_number, sev1.has_next) == ("", 1, False)
+    assert {row.severity for row in sev1.rows} == {"sev1"}
+    await client.fire(IncidentsState.next_page)
+    assert (await client.state(IncidentsState)).page_number == 1
+
+
 async def test_the_sort_and_a_chosen_range_run_across_pages(demo_core: CoreClient, people) -> None:
     rank = {"sev1": 1, "sev2": 2, "sev3": 3, "sev4": 4}
     client = await signed_in(demo_core, "vera", "/incidents?sort=severity")

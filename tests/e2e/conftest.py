@@ -52,14 +52,19 @@ def _isolated_settings() -> None:
     """The session's app keeps the settings :func:`console_app` gave it, for every test (overrides tests/conftest)."""
 
 
-def _add_users() -> None:
-    """The session's users, in the app's database (the one the settings now point at)."""
+def _prepare_data() -> None:
+    """The demo world and the session's users, in the app's data folder (the one the settings now point at).
+
+    The world is built here, before the app starts: built by the backend's start-up instead, on a busy machine,
+    it starves the backend thread past the harness's 30 s wait for its port."""
+    from adapters.demo.world import active_spec, prepare_world
     from core_client.clock import SystemClock
     from core_client.settings import load_settings
     from core_client.store import Database
     from core_client.users import UserDirectory
 
     settings = load_settings()
+    prepare_world(settings, active_spec(settings))
     database = Database.from_settings(settings, upgrade=True)
     users = UserDirectory(database, clock=SystemClock(), settings=settings)
     for role, username in USERS.items():
@@ -115,7 +120,7 @@ def console_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     os.environ["OPSPILOT_DATA_DIR"] = str(home / "data")
     os.environ["OPSPILOT_CONFIG"] = str(home / "opspilot.toml")
     try:
-        _add_users()
+        _prepare_data()
         with AppHarness.create(root=REPO_ROOT, app_name="console") as harness:
             _warm_up(f"{get_config().api_url}/health")
             yield harness
