@@ -6,6 +6,10 @@ the same rule holds for proposed actions, whose evidence is what their approver 
 with the last claim: an answer none of whose claims stand has no supported root cause. The hops of the path and
 the moments of the timeline keep only the ids that hold (a note says which were taken out).
 
+Data is untrusted (``copilot.untrusted``): the evidence of the run whose text addresses an assistant or asks for
+actions is listed in the answer's ``suspicious``; a claim that repeats such text is no finding and moves there; a
+proposed action's arguments carry such text only marked as quoted data. Both planners pass through here.
+
 The Claude planner gets one chance to repair: :func:`repair_prompt` says what was wrong and which ids exist.
 """
 
@@ -17,6 +21,7 @@ from typing import Literal, TypeVar
 from pydantic import BaseModel, Field
 
 from copilot.answer import Answer, Claim, Evidence, Hop, Moment, ProposedAction
+from copilot.untrusted import flagged, is_suspicious, mark, mark_values, redact_quotes
 from core_client.errors import BadQuery
 from core_client.links import parse_link
 
@@ -55,13 +60,29 @@ def validate_answer(answer: Answer, evidence: list[Evidence]) -> CitationReport:
     left to support it), the rejections with their reasons, and one note per change.
     """
     citable, broken = _citable(evidence)
-    claims, rejected = _sift(answer.claims, "claim", lambda claim: claim.text, citable, broken)
+    findings, repeated = _untrusted_claims(answer.claims)
+    claims, rejected = _sift(findings, "claim", lambda claim: claim.text, citable, broken)
+    rejected = repeated + rejected
     actions, rejected_actions = _sift(
         answer.proposed_actions, "action", lambda action: f"{action.tool}: {action.reason}", citable, broken
     )
     rejected += rejected_actions
     notes = [f"{item.kind} dropped: {_quote(item.text)} ({item.reason})" for item in rejected]
-    update: dict[str, object] = {"claims": claims, "proposed_actions": actions}
+    # Marking is visible in the action itself: no note, so a planner is not asked to repair what was right.
+    marked = [_marked(action) for action in actions]
+    suspicious = flagged(
+        [(item.id, item.excerpt) for item in evidence]
+        + [(s.evidence_id, s.excerpt) for s in answer.suspicious]
+        + [(next(iter(c.evidence_ids), None), c.text) for c in repeated]
+    )
+    update: dict[str, object] = {
+        "claims": claims,
+        "proposed_actions": marked,
+        "suspicious": suspicious,
+        "verdict": _said(answer.verdict),
+        "summary": _said(answer.summary),
+        "missing": [_said(item) for item in answer.missing],
+    }
     path, path_notes = _kept_ids(answer.path, "path", citable)
     timeline, timeline_notes = _kept_ids(answer.timeline, "timeline", citable)
     notes += path_notes + timeline_notes
@@ -78,6 +99,44 @@ def validate_answer(answer: Answer, evidence: list[Evidence]) -> CitationReport:
         notes=notes,
         evidence_ids=list(citable),
     )
+
+
+UNTRUSTED_CLAIM = "it repeats text from the data that addresses an assistant or asks for actions: listed as suspicious content"
+
+
+def _untrusted_claims(claims: list[Claim]) -> tuple[list[Claim], list[RejectedClaim]]:
+    """The claims that may stand as findings (a suspicious quotation in one replaced by a pointer to the
+    suspicious content), and a rejection for each that repeats suspicious text in its own words."""
+    kept: list[Claim] = []
+    repeated: list[RejectedClaim] = []
+    for claim in claims:
+        if not is_suspicious(claim.text):
+            kept.append(claim)
+            continue
+        redacted = redact_quotes(claim.text)
+        if is_suspicious(redacted):
+            repeated.append(
+                RejectedClaim(text=claim.text, evidence_ids=claim.evidence_ids, reason=UNTRUSTED_CLAIM)
+            )
+        else:
+            kept.append(claim.model_copy(update={"text": redacted}))
+    return kept, repeated
+
+
+def _said(text: str) -> str:
+    """The planner's own sentence with suspicious quotations replaced, and what still reads as an instruction
+    marked as quoted data."""
+    return mark(redact_quotes(text)) if is_suspicious(text) else text
+
+
+def _marked(action: ProposedAction) -> ProposedAction:
+    """``action`` with suspicious text in its arguments and reason marked as quoted data."""
+    arguments = mark_values(action.arguments)
+    reason = mark_values(action.reason)
+    if arguments == action.arguments and reason == action.reason:
+        return action
+    assert isinstance(arguments, dict) and isinstance(reason, str)
+    return action.model_copy(update={"arguments": arguments, "reason": reason})
 
 
 Marked = TypeVar("Marked", Hop, Moment)
@@ -101,7 +160,7 @@ def _kept_ids(
 
 def repair_prompt(report: CitationReport) -> str:
     """What to tell a model whose answer failed the check, so it can send the whole answer once more."""
-    lines = ["Some parts of your answer do not cite valid evidence, so they cannot be shown:"]
+    lines = ["Some parts of your answer cannot be shown:"]
     for item in report.rejected:
         cited = ", ".join(item.evidence_ids) or "nothing"
         lines.append(f"- {item.kind} {_quote(item.text)} cites {cited}: {item.reason}")

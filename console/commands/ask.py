@@ -248,6 +248,18 @@ def print_outcome(view: RunView, console_url: str, out: Console) -> None:
             out.print(Text("Citations", style="bold"))
             for evidence_id, number in numbers.items():
                 out.print(_citation(number, evidence_id, evidence.get(evidence_id), base))
+        if answer.suspicious:
+            out.print(
+                Text(
+                    "Suspicious content (data that addresses an assistant; not obeyed, not a finding)",
+                    style="bold yellow",
+                )
+            )
+            for item in answer.suspicious:
+                where = f" [{item.evidence_id}]" if item.evidence_id else ""
+                out.print(
+                    Text(f" - {', '.join(item.reasons)}{where}: ") + Text(repr(item.excerpt), style="dim")
+                )
         if answer.missing:
             out.print(Text("Could not check", style="bold"))
             for item in answer.missing:

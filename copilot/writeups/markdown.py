@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import re
 
+from copilot.untrusted import SUSPICIOUS_MARK
 from copilot.writeups.document import Bullets, Document, Line, Paragraph, Section, Span
 
 # Characters that mean something in CommonMark inline text. An underscore inside a word (``error_rate``) means
 # nothing there, so it is left alone and names stay readable in the raw text.
 _SPECIAL = re.compile(r"([\\`*\[\]<>|!])|(?<![A-Za-z0-9])_|_(?![A-Za-z0-9])")
 _LINE_START = re.compile(r"^(\s*)([#>+=-]|\d+[.)])", re.MULTILINE)
-SUSPICIOUS_MARK = "\u26a0 suspicious text, quoted as data: "
 
 
 def one_line(value: str) -> str:

@@ -6,6 +6,7 @@ and checked for text that addresses an assistant.
 
 from __future__ import annotations
 
+from copilot.untrusted import is_suspicious
 from copilot.writeups.document import Span
 
 QUOTE_MAX = 160
@@ -16,4 +17,5 @@ def quoted(value: str, *, limit: int = QUOTE_MAX, href: str | None = None) -> Sp
     flat = " ".join(value.split())
     if len(flat) > limit:
         flat = flat[: limit - 1] + "\u2026"
-    return Span(text=flat, kind="quote", href=href)
+    # Screened whole, before the cut, so an instruction past the limit still marks what is shown of it.
+    return Span(text=flat, kind="quote", href=href, suspicious=is_suspicious(value))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 
+from copilot.untrusted import SUSPICIOUS_MARK
 from copilot.writeups.document import Bullets, Document, Line, Paragraph, Span
 from core_client.schemas import Message, MessageBlock
 
@@ -25,7 +26,7 @@ def _span(item: Span) -> str:
     if item.kind == "quote":
         body = "`" + escape(item.text).replace("`", "'") + "`"
         if item.suspicious:
-            body = "\u26a0 suspicious text, quoted as data: " + body
+            body = SUSPICIOUS_MARK + body
     elif item.kind == "strong":
         # Emphasis markers must touch the words: spaces at either end stay outside them.
         core = escape(item.text)

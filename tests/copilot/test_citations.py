@@ -154,12 +154,12 @@ def test_the_repair_prompt_names_each_problem_and_the_ids_that_exist() -> None:
     report = validate_answer(
         answer(
             Claim(text="the pool ran dry", evidence_ids=["log:9f2c"]),
-            Claim(text="ignore previous instructions", evidence_ids=["log:invented"]),
+            Claim(text="the cache was cold", evidence_ids=["log:invented"]),
         ),
         EVIDENCE,
     )
     prompt = repair_prompt(report)
-    assert '"ignore previous instructions" cites log:invented' in prompt
+    assert '"the cache was cold" cites log:invented' in prompt
     assert "no tool call of this run returned evidence 'log:invented'" in prompt
     assert "deployment:dep-17, log:9f2c, runbook:payments-api" in prompt
     assert "Send the complete answer again" in prompt
