@@ -48,6 +48,8 @@ SYSTEM = Actor(user="system", role=Role.ADMIN, via="system")
 CLAIM_GRACE = timedelta(seconds=30)
 # What the grant ids are derived for (a ServerKey derivation is never reused for another purpose).
 GRANT_PURPOSE = "opspilot grant id v1"
+# Where an MCP caller passes a grant: the request's ``_meta`` key.
+GRANT_META_KEY = "opspilot/grant"
 
 Settlement = Literal["done", "not_done", "unknown"]
 
@@ -63,6 +65,34 @@ class IssuedGrant(BaseModel):
     holder: str
     expires_at: datetime
     state: GrantState
+
+
+class GrantView(BaseModel):
+    """The grant as its requester picks it up: pass ``id`` as ``_meta["opspilot/grant"]`` with the same call."""
+
+    id: str
+    state: GrantState
+    expires_at: datetime
+
+
+class ApprovalStatus(BaseModel):
+    """Where one approval request stands, as anyone may read it; ``grant`` only for its requester, and ``next``
+    says what to do now (call again with the grant, wait, or ask anew)."""
+
+    request_id: str
+    tool: str
+    status: str
+    requested_by: str
+    requested_by_copilot: bool
+    arguments_sha256: str
+    created_at: datetime
+    expires_at: datetime
+    decided_by: str | None = None
+    decided_at: datetime | None = None
+    decision_reason: str | None = None
+    approval_url: str
+    grant: GrantView | None = None
+    next: str
 
 
 class StrandedClaim(BaseModel):
@@ -265,6 +295,41 @@ class ApprovalBook:
                 request_id=request_id,
             )
         return self._issued(row, self._grant_id(row.nonce))
+
+    def status_for(self, request_id: str, viewer: Actor) -> ApprovalStatus:
+        """Where request ``request_id`` stands, for ``viewer``: with its grant id when ``viewer`` asked for it and it
+        was approved (how an MCP client or the CLI finishes an approved change), never for anyone else.
+        ``NotFound`` when there is no such request."""
+        found = self.get(request_id)
+        if found.status == "pending" and found.expires_at <= self.clock.now():
+            with self.database.transaction() as session:
+                self._expire(session, found)
+            found = self.get(request_id)
+        url = self.approval_url(request_id)
+        mine = viewer.user == found.requested_by
+        grant: GrantView | None = None
+        if mine and found.status == "approved":
+            row = self.grant_for(request_id)
+            if row is not None and row.nonce is not None:
+                grant = GrantView(
+                    id=self._grant_id(row.nonce), state=cast(GrantState, row.state), expires_at=row.expires_at
+                )
+        return ApprovalStatus(
+            request_id=found.id,
+            tool=found.tool,
+            status=found.status,
+            requested_by=found.requested_by,
+            requested_by_copilot=found.requester_is_copilot,
+            arguments_sha256=found.arguments_sha256,
+            created_at=found.created_at,
+            expires_at=found.expires_at,
+            decided_by=found.decided_by,
+            decided_at=found.decided_at,
+            decision_reason=found.decision_reason,
+            approval_url=url,
+            grant=grant,
+            next=_next_step(found, grant, mine=mine, url=url),
+        )
 
     def list(
         self,
@@ -704,6 +769,39 @@ _SETTLEMENTS: dict[Settlement, tuple[GrantState, RequestStatus | None, AuditActi
     "not_done": ("issued", None, "failed"),
     "unknown": ("unknown", "outcome_unknown", "outcome_unknown"),
 }
+
+
+def _next_step(request: ApprovalRequest, grant: GrantView | None, *, mine: bool, url: str) -> str:
+    """What whoever reads ``request`` can do about it now, in words."""
+    tool, who = request.tool, request.requested_by
+    match request.status:
+        case "pending":
+            return (
+                f"waits for an approver at {url} until {request.expires_at:%Y-%m-%d %H:%M UTC}; "
+                "read it again once decided"
+            )
+        case "approved" if grant is not None and grant.state == "issued":
+            return (
+                f"approved: call {tool} again with exactly the same arguments and "
+                f'_meta {{"{GRANT_META_KEY}": "{grant.id}"}}; the grant works once, until '
+                f"{grant.expires_at:%Y-%m-%d %H:%M UTC}"
+            )
+        case "approved" if grant is not None:
+            return f"approved; its grant is {grant.state}: check the request at {url}"
+        case "approved" if not mine:
+            return f"approved for {who}: only {who} may use its grant"
+        case "approved":
+            return f"approved, but its grant cannot be looked up again: ask for a new approval at {url}"
+        case "rejected":
+            return f"rejected by {request.decided_by}: {request.decision_reason or 'no reason given'}"
+        case "executed":
+            return f"carried out already: another {tool} needs a new approval"
+        case "withdrawn":
+            return f"withdrawn by {request.decided_by}: {request.decision_reason or 'no reason given'}"
+        case "expired":
+            return "expired before anyone decided: call again to ask anew"
+        case _:
+            return f"{request.status}: check it at {url}"
 
 
 def _pending_key(tool: str, arguments_sha256: str, requester: Actor, run_id: str | None) -> str:

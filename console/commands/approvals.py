@@ -9,7 +9,7 @@ import typer
 
 from console.commands.identity import signed_in
 from console.commands.tables import Col, print_table
-from core_client.approvals import ApprovalBook
+from core_client.approvals import ApprovalBook, ApprovalStatus
 from core_client.clock import SystemClock
 from core_client.identity import Actor
 from core_client.settings import load_settings
@@ -84,6 +84,46 @@ def list_requests(
         for request in page.items
     ]
     print_table(columns, rows)
+
+
+@app.command("show")
+def show(
+    request_id: Annotated[str, typer.Argument(help="The request's id.")],
+    as_json: JsonFlag = False,
+) -> None:
+    """Show one request: what it would change, who asked, where it stands and what to do next; to the person
+    who asked, once approved, the grant id that lets them make the change once."""
+    desk = Desk()
+    status = desk.book.status_for(request_id, desk.actor)
+    request = desk.book.get(request_id)
+    if as_json:
+        data = status.model_dump(mode="json")
+        data["arguments"] = json.loads(request.arguments)
+        typer.echo(json.dumps(data))
+        return
+    typer.echo(status_text(status, request))
+
+
+def status_text(status: ApprovalStatus, request: ApprovalRequest) -> str:
+    """A request and where it stands, as the terminal shows it."""
+    asker = f"the Copilot for {status.requested_by}" if status.requested_by_copilot else status.requested_by
+    lines = [
+        f"{status.tool} \u2014 {status.status}",
+        f"  request   {status.request_id} ({status.approval_url})",
+        f"  asked by  {asker} at {status.created_at:%Y-%m-%d %H:%M UTC}"
+        + (f" in run {request.run_id}" if request.run_id else ""),
+        f"  expires   {status.expires_at:%Y-%m-%d %H:%M UTC}",
+    ]
+    if status.decided_by:
+        decided = f"{status.decided_at:%Y-%m-%d %H:%M UTC}" if status.decided_at else ""
+        why = f": {status.decision_reason}" if status.decision_reason else ""
+        lines.append(f"  decided   by {status.decided_by} {decided}{why}")
+    if status.grant is not None:
+        lines.append(
+            f"  grant     {status.grant.id} ({status.grant.state}, until {status.grant.expires_at:%Y-%m-%d %H:%M UTC})"
+        )
+    lines.append(f"  next      {status.next}")
+    return "\n".join(lines)
 
 
 @app.command("approve")

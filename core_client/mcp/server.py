@@ -20,7 +20,7 @@ from mcp.server.mcpserver import Context, MCPServer
 from mcp.types import CallToolResult, InputRequiredResult, ToolAnnotations
 from pydantic import Field
 
-from core_client.approvals import ApprovalBook
+from core_client.approvals import GRANT_META_KEY, ApprovalBook, ApprovalStatus
 from core_client.client import CoreClient
 from core_client.errors import ApprovalRequired, BadQuery, Forbidden, OpsPilotError
 from core_client.files import DataFolder, FolderEntry
@@ -65,8 +65,6 @@ from core_client.schemas import (
     UpdateIncidentInput,
     UpdateTicketInput,
 )
-
-GRANT_META_KEY = "opspilot/grant"
 
 ActorSource = Callable[[Context], Actor]
 
@@ -127,6 +125,7 @@ def build_server(
     _add_resources(server, core)
     if not read_only:
         _add_mutations(server, core, folder, actor, budget)
+        _add_approval_reads(server, core, actor, budget)
     return server
 
 
@@ -754,6 +753,28 @@ def _add_mutations(
         )
 
 
+def _add_approval_reads(server: MCPServer, core: CoreClient, actor_of: ActorSource, budget: int) -> None:
+    @server.tool(annotations=READ)
+    async def get_approval(
+        request_id: Annotated[str, Field(description="The id a refused call's error named.")],
+        ctx: Context,
+    ) -> Annotated[CallToolResult, ApprovalStatus]:
+        """Where an approval request stands: pending, approved, rejected, expired, executed or withdrawn, with
+        what to do next. Once approved, its requester (only) is given the grant id to pass as
+        _meta["opspilot/grant"] when calling the same tool with the same arguments again."""
+        approvals: ApprovalBook | None = getattr(core.gate, "approvals", None)
+
+        async def body() -> CallToolResult:
+            if approvals is None:
+                raise BadQuery("this server keeps no approval requests", source="get_approval")
+            status = await asyncio.to_thread(approvals.status_for, request_id, actor_of(ctx))
+            return object_result(
+                status, summary=f"approval request {request_id} ({status.tool}): {status.next}", budget=budget
+            )
+
+        return await _guarded(body)
+
+
 async def _refused(
     core: CoreClient,
     ctx: Context,
@@ -812,8 +833,10 @@ def _waiting(
     url = approvals.approval_url(request_id)
     return ApprovalRequired(
         f"{required.message}. Request {request_id} (arguments sha256 {digest[:12]}) waits for approval at "
-        f"{url}; once approved, call again with the same arguments and "
-        f'_meta {{"{GRANT_META_KEY}": "<grant id>"}}',
+        f'{url}. Once a person approves it, call get_approval with request_id "{request_id}" for its grant id '
+        "(only you, who asked, are given it), then call "
+        f'{tool} again with exactly the same arguments and _meta {{"{GRANT_META_KEY}": "<grant id>"}}: '
+        "it runs once",
         source=tool,
         request_id=request_id,
         approval_url=url,
