@@ -4,7 +4,7 @@ Builds (or reuses) a store of synthetic but varied service logs in a cache folde
 text file, then times the first page of a fixed query mix through ``DemoLogs`` (median and p95 over repeats)
 and ``grep -c`` over the file (median of a few warm runs).
 
-    .venv/bin/python benchmarks/log_search.py [--lines 1000000] [--repeats 30] [--dir DIR] [--rebuild]
+    .venv/bin/python benchmarks/log_search.py [--lines 1000000] [--repeats 30] [--dir DIR] [--rebuild] [--only ...]
 """
 
 from __future__ import annotations
@@ -378,6 +378,8 @@ async def run(args: argparse.Namespace) -> None:
     print(header)
     print("-" * len(header))
     for case in cases():
+        if args.only and not any(word in case.name for word in args.only):
+            continue
         median, p95, found = await search_seconds(logs, case.query, args.repeats)
         counting, total = await count_seconds(logs, case.query, max(3, args.repeats // 5))
         grep_median, grep_count = grep_seconds(built.text, case.grep, args.grep_runs)
@@ -400,6 +402,9 @@ def main() -> None:
         default=os.environ.get("OPSPILOT_BENCH_DIR", str(Path.home() / ".cache" / "opspilot" / "bench")),
     )
     parser.add_argument("--rebuild", action="store_true")
+    parser.add_argument(
+        "--only", nargs="*", default=[], help="run only the cases whose name holds one of these"
+    )
     asyncio.run(run(parser.parse_args()))
 
 
