@@ -53,6 +53,7 @@ from core_client.schemas import (
     TimelineEntry,
 )
 from core_client.schemas.analysis import MetricAnomaly, MetricAnomalyReport, PatternChange, PatternComparison
+from core_client.service_directory import ServiceDirectory
 
 OWN_SERVER = "opspilot"
 EXCERPT_CHARS = 300
@@ -387,11 +388,16 @@ def _tickets(structured: Any, call_id: str) -> Iterator[Evidence]:
 
 
 def _services(structured: Any, call_id: str) -> Iterator[Evidence]:
-    for row in _items(structured):
-        item = Service.model_validate(row)
-        calls = ", ".join(item.dependencies) or "nothing"
-        dependents = row.get("dependents") or item.metadata.get("dependents") or []
-        called_by = ", ".join(str(name) for name in dependents) or "no one listed"
+    rows = _items(structured)
+    services = [Service.model_validate(row) for row in rows]
+    # Who calls a service is read off the catalog rows themselves (a core lists only what each one calls), through
+    # the directory, so references by id and by name agree; a single service's view brings its own list.
+    directory = ServiceDirectory(services)
+    for row, item in zip(rows, services, strict=True):
+        calls = ", ".join(directory.key(dependency) for dependency in item.dependencies) or "nothing"
+        listed = row.get("dependents") if isinstance(row, dict) else None
+        callers = [directory.key(str(name)) for name in listed or []] or directory.dependents(item.id)
+        called_by = ", ".join(callers) or "no one listed"
         owner = item.owner_team or item.tags.get("team") or item.metadata.get("team")
         text = (
             f"{item.name}: calls {calls}; called by {called_by}{f'; owned by team {owner}' if owner else ''}"

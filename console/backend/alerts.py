@@ -14,7 +14,7 @@ from typing import Literal
 from pydantic import BaseModel, ValidationError
 
 from console.backend.incidents import SEVERITIES
-from console.backend.records import ListFilters
+from console.backend.records import ListFilters, named, service_names
 from console.backend.signals import SignalRow, SignalView, signal_row, signal_view
 from core_client.client import CoreClient
 from core_client.errors import BadQuery
@@ -48,6 +48,7 @@ class AlertFilters(ListFilters):
 class AlertPage(BaseModel):
     rows: list[SignalRow]
     next_cursor: str | None = None
+    truncated: bool = False
 
 
 class _Position(BaseModel):
@@ -93,11 +94,13 @@ async def alerts_page(
         following = None
     now = core.clock.now()
     return AlertPage(
-        rows=[signal_row(alert, now) for alert in alerts],
+        rows=named([signal_row(alert, now) for alert in alerts], await service_names(core)),
         next_cursor=_encode(following) if following else None,
+        truncated=page.truncated,
     )
 
 
 async def alert_view(core: CoreClient, alert_id: str) -> SignalView:
     """One alert's fields for its page; ``NotFound`` when there is none."""
-    return signal_view(await core.alerts.get(alert_id), core.clock.now())
+    view = signal_view(await core.alerts.get(alert_id), core.clock.now())
+    return named([view], await service_names(core))[0]

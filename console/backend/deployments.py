@@ -8,7 +8,7 @@ from datetime import datetime
 from pydantic import BaseModel
 
 from console.backend.display import ago, utc_label
-from console.backend.records import FieldRow, ListFilters, field_rows
+from console.backend.records import FieldRow, ListFilters, field_rows, named, service_names
 from core_client.client import CoreClient
 from core_client.links import deployment_link, service_link
 from core_client.schemas import Deployment, DeploymentQuery, QueryScope
@@ -48,6 +48,7 @@ class DeploymentRow(BaseModel):
 class DeploymentPage(BaseModel):
     rows: list[DeploymentRow]
     next_cursor: str | None = None
+    truncated: bool = False
 
 
 def _span(seconds: int) -> str:
@@ -103,7 +104,8 @@ async def deployments_page(
     )
     page = await core.deployments.query(query, cursor=cursor)
     now = core.clock.now()
-    return DeploymentPage(rows=[deployment_row(d, now) for d in page.items], next_cursor=page.next_cursor)
+    rows = named([deployment_row(d, now) for d in page.items], await service_names(core))
+    return DeploymentPage(rows=rows, next_cursor=page.next_cursor, truncated=page.truncated)
 
 
 class DeploymentView(BaseModel):
@@ -124,7 +126,7 @@ class DeploymentView(BaseModel):
 async def deployment_view(core: CoreClient, deployment_id: str) -> DeploymentView:
     """One deployment's fields for its page; ``NotFound`` when there is none."""
     deploy = await core.deployments.get(deployment_id)
-    return DeploymentView(
+    view = DeploymentView(
         id=deploy.id,
         service=deploy.service,
         service_link=service_link(deploy.service).build() if deploy.service else "",
@@ -138,3 +140,4 @@ async def deployment_view(core: CoreClient, deployment_id: str) -> DeploymentVie
         url=deploy.url,
         fields=field_rows({**deploy.fields, **deploy.metadata}),
     )
+    return named([view], await service_names(core))[0]

@@ -4,13 +4,14 @@ key metrics over the incident's window. Each section loads concurrently and fail
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from contextlib import suppress
 from datetime import datetime, timedelta
 
 from pydantic import BaseModel
 
 from console.backend.display import utc_label
-from console.backend.records import Section, newest_until, section
+from console.backend.records import Section, newest_until, section, service_names
 from core_client.client import CoreClient
 from core_client.errors import OpsPilotError
 from core_client.links import alert_link, deployment_link, metrics_link, ticket_link
@@ -159,14 +160,15 @@ async def related_deploys(core: CoreClient, incident: Incident, now: datetime) -
         key=lambda d: d.started_at or start,
         reverse=True,
     )
-    return [_deploy_row(deploy) for deploy in deploys[:RELATED_ROWS]]
+    name = await service_names(core)
+    return [_deploy_row(deploy, name) for deploy in deploys[:RELATED_ROWS]]
 
 
-def _deploy_row(deploy: Deployment) -> RelatedRow:
+def _deploy_row(deploy: Deployment, name: Callable[[str], str]) -> RelatedRow:
     summary = str(deploy.fields.get("summary", ""))
     return RelatedRow(
         id=deploy.id,
-        title=f"{deploy.service} {deploy.version}".strip(),
+        title=f"{name(deploy.service) if deploy.service else ''} {deploy.version}".strip(),
         status=deploy.status,
         detail=" · ".join(
             part for part in (deploy.environment, str(deploy.fields.get("change", "")), summary) if part

@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from pydantic import BaseModel
 
 from console.backend.overview import OPEN_INCIDENT_STATUSES
-from console.backend.records import ListFilters
+from console.backend.records import ListFilters, named, service_names
 from console.backend.signals import SignalRow, signal_row
 from core_client.capabilities import Capability
 from core_client.client import CoreClient
@@ -91,6 +91,7 @@ class IncidentsPage(BaseModel):
     rows: list[SignalRow]
     next_cursor: str | None = None
     ordered_by_provider: bool = False
+    truncated: bool = False
 
 
 def sort_page(incidents: list[Incident], sort: str) -> list[Incident]:
@@ -126,5 +127,7 @@ async def incidents_page(
     if not (applied and filters.sort in PROVIDER_SORTS):
         incidents = sort_page(incidents, filters.sort)
     now = core.clock.now()
-    rows = [signal_row(incident, now) for incident in incidents]
-    return IncidentsPage(rows=rows, next_cursor=page.next_cursor, ordered_by_provider=applied)
+    rows = named([signal_row(incident, now) for incident in incidents], await service_names(core))
+    return IncidentsPage(
+        rows=rows, next_cursor=page.next_cursor, ordered_by_provider=applied, truncated=page.truncated
+    )

@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import Generic, TypeVar
 
 from console.backend.display import ago, utc_label
+from console.backend.records import named
 from core_client.client import CoreClient
 from core_client.errors import OpsPilotError
 from core_client.links import service_link
@@ -267,6 +268,13 @@ async def load_overview(core: CoreClient) -> Overview:
     )
     services: Panel[list[ServiceTile]] = Panel(error=catalog.error)
     if catalog.value is not None:
+        name = catalog.value.label
+        if incidents.value is not None:
+            incidents.value.recent = named(incidents.value.recent, name)
+        if alerts.value is not None:
+            alerts.value.rows = named(alerts.value.rows, name)
+        if deploys.value is not None:
+            deploys.value = named(deploys.value, name)
         services.value = service_health(
             catalog.value,
             incidents.value.incidents if incidents.value else None,

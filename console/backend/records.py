@@ -1,18 +1,21 @@
-"""What the detail pages share: label/value rows for a record's fields, sections that fail on their own, and a
-bounded walk through a newest-first query."""
+"""What the detail pages share: label/value rows for a record's fields, sections that fail on their own, a
+bounded walk through a newest-first query, and services shown by their names."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime
 from typing import Any, Generic, Self, TypeVar
 
 from pydantic import BaseModel
 
-from core_client.errors import OpsPilotError
+from core_client.client import CoreClient
+from core_client.errors import CapabilityNotConfigured, OpsPilotError
 from core_client.schemas import Page
 
 T = TypeVar("T")
+Row = TypeVar("Row")
 
 # A walk through a provider's pages stops after this many items, whatever it is looking for.
 MAX_SCANNED = 1_000
@@ -60,16 +63,23 @@ def field_rows(values: Mapping[str, Any]) -> list[FieldRow]:
 
 
 class Section(BaseModel, Generic[T]):
-    """One section of a page: its value, or the error of the provider that failed it."""
+    """One section of a page: its value, or the error of the provider that failed it.
+
+    ``unserved``: nothing failed, the source simply keeps no such thing (an OpsOrch Core has no runbooks, a
+    provider without on-call schedules); pages say so plainly instead of warning about it.
+    """
 
     value: T | None = None
     error: str = ""
+    unserved: bool = False
 
 
 async def section(load: Awaitable[T]) -> Section[T]:
     """Await ``load``; an OpsPilot error becomes the section's message instead of failing the page."""
     try:
         return Section[T](value=await load)
+    except CapabilityNotConfigured as exc:
+        return Section[T](error=str(exc), unserved=True)
     except OpsPilotError as exc:
         return Section[T](error=str(exc))
 
@@ -95,3 +105,29 @@ async def newest_until(
         if cursor is None:
             break
     return found
+
+
+async def service_names(core: CoreClient) -> Callable[[str], str]:
+    """How pages show a service reference: by the catalog's name for it (an OpsOrch Core's records say
+    ``svc-checkout``, people say "Checkout API"; see ServiceDirectory), or as given when the catalog has no such
+    service or cannot be read, which must not fail the page that shows it."""
+    try:
+        return (await core.services.directory()).label
+    except OpsPilotError:
+        return lambda reference: reference
+
+
+def named(rows: list[Row], name: Callable[[str], str]) -> list[Row]:
+    """``rows`` (models or dataclasses with a ``service`` field, their links already built from the reference)
+    showing the service by ``name``: the one place rows and page views turn a reference into what people call it."""
+    return [_named(row, name) for row in rows]
+
+
+def _named(row: Row, name: Callable[[str], str]) -> Row:
+    service = getattr(row, "service", "")
+    if not service:
+        return row
+    if isinstance(row, BaseModel):
+        return row.model_copy(update={"service": name(service)})
+    # Otherwise a dataclass row (the Overview's), which mypy cannot tell from an unbound type variable.
+    return dataclasses.replace(row, service=name(service))  # type: ignore[type-var]

@@ -60,6 +60,8 @@ class RunRow(BaseModel):
 class RunsPage(BaseModel):
     rows: list[RunRow]
     next_cursor: str | None
+    # OpsPilot's own runs are paged by the database: never capped.
+    truncated: bool = False
 
 
 def run_row(summary: RunSummary) -> RunRow:

@@ -40,6 +40,11 @@ from core_client.service_directory import ServiceDirectory
 
 PAGE_SIZE = 25
 UNKNOWN = "unknown"
+# What a page says for a column or panel its sources keep nothing for.
+UNSERVED = {
+    "on-call": "The configured sources keep no on-call schedules, so the On call column is empty.",
+    "runbooks": "The configured sources keep no runbooks, so the Runbook column is empty.",
+}
 
 
 class ServiceFilters(ListFilters):
@@ -71,8 +76,11 @@ class ServiceRow(BaseModel):
 class ServicePage(BaseModel):
     rows: list[ServiceRow]
     next_cursor: str | None = None
+    truncated: bool = False
     # Why a column could not be filled (teams, runbooks or health), if it could not.
     notes: list[str] = []
+    # Columns the sources keep nothing for (no runbooks, no on-call schedules): said, not warned about.
+    unserved: list[str] = []
 
 
 class Health(BaseModel):
@@ -160,9 +168,11 @@ async def services_page(core: CoreClient, scope: QueryScope, text: str, cursor: 
     oncall_by_team = dict(zip(teams, oncall, strict=True))
     notes = [f"health: {rated.error}"] if rated.error else []
     notes += sorted(
-        {f"on-call: {s.error}" for s in oncall if s.error}
-        | {f"runbooks: {s.error}" for s in runbooks if s.error}
+        {f"on-call: {s.error}" for s in oncall if s.error and not s.unserved}
+        | {f"runbooks: {s.error}" for s in runbooks if s.error and not s.unserved}
     )
+    unserved = [UNSERVED["on-call"]] if any(s.unserved for s in oncall) else []
+    unserved += [UNSERVED["runbooks"]] if any(s.unserved for s in runbooks) else []
     rows = []
     for service, runbook in zip(page.items, runbooks, strict=True):
         shift = oncall_by_team.get(service.owner_team or "")
@@ -184,7 +194,9 @@ async def services_page(core: CoreClient, scope: QueryScope, text: str, cursor: 
                 firing_alerts=rated.alerts.get(service.id, 0),
             )
         )
-    return ServicePage(rows=rows, next_cursor=page.next_cursor, notes=notes)
+    return ServicePage(
+        rows=rows, next_cursor=page.next_cursor, notes=notes, unserved=unserved, truncated=page.truncated
+    )
 
 
 class Neighbour(BaseModel):

@@ -9,7 +9,7 @@ from pydantic import BaseModel
 
 from console.backend.actions import Outcome, act
 from console.backend.display import ago, utc_label
-from console.backend.records import FieldRow, ListFilters, field_rows
+from console.backend.records import FieldRow, ListFilters, field_rows, named, service_names
 from core_client.client import CoreClient
 from core_client.errors import BadQuery
 from core_client.identity import Actor
@@ -64,6 +64,7 @@ class TicketRow(BaseModel):
 class TicketPage(BaseModel):
     rows: list[TicketRow]
     next_cursor: str | None = None
+    truncated: bool = False
 
 
 def ticket_row(ticket: Ticket, now: datetime) -> TicketRow:
@@ -95,7 +96,8 @@ async def tickets_page(
     )
     page = await core.tickets.query(query, cursor=cursor)
     now = core.clock.now()
-    return TicketPage(rows=[ticket_row(t, now) for t in page.items], next_cursor=page.next_cursor)
+    rows = named([ticket_row(t, now) for t in page.items], await service_names(core))
+    return TicketPage(rows=rows, next_cursor=page.next_cursor, truncated=page.truncated)
 
 
 class TicketView(BaseModel):

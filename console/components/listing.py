@@ -84,6 +84,20 @@ def filter_bar(*controls: rx.Component, on_clear: Any) -> rx.Component:
     )
 
 
+def capped_note() -> rx.Component:
+    """Said under a list whose source has more matches than OpsPilot reads to put them in order (a source with no
+    stable order, such as an OpsOrch Core, is read whole up to its ``max_items`` cap and paged here)."""
+    return rx.callout(
+        "The source has more matches than OpsPilot reads to order them (its max_items setting), so these pages "
+        "hold some of them, not all. Narrow the filters or the time range to see every match.",
+        icon="info",
+        size="1",
+        color_scheme="gray",
+        width="100%",
+        data_testid="list-capped",
+    )
+
+
 def pager(state: Any) -> rx.Component:
     """Previous and Next over the provider's cursors (``state`` is a ``PagedList`` state class)."""
     return rx.hstack(
@@ -133,6 +147,7 @@ def list_panel(
     )
     body = rx.vstack(
         rx.cond(state.rows.length() > 0, table, empty_state(empty)),
+        rx.cond(state.truncated, capped_note()),
         pager(state),
         spacing="3",
         width="100%",

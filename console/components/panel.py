@@ -75,5 +75,5 @@ def severity_badge(severity: rx.Var[str]) -> rx.Component:
     )
 
 
-def empty_state(message: str) -> rx.Component:
+def empty_state(message: str | rx.Var[str]) -> rx.Component:
     return rx.text(message, color=rx.color("gray", 10), size="2")

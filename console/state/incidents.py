@@ -26,6 +26,7 @@ from console.backend.incidents import (
     IncidentsPage,
     incidents_page,
 )
+from console.backend.records import named, service_names
 from console.backend.scope import ANY
 from console.backend.signals import SignalRow, SignalView, signal_view
 from console.state.acting import Acting
@@ -121,6 +122,7 @@ class IncidentState(Acting, ScopeState):
         try:
             core = await runtime.core()
             incident = await core.incidents.get(incident_id)
+            view = named([signal_view(incident, core.clock.now())], await service_names(core))[0]
         except OpsPilotError as exc:
             async with self:
                 if generation == self._generation:
@@ -133,7 +135,7 @@ class IncidentState(Acting, ScopeState):
             if generation != self._generation:
                 return
             self.error, self.loading = "", False
-            self.incident = signal_view(incident, core.clock.now())
+            self.incident = view
             self.new_status, self.new_severity = incident.status, incident.severity
             self.status_options = _with(INCIDENT_STATUSES, incident.status)
             self.severity_options = _with(SEVERITIES, incident.severity)

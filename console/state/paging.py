@@ -46,6 +46,9 @@ class RowsPage(Protocol):
     @property
     def next_cursor(self) -> str | None: ...
 
+    @property
+    def truncated(self) -> bool: ...
+
 
 class PagedList(rx.State, mixin=True):
     """Paging for a list page (mix into a ``ScopeState`` subclass; see the module docstring)."""
@@ -54,6 +57,8 @@ class PagedList(rx.State, mixin=True):
     error: str = ""
     page_number: int = 1
     has_next: bool = False
+    # The provider read only up to its cap to order the results (Page.truncated): the pages hold some matches.
+    truncated: bool = False
     # The cursor that opened each page seen so far (page 1 has none), and the next page's.
     _cursors: list[str | None] = []
     _next_cursor: str | None = None
@@ -144,7 +149,7 @@ class PagedList(rx.State, mixin=True):
         except OpsPilotError as exc:
             async with self:
                 if generation == self._generation:
-                    self.error, self.loading, self.has_next = str(exc), False, False
+                    self.error, self.loading, self.has_next, self.truncated = str(exc), False, False, False
                     self._shown_generation, self._cursors, self._next_cursor = generation, cursors, None
                     self._shown_query = self._query_vars()
                     self._show_page(None)
@@ -155,6 +160,7 @@ class PagedList(rx.State, mixin=True):
             self._shown_generation, self._shown_query = generation, self._query_vars()
             self._cursors, self._next_cursor = cursors, page.next_cursor
             self.page_number, self.has_next = len(cursors), page.next_cursor is not None
+            self.truncated = page.truncated
             self.error, self.loading = "", False
             self._show_page(page)
 

@@ -26,6 +26,7 @@ class ServicesState(PagedList, ScopeState):
     rows: list[ServiceRow] = []
     text: str = ""
     notes: list[str] = []
+    unserved: list[str] = []
 
     @classmethod
     def _filter_type(cls) -> type[ServiceFilters]:
@@ -37,6 +38,7 @@ class ServicesState(PagedList, ScopeState):
     def _show_page(self, page: RowsPage | None) -> None:
         self.rows = list(page.rows) if page is not None else []
         self.notes = page.notes if isinstance(page, ServicePage) else []
+        self.unserved = page.unserved if isinstance(page, ServicePage) else []
 
 
 class ServiceState(RecordPage, ScopeState):
@@ -55,6 +57,9 @@ class ServiceState(RecordPage, ScopeState):
     runbook_body: str = ""
     runbook_url: str = ""
     runbook_error: str = ""
+    # The sources keep no schedules / no runbooks at all (said in the panel, not as an error).
+    oncall_unserved: bool = False
+    runbook_unserved: bool = False
 
     @classmethod
     def _link_kind(cls) -> str:
@@ -73,9 +78,12 @@ class ServiceState(RecordPage, ScopeState):
         self.service, self.status, self.health_error = record.service, record.status, record.health_error
         self.calls, self.called_by = record.calls, record.called_by
         self.incidents, self.alerts = record.incidents, record.alerts
-        self.oncall, self.oncall_error = record.oncall.value or [], record.oncall.error
+        self.oncall = record.oncall.value or []
+        # A source that keeps no schedules or runbooks is not an error: the panel says so plainly.
+        self.oncall_unserved, self.runbook_unserved = record.oncall.unserved, record.runbook.unserved
+        self.oncall_error = "" if record.oncall.unserved else record.oncall.error
         runbook = record.runbook.value
         self.runbook_title = runbook.title if runbook else ""
         self.runbook_body = runbook.body if runbook else ""
         self.runbook_url = runbook.url if runbook else ""
-        self.runbook_error = record.runbook.error
+        self.runbook_error = "" if record.runbook.unserved else record.runbook.error

@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 import reflex as rx
 from reflex.event import EventSpec
 
+from console.backend.records import named, service_names
 from console.backend.tickets import (
     TICKET_STATUSES,
     TicketDraft,
@@ -85,7 +86,7 @@ class TicketState(Acting, RecordPage, ScopeState):
         return "ticket"
 
     async def _fetch_record(self, core: CoreClient, key: str) -> TicketView:
-        return ticket_view(await core.tickets.get(key))
+        return named([ticket_view(await core.tickets.get(key))], await service_names(core))[0]
 
     def _show_record(self, key: str, record: TicketView | None) -> None:
         self.ticket = record or TicketView(id=key)

@@ -131,7 +131,9 @@ def oncall() -> rx.Component:
     body = rx.cond(
         S.oncall.length() > 0,
         rx.vstack(rx.foreach(S.oncall, _shift), width="100%"),
-        empty_state("No schedule."),
+        empty_state(
+            rx.cond(S.oncall_unserved, "The configured sources keep no on-call schedules.", "No schedule.")
+        ),
     )
     return panel("On call", "phone", body, error=S.oncall_error, loading=S.loading, test_id="panel-oncall")
 
@@ -142,7 +144,11 @@ def runbook() -> rx.Component:
         rx.vstack(
             rx.markdown(S.runbook_body), external_link(S.runbook_url, "Open the runbook"), width="100%"
         ),
-        empty_state("No runbook for this service."),
+        empty_state(
+            rx.cond(
+                S.runbook_unserved, "The configured sources keep no runbooks.", "No runbook for this service."
+            )
+        ),
     )
     return panel(
         "Runbook", "book-open", body, error=S.runbook_error, loading=S.loading, test_id="panel-runbook"

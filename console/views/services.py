@@ -45,6 +45,10 @@ def services() -> rx.Component:
                 note, icon="triangle-alert", color_scheme="amber", size="1", width="100%"
             ),
         ),
+        rx.foreach(
+            S.unserved,
+            lambda note: rx.callout(note, icon="info", color_scheme="gray", size="1", width="100%"),
+        ),
         listing.list_panel(
             S,
             title="Catalog",

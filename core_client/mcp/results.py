@@ -27,6 +27,9 @@ def _any_object(schema: dict[str, Any]) -> None:
     schema["items"].pop("additionalProperties", None)
 
 
+TRUNCATED_NOTE = "the source returned more matches than it is read for (max_items) in no stable order: these are some of them"
+
+
 class ToolPage(BaseModel):
     """A bounded page: pass ``next_cursor`` back as ``cursor`` for more."""
 
@@ -34,6 +37,8 @@ class ToolPage(BaseModel):
     next_cursor: str | None = None
     shown: int = 0
     note: str = ""
+    # The source was read only up to a cap to order it (see Page.truncated): matching items beyond it are absent.
+    truncated: bool = False
 
 
 def clip(value: Any, limit: int = MAX_STRING_CHARS) -> Any:
@@ -87,10 +92,12 @@ def page_result(
     skip: int,
     budget: int,
     describe: Callable[[int, bool], str],
+    truncated: bool = False,
 ) -> CallToolResult:
     """Items ``skip:`` of one provider page, as many as fit ``budget`` bytes, as text and structured content.
 
-    ``describe(shown, more)`` gives the one-line summary that heads the text.
+    ``describe(shown, more)`` gives the one-line summary that heads the text; ``truncated`` marks a page of a
+    result the provider capped (:attr:`Page.truncated`), said in the note and the summary.
     """
     kept: list[dict[str, Any]] = []
     texts: list[str] = []
@@ -111,13 +118,19 @@ def page_result(
         next_cursor = encode_cursor({"p": next_provider_cursor, "s": 0})
     else:
         next_cursor = None
-    note = "more results: call again with cursor=next_cursor" if next_cursor else ""
+    notes = ["more results: call again with cursor=next_cursor"] if next_cursor else []
+    if truncated:
+        notes.append(TRUNCATED_NOTE)
+    note = "; ".join(notes)
     # The shape of ToolPage, built directly: the server checks it against that schema anyway.
-    page = {"items": kept, "next_cursor": next_cursor, "shown": len(kept), "note": note}
+    fields = {"next_cursor": next_cursor, "shown": len(kept), "note": note, "truncated": truncated}
+    page = {"items": kept, **fields}
     # compact_json(page), from the rows' JSON made above: each row is serialized once.
-    rest = compact_json({"next_cursor": next_cursor, "shown": len(kept), "note": note})
-    page_json = '{"items":[' + ",".join(texts) + "]," + rest[1:]
-    text = describe(len(kept), next_cursor is not None) + "\n" + page_json
+    page_json = '{"items":[' + ",".join(texts) + "]," + compact_json(fields)[1:]
+    summary = describe(len(kept), next_cursor is not None) + (
+        " (source capped: not every match)" if truncated else ""
+    )
+    text = summary + "\n" + page_json
     return CallToolResult(content=[TextContent(type="text", text=text)], structured_content=page)
 
 

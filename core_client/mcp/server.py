@@ -376,7 +376,7 @@ def _add_read_tools(server: MCPServer, core: CoreClient, budget: int) -> None:
 
         async def body() -> CallToolResult:
             service = await core.services.get(name)
-            dependents = [s.name for s in await core.services.dependents(service.name)]
+            dependents = [s.id for s in await core.services.dependents(service.id)]
             view = ServiceView(**service.model_dump(), dependents=dependents)
             return object_result(view, summary=f"service {service.name}", budget=budget)
 
@@ -538,6 +538,7 @@ async def _paged(
         skip=skip,
         budget=budget,
         describe=lambda shown, more: f"{shown} {noun}{' (more available)' if more else ''}",
+        truncated=page.truncated,
     )
 
 

@@ -20,6 +20,7 @@ from console.backend.incident import related_deploys
 from console.backend.metrics import MetricView, metric_chart, metric_options
 from console.backend.overview import OPEN_INCIDENT_STATUSES
 from console.backend.session import ConsoleSessions
+from console.state.alerts import AlertsState
 from console.state.deployments import DeploymentState
 from console.state.incidents import IncidentsState
 from console.state.overview import OverviewState
@@ -86,6 +87,11 @@ async def test_the_console_reads_a_core_that_references_services_by_id(
     assert tiles["svc-web"].tier == "frontend"  # a tier word kept as given
     assert "svc-database" not in tiles  # referenced by an incident, but not in the catalog
     assert sum(tile.firing_alerts for tile in overview.services) == 32  # firing ones on catalog services
+    # Rows name services as people do; a reference the catalog does not know is shown as given.
+    shown = {row.service for row in [*overview.recent_incidents, *overview.alerts, *overview.deploys]}
+    assert "Checkout API" in shown and not any(
+        name.startswith("svc-") and name != "svc-database" for name in shown
+    )
 
     # The service page, reached by id and by name, shows both directions of the dependency graph.
     for url in ("/services/svc-search", "/services/Search%20Service"):
@@ -99,6 +105,7 @@ async def test_the_console_reads_a_core_that_references_services_by_id(
     await client.follow(await client.fire(ScopeState.open_page))
     page = await client.state(ServiceState)
     assert [(n.name, n.known) for n in page.calls] == [("Payments Service", True), ("Search Service", True)]
+    assert page.runbook_unserved and page.runbook_error == ""
 
     # The catalog list, with health counted by id.
     client.goto("/services")
@@ -106,6 +113,9 @@ async def test_the_console_reads_a_core_that_references_services_by_id(
     catalog = await client.state(ServicesState)
     assert [row.name for row in catalog.rows][:2] == ["Checkout API", "Ledger"]
     assert {row.name: row.open_incidents for row in catalog.rows}["Payments Service"] > 0
+    # A core keeps no runbooks: said plainly, not warned about.
+    assert not any("runbook" in note for note in catalog.notes)
+    assert any("keep no runbooks" in note for note in catalog.unserved), catalog.unserved
 
     # The Incidents list paged by 5, over answers in a new order on every call: every incident once, in order.
     monkeypatch.setattr(incidents_backend, "PAGE_SIZE", 5)
@@ -120,13 +130,21 @@ async def test_the_console_reads_a_core_that_references_services_by_id(
             break
         await client.fire(IncidentsState.next_page)
     assert seen == [f"INC-{n:03d}" for n in range(1, 24)]  # newest first, none twice, none lost
-    assert listing.ordered_by_provider
+    assert listing.ordered_by_provider and not listing.truncated
+    assert {row.service for row in listing.rows} <= {
+        "Checkout API",
+        "Payments Service",
+        "Search Service",
+        "svc-database",
+    }
 
     # A running deployment: Go's zero finishedAt is "not finished", not year 1.
     client.goto("/deployments/dep-0", route="/deployments/[deployment_ref]")
     await client.follow(await client.fire(ScopeState.open_page))
     deployment = await client.state(DeploymentState)
     assert deployment.error == "" and deployment.deployment.finished == "not finished"
+    assert deployment.deployment.service == "Checkout API"
+    assert deployment.deployment.service_link == "/services/svc-checkout"
     assert "not finished" in deployment.deployment.duration and "-" not in deployment.deployment.duration
 
 
@@ -150,6 +168,8 @@ async def test_a_copilot_run_calls_a_read_only_foreign_server_for_what_no_provid
         }
         monkeypatch.setenv("OPSORCH_CORE_URL", core_server.url)
         monkeypatch.setenv("OPSORCH_CORE_TOKEN", TOKEN)
+        # This core has more incidents than OpsPilot reads of them: the answer must say it saw only some.
+        monkeypatch.setenv("OPSORCH_INCIDENT_CONFIG", '{"max_items": 5}')
         settings = load_settings(copilot={"mcp_servers": [server]})
         core = CoreClient.from_settings(settings)
         copilot = Copilot.from_settings(settings, core=core, planner=OfflineInvestigator(settings))
@@ -175,6 +195,36 @@ async def test_a_copilot_run_calls_a_read_only_foreign_server_for_what_no_provid
     assert foreign[0].arguments["scope"] == {"service": "svc-payments"}
     cited = {i for claim in answer.claims for i in claim.evidence_ids}
     assert {item.id for item in foreign[0].evidence} & cited, "the foreign server's answer is not cited"
+    # Who calls a service is read off the catalog, which lists only what each one calls.
+    services = {item.id: item.excerpt for item in catalog.evidence}
+    assert "called by svc-checkout, svc-web" in services["service:svc-search"]
+    assert "calls svc-payments, svc-search" in services["service:svc-checkout"]
+    # What the core does not serve is a plain note, not a failure; a capped read is said.
+    assert not any(
+        "failed (Unsupported" in note or "failed (CapabilityNotConfigured" in note for note in answer.missing
+    )
+    assert any(note.startswith("no source here serves logs") for note in answer.missing), answer.missing
+    assert any(note.startswith("query_incidents: the source has more incidents") for note in answer.missing)
+
+
+@pytest.fixture
+def incidents_capped_at_10(monkeypatch: pytest.MonkeyPatch) -> None:
+    """OpsPilot reads at most 10 of the core's incidents to order them (the fake has 23)."""
+    monkeypatch.setenv("OPSORCH_INCIDENT_CONFIG", '{"max_items": 10}')
+
+
+async def test_a_list_page_says_when_the_source_had_more_than_it_reads(
+    incidents_capped_at_10: None, remote_core: CoreClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(incidents_backend, "PAGE_SIZE", 5)
+    client = await opened(remote_core, "/incidents")
+    listing = await client.state(IncidentsState)
+    assert listing.error == "" and len(listing.rows) == 5 and listing.has_next
+    assert listing.truncated  # shown under the list (listing.capped_note)
+    client.goto("/alerts")
+    await client.follow(await client.fire(ScopeState.open_page))
+    alerts = await client.state(AlertsState)
+    assert alerts.error == "" and alerts.rows and not alerts.truncated
 
 
 async def test_deploys_before_an_incident_started_before_it(remote_core: CoreClient) -> None:

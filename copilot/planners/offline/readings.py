@@ -83,6 +83,8 @@ class Findings:
     series: list[MetricSeries] = field(default_factory=list)
     runbooks: list[Runbook] = field(default_factory=list)
     failures: list[Failure] = field(default_factory=list)
+    # Tools whose source was read only up to its cap (Page.truncated): what they found is not all there is.
+    capped: list[str] = field(default_factory=list)
     evidence: dict[str, Evidence] = field(default_factory=dict)
 
     def cited(self, *ids: str) -> list[str]:
@@ -114,6 +116,13 @@ def read_findings(context: PlanContext) -> Findings:
         if not outcome.ok:
             findings.failures.append(Failure(spec.tool, outcome.error or "failed without saying why"))
             continue
+        structured = outcome.structured
+        if (
+            isinstance(structured, dict)
+            and structured.get("truncated") is True
+            and spec.tool not in findings.capped
+        ):
+            findings.capped.append(spec.tool)
         _read(findings, spec.tool, outcome)
     _by_key(findings)
     return findings

@@ -11,8 +11,9 @@ from copilot.answer import Answer, Claim, EvidenceKind, ProposedAction, RootCaus
 from copilot.evidence import evidence_id, series_ref
 from copilot.planners.offline.diagnosis import CHANGE_SLACK, PREDATES, Diagnosis
 from copilot.planners.offline.ranking import ERROR_SEVERITIES, Ranking, Symptoms, is_serving
-from copilot.planners.offline.readings import Findings, own_tool
+from copilot.planners.offline.readings import Failure, Findings, own_tool
 from copilot.planning import ToolSpec
+from copilot.stand_ins import LACKING
 from core_client.schemas import Deployment, Incident
 from core_client.schemas.analysis import MetricAnomaly
 
@@ -45,6 +46,26 @@ CONSEQUENCES: dict[str, str] = {
     "query_alerts": "firing alerts were not read",
     "describe_metrics": "the metric catalog was not read, so certificate expiry was not checked",
     "query_metrics": "certificate expiry was not checked",
+    "get_runbook": "no runbook was consulted",
+}
+# What a tool reads, for a source that does not serve it at all.
+NOT_SERVED: dict[str, str] = {
+    "get_runbook": "runbooks",
+    "compare_log_patterns": "logs",
+    "query_deployments": "deployments",
+    "detect_metric_anomalies": "metrics",
+    "describe_metrics": "metrics",
+    "query_metrics": "metrics",
+    "query_incidents": "incidents",
+    "query_alerts": "alerts",
+    "query_services": "a service catalog",
+}
+# What a capped tool's items are.
+CAPPED_NOUN: dict[str, str] = {
+    "query_incidents": "incidents",
+    "query_alerts": "alerts",
+    "query_deployments": "deployments",
+    "query_services": "services",
 }
 
 
@@ -391,15 +412,28 @@ def _confidence(situation: Situation, ranking: Ranking, diagnosis: Diagnosis, fi
 
 
 def _missing(findings: Findings, situation: Situation) -> list[str]:
-    notes = [
-        f"{f.tool} failed ({f.error.splitlines()[0][:200]}): {CONSEQUENCES.get(f.tool, 'its result was not used')}"
-        for f in findings.failures
-    ]
+    notes = [_failure_note(f) for f in findings.failures]
     notes += [
         f"{tool} is not available to this run: {CONSEQUENCES.get(tool, 'not checked')}"
         for tool in situation.unavailable
     ]
+    notes += [
+        f"{tool}: the source has more {CAPPED_NOUN.get(tool, 'items')} than it is read for (its max_items cap) "
+        "and no stable order, so some were not considered"
+        for tool in findings.capped
+    ]
     return notes
+
+
+def _failure_note(failure: Failure) -> str:
+    """What a failed call leaves unchecked; a source that simply does not serve it (a core without a log plugin,
+    a catalog without runbooks) is said plainly, since nothing went wrong."""
+    consequence = CONSEQUENCES.get(failure.tool, "its result was not used")
+    first_line = failure.error.splitlines()[0] if failure.error else ""
+    if any(first_line.startswith(f"{kind}:") for kind in LACKING):
+        served = NOT_SERVED.get(failure.tool, f"what {failure.tool} reads")
+        return f"no source here serves {served}: {consequence}"
+    return f"{failure.tool} failed ({first_line[:200]}): {consequence}"
 
 
 def _no_root(findings: Findings, situation: Situation, missing: list[str]) -> Answer:
