@@ -26,6 +26,7 @@ from core_client.errors import ApprovalRequired, BadQuery, Forbidden, OpsPilotEr
 from core_client.files import DataFolder, FolderEntry
 from core_client.identity import Actor
 from core_client.mcp import analysis_tools
+from core_client.mcp.arguments import TextArguments
 from core_client.mcp.elicitation import invite_to_approve, request_already_shown
 from core_client.mcp.results import ToolPage, error_result, object_result, page_result, split_cursor
 from core_client.mutations import arguments_digest, risk_of
@@ -116,6 +117,7 @@ def build_server(
             "Tools that change anything need a person's approval in the OpsPilot console."
         ),
     )
+    server.middleware.append(TextArguments())
     folder = files or DataFolder(core.settings.resolved_files_dir)
     folder.root.mkdir(parents=True, exist_ok=True)
     budget = core.settings.mcp_result_budget

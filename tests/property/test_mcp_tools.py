@@ -125,3 +125,48 @@ def test_any_arguments_at_all_are_refused_with_a_reason(
     runner: asyncio.Runner, server: Any, tool: str, arguments: dict[str, Any]
 ) -> None:
     check(tool, arguments, call(runner, server, tool, arguments))
+
+
+# Paths as a hostile client sends them: long, deep, with NULs, lone surrogates, separators and dots.
+hostile_paths = st.one_of(
+    st.text(alphabet=st.sampled_from("ab/.\\\x00\udcff\u00e9 "), max_size=40),
+    st.integers(1_000, 6_000).map(lambda n: "a" * n),
+    st.integers(130, 3_000).map(lambda n: "a/" * n),
+    st.integers(256, 600).map(lambda n: "d/" + "n" * n),
+)
+
+
+@pytest.mark.parametrize("tool", ["read_file", "list_directory", "write_file"])
+@settings(max_examples=25)
+@given(path=hostile_paths)
+def test_file_tools_refuse_a_hostile_path_naming_it_without_a_traceback(
+    runner: asyncio.Runner, server: Any, tool: str, path: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    arguments: dict[str, Any] = {"path": path, **({"content": "x"} if tool == "write_file" else {})}
+    caplog.clear()
+    result = call(runner, server, tool, arguments)
+    check(tool, arguments, result)
+    text = "\n".join(block.text for block in result.content if isinstance(block, TextContent))
+    if result.is_error and "ApprovalRequired" not in text:
+        assert "path" in text, text
+    assert not [record for record in caplog.records if record.exc_info], "a traceback was logged"
+
+
+@pytest.mark.parametrize("bad", ["\x00", "ok\udcffok"])
+@pytest.mark.parametrize(
+    ("tool", "argument"),
+    [
+        ("get_incident", "incident_id"),
+        ("search_logs", "query"),
+        ("get_service", "name"),
+        ("read_file", "path"),
+    ],
+)
+def test_arguments_that_are_not_text_are_refused_naming_the_argument(
+    runner: asyncio.Runner, server: Any, tool: str, argument: str, bad: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    result = call(runner, server, tool, {argument: bad})
+    error = (result.meta or {}).get(ERROR_META_KEY)
+    assert result.is_error and error is not None and error["error"] == "BadQuery"
+    assert f"argument {argument!r}" in error["message"]
+    assert not [record for record in caplog.records if record.exc_info]
