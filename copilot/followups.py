@@ -207,7 +207,12 @@ def _own(tools: list[ToolSpec], name: str) -> ToolSpec | None:
 
 
 def _outcomes(context: PlanContext, tool: str) -> list[ToolOutcome]:
-    return [outcome for outcome in context.outcomes if outcome.ok and same_tool(outcome.tool, tool)]
+    return successes(context.outcomes, tool)
+
+
+def successes(outcomes: list[ToolOutcome], tool: str) -> list[ToolOutcome]:
+    """The calls of ``tool`` among ``outcomes`` that succeeded, in order."""
+    return [outcome for outcome in outcomes if outcome.ok and same_tool(outcome.tool, tool)]
 
 
 def _items(structured: Any) -> list[Any]:
@@ -229,7 +234,12 @@ def _tickets(context: PlanContext) -> list[Ticket]:
 
 
 def _incident(context: PlanContext) -> Incident | None:
-    for outcome in reversed(_outcomes(context, "get_incident")):
+    return incident_read(context.outcomes)
+
+
+def incident_read(outcomes: list[ToolOutcome]) -> Incident | None:
+    """The incident the latest successful ``get_incident`` among ``outcomes`` returned, if any."""
+    for outcome in reversed(successes(outcomes, "get_incident")):
         try:
             return Incident.model_validate(outcome.structured)
         except ValidationError:

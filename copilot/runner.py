@@ -44,6 +44,7 @@ from copilot.followups import (
     FollowUp,
     ProposalState,
     composes,
+    incident_read,
     not_run_note,
     proposal_state,
     refusal,
@@ -63,6 +64,8 @@ from copilot.planning import (
 )
 from copilot.records import Lease, PendingCall, RunRecord, RunView, StepView
 from copilot.store import Entry, RunLost, RunStore, transition_entry
+from copilot.writeups.document import Document
+from copilot.writeups.drafts import DraftKind, DraftTarget, draft, posting
 from copilot.writeups.facts import Basis, Facts
 from copilot.writeups.tickets import ticket_fields
 from core_client.approvals import ApprovalBook
@@ -330,13 +333,29 @@ class Runner:
         follow = FollowUp(action=action, source_run=run_id, key=key)
         return await self._offer(source, follow, question, by)
 
+    async def draft(self, run_id: str, kind: DraftKind, *, by: Actor) -> Document:
+        """The ``kind`` draft (postmortem or status update) written now from finished run ``run_id``'s answer and
+        the evidence it cites, signed for ``by``."""
+        return draft(kind, self._basis(await self._finished(run_id, by, reading=True), by))
+
+    async def post_draft(
+        self, run_id: str, kind: DraftKind, target: DraftTarget, *, by: Actor, channel: str | None = None
+    ) -> RunView:
+        """Offer the ``kind`` draft of run ``run_id`` for posting to ``target`` (a ticket, a timeline note, a
+        message to ``channel``), through the same approval as any change; once per draft and target, like
+        :meth:`propose`."""
+        source = await self._finished(run_id, by)
+        action = posting(kind, target, self._basis(source, by), channel=channel)
+        question = f"{action.reason} (run {run_id})"
+        return await self.offer(run_id, f"{kind}:{target}", action, by=by, question=question)
+
     async def proposals(self, run_id: str) -> list[ProposalState]:
         """How each offer made from run ``run_id`` stands."""
         records = await asyncio.to_thread(self.store.proposals, run_id)
         return [proposal_state(record) for record in records]
 
-    async def _finished(self, run_id: str, by: Actor) -> RunView:
-        if by.role == Role.VIEWER:
+    async def _finished(self, run_id: str, by: Actor, *, reading: bool = False) -> RunView:
+        if by.role == Role.VIEWER and not reading:
             raise Forbidden(f"{by.user} is a viewer: viewers cannot change anything", source="copilot")
         source = await asyncio.to_thread(self.store.get, run_id)
         if source.state != RunState.DONE or source.answer is None:
@@ -371,6 +390,7 @@ class Runner:
             author=by.user,
             console_url=self._console_url,
             now=self._world_clock.now(),
+            incident=incident_read(source.outcomes),
         )
 
     async def _refuse_waiting_ticket(self, basis: Basis) -> None:

@@ -30,6 +30,8 @@ from copilot.resilience import CircuitBreakers
 from copilot.runner import Runner
 from copilot.store import RunStore
 from copilot.toolbox import OwnServers, Toolbox
+from copilot.writeups.document import Document
+from copilot.writeups.drafts import DraftKind, DraftTarget
 from core_client.approvals import ApprovalBook
 from core_client.client import CoreClient
 from core_client.clock import Clock, SystemClock
@@ -223,6 +225,19 @@ class Copilot:
         """Offer a change written from a finished run (a draft to post) for approval, as a follow-up run driven
         here; refused when ``key`` was offered already and waits or was done (see :meth:`Runner.offer`)."""
         follow_up = await self.runner.offer(run_id, key, action, by=by, question=question)
+        self._start(follow_up.id)
+        return follow_up
+
+    async def draft(self, run_id: str, kind: DraftKind, *, by: Actor) -> Document:
+        """A postmortem draft or a stakeholder status update from finished run ``run_id``'s cited evidence."""
+        return await self.runner.draft(run_id, kind, by=by)
+
+    async def post_draft(
+        self, run_id: str, kind: DraftKind, target: DraftTarget, *, by: Actor, channel: str | None = None
+    ) -> RunView:
+        """Offer a run's draft for posting (ticket, timeline note or message); returns the follow-up run, which
+        waits for a person's approval like any change (see :meth:`Runner.post_draft`)."""
+        follow_up = await self.runner.post_draft(run_id, kind, target, by=by, channel=channel)
         self._start(follow_up.id)
         return follow_up
 

@@ -1,9 +1,11 @@
-"""``opspilot runs``: list and show past Copilot runs; cancel, resume or follow up on one."""
+"""``opspilot runs``: list and show past Copilot runs; cancel, resume or follow up on one; draft a postmortem or a
+status update from one."""
 
 from __future__ import annotations
 
 import asyncio
 from datetime import datetime
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -24,6 +26,9 @@ from console.commands.tables import Col, print_table
 from copilot.machine import RunState
 from copilot.records import Lease, RunView
 from copilot.store import RunStore
+from copilot.writeups.document import Document
+from copilot.writeups.drafts import DraftKind, DraftTarget
+from copilot.writeups.markdown import to_markdown
 from core_client.clock import SystemClock
 from core_client.identity import Actor
 from core_client.settings import Settings, load_settings
@@ -180,4 +185,63 @@ async def _propose(
 ) -> RunView:
     async with open_copilot(settings) as copilot:
         follow_up = await copilot.propose(run_id, index, by=actor)
+        return await follow(copilot, follow_up.id, actor, quiet=as_json, auto_reject=auto_reject)
+
+
+@app.command("draft")
+def draft(
+    run_id: RunArgument,
+    kind: Annotated[
+        DraftKind, typer.Option("--kind", help="postmortem, or status (a stakeholder status update).")
+    ] = "postmortem",
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write the Markdown to this file instead of stdout.")
+    ] = None,
+    post: Annotated[
+        DraftTarget | None,
+        typer.Option("--post", help="Offer it for posting, through approval: ticket, note or message."),
+    ] = None,
+    channel: Annotated[
+        str | None, typer.Option("--channel", help="Where a message goes (--post message).")
+    ] = None,
+    auto_reject: AutoRejectFlag = False,
+    as_json: JsonFlag = False,
+) -> None:
+    """A postmortem draft or a status update written from a finished run's cited evidence, as Markdown; with
+    --post, offered as a ticket, a timeline note or a message that waits for a person's approval."""
+    settings = load_settings()
+    actor = cli_actor(settings)
+    if post is not None:
+        view = asyncio.run(_post_draft(settings, run_id, kind, post, actor, channel, as_json, auto_reject))
+        finish(view, settings, as_json=as_json)
+        return
+    document = asyncio.run(_draft(settings, run_id, kind, actor))
+    if as_json:
+        typer.echo(document.model_dump_json())
+        return
+    markdown = to_markdown(document, with_title=True)
+    if output is None:
+        typer.echo(markdown, nl=False)
+        return
+    output.write_text(markdown, encoding="utf-8")
+    typer.echo(f"wrote {document.title!r} to {output}", err=True)
+
+
+async def _draft(settings: Settings, run_id: str, kind: DraftKind, actor: Actor) -> Document:
+    async with open_copilot(settings) as copilot:
+        return await copilot.draft(run_id, kind, by=actor)
+
+
+async def _post_draft(
+    settings: Settings,
+    run_id: str,
+    kind: DraftKind,
+    target: DraftTarget,
+    actor: Actor,
+    channel: str | None,
+    as_json: bool,
+    auto_reject: bool,
+) -> RunView:
+    async with open_copilot(settings) as copilot:
+        follow_up = await copilot.post_draft(run_id, kind, target, by=actor, channel=channel)
         return await follow(copilot, follow_up.id, actor, quiet=as_json, auto_reject=auto_reject)

@@ -9,22 +9,32 @@ person must still confirm; neither invents an owner or a fix the evidence does n
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Literal
+from typing import Any, Literal
 
-from copilot.answer import EvidenceKind
+from copilot.answer import EvidenceKind, ProposedAction
+from copilot.evidence import OWN_SERVER
 from copilot.writeups.document import Document, Line, Section, bullets, link, paragraph, strong, text
 from copilot.writeups.facts import Basis, Facts, clock, duration, stamp
+from copilot.writeups.markdown import to_markdown
 from copilot.writeups.quoting import quoted
+from copilot.writeups.slack import to_message
 from copilot.writeups.tickets import (
+    AUTHOR_TYPE,
+    NOTE_KIND,
     confidence_words,
     evidence_lines,
     symptom,
     ticket_title,
     timeline_lines,
 )
+from core_client.errors import BadQuery
+from core_client.schemas import INCIDENT_FIELD, CreateTicketInput, TimelineAppendInput
 
 DraftKind = Literal["postmortem", "status"]
 DRAFT_KINDS: tuple[DraftKind, ...] = ("postmortem", "status")
+# Where a draft can be posted: a ticket, a note on the incident's timeline, a chat message.
+DraftTarget = Literal["ticket", "note", "message"]
+DRAFT_TARGETS: tuple[DraftTarget, ...] = ("ticket", "note", "message")
 NEXT_UPDATE = timedelta(minutes=30)
 # An alert later than this after the onset is slow detection, worth an action item.
 SLOW_DETECTION = timedelta(minutes=5)
@@ -364,3 +374,50 @@ def status_update(basis: Basis) -> Document:
 def draft(kind: DraftKind, basis: Basis) -> Document:
     """The draft of ``kind`` for ``basis``."""
     return postmortem(basis) if kind == "postmortem" else status_update(basis)
+
+
+def posting(
+    kind: DraftKind, target: DraftTarget, basis: Basis, *, channel: str | None = None
+) -> ProposedAction:
+    """The change that posts the ``kind`` draft for ``basis`` to ``target``, as written now: a ticket carrying the
+    incident in its incident field, a signed note on the incident's timeline, or a message to ``channel``.
+    ``BadQuery`` when the target needs what is missing (an incident for a note, a channel for a message)."""
+    document = draft(kind, basis)
+    facts = Facts(basis)
+    name = "postmortem draft" if kind == "postmortem" else "status update"
+    arguments: dict[str, Any]
+    if target == "ticket":
+        fields = {INCIDENT_FIELD: facts.incident_id} if facts.incident_id else {}
+        ticket = CreateTicketInput(title=document.title, description=to_markdown(document), fields=fields)
+        tool, arguments = "create_ticket", {"ticket": _json(ticket)}
+        reason = f"File the {name} as a ticket" + (
+            f" linked to {facts.incident_id}" if facts.incident_id else ""
+        )
+    elif target == "note":
+        if not facts.incident_id:
+            raise BadQuery(f"run {basis.run_id} names no incident to add the {name} to", source="copilot")
+        note = TimelineAppendInput(
+            kind=NOTE_KIND,
+            body=to_markdown(document, with_title=True).strip(),
+            actor={"name": basis.signature, "type": AUTHOR_TYPE, "onBehalfOf": basis.author},
+            metadata={"runId": basis.run_id, "draft": kind},
+        )
+        tool, arguments = "append_timeline_note", {"incident_id": facts.incident_id, "note": _json(note)}
+        reason = f"Add the {name} to {facts.incident_id}'s timeline"
+    else:
+        if not channel or not channel.strip():
+            raise BadQuery(f"say which channel the {name} goes to", source="copilot")
+        message = to_message(document, channel=channel.strip())
+        tool, arguments = "send_message", {"message": _json(message)}
+        reason = f"Post the {name} to {channel.strip()}"
+    return ProposedAction(
+        tool=f"{OWN_SERVER}.{tool}",
+        arguments=arguments,
+        reason=reason,
+        evidence_ids=[item.id for item in facts.cited],
+    )
+
+
+def _json(model: CreateTicketInput | TimelineAppendInput | Any) -> dict[str, Any]:
+    dumped: dict[str, Any] = model.model_dump(mode="json", by_alias=True, exclude_none=True)
+    return dumped

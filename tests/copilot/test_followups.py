@@ -16,6 +16,7 @@ from copilot.answer import EvidenceKind
 from copilot.machine import RunState
 from copilot.records import RunView
 from copilot.runtime import Copilot
+from copilot.writeups.markdown import to_markdown
 from core_client.client import CoreClient
 from core_client.errors import BadQuery
 from core_client.identity import Actor, Role
@@ -213,3 +214,47 @@ async def test_a_finding_already_noted_on_the_incident_is_not_noted_again(
         )
         == 1
     )
+
+
+async def test_a_drafts_postmortem_reads_from_the_evidence_and_is_posted_once_after_approval(
+    rig: tuple[Copilot, CoreClient],
+) -> None:
+    copilot, core = rig
+    run = await copilot.investigate(FIRST, user=ADA)
+    assert run.answer is not None and run.answer.root_cause is not None
+    incident = cited_incident(run)
+    document = await copilot.draft(run.id, "postmortem", by=ADA)
+    markdown = to_markdown(document, with_title=True)
+    headings = [line[3:] for line in markdown.splitlines() if line.startswith("## ")]
+    assert headings[:7] == [
+        "Summary",
+        "Impact",
+        "Timeline (UTC)",
+        "Root cause",
+        "Contributing factors",
+        "What went well",
+        "Action items",
+    ]
+    assert run.answer.root_cause.service in document.title and incident in markdown
+    status = to_markdown(await copilot.draft(run.id, "status", by=ADA))
+    assert "Next update" in status and incident in status
+    viewer = Actor(user="vic", role=Role.VIEWER, via="console")
+    assert (await copilot.draft(run.id, "status", by=viewer)).title, "a viewer may read a draft"
+    with pytest.raises(BadQuery, match="channel"):
+        await copilot.post_draft(run.id, "status", "message", by=ADA)
+
+    before = await all_tickets(core)
+    follow_up = await copilot.post_draft(run.id, "postmortem", "ticket", by=ADA)
+    waiting = await copilot.settle(follow_up.id)
+    assert waiting.state == RunState.NEEDS_APPROVAL, "a draft is posted only once a person approves"
+    assert await all_tickets(core) == before
+    with pytest.raises(BadQuery, match="cannot be offered twice"):
+        await copilot.post_draft(run.id, "postmortem", "ticket", by=ADA)
+    await copilot.approve(waiting.pending_request_id or "", BOB)
+    done = await copilot.settle(follow_up.id)
+    assert done.state == RunState.DONE, done.error
+    [filed] = [t for t in (await all_tickets(core)).values() if t.id not in before]
+    assert filed.title == document.title and ticket_incident(filed) == incident
+    assert "## Action items" in filed.description
+    with pytest.raises(BadQuery, match="Filed as"):
+        await copilot.post_draft(run.id, "postmortem", "ticket", by=ADA)
