@@ -309,6 +309,9 @@ def main() -> None:
     parser.add_argument("--scale", type=float, default=5.0)
     parser.add_argument("--repeats", type=int, default=30)
     parser.add_argument("--dir", type=Path, default=REPO / ".opspilot" / "bench-console")
+    parser.add_argument(
+        "--backend-only", action="store_true", help="skip the browser (no production build of the frontend)"
+    )
     args = parser.parse_args()
 
     prepare(args.dir, args.scale)
@@ -318,12 +321,14 @@ def main() -> None:
     print(f"log searches {chosen.log_terms}; incident searches {chosen.incident_terms}")
     backend = asyncio.run(backend_figures(args.repeats, chosen))
 
-    from reflex.testing import AppHarnessProd
+    browser: dict[str, list[float]] = {}
+    if not args.backend_only:
+        from reflex.testing import AppHarnessProd
 
-    with_incidents = (REPO / "console" / "pages" / "incidents.py").exists()
-    with AppHarnessProd.create(root=REPO, app_name="console") as harness:
-        assert harness.frontend_url is not None
-        browser = browser_figures(harness.frontend_url, args.repeats, chosen, with_incidents)
+        with_incidents = (REPO / "console" / "pages" / "incidents.py").exists()
+        with AppHarnessProd.create(root=REPO, app_name="console") as harness:
+            assert harness.frontend_url is not None
+            browser = browser_figures(harness.frontend_url, args.repeats, chosen, with_incidents)
 
     print(f"\n{'operation (ms)':<36}{'browser':>16}{'backend only':>16}")
     print(f"{'':<36}{'median':>8}{'p95':>8}{'median':>8}{'p95':>8}")

@@ -89,11 +89,17 @@ def _rollup_tally(
     first_minute = start_ms - start_ms % ROLLUP_MINUTE_MS
     where, args = rollup.where("r")
     excluded = f" AND r.minute_ms NOT IN ({', '.join('?' * len(cut))})" if cut else ""
-    rows = conn.execute(
-        "SELECT min((r.minute_ms - ?) / ?, ?) AS slot, r.severity, sum(r.n) FROM log_rollup r "
-        f"WHERE r.minute_ms >= ? AND r.minute_ms < ? AND {where}{excluded} GROUP BY slot, r.severity",
-        [start_ms, width_ms, count - 1, first_minute, end_ms, *args, *cut],
+    # Grouped in the rollup's key order (minute, severity): streamed, no sort; minutes go to slots here.
+    per_minute = conn.execute(
+        f"SELECT r.minute_ms, r.severity, sum(r.n) FROM {rollup.table} r "
+        f"WHERE r.minute_ms >= ? AND r.minute_ms < ? AND {where}{excluded} GROUP BY r.minute_ms, r.severity",
+        [first_minute, end_ms, *args, *cut],
     ).fetchall()
+    slots: dict[tuple[int, str], int] = {}
+    for minute, severity, n in per_minute:
+        key = (min((minute - start_ms) // width_ms, count - 1), severity)
+        slots[key] = slots.get(key, 0) + n
+    rows = [(slot, severity, n) for (slot, severity), n in slots.items()]
     line_where, line_args = rollup.where("l")
     for minute in cut:
         lo, hi = max(minute, start_ms), min(minute + ROLLUP_MINUTE_MS, end_ms)

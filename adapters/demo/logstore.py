@@ -15,8 +15,9 @@ what the index of words cannot serve (punctuation such as ``->``, ``contains`` s
 literal text they require) to the lines holding every trigram of those literals, and the exact check runs on those
 lines only. Literals under three characters cannot be narrowed and are checked on every line of the window.
 
-``log_rollup`` counts lines per minute, service, environment, team and severity, so a volume histogram without
-search text reads a few thousand rollup rows whatever the number of lines (:func:`compile_rollup`).
+``log_rollup`` counts lines per minute, severity, service, environment and team, and ``log_rollup_severity`` per
+minute and severity, so a volume histogram without search text reads rollup rows (a few per minute of its window)
+whatever the number of lines (:func:`compile_rollup`).
 
 :func:`compile_search` turns a :class:`~core_client.schemas.LogQuery` into that SQL; the provider
 (``adapters.demo.logs``) runs it.
@@ -90,21 +91,35 @@ CREATE VIRTUAL TABLE log_trigram USING fts5(
 TRIGRAM_FILL = "INSERT INTO log_trigram(rowid, message) SELECT rowid, message FROM log_line ORDER BY rowid"
 
 ROLLUP_MINUTE_MS = 60_000
+# Keyed minute first, then severity: a window's rows come in the order the histogram groups them (no sort).
 ROLLUP_TABLE = """
 CREATE TABLE log_rollup (
     minute_ms INTEGER NOT NULL,
+    severity TEXT NOT NULL,
     service TEXT NOT NULL,
     environment TEXT NOT NULL,
     team TEXT NOT NULL,
-    severity TEXT NOT NULL,
     n INTEGER NOT NULL,
-    PRIMARY KEY (minute_ms, service, environment, team, severity)
+    PRIMARY KEY (minute_ms, severity, service, environment, team)
 ) WITHOUT ROWID
 """
 ROLLUP_FILL = f"""
-INSERT INTO log_rollup(minute_ms, service, environment, team, severity, n)
-SELECT (ts_ms / {ROLLUP_MINUTE_MS}) * {ROLLUP_MINUTE_MS}, service, environment, team, severity, count(*)
+INSERT INTO log_rollup(minute_ms, severity, service, environment, team, n)
+SELECT (ts_ms / {ROLLUP_MINUTE_MS}) * {ROLLUP_MINUTE_MS}, severity, service, environment, team, count(*)
 FROM log_line GROUP BY 1, 2, 3, 4, 5
+"""
+# The same counts summed over services: what a histogram without scope reads (five rows a minute at most).
+SEVERITY_ROLLUP_TABLE = """
+CREATE TABLE log_rollup_severity (
+    minute_ms INTEGER NOT NULL,
+    severity TEXT NOT NULL,
+    n INTEGER NOT NULL,
+    PRIMARY KEY (minute_ms, severity)
+) WITHOUT ROWID
+"""
+SEVERITY_ROLLUP_FILL = """
+INSERT INTO log_rollup_severity(minute_ms, severity, n)
+SELECT minute_ms, severity, sum(n) FROM log_rollup GROUP BY 1, 2
 """
 
 LINE_COLUMNS = (
@@ -215,6 +230,9 @@ class LogStore:
         conn.execute("DROP TABLE IF EXISTS log_rollup")
         conn.execute(ROLLUP_TABLE)
         conn.execute(ROLLUP_FILL)
+        conn.execute("DROP TABLE IF EXISTS log_rollup_severity")
+        conn.execute(SEVERITY_ROLLUP_TABLE)
+        conn.execute(SEVERITY_ROLLUP_FILL)
         lines, first, last = conn.execute("SELECT count(*), min(ts_ms), max(ts_ms) FROM log_line").fetchone()
         meta = {
             "lines": str(lines),
@@ -457,6 +475,13 @@ class RollupPlan:
     """Conditions on the attributes ``log_rollup`` keeps, written for any table that has those columns."""
 
     conditions: tuple[tuple[str, str, tuple[str, ...]], ...] = ()
+
+    @property
+    def table(self) -> str:
+        """The smallest rollup that holds every column the conditions name."""
+        if all(column == "severity" for column, _, _ in self.conditions):
+            return "log_rollup_severity"
+        return "log_rollup"
 
     def where(self, alias: str) -> tuple[str, list[str]]:
         """``AND``-joined SQL conditions on ``alias``'s columns (``1`` when there are none), with arguments."""
