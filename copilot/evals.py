@@ -60,6 +60,27 @@ class EvalCase(BaseModel):
     seed: int
     question: str
     expected: Expected
+    held_out: bool = Field(default=False, description="never shown case by case: only its totals are printed")
+
+
+class Bucket(BaseModel):
+    """Runs whose stated confidence fell in [low, high), and how many of them were fully right."""
+
+    low: float
+    high: float
+    runs: int
+    mean_confidence: float
+    fully_right: float = Field(description="percent observed")
+
+
+class Breakdown(BaseModel):
+    """The share fully right among runs that share one value (a fault kind, a question kind)."""
+
+    value: str
+    runs: int
+    fully_right: float
+    service_right: float
+    kind_right: float
 
 
 class Score(BaseModel):
@@ -75,6 +96,9 @@ class Score(BaseModel):
     evidence_right: bool = False
     citations_valid: bool = False
     fully_right: bool = False
+    abstained: bool = Field(default=False, description="answered without naming a root cause")
+    confidence: float = 0.0
+    expected_kind: str = ""
     missing_evidence: list[str] = Field(default_factory=list)
     steps: int = 0
     tool_calls: int = 0
@@ -90,6 +114,7 @@ class PlannerSummary(BaseModel):
     kind_right: float
     evidence_right: float
     citations_valid: float
+    abstained: float = Field(description="percent of runs that named no root cause (counted not fully right)")
     median_seconds: float
     p95_seconds: float
     mean_tool_calls: float
@@ -108,6 +133,53 @@ class EvalReport(BaseModel):
 
     def percent_fully_right(self, planner: str) -> float:
         return next((s.fully_right for s in self.summary() if s.planner == planner), 0.0)
+
+    def planners(self) -> list[str]:
+        return list(dict.fromkeys(score.planner for score in self.scores))
+
+    def by_fault_kind(self, planner: str) -> list[Breakdown]:
+        """Scores of ``planner`` per expected fault kind, kinds in alphabetical order."""
+        return self._breakdown(planner, lambda case: case.expected_kind)
+
+    def by_scenario(self, planner: str) -> list[Breakdown]:
+        return self._breakdown(planner, lambda case: case.scenario)
+
+    def reliability(self, planner: str, buckets: int = 5) -> list[Bucket]:
+        """Stated confidence against observed accuracy: one row per confidence bucket that has runs."""
+        rows = []
+        scores = [s for s in self.scores if s.planner == planner]
+        for index in range(buckets):
+            low, high = index / buckets, (index + 1) / buckets
+            inside = [
+                s for s in scores if low <= s.confidence < high or (high == 1.0 and s.confidence == 1.0)
+            ]
+            if inside:
+                rows.append(
+                    Bucket(
+                        low=low,
+                        high=high,
+                        runs=len(inside),
+                        mean_confidence=round(statistics.fmean(s.confidence for s in inside), 3),
+                        fully_right=_percent([s.fully_right for s in inside]),
+                    )
+                )
+        return rows
+
+    def _breakdown(self, planner: str, key: Callable[[Score], str]) -> list[Breakdown]:
+        groups: dict[str, list[Score]] = {}
+        for score in self.scores:
+            if score.planner == planner:
+                groups.setdefault(key(score), []).append(score)
+        return [
+            Breakdown(
+                value=value,
+                runs=len(group),
+                fully_right=_percent([s.fully_right for s in group]),
+                service_right=_percent([s.service_right for s in group]),
+                kind_right=_percent([s.kind_right for s in group]),
+            )
+            for value, group in sorted(groups.items())
+        ]
 
 
 def default_planners(settings: Settings) -> list[Planner]:
@@ -174,9 +246,12 @@ def score_run(case: EvalCase, planner: str, view: RunView) -> Score:
         tool_calls=len(view.outcomes),
         seconds=round(view.active_seconds, 3),
         error=view.error,
+        expected_kind=case.expected.fault_kind,
     )
     if answer is None:
         return score
+    score.confidence = answer.confidence
+    score.abstained = answer.root_cause is None
     if answer.root_cause is not None:
         score.service = answer.root_cause.service
         score.fault_kind = answer.root_cause.fault_kind
@@ -225,6 +300,7 @@ def _summarize(planner: str, scores: Sequence[Score]) -> PlannerSummary:
         kind_right=_percent([s.kind_right for s in scores]),
         evidence_right=_percent([s.evidence_right for s in scores]),
         citations_valid=_percent([s.citations_valid for s in scores]),
+        abstained=_percent([s.abstained for s in scores]),
         median_seconds=round(statistics.median(seconds), 3) if seconds else 0.0,
         p95_seconds=round(nearest_rank(seconds, 0.95), 3),
         mean_tool_calls=round(statistics.fmean(s.tool_calls for s in scores), 1) if scores else 0.0,

@@ -67,6 +67,9 @@ def iso(ms: int) -> str:
     return datetime.fromtimestamp(ms / 1000, tz=UTC).isoformat().replace("+00:00", "Z")
 
 
+FLAG_NAMES = ("new-recommendations-rail", "express-shipping-badge", "saved-carts-v2", "search-typo-tolerance")
+
+
 def _actor(person: Person) -> dict[str, str]:
     return {"id": person.handle, "name": person.name, "email": person.email}
 
@@ -119,6 +122,8 @@ class WorldRecords:
                     continue
                 if deploy.change == "config":
                     tag = f"config-r{rng.randint(120, 480)}"
+                elif deploy.change == "flag":
+                    tag = f"flags-r{rng.randint(900, 2400)}"
                 else:
                     version[2] += 1
                     tag = "v{}.{}.{}".format(*version)
@@ -143,6 +148,10 @@ class WorldRecords:
         if change == "config":
             fields["configMap"] = f"{service}-config"
             fields["summary"] = "Tune runtime settings"
+        elif change == "flag":
+            flag = rng.choice(FLAG_NAMES)
+            fields["flag"] = flag
+            fields["summary"] = f"Roll out flag {flag} to {rng.choice((5, 10, 25, 50))}% of traffic"
         else:
             fields["summary"] = rng.choice(
                 [

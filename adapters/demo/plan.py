@@ -47,7 +47,7 @@ class PlannedDeploy:
     service: str
     environment: str
     at: int
-    change: str  # "code" or "config"
+    change: str  # "code", "config" or "flag"
 
 
 @dataclass(frozen=True)
@@ -246,6 +246,10 @@ FLAPPING_TITLES = (
 )
 
 
+# The change each harmless-change decoy records (a deployment whose fields.change says which).
+DECOY_CHANGES = {"harmless_deploy": "code", "config_change": "config", "feature_flag": "flag"}
+
+
 def _place_decoys(scenario: Scenario, rng: random.Random, plan: Plan, involved: set[str]) -> None:
     quiet = [s for s in _DECOY_POOL if s not in involved] or list(_DECOY_POOL)
     for decoy in scenario.decoys:
@@ -253,8 +257,8 @@ def _place_decoys(scenario: Scenario, rng: random.Random, plan: Plan, involved: 
             -120, seconds(decoy.at) + rng.randint(-abs(seconds(decoy.jitter)), abs(seconds(decoy.jitter)))
         )
         service = decoy.service or rng.choice(quiet)
-        if decoy.kind == "harmless_deploy":
-            plan.deploys.append(PlannedDeploy(service, plan.environment, at, "code"))
+        if decoy.kind in DECOY_CHANGES:
+            plan.deploys.append(PlannedDeploy(service, plan.environment, at, DECOY_CHANGES[decoy.kind]))
         elif decoy.kind == "noisy_error":
             message = decoy.message or rng.choice(NOISY_ERRORS)
             plan.emitters.append(LogEmitter(service, plan.environment, "error", message, 5.0, at))

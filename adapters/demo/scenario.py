@@ -8,8 +8,10 @@ by evals: it is never written into the world).
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
+import string
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
@@ -21,6 +23,7 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError as SchemaError
 from pydantic import BaseModel, ConfigDict, Field
 
+from adapters.demo.company import SERVICE_BY_NAME, metrics_for
 from core_client.errors import BadQuery, NotFound
 
 FAULT_KINDS = (
@@ -35,7 +38,8 @@ FAULT_KINDS = (
     "certificate_expiry",
     "traffic_spike",
 )
-DECOY_KINDS = ("harmless_deploy", "noisy_error", "flapping_alert")
+# A harmless change of each sort the world records: a release, a configuration change, a feature flag flipped.
+DECOY_KINDS = ("harmless_deploy", "config_change", "feature_flag", "noisy_error", "flapping_alert")
 SCENARIOS_ENV = "OPSPILOT_SCENARIOS"
 SOURCE = "demo"
 
@@ -194,17 +198,32 @@ def _describe(error: SchemaError) -> str:
 def load_scenario_file(path: Path) -> Scenario:
     """Read, validate and type one scenario file; any problem is a ``ScenarioFileError`` with file and line."""
     try:
-        text = path.read_text(encoding="utf-8")
+        raw = path.read_bytes()
     except OSError as exc:
         raise ScenarioFileError(path, None, f"cannot read: {exc.strerror}") from None
     try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        raise ScenarioFileError(path, line, f"not UTF-8 text (byte 0x{raw[exc.start]:02x})") from None
+    try:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.SafeLoader(text).get_single_data() if root is not None else None
     except yaml.MarkedYAMLError as exc:
-        line = exc.problem_mark.line + 1 if exc.problem_mark else None
-        raise ScenarioFileError(path, line, f"invalid YAML: {exc.problem}") from None
+        # A ConstructorError (e.g. a !!python tag) is marked too: problem_mark is where it stands.
+        mark = exc.problem_mark or exc.context_mark
+        reason = exc.problem or exc.context or "unreadable"
+        raise ScenarioFileError(path, mark.line + 1 if mark else None, f"invalid YAML: {reason}") from None
+    except yaml.reader.ReaderError as exc:
+        line = text.count("\n", 0, exc.position) + 1
+        raise ScenarioFileError(
+            path, line, f"invalid YAML: {exc.reason} (character {exc.character!r})"
+        ) from None
+    except yaml.YAMLError as exc:
+        raise ScenarioFileError(path, None, f"invalid YAML: {exc}") from None
     if root is None:
         raise ScenarioFileError(path, 1, "the file is empty")
-    data = yaml.SafeLoader(text).get_single_data()
+    _check_finite(data, [], path, root)
     errors = sorted(
         _validator().iter_errors(data), key=lambda e: (len(e.absolute_path), str(e.absolute_path))
     )
@@ -216,6 +235,36 @@ def load_scenario_file(path: Path) -> Scenario:
     scenario = Scenario.model_validate(data)
     _check_meaning(scenario, path, root)
     return scenario
+
+
+def _line(root: yaml.Node, where: list[str | int]) -> int:
+    return _node_at(root, where).start_mark.line + 1
+
+
+def _check_finite(data: object, where: list[str | int], path: Path, root: yaml.Node) -> None:
+    """NaN and infinities pass every numeric bound of a schema (each comparison is false): refuse them here."""
+    if isinstance(data, float) and not math.isfinite(data):
+        location = "/".join(str(p) for p in where) or "(top level)"
+        raise ScenarioFileError(path, _line(root, where), f"{location}: {data} is not a finite number")
+    items = data.items() if isinstance(data, dict) else enumerate(data) if isinstance(data, list) else ()
+    for key, value in items:
+        _check_finite(value, [*where, key], path, root)
+
+
+def template_problem(template: str) -> str | None:
+    """Why ``template`` cannot fill as a log line (``None`` when it can): braces must pair and name a value."""
+    try:
+        fields = list(string.Formatter().parse(template))
+    except ValueError as exc:
+        return f"{exc} (write a literal brace as {{{{ or }}}})"
+    for _literal, name, spec, conversion in fields:
+        if name is None:
+            continue
+        if not name.isidentifier():
+            return f"placeholder {{{name}}} must be a name such as {{n}} or {{path}}"
+        if spec or conversion:
+            return f"placeholder {{{name}}} takes no format spec or conversion"
+    return None
 
 
 def _check_meaning(scenario: Scenario, path: Path, root: yaml.Node) -> None:
@@ -232,12 +281,52 @@ def _check_meaning(scenario: Scenario, path: Path, root: yaml.Node) -> None:
             raise ScenarioFileError(
                 path, line, f"onset {fault.onset!r} must be within the 6 hours before world_now"
             )
+    _check_templates(scenario, path, root)
+    _check_effects(scenario, path, root)
     if not any(
         f.service == scenario.expected.service and f.kind == scenario.expected.fault_kind
         for f in scenario.faults
     ):
         line = _node_at(root, ["expected"]).start_mark.line + 1
         raise ScenarioFileError(path, line, "the expected answer must be one of the scenario's faults")
+
+
+def _check_templates(scenario: Scenario, path: Path, root: yaml.Node) -> None:
+    for f_index, fault in enumerate(scenario.faults):
+        for l_index, pattern in enumerate(fault.symptoms.logs or []):
+            problem = template_problem(pattern.message)
+            if problem:
+                where: list[str | int] = ["faults", f_index, "symptoms", "logs", l_index, "message"]
+                raise ScenarioFileError(path, _line(root, where), f"{'/'.join(map(str, where))}: {problem}")
+    for d_index, decoy in enumerate(scenario.decoys):
+        problem = template_problem(decoy.message) if decoy.message else None
+        if problem:
+            raise ScenarioFileError(
+                path, _line(root, ["decoys", d_index, "message"]), f"decoys/{d_index}/message: {problem}"
+            )
+
+
+def _check_effects(scenario: Scenario, path: Path, root: yaml.Node) -> None:
+    """An effect on a metric the service does not report would vanish from the world: refuse it by name."""
+    for f_index, fault in enumerate(scenario.faults):
+        known = {m.name for m in metrics_for(SERVICE_BY_NAME[fault.service])}
+        for m_index, effect in enumerate(fault.symptoms.metrics or []):
+            if effect.metric not in known:
+                where: list[str | int] = ["faults", f_index, "symptoms", "metrics", m_index, "metric"]
+                raise ScenarioFileError(
+                    path,
+                    _line(root, where),
+                    f"{'/'.join(map(str, where))}: {fault.service} does not report {effect.metric!r}; "
+                    f"it reports {', '.join(sorted(known))}",
+                )
+    for a_index, alert in enumerate(scenario.alerts):
+        known = {m.name for m in metrics_for(SERVICE_BY_NAME[alert.service])}
+        if alert.metric is not None and alert.metric not in known:
+            raise ScenarioFileError(
+                path,
+                _line(root, ["alerts", a_index, "metric"]),
+                f"alerts/{a_index}/metric: {alert.service} does not report {alert.metric!r}",
+            )
 
 
 @dataclass(frozen=True)

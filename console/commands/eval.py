@@ -19,6 +19,7 @@ from rich.console import Console
 from rich.table import Table
 
 from adapters.demo.build import WorldSpec
+from adapters.demo.generate import SEED_RANGES, Coverage, Generated, generate_set, split_of
 from adapters.demo.scenario import ScenarioLibrary, load_library
 from adapters.demo.world import prepare_world
 from copilot.evals import (
@@ -52,17 +53,45 @@ def evaluate(
     only: Annotated[
         list[str] | None, typer.Option("--scenario", help="Only this scenario (repeatable).")
     ] = None,
+    generate: Annotated[
+        int | None,
+        typer.Option("--generate", min=1, help="Instead: N generated scenarios, seeds --seed .. --seed+N-1."),
+    ] = None,
+    seed: Annotated[
+        int | None,
+        typer.Option("--seed", min=0, help="First generator seed (default: the start of --split)."),
+    ] = None,
+    split: Annotated[
+        str,
+        typer.Option("--split", help="Generator seed range: development, held-out or ci."),
+    ] = "development",
 ) -> None:
-    """Score the offline investigator and two naive baselines on every scenario and seed."""
+    """Score the offline investigator and two naive baselines on every scenario and seed, or on generated ones."""
     base = load_settings()
     extra = scenarios or base.scenarios
     settings = eval_settings(base)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    library = load_library(extra)
-    cases = eval_cases(library, only or library.names(), seeds)
     console = Console()
+    if generate is not None:
+        if split not in SEED_RANGES:
+            raise typer.BadParameter(
+                f"no split {split!r}; use one of {', '.join(SEED_RANGES)}", param_hint="--split"
+            )
+        first = SEED_RANGES[split].start if seed is None else seed
+        folder = settings.data_dir / "generated"
+        items, coverage = generate_set(range(first, first + generate), folder)
+        console.print(coverage_table(coverage))
+        cases = generated_cases(items)
+        extra = folder
+        seeds = 1
+    else:
+        library = load_library(extra)
+        cases = eval_cases(library, only or library.names(), seeds)
+    held_out = any(case.held_out for case in cases)
 
     def progress(score: Score) -> None:
+        if held_out:
+            return  # held-out cases are reported only in total
         mark = "[green]right[/]" if score.fully_right else "[red]wrong[/]"
         console.print(
             f"{score.scenario} seed {score.seed} {score.planner}: {mark} "
@@ -71,11 +100,17 @@ def evaluate(
         )
 
     report = run(settings, cases, scale=scale, seeds=seeds, scenarios=extra, progress=progress)
-    console.print(cases_table(report))
+    if not held_out:
+        console.print(cases_table(report))
     console.print(summary_table(report))
     investigator = report.summary()[0] if report.scores else None
     if investigator is not None:
-        console.print(f"{investigator.planner}: {investigator.fully_right:g}% fully right")
+        console.print(breakdown_table(report, investigator.planner))
+        console.print(reliability_table(report))
+        console.print(
+            f"{investigator.planner}: {investigator.fully_right:g}% fully right, "
+            f"{investigator.abstained:g}% abstained"
+        )
     if json_path is not None:
         json_path.write_text(report_json(report))
         console.print(f"wrote {json_path}")
@@ -120,6 +155,61 @@ def eval_cases(library: ScenarioLibrary, names: list[str], seeds: int) -> list[E
     return cases
 
 
+def generated_cases(items: list[Generated]) -> list[EvalCase]:
+    """One case per generated scenario, in the world of its own seed; held-out seeds are marked so."""
+    return [
+        EvalCase(
+            scenario=item.scenario.name,
+            seed=item.seed,
+            question=item.scenario.question,
+            expected=Expected(
+                service=item.scenario.expected.service,
+                fault_kind=item.scenario.expected.fault_kind,
+                evidence=list(item.scenario.expected.evidence),
+            ),
+            held_out=split_of(item.seed) == "held-out",
+        )
+        for item in items
+    ]
+
+
+def coverage_table(coverage: Coverage) -> Table:
+    """How often each fault kind, propagation depth and decoy came up in the generated set."""
+    table = Table(
+        "dimension", "value", "cases", "%", title=f"generated coverage ({coverage.cases} scenarios)"
+    )
+    for dimension, value, count, percent in coverage.rows():
+        table.add_row(dimension, value, str(count), f"{percent:.0f}%")
+    return table
+
+
+def breakdown_table(report: EvalReport, planner: str) -> Table:
+    """Per expected fault kind, every planner's share fully right side by side."""
+    planners = report.planners()
+    table = Table("fault kind", "runs", *planners, title="fully right per fault kind")
+    columns = {p: {row.value: row for row in report.by_fault_kind(p)} for p in planners}
+    for row in report.by_fault_kind(planner):
+        table.add_row(
+            row.value, str(row.runs), *(f"{columns[p][row.value].fully_right:g}%" for p in planners)
+        )
+    return table
+
+
+def reliability_table(report: EvalReport) -> Table:
+    """Stated confidence against observed accuracy for each planner."""
+    table = Table("planner", "confidence", "runs", "mean stated", "observed fully right", title="reliability")
+    for planner in report.planners():
+        for bucket in report.reliability(planner):
+            table.add_row(
+                planner,
+                f"{bucket.low:.1f}-{bucket.high:.1f}",
+                str(bucket.runs),
+                f"{100 * bucket.mean_confidence:.0f}%",
+                f"{bucket.fully_right:g}%",
+            )
+    return table
+
+
 def demo_worlds(settings: Settings, scale: float, scenarios: Path | None) -> OpenWorld:
     """Opens each case's demo world (built once, then cached) as a CoreClient over the eval settings."""
 
@@ -157,6 +247,7 @@ def summary_table(report: EvalReport) -> Table:
         "kind",
         "evidence",
         "citations",
+        "abstained",
         "median s",
         "p95 s",
         "calls",
@@ -171,6 +262,7 @@ def summary_table(report: EvalReport) -> Table:
             f"{line.kind_right:g}%",
             f"{line.evidence_right:g}%",
             f"{line.citations_valid:g}%",
+            f"{line.abstained:g}%",
             f"{line.median_seconds:.2f}",
             f"{line.p95_seconds:.2f}",
             f"{line.mean_tool_calls:g}",

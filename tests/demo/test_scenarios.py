@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from adapters.demo.plan import resolve
-from adapters.demo.scenario import FAULT_KINDS, ScenarioFileError, load_library, packaged_scenarios_dir
+from adapters.demo.scenario import FAULT_KINDS, Decoy, ScenarioFileError, load_library, packaged_scenarios_dir
 
 
 def test_shipped_library_covers_every_fault_kind_with_two_fault_scenarios() -> None:
@@ -70,3 +70,79 @@ def test_a_seed_moves_onsets_within_the_jitter_and_nothing_else() -> None:
     assert all(-45 * 60 - 6 * 60 <= o <= -45 * 60 + 6 * 60 for o in onsets)
     assert resolve(scenario, 1).onsets == onsets[:1]
     assert {p.incident.title for p in plans if p.incident} == {"Checkout error rate above 5%"}
+
+
+@pytest.mark.parametrize(
+    ("edit", "line_of", "reason"),
+    [
+        (
+            ("name: payflow-outage", "name: !!python/object/apply:os.system [echo]"),
+            "!!python",
+            "invalid YAML",
+        ),
+        (("title: ", "title: \x07"), "title:", "invalid YAML"),
+        (("onset: -25m", "onset: .nan"), "onset:", "not a finite number"),
+    ],
+)
+def test_hostile_or_broken_yaml_gets_one_line_with_file_and_line(
+    tmp_path: Path, edit: tuple[str, str], line_of: str, reason: str
+) -> None:
+    path = _copy(tmp_path, "payflow-outage", edit)
+    with pytest.raises(ScenarioFileError) as caught:
+        load_library(path.parent)
+    line = next(i for i, text in enumerate(path.read_text().splitlines(), 1) if line_of in text)
+    assert caught.value.line == line, caught.value
+    assert reason in caught.value.reason and "\n" not in str(caught.value)
+
+
+def test_a_file_that_is_not_utf8_names_its_line(tmp_path: Path) -> None:
+    path = _copy(tmp_path, "payflow-outage")
+    lines = path.read_bytes().split(b"\n")
+    lines[2] = b"title: Caf\xe9 down"
+    path.write_bytes(b"\n".join(lines))
+    with pytest.raises(ScenarioFileError) as caught:
+        load_library(path.parent)
+    assert caught.value.line == 3 and "not UTF-8" in caught.value.reason
+
+
+@pytest.mark.parametrize(
+    ("message", "problem"),
+    [
+        ("disk {0} full", "must be a name"),
+        ("disk {pct:>5} full", "no format spec"),
+        ("disk {pct full", "brace"),
+        ("disk {obj.attr} full", "must be a name"),
+    ],
+)
+def test_a_log_template_that_cannot_fill_is_refused_where_it_stands(
+    tmp_path: Path, message: str, problem: str
+) -> None:
+    original = "disk free space {pct}MB below watermark on node rabbit@order-events-0"
+    path = _copy(tmp_path, "orders-deploy-and-queue-disk", (original, message))
+    with pytest.raises(ScenarioFileError) as caught:
+        load_library(path.parent)
+    line = next(i for i, text in enumerate(path.read_text().splitlines(), 1) if message in text)
+    assert caught.value.line == line and problem in caught.value.reason
+
+
+def test_an_effect_on_a_metric_the_service_does_not_report_is_an_error(tmp_path: Path) -> None:
+    # order-events is a queue: it has no database pool, so this effect would silently vanish.
+    path = _copy(
+        tmp_path,
+        "orders-deploy-and-queue-disk",
+        ("{metric: disk_used_percent, shape: ramp", "{metric: db_pool_in_use, shape: ramp"),
+    )
+    with pytest.raises(ScenarioFileError) as caught:
+        load_library(path.parent)
+    assert "order-events does not report 'db_pool_in_use'" in caught.value.reason
+
+
+def test_config_changes_and_feature_flags_are_decoys_recorded_as_deployments() -> None:
+    scenario = load_library().get("payflow-outage")
+    decoys = [
+        Decoy(kind="config_change", service="search-api", at="-30m", jitter="1m"),
+        Decoy(kind="feature_flag", service="catalog-api", at="-20m", jitter="1m"),
+    ]
+    plan = resolve(scenario.model_copy(update={"decoys": decoys}), 1)
+    changes = {(d.service, d.change) for d in plan.deploys}
+    assert {("search-api", "config"), ("catalog-api", "flag")} <= changes
