@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Annotated, Any, cast, get_args
 
@@ -10,8 +11,10 @@ import typer
 from console.commands.identity import signed_in
 from console.commands.tables import Col, print_table
 from core_client.approvals import ApprovalBook, ApprovalStatus
+from core_client.client import CoreClient
 from core_client.clock import SystemClock
 from core_client.identity import Actor
+from core_client.previews import ChangePreview, preview, preview_text
 from core_client.settings import load_settings
 from core_client.store import ApprovalRequest, Database, RequestStatus
 from core_client.users import UserDirectory
@@ -91,38 +94,39 @@ def show(
     request_id: Annotated[str, typer.Argument(help="The request's id.")],
     as_json: JsonFlag = False,
 ) -> None:
-    """Show one request: what it would change, who asked, where it stands and what to do next; to the person
-    who asked, once approved, the grant id that lets them make the change once."""
+    """Show one request as the change it would make (the ticket, note or message as it will read, the fields an
+    update changes, who it reaches, the evidence, who asked, until when), where it stands and what to do next;
+    to the person who asked, once approved, the grant id that lets them make the change once."""
     desk = Desk()
     status = desk.book.status_for(request_id, desk.actor)
-    request = desk.book.get(request_id)
+    shown = asyncio.run(_preview(desk.book.get(request_id)))
     if as_json:
-        data = status.model_dump(mode="json")
-        data["arguments"] = json.loads(request.arguments)
-        typer.echo(json.dumps(data))
+        typer.echo(json.dumps({"preview": shown.model_dump(mode="json"), **status.model_dump(mode="json")}))
         return
-    typer.echo(status_text(status, request))
+    typer.echo(preview_text(shown))
+    typer.echo(status_text(status))
 
 
-def status_text(status: ApprovalStatus, request: ApprovalRequest) -> str:
-    """A request and where it stands, as the terminal shows it."""
-    asker = f"the Copilot for {status.requested_by}" if status.requested_by_copilot else status.requested_by
-    lines = [
-        f"{status.tool} \u2014 {status.status}",
-        f"  request   {status.request_id} ({status.approval_url})",
-        f"  asked by  {asker} at {status.created_at:%Y-%m-%d %H:%M UTC}"
-        + (f" in run {request.run_id}" if request.run_id else ""),
-        f"  expires   {status.expires_at:%Y-%m-%d %H:%M UTC}",
-    ]
+async def _preview(request: ApprovalRequest) -> ChangePreview:
+    core = await asyncio.to_thread(CoreClient.from_settings, load_settings())
+    try:
+        return await preview(core, request)
+    finally:
+        await core.aclose()
+
+
+def status_text(status: ApprovalStatus) -> str:
+    """Where a request stands and what to do next, as the terminal shows it."""
+    lines = []
     if status.decided_by:
-        decided = f"{status.decided_at:%Y-%m-%d %H:%M UTC}" if status.decided_at else ""
+        decided = f" at {status.decided_at:%Y-%m-%d %H:%M UTC}" if status.decided_at else ""
         why = f": {status.decision_reason}" if status.decision_reason else ""
-        lines.append(f"  decided   by {status.decided_by} {decided}{why}")
+        lines.append(f"decided by {status.decided_by}{decided}{why}")
     if status.grant is not None:
         lines.append(
-            f"  grant     {status.grant.id} ({status.grant.state}, until {status.grant.expires_at:%Y-%m-%d %H:%M UTC})"
+            f"grant {status.grant.id} ({status.grant.state}, until {status.grant.expires_at:%Y-%m-%d %H:%M UTC})"
         )
-    lines.append(f"  next      {status.next}")
+    lines.append(f"next: {status.next}")
     return "\n".join(lines)
 
 

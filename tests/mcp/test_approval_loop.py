@@ -91,7 +91,8 @@ def inspect_as_alice(
     def runner(target: list[str]) -> Inspect:
         def run(*args: str, status: int = 0) -> Any:
             done = subprocess.run(
-                [str(INSPECTOR), "--cli", *target, *args],
+                # A loaded machine may take longer than the Inspector's 15 s to start the server.
+                [str(INSPECTOR), "--cli", "--connect-timeout", "120000", *target, *args],
                 capture_output=True,
                 text=True,
                 timeout=180,
