@@ -26,7 +26,7 @@ SUSPICIOUS_MARK = "\u26a0 suspicious text, quoted as data: "
 # Who an injected instruction talks to.
 _READER = (
     r"(?:ai|a\.i\.|assistants?|copilot|opspilot|claude|chat\s?gpt|gpt(?:-\d)?|llms?|(?:large\s+)?language\s+models?"
-    r"|ai\s+agents?|agents?|(?:chat)?bots?)"
+    r"|ai\s+(?:agents?|models?)|agents?|(?:chat)?bots?)"
 )
 _ADDRESSED = [
     # "ASSISTANT INSTRUCTION:", "AI note -", "LLM directive"
@@ -37,7 +37,7 @@ _ADDRESSED = [
     ),
     # "Attention AI:", "note to the assistant,", "dear copilot"
     re.compile(
-        rf"\b(?:attention|hey|hello|hi|dear|note\s+to|message\s+to|instructions?\s+for|important\s+for)\s+"
+        rf"\b(?:attention|hey|hello|hi|dear|(?:note|message|instructions?)\s+(?:to|for)|important\s+for)\s+"
         rf"(?:the\s+|any\s+|all\s+|our\s+)?{_READER}\b",
         re.IGNORECASE,
     ),
@@ -45,6 +45,12 @@ _ADDRESSED = [
     re.compile(
         rf"\b{_READER}\s+(?:that\s+is\s+|who\s+is\s+)?(?:reading|processing|parsing|summari[sz]ing|analy[sz]ing"
         r"|reviewing|investigating|seeing)\s+(?:this|these|the)\b",
+        re.IGNORECASE,
+    ),
+    # "copilot: please ...", "Assistant, ignore ...": the reader named, then told what to do
+    re.compile(
+        rf"(?:^|[\n\r.!?]\s*){_READER}\s*[:,]\s*(?:please|kindly|you|ignore|disregard|forget|do\b|don't|never"
+        r"|always|call|invoke|run|execute|send|page|approve)",
         re.IGNORECASE,
     ),
     # "If you are an AI", "you are now the on-call bot", "from now on you"
@@ -65,12 +71,12 @@ _OVERRIDE = [
     ),
     re.compile(
         r"\b(?:ignore|disregard|forget|override)\s+(?:all\s+|any\s+)?(?:of\s+)?"
-        r"(?:your|the\s+(?:previous|prior|above|earlier|preceding)|previous|prior|above|earlier|preceding)\s+"
+        r"(?:your|the\s+(?:previous|prior|above|earlier|preceding|safety)|previous|prior|above|earlier|preceding|safety)\s+"
         r"(?:\w+\s+){0,2}?(?:rules|guidelines|policies|context|constraints|messages?)\b",
         re.IGNORECASE,
     ),
     re.compile(
-        r"\bnew\s+(?:instructions?|system\s+prompt|rules)\s*[:\-]|\bsystem\s+prompt\b|\bjailbreak|\bdeveloper\s+mode\b"
+        r"\bnew\s+(?:instructions?|system\s+prompt)\s*[:\-]|\bsystem\s+prompt\s*:|\bjailbreak|\bdeveloper\s+mode\b"
         r"|\bdo\s+anything\s+now\b",
         re.IGNORECASE,
     ),
@@ -115,8 +121,18 @@ _TOOLISH = (
 _ACTION = [
     # "call opspilot.page_oncall now", "Please invoke send_message", "use the paging tool"
     re.compile(rf"{_CLAUSE_START}{_ACT}\s+(?:the\s+)?{_TOOLISH}", re.IGNORECASE),
-    # "visit https://...", "post the token to http://..." (a URL to act on)
-    re.compile(rf"{_CLAUSE_START}{_ACT}\b[^\n]{{0,40}}?\bhttps?://", re.IGNORECASE),
+    # "post the logs to http://...", "visit https://... and paste the token": data sent to a URL. An HTTP method
+    # in capitals ("POST https://... 404") is a request log, and "open the dashboard at https://..." a runbook's.
+    re.compile(
+        rf"{_CLAUSE_START}(?-i:(?!(?:GET|POST|PUT|PATCH|DELETE|HEAD|OPTIONS)\b))(?:send|post|upload|forward|submit"
+        r"|email|transfer|paste|exfiltrate|curl|wget)\b[^\n]{0,40}?\bhttps?://",
+        re.IGNORECASE,
+    ),
+    re.compile(
+        r"\bhttps?://\S+[^\n.]{0,60}?\b(?:paste|send|post|enter|submit)\b[^\n.]{0,30}?\b(?:tokens?|secrets?"
+        r"|passwords?|credentials|api\s+keys?|cookies?)\b",
+        re.IGNORECASE,
+    ),
     # "run it now", "send it without asking": a runbook's "escalate immediately" speaks to people and is left alone
     re.compile(
         rf"{_CLAUSE_START}(?:(?:call|invoke|run|execute|trigger)\b[^\n.]{{0,40}}?\b(?:now|immediately|right\s+away"
