@@ -257,7 +257,8 @@ CATALOG = [
     ("svc-checkout", "Checkout API", "backend", "team-velocity", ["svc-payments", "svc-search"]),
     ("svc-payments", "Payments Service", "tier1", "team-revenue", ["svc-ledger", "svc-fraud"]),
     ("svc-search", "Search Service", "backend", "team-aurora", []),
-    ("svc-ledger", "Ledger", "2", "team-revenue", []),
+    # A cycle, as the real mock catalog has (checkout <-> order, analytics <-> warehouse): the ledger calls back.
+    ("svc-ledger", "Ledger", "2", "team-revenue", ["svc-payments"]),
     ("svc-web", "Web Frontend", "frontend", "team-velocity", ["svc-checkout", "svc-search"]),
 ]
 INCIDENT_SERVICES = ["svc-checkout", "svc-payments", "svc-search", "svc-database"]  # one outside the catalog

@@ -246,13 +246,18 @@ async def test_services_read_dependencies_owner_and_tier_from_tags_and_metadata(
     assert checkout.name == "Checkout API" and checkout.dependencies == ["svc-payments", "svc-search"]
     assert checkout.owner_team == "team-velocity" and checkout.tier == "backend"  # a word, kept as given
     assert checkout.tier_label == "backend" and services["svc-payments"].tier_label == "tier 1"
-    assert services["svc-ledger"].tier == 2 and services["svc-ledger"].dependencies == []
+    assert services["svc-ledger"].tier == 2 and services["svc-ledger"].dependencies == [
+        "svc-payments"
+    ]  # a cycle
     # The OpsOrch document itself is untouched.
     assert checkout.to_json() == fake_core.state.data["service"][0]
     # Every reference resolves: the id, the name (any case), and dependencies listed by id.
     directory = await core.services.directory()
     assert directory.key("checkout api") == directory.key("svc-checkout") == "svc-checkout"
-    assert [s.id for s in await core.services.dependents("Payments Service")] == ["svc-checkout"]
+    assert [s.id for s in await core.services.dependents("Payments Service")] == [
+        "svc-checkout",
+        "svc-ledger",
+    ]
     assert sorted(directory.dependents("svc-search")) == ["svc-checkout", "svc-web"]
     assert (await core.services.get("Ledger")).id == "svc-ledger"
     assert (await core.services.get("svc-ledger")).name == "Ledger"
