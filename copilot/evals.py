@@ -12,6 +12,7 @@ Worlds are not built here: the copilot never imports a provider. The caller (``o
 from __future__ import annotations
 
 import math
+import re
 import statistics
 from collections.abc import Callable, Sequence
 from contextlib import AbstractAsyncContextManager
@@ -19,7 +20,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field
 
-from copilot.answer import Evidence, EvidenceKind
+from copilot.answer import Evidence, EvidenceKind, QuestionKind
 from copilot.citations import validate_answer
 from copilot.planners.offline import OfflineInvestigator
 from copilot.planners.offline.baselines import MostErrorsBaseline, NamedServiceBaseline
@@ -47,12 +48,40 @@ DROP_NOTES = (
 OpenWorld = Callable[["EvalCase"], AbstractAsyncContextManager[CoreClient]]
 
 
+class VerdictCheck(BaseModel):
+    """What a verdict must say: every word of ``mentions``, one of ``any_of`` (if any), none of ``none_of``."""
+
+    mentions: list[str] = Field(default_factory=list)
+    any_of: list[str] = Field(default_factory=list)
+    none_of: list[str] = Field(default_factory=list)
+
+    def holds(self, verdict: str) -> bool:
+        text = verdict.lower()
+        words = set(re.findall(r"[a-z0-9-]+", text))
+
+        def said(term: str) -> bool:
+            term = term.lower()
+            return term in words if " " not in term else term in text
+
+        return (
+            all(said(term) for term in self.mentions)
+            and (not self.any_of or any(said(term) for term in self.any_of))
+            and not any(said(term) for term in self.none_of)
+        )
+
+
 class Expected(BaseModel):
-    """The answer a scenario expects; only the scorer sees it."""
+    """The answer a scenario expects; only the scorer sees it.
+
+    A root-cause case names the service, fault kind and evidence; a case of another question kind names the
+    kind (:class:`copilot.answer.QuestionKind` value) and what its verdict must say instead.
+    """
 
     service: str
     fault_kind: str
     evidence: list[str] = Field(default_factory=list)
+    question_kind: str = QuestionKind.WHY_FAILING.value
+    verdict: VerdictCheck | None = None
 
 
 class EvalCase(BaseModel):
@@ -99,6 +128,9 @@ class Score(BaseModel):
     abstained: bool = Field(default=False, description="answered without naming a root cause")
     confidence: float = 0.0
     expected_kind: str = ""
+    question_kind: str = QuestionKind.WHY_FAILING.value
+    answered_kind: str | None = None
+    verdict_right: bool = False
     missing_evidence: list[str] = Field(default_factory=list)
     steps: int = 0
     tool_calls: int = 0
@@ -141,8 +173,9 @@ class EvalReport(BaseModel):
         """Scores of ``planner`` per expected fault kind, kinds in alphabetical order."""
         return self._breakdown(planner, lambda case: case.expected_kind)
 
-    def by_scenario(self, planner: str) -> list[Breakdown]:
-        return self._breakdown(planner, lambda case: case.scenario)
+    def by_question_kind(self, planner: str) -> list[Breakdown]:
+        """Scores of ``planner`` per question kind asked."""
+        return self._breakdown(planner, lambda case: case.question_kind)
 
     def reliability(self, planner: str, buckets: int = 5) -> list[Bucket]:
         """Stated confidence against observed accuracy: one row per confidence bucket that has runs."""
@@ -247,8 +280,21 @@ def score_run(case: EvalCase, planner: str, view: RunView) -> Score:
         seconds=round(view.active_seconds, 3),
         error=view.error,
         expected_kind=case.expected.fault_kind,
+        question_kind=case.expected.question_kind,
     )
     if answer is None:
+        return score
+    score.answered_kind = answer.kind.value if answer.kind else None
+    if case.expected.verdict is not None:
+        # A question of another kind: right when read as that kind and its verdict says what is true.
+        score.verdict_right = case.expected.verdict.holds(answer.verdict)
+        dropped = any(note.startswith(DROP_NOTES) for note in view.notes)
+        score.citations_valid = not dropped and validate_answer(answer, evidence).ok
+        score.fully_right = (
+            score.answered_kind == case.expected.question_kind
+            and score.verdict_right
+            and score.citations_valid
+        )
         return score
     score.confidence = answer.confidence
     score.abstained = answer.root_cause is None

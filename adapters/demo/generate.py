@@ -19,7 +19,7 @@ from typing import Any
 
 import yaml
 
-from adapters.demo.company import SERVICES, callers_by_hop, metrics_for
+from adapters.demo.company import SERVICE_BY_NAME, SERVICES, TEAM_BY_ID, callers_by_hop, metrics_for
 from adapters.demo.faults import DEFAULTS
 from adapters.demo.scenario import FAULT_KINDS, Scenario, load_scenario_file
 
@@ -65,6 +65,61 @@ class Generated:
     depth: int
     decoys: tuple[str, ...]
     path: Path
+
+
+@dataclass(frozen=True)
+class KindQuestion:
+    """A question of one kind about a generated world, and what its verdict (first sentence) must say.
+
+    ``kind`` is a question kind as the Copilot names them (``health``, ``change-verdict``...); the verdict must
+    name every one of ``mentions``, hold a word of ``any_of`` (when given) and none of ``none_of``.
+    """
+
+    question: str
+    kind: str
+    mentions: tuple[str, ...]
+    any_of: tuple[str, ...] = ()
+    none_of: tuple[str, ...] = ()
+
+
+_BAD = ("degraded", "down", "failing", "unhealthy", "not healthy", "errors", "erroring")
+
+
+def kind_questions(item: Generated) -> list[KindQuestion]:
+    """One question of each kind about ``item``'s world, answered from the generator's ground truth."""
+    scenario = item.scenario
+    root = scenario.expected.service
+    involved = {root, *(name for name, _ in callers_by_hop(root, item.depth))}
+    involved |= {fault.service for fault in scenario.faults}
+    quiet = sorted(s.name for s in SERVICES if s.name not in involved and s.kind != "external")
+    rng = random.Random(f"opspilot-generate-kinds:{item.seed}")
+    fine = rng.choice(quiet)
+    owner = TEAM_BY_ID[SERVICE_BY_NAME[rng.choice(sorted(involved - {"payflow"}) or [fine])].team]
+    owned = next(s.name for s in SERVICES if s.team == owner.id and s.name in involved | {fine})
+    questions = [
+        KindQuestion(f"Is {root} healthy?", "health", (root,), any_of=_BAD),
+        KindQuestion(f"Is {fine} healthy right now?", "health", (fine,), any_of=("healthy",), none_of=_BAD),
+        KindQuestion("What's going on?", "situation", (root,)),
+        KindQuestion(f"Who owns {owned}?", "ownership", (owned,), any_of=(owner.name, owner.id)),
+        KindQuestion(f"What did {root} log in the last hour?", "log-summary", (root,)),
+        KindQuestion(f"Has this happened before on {root}?", "history", (root,)),
+    ]
+    changes = [d for d in scenario.decoys if d.kind in ("harmless_deploy", "config_change", "feature_flag")]
+    if scenario.expected.fault_kind in ("bad_deploy", "config_change"):
+        questions.append(
+            KindQuestion(f"Was the {root} change the cause?", "change-verdict", (root,), none_of=("not",))
+        )
+    elif changes and changes[0].service:
+        service = changes[0].service
+        questions.append(
+            KindQuestion(
+                f"Was the {service} change the cause?",
+                "change-verdict",
+                (service,),
+                any_of=("not", "no", "unlikely"),
+            )
+        )
+    return questions
 
 
 @dataclass

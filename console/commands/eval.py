@@ -19,7 +19,14 @@ from rich.console import Console
 from rich.table import Table
 
 from adapters.demo.build import WorldSpec
-from adapters.demo.generate import SEED_RANGES, Coverage, Generated, generate_set, split_of
+from adapters.demo.generate import (
+    SEED_RANGES,
+    Coverage,
+    Generated,
+    generate_set,
+    kind_questions,
+    split_of,
+)
 from adapters.demo.scenario import ScenarioLibrary, load_library
 from adapters.demo.world import prepare_world
 from copilot.evals import (
@@ -29,6 +36,7 @@ from copilot.evals import (
     Expected,
     OpenWorld,
     Score,
+    VerdictCheck,
     eval_settings,
     run_evals,
 )
@@ -65,6 +73,12 @@ def evaluate(
         str,
         typer.Option("--split", help="Generator seed range: development, held-out or ci."),
     ] = "development",
+    kinds: Annotated[
+        bool,
+        typer.Option(
+            "--kinds", help="With --generate: also ask each world one question of every other kind."
+        ),
+    ] = False,
 ) -> None:
     """Score the offline investigator and two naive baselines on every scenario and seed, or on generated ones."""
     base = load_settings()
@@ -81,7 +95,7 @@ def evaluate(
         folder = settings.data_dir / "generated"
         items, coverage = generate_set(range(first, first + generate), folder)
         console.print(coverage_table(coverage))
-        cases = generated_cases(items)
+        cases = generated_cases(items, with_kinds=kinds)
         extra = folder
         seeds = 1
     else:
@@ -106,6 +120,7 @@ def evaluate(
     investigator = report.summary()[0] if report.scores else None
     if investigator is not None:
         console.print(breakdown_table(report, investigator.planner))
+        console.print(question_kind_table(report))
         console.print(reliability_table(report))
         console.print(
             f"{investigator.planner}: {investigator.fully_right:g}% fully right, "
@@ -155,22 +170,39 @@ def eval_cases(library: ScenarioLibrary, names: list[str], seeds: int) -> list[E
     return cases
 
 
-def generated_cases(items: list[Generated]) -> list[EvalCase]:
-    """One case per generated scenario, in the world of its own seed; held-out seeds are marked so."""
-    return [
-        EvalCase(
-            scenario=item.scenario.name,
-            seed=item.seed,
-            question=item.scenario.question,
-            expected=Expected(
-                service=item.scenario.expected.service,
-                fault_kind=item.scenario.expected.fault_kind,
-                evidence=list(item.scenario.expected.evidence),
-            ),
-            held_out=split_of(item.seed) == "held-out",
+def generated_cases(items: list[Generated], *, with_kinds: bool = False) -> list[EvalCase]:
+    """A root-cause case per generated scenario, in the world of its own seed (and, ``with_kinds``, one case per
+    other question kind in the same world); held-out seeds are marked so."""
+    cases = []
+    for item in items:
+        truth = item.scenario.expected
+        expected = Expected(service=truth.service, fault_kind=truth.fault_kind, evidence=list(truth.evidence))
+        held_out = split_of(item.seed) == "held-out"
+        name = item.scenario.name
+        cases.append(
+            EvalCase(
+                scenario=name,
+                seed=item.seed,
+                question=item.scenario.question,
+                expected=expected,
+                held_out=held_out,
+            )
         )
-        for item in items
-    ]
+        for asked in kind_questions(item) if with_kinds else []:
+            check = VerdictCheck(
+                mentions=list(asked.mentions), any_of=list(asked.any_of), none_of=list(asked.none_of)
+            )
+            kind_expected = expected.model_copy(update={"question_kind": asked.kind, "verdict": check})
+            cases.append(
+                EvalCase(
+                    scenario=name,
+                    seed=item.seed,
+                    question=asked.question,
+                    expected=kind_expected,
+                    held_out=held_out,
+                )
+            )
+    return cases
 
 
 def coverage_table(coverage: Coverage) -> Table:
@@ -189,6 +221,18 @@ def breakdown_table(report: EvalReport, planner: str) -> Table:
     table = Table("fault kind", "runs", *planners, title="fully right per fault kind")
     columns = {p: {row.value: row for row in report.by_fault_kind(p)} for p in planners}
     for row in report.by_fault_kind(planner):
+        table.add_row(
+            row.value, str(row.runs), *(f"{columns[p][row.value].fully_right:g}%" for p in planners)
+        )
+    return table
+
+
+def question_kind_table(report: EvalReport) -> Table:
+    """Per question kind asked, every planner's share fully right side by side."""
+    planners = report.planners()
+    table = Table("question kind", "runs", *planners, title="fully right per question kind")
+    columns = {p: {row.value: row for row in report.by_question_kind(p)} for p in planners}
+    for row in report.by_question_kind(planners[0]):
         table.add_row(
             row.value, str(row.runs), *(f"{columns[p][row.value].fully_right:g}%" for p in planners)
         )

@@ -6,23 +6,45 @@ from __future__ import annotations
 import json
 import os
 import shutil
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from rich.console import Console
 from typer.testing import CliRunner
 
+from adapters.demo.generate import SEED_RANGES, generate_set
 from adapters.demo.scenario import load_library
 from console.cli import app
-from console.commands.eval import eval_cases, run
+from console.commands.eval import (
+    DEFAULT_SCALE,
+    breakdown_table,
+    eval_cases,
+    generated_cases,
+    reliability_table,
+    run,
+    summary_table,
+)
 from copilot.answer import Answer, Claim, Evidence, EvidenceKind, RootCause
-from copilot.evals import EvalCase, EvalReport, Expected, eval_settings, missing_kinds, score_run
+from copilot.evals import (
+    EvalCase,
+    EvalReport,
+    Expected,
+    VerdictCheck,
+    eval_settings,
+    missing_kinds,
+    score_run,
+)
 from copilot.machine import RunState
 from copilot.planning import ToolOutcome
 from copilot.records import RunView
-from core_client.settings import load_settings
+from core_client.settings import Settings, load_settings
 
 SEEDS = 3
+# Generated cases CI runs: about 5 minutes on 2 cores beside the rest of the suite.
+CI_GENERATED = 8
+HANDWRITTEN = Path(__file__).parents[1] / "evals" / "scenarios"
 # Small worlds keep every scenario's signals; only the background history shrinks.
 SCALE = 0.01
 KEPT_VARIABLES = (
@@ -34,8 +56,8 @@ KEPT_VARIABLES = (
 
 
 @pytest.fixture(scope="module")
-def report(tmp_path_factory: pytest.TempPathFactory) -> EvalReport:
-    """The whole eval, run once for this module in its own data folder, with the developer's settings set aside."""
+def isolated(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
+    """Eval settings in a data folder of their own, with the developer's settings set aside."""
     folder = tmp_path_factory.mktemp("evals")
     with pytest.MonkeyPatch.context() as patch:
         for variable in list(os.environ):
@@ -48,12 +70,74 @@ def report(tmp_path_factory: pytest.TempPathFactory) -> EvalReport:
         patch.setenv("OPSPILOT_DATA_DIR", str(folder / "data"))
         settings = eval_settings(load_settings())
         settings.data_dir.mkdir(parents=True)
-        library = load_library()
-        cases = eval_cases(library, library.names(), SEEDS)
         try:
-            return run(settings, cases, scale=SCALE, seeds=SEEDS)
+            yield settings
         finally:
-            shutil.rmtree(settings.data_dir / "demo", ignore_errors=True)  # 39 worlds of a few MB each
+            shutil.rmtree(settings.data_dir / "demo", ignore_errors=True)  # worlds of a few MB each
+
+
+@pytest.fixture(scope="module")
+def report(isolated: Settings) -> EvalReport:
+    """The whole shipped library under three seeds, run once for this module."""
+    library = load_library()
+    cases = eval_cases(library, library.names(), SEEDS)
+    return run(isolated, cases, scale=SCALE, seeds=SEEDS)
+
+
+@pytest.fixture(scope="module")
+def generated_report(isolated: Settings) -> EvalReport:
+    """The CI range's first generated scenarios at the eval's default scale (never the held-out range)."""
+    folder = isolated.data_dir / "generated"
+    items, _ = generate_set(range(SEED_RANGES["ci"].start, SEED_RANGES["ci"].start + CI_GENERATED), folder)
+    return run(isolated, generated_cases(items), scale=DEFAULT_SCALE, seeds=1, scenarios=folder)
+
+
+@pytest.fixture(scope="module")
+def handwritten_report(isolated: Settings) -> EvalReport:
+    """Every hand-written scenario of tests/evals/scenarios (shapes the shipped files lack), one seed each."""
+    library = load_library(HANDWRITTEN)
+    names = [name for name, path in library.files.items() if path.parent == HANDWRITTEN]
+    return run(
+        isolated, eval_cases(library, sorted(names), 1), scale=DEFAULT_SCALE, seeds=1, scenarios=HANDWRITTEN
+    )
+
+
+def _print_tables(report: EvalReport) -> None:
+    console = Console(width=140)
+    console.print(summary_table(report))
+    console.print(breakdown_table(report, "offline"))
+    console.print(reliability_table(report))
+
+
+def _misses(report: EvalReport) -> list[str]:
+    return [
+        f"{s.scenario}: {s.service}/{s.fault_kind} missing {s.missing_evidence}"
+        for s in report.scores
+        if s.planner == "offline" and not s.fully_right
+    ]
+
+
+@pytest.mark.slow
+def test_generated_ci_set_is_at_least_90_percent_fully_right_and_beats_each_baseline_by_30_points(
+    generated_report: EvalReport,
+) -> None:
+    _print_tables(generated_report)
+    investigator = generated_report.percent_fully_right("offline")
+    assert len([s for s in generated_report.scores if s.planner == "offline"]) == CI_GENERATED
+    assert investigator >= 90.0, _misses(generated_report)
+    for baseline in ("named-service", "most-errors"):
+        assert investigator - generated_report.percent_fully_right(baseline) >= 30.0, baseline
+    assert generated_report.reliability("offline"), "every run states a confidence in some bucket"
+
+
+@pytest.mark.slow
+def test_handwritten_scenarios_are_at_least_95_percent_fully_right(handwritten_report: EvalReport) -> None:
+    _print_tables(handwritten_report)
+    assert len([s for s in handwritten_report.scores if s.planner == "offline"]) >= 10
+    assert handwritten_report.percent_fully_right("offline") >= 95.0, _misses(handwritten_report)
+    for baseline in ("named-service", "most-errors"):
+        investigator = handwritten_report.percent_fully_right("offline")
+        assert investigator - handwritten_report.percent_fully_right(baseline) >= 30.0, baseline
 
 
 @pytest.mark.slow
@@ -195,3 +279,14 @@ def test_opspilot_eval_prints_the_table_and_writes_json(tmp_path: Path) -> None:
     assert data["scores"][0]["service"] == "payflow" and data["scores"][0]["fully_right"] is True
     assert {line["planner"] for line in data["summary"]} == {"offline", "named-service", "most-errors"}
     assert (load_settings().data_dir / "evals" / "demo" / "worlds").is_dir()
+
+
+def test_a_verdict_check_reads_words_not_substrings() -> None:
+
+    unhealthy = VerdictCheck(mentions=["orders-api"], any_of=["degraded", "down"], none_of=["healthy"])
+    assert unhealthy.holds("orders-api is degraded: 14.3% errors since 13:38.")
+    assert not unhealthy.holds("orders-api is healthy.")
+    assert not unhealthy.holds("orders-apix is down.")
+    cleared = VerdictCheck(mentions=["search-api"], any_of=["not", "no"])
+    assert cleared.holds("No: the search-api deploy came after the onset.")
+    assert not cleared.holds("Yes: the search-api deploy broke it.")
