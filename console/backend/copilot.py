@@ -103,6 +103,8 @@ class AnswerView(BaseModel):
     root_cause: str = ""
     confidence: str = ""
     missing: list[str] = []
+    # Data that addresses an assistant or asks for actions: why, and the text quoted (never a finding).
+    suspicious: list[str] = []
     proposals: list[ProposalRow] = []
 
 
@@ -220,6 +222,9 @@ def answer_view(answer: Answer, evidence: list[Evidence]) -> AnswerView:
         root_cause=f"{root.service} ({root.fault_kind.replace('_', ' ')})" if root else "",
         confidence=f"{answer.confidence:.0%}",
         missing=list(answer.missing),
+        suspicious=[
+            f"{', '.join(item.reasons)}: \u201c{short(item.excerpt, 240)}\u201d" for item in answer.suspicious
+        ],
         proposals=[
             ProposalRow(index=i, tool=action.tool, reason=action.reason)
             for i, action in enumerate(answer.proposed_actions)

@@ -169,6 +169,23 @@ def answer_body(answer: rx.Var[AnswerView]) -> rx.Component:
             ),
         ),
         rx.cond(
+            answer.suspicious.length() > 0,
+            rx.vstack(
+                rx.text(
+                    "Suspicious content: data that addresses an assistant, quoted and not obeyed",
+                    size="1",
+                    weight="bold",
+                    color=rx.color("amber", 11),
+                ),
+                rx.foreach(
+                    answer.suspicious,
+                    lambda item: rx.text("\u26a0 ", item, size="1", color=rx.color("amber", 11)),
+                ),
+                spacing="0",
+                class_name="answer-suspicious",
+            ),
+        ),
+        rx.cond(
             answer.missing.length() > 0,
             rx.vstack(
                 rx.text("Not checked", size="1", weight="bold", color=rx.color("gray", 10)),
