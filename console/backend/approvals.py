@@ -16,9 +16,11 @@ from pydantic import BaseModel
 from console.backend.display import ago, utc_label
 from copilot.runtime import Copilot
 from core_client.approvals import ApprovalBook
+from core_client.client import CoreClient
 from core_client.errors import BadQuery
 from core_client.identity import Actor
 from core_client.links import parse_link
+from core_client.previews import ChangePreview, FieldChange, preview
 from core_client.store import ApprovalRequest, RequestStatus
 
 DECIDED: tuple[RequestStatus, ...] = ("approved", "rejected", "expired", "executed", "withdrawn")
@@ -28,6 +30,32 @@ class EvidenceChip(BaseModel):
     label: str
     excerpt: str
     href: str
+
+
+class PreviewView(BaseModel):
+    """A request as the change it would make (``core_client.previews``), for the inbox and the dialog: the body
+    is the ticket, note or message as it will read (Markdown, shown as text)."""
+
+    headline: str = ""
+    body: str = ""
+    blast_radius: list[str] = []
+    changes: list[FieldChange] = []
+    unread: list[str] = []
+
+
+def preview_view(shown: ChangePreview) -> PreviewView:
+    return PreviewView(
+        headline=shown.headline,
+        body=shown.body,
+        blast_radius=shown.blast_radius,
+        changes=shown.changes,
+        unread=shown.unread,
+    )
+
+
+async def request_preview(core: CoreClient, request: ApprovalRequest) -> PreviewView:
+    """What approving ``request`` would do, read now (see ``core_client.previews``)."""
+    return preview_view(await preview(core, request))
 
 
 class ApprovalRow(BaseModel):
@@ -49,6 +77,7 @@ class ApprovalRow(BaseModel):
     decided: str
     reason: str
     evidence: list[EvidenceChip]
+    preview: PreviewView = PreviewView()
 
 
 class Inbox(BaseModel):
@@ -95,7 +124,7 @@ def approval_row(request: ApprovalRequest, now: datetime) -> ApprovalRow:
     )
 
 
-def _inbox(book: ApprovalBook, decided_limit: int) -> Inbox:
+def _inbox(book: ApprovalBook, decided_limit: int) -> tuple[Inbox, list[ApprovalRequest]]:
     now = book.clock.now()
     pending = book.list("pending", limit=200).items
     decided = sorted(
@@ -103,16 +132,21 @@ def _inbox(book: ApprovalBook, decided_limit: int) -> Inbox:
         key=lambda r: r.decided_at or r.created_at,
         reverse=True,
     )[:decided_limit]
-    return Inbox(
+    inbox = Inbox(
         pending=[approval_row(r, now) for r in pending],
         decided=[approval_row(r, now) for r in decided],
         pending_count=book.count("pending"),
     )
+    return inbox, pending
 
 
-async def load_inbox(book: ApprovalBook, *, decided_limit: int = 25) -> Inbox:
-    """Pending requests (oldest decisions first need a person) and the latest decided ones."""
-    return await asyncio.to_thread(_inbox, book, decided_limit)
+async def load_inbox(core: CoreClient, *, decided_limit: int = 25) -> Inbox:
+    """Pending requests, each shown as the change it would make, and the latest decided ones."""
+    inbox, pending = await asyncio.to_thread(_inbox, core.gate.approvals, decided_limit)
+    previews = await asyncio.gather(*(request_preview(core, request) for request in pending))
+    for row, shown in zip(inbox.pending, previews, strict=True):
+        row.preview = shown
+    return inbox
 
 
 async def pending_count(book: ApprovalBook) -> int:

@@ -12,6 +12,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from console.backend.approvals import PreviewView
 from copilot.answer import Answer, Evidence
 from copilot.machine import TERMINAL, RunState
 from copilot.planning import ToolOutcome
@@ -116,6 +117,7 @@ class PendingApproval(BaseModel):
     arguments: str = ""
     risk: str = ""
     evidence: list[Citation] = []
+    preview: PreviewView = PreviewView()
 
 
 class TurnView(BaseModel):
@@ -241,8 +243,11 @@ def _states(view: RunView) -> list[str]:
     return [RunState.PLAN.value, *(step.state.value for step in view.steps if step.kind == "transition")]
 
 
-def pending_approval(view: RunView, request: dict[str, Any] | None) -> PendingApproval:
-    """The approval a NEEDS_APPROVAL run waits for, from its request row (as ``ApprovalRequest.model_dump()``)."""
+def pending_approval(
+    view: RunView, request: dict[str, Any] | None, preview: PreviewView | None = None
+) -> PendingApproval:
+    """The approval a NEEDS_APPROVAL run waits for, from its request row (as ``ApprovalRequest.model_dump()``)
+    and the change it would make."""
     if view.state != RunState.NEEDS_APPROVAL or request is None or request.get("status") != "pending":
         return PendingApproval()
     cited = [Evidence.model_validate(item) for item in request.get("evidence", []) if "id" in item]
@@ -252,10 +257,13 @@ def pending_approval(view: RunView, request: dict[str, Any] | None) -> PendingAp
         arguments=json.dumps(json.loads(str(request["arguments"])), indent=2, sort_keys=True),
         risk=str(request.get("risk") or "unknown"),
         evidence=[citation(n, item) for n, item in enumerate(cited, start=1)],
+        preview=preview or PreviewView(),
     )
 
 
-def turn_view(view: RunView, request: dict[str, Any] | None = None) -> TurnView:
+def turn_view(
+    view: RunView, request: dict[str, Any] | None = None, preview: PreviewView | None = None
+) -> TurnView:
     evidence = [item for outcome in view.outcomes for item in outcome.evidence]
     return TurnView(
         run_id=view.id,
@@ -269,5 +277,5 @@ def turn_view(view: RunView, request: dict[str, Any] | None = None) -> TurnView:
         answer=answer_view(view.answer, evidence) if view.answer else AnswerView(),
         error=view.error or "",
         waiting=view.state == RunState.NEEDS_APPROVAL,
-        pending=pending_approval(view, request),
+        pending=pending_approval(view, request, preview),
     )

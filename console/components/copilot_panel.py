@@ -11,6 +11,7 @@ import reflex as rx
 
 from console.backend.copilot import ProposalRow, ToolCard, TurnView
 from console.components.answer import answer_body, citation_chip
+from console.components.change_preview import change_preview
 from console.components.header import HEADER_HEIGHT
 from console.state.copilot import ConversationState
 from console.state.copilot import CopilotPanelState as S
@@ -223,14 +224,7 @@ def approval_dialog() -> rx.Component:
             rx.alert_dialog.title("The Copilot asks to run ", rx.code(pending.tool)),
             rx.alert_dialog.description("Risk: ", rx.text.strong(pending.risk), size="2"),
             rx.vstack(
-                rx.code_block(
-                    pending.arguments,
-                    language="json",
-                    wrap_long_lines=True,
-                    width="100%",
-                    max_height="40vh",
-                    overflow_y="auto",
-                ),
+                change_preview(pending.preview),
                 rx.text("Evidence", size="2", weight="bold"),
                 rx.hstack(rx.foreach(pending.evidence, citation_chip), wrap="wrap", spacing="1"),
                 rx.text_area(
@@ -279,7 +273,7 @@ def approval_dialog() -> rx.Component:
                 ),
                 width="100%",
             ),
-            max_width="36rem",
+            max_width="44rem",
             data_testid="approval-dialog",
         ),
         open=S.dialog_open,

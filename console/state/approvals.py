@@ -64,7 +64,7 @@ class ApprovalsState(ScopeState):
         async with self:
             self.loading = True
         try:
-            inbox = await load_inbox((await runtime.core()).gate.approvals)
+            inbox = await load_inbox(await runtime.core())
         except OpsPilotError as exc:
             async with self:
                 self.error, self.loading = str(exc), False

@@ -23,7 +23,7 @@ import reflex as rx
 from reflex.event import EventSpec
 
 from console import runtime
-from console.backend.approvals import decide
+from console.backend.approvals import decide, request_preview
 from console.backend.copilot import PendingApproval, TurnView, turn_view
 from console.state.approvals import ApprovalsBadgeState
 from console.state.record import linked_key
@@ -193,14 +193,16 @@ class CopilotPanelState(ScopeState):
         """Re-read the run (and the request it waits on) and show it in place, if anything changed."""
         copilot = await runtime.copilot()
         view = await copilot.get_run(run_id)
-        request = None
+        request, shown = None, None
         if view.pending_request_id:
             try:
                 found = await asyncio.to_thread(copilot.approvals.get, view.pending_request_id)
                 request = found.model_dump(mode="json")
+                if found.status == "pending":
+                    shown = await request_preview(await runtime.core(), found)
             except NotFound:
                 request = None
-        turn = turn_view(view, request)
+        turn = turn_view(view, request, shown)
         async with self:
             # Assigning marks the var changed and sends it: only a change of the latest turn goes out.
             if self.latest.run_id == run_id and self.latest != turn:

@@ -6,6 +6,7 @@ import reflex as rx
 
 from console.backend.approvals import ApprovalRow, EvidenceChip
 from console.components import listing
+from console.components.change_preview import change_preview
 from console.components.panel import empty_state, error_banner, panel, status_badge
 from console.state.approvals import ApprovalsState as S
 
@@ -41,14 +42,7 @@ def _pending_card(row: rx.Var[ApprovalRow]) -> rx.Component:
                 row.expires,
                 size="2",
             ),
-            rx.code_block(
-                row.arguments,
-                language="json",
-                wrap_long_lines=True,
-                width="100%",
-                max_height="40vh",
-                overflow_y="auto",
-            ),
+            change_preview(row.preview),
             rx.cond(
                 row.evidence.length() > 0,
                 rx.hstack(
