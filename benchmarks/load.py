@@ -204,12 +204,12 @@ def incident_ids(limit: int = 50) -> list[str]:
 
 class Load:
     def __init__(self, backend_url: str, origin: str, args: argparse.Namespace, incidents: list[str]) -> None:
+        from console.backend.session import COOKIE_NAME
         from console.state.copilot import CopilotPanelState
         from console.state.incidents import IncidentsState
-        from console.state.session import SessionState
 
         self.backend_url, self.origin, self.args, self.incidents = backend_url, origin, args, incidents
-        self.cookie = f"{SessionState.get_full_name()}.session_token"
+        self.cookie = COOKIE_NAME
         self.next_page = f"{IncidentsState.get_full_name()}.next_page"
         self.ask = f"{CopilotPanelState.get_full_name()}.ask"
         self.new_conversation = f"{CopilotPanelState.get_full_name()}.new_conversation"

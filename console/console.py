@@ -1,7 +1,7 @@
 """The OpsPilot console: the Reflex app (``app_name = "console"`` in rxconfig.py).
 
 Pages live in ``console/pages`` and register themselves with the ``console_page`` decorator; the backend gains
-``/health`` and the MCP server at ``/mcp`` through ``api_transformer``. The Copilot starts with the backend (its
+``/health``, the sign-in routes (``/auth/...``) and the MCP server at ``/mcp`` through ``api_transformer``. The Copilot starts with the backend (its
 sweep resumes runs a dead worker left and expires overdue approvals without anyone opening a page). The theme is
 configured in rxconfig.py (``RadixThemesPlugin``).
 """
@@ -12,12 +12,13 @@ from reflex.config import get_config
 import console.pages  # noqa: F401  (registers every page)
 from console import runtime
 from console.backend.health import health_api
+from console.backend.sign_in import sign_in_routes
 from core_client.mcp.http import McpEndpoint
 
 # MCP clients reach the same tools at the backend's /mcp with a user's API token; its app starts with the backend.
 mcp_endpoint = McpEndpoint(runtime.core, base_url=get_config().api_url)
 backend = health_api()
-backend.router.routes.extend(mcp_endpoint.routes())
+backend.router.routes.extend([*sign_in_routes(), *mcp_endpoint.routes()])
 # Toasts at the top: at the bottom right they would cover the Copilot panel's question box.
 app = rx.App(api_transformer=backend, toaster=rx.toast.provider(position="top-center"))
 app.register_lifespan_task(mcp_endpoint.lifespan)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from pydantic import BaseModel
 
-from console.backend.display import utc_label
+from console.backend.display import safe_href, utc_label
 from console.backend.overview import (
     FiringAlerts,
     OpenIncidents,
@@ -188,7 +188,7 @@ async def services_page(core: CoreClient, scope: QueryScope, text: str, cursor: 
                     if key not in ("team", "tier")
                 ],
                 oncall=shift.value or "" if shift else "",
-                runbook=(runbook.value.url or "yes") if runbook.value else "",
+                runbook=(safe_href(runbook.value.url or "") or "yes") if runbook.value else "",
                 status=rated.status.get(service.id, UNKNOWN),
                 open_incidents=rated.incidents.get(service.id, 0),
                 firing_alerts=rated.alerts.get(service.id, 0),

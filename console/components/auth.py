@@ -1,9 +1,14 @@
-"""Sign-in pieces: the signed-in user's menu, and the forms of the sign-in and first-run pages."""
+"""Sign-in pieces: the signed-in user's menu, and the forms of the sign-in and first-run pages.
+
+The forms are plain HTML forms posted to the backend's sign-in routes (console/backend/sign_in.py), which set the
+HttpOnly session cookie: no script, the app's included, ever holds the password's session.
+"""
 
 from __future__ import annotations
 
 import reflex as rx
 
+from console.backend.sign_in import SETUP_PATH, SIGN_IN_PATH, backend_url
 from console.state.session import SessionState as S
 
 ROLE_COLORS = {"viewer": "gray", "responder": "blue", "approver": "amber", "admin": "red"}
@@ -98,54 +103,44 @@ def _card(heading: str, intro: str | rx.Component, form: rx.Component) -> rx.Com
     )
 
 
+def _posted(path: str, *fields: rx.Component) -> rx.Component:
+    """A form the browser itself posts to the backend's ``path`` (a full page load comes back)."""
+    return rx.el.form(
+        rx.vstack(*fields, spacing="3", width="100%"),
+        action=backend_url(path),
+        method="post",
+        width="100%",
+    )
+
+
 def sign_in_form() -> rx.Component:
     """The ``/login`` page's card."""
-    form = rx.form(
-        rx.vstack(
-            _field("Username", "username", autofocus=True),
-            _field("Password", "password", kind="password"),
-            rx.button(
-                "Sign in", type="submit", size="3", width="100%", loading=S.auth_busy, data_testid="sign-in"
-            ),
-            spacing="3",
-            width="100%",
-        ),
-        on_submit=S.sign_in,
-        reset_on_submit=False,
-        width="100%",
+    form = _posted(
+        SIGN_IN_PATH,
+        rx.el.input(type="hidden", name="next", value=S.next_target),
+        _field("Username", "username", autofocus=True),
+        _field("Password", "password", kind="password"),
+        rx.button("Sign in", type="submit", size="3", width="100%", data_testid="sign-in"),
     )
     return _card("Sign in", "Sign in with your OpsPilot user.", form)
 
 
 def first_admin_form() -> rx.Component:
     """The ``/setup`` page's card: the first admin, offered only while no user exists."""
-    form = rx.form(
+    form = _posted(
+        SETUP_PATH,
+        _field("Username", "username", autofocus=True),
         rx.vstack(
-            _field("Username", "username", autofocus=True),
-            rx.vstack(
-                rx.text(
-                    "Display name (optional)", as_="label", size="2", weight="medium", html_for="display_name"
-                ),
-                rx.input(id="display_name", name="display_name", size="3", width="100%"),
-                spacing="1",
-                width="100%",
+            rx.text(
+                "Display name (optional)", as_="label", size="2", weight="medium", html_for="display_name"
             ),
-            _field("Password (8 characters or more)", "password", kind="password"),
-            _field("Password again", "confirm", kind="password"),
-            rx.button(
-                "Create the admin",
-                type="submit",
-                size="3",
-                width="100%",
-                loading=S.auth_busy,
-                data_testid="setup",
-            ),
-            spacing="3",
+            rx.input(id="display_name", name="display_name", size="3", width="100%"),
+            spacing="1",
             width="100%",
         ),
-        on_submit=S.create_first_admin,
-        reset_on_submit=False,
-        width="100%",
+        _field("Password (8 characters or more)", "password", kind="password"),
+        _field("Password again", "confirm", kind="password"),
+        rx.button("Create the admin", type="submit", size="3", width="100%", data_testid="setup"),
     )
     return _card(
         "First run",

@@ -7,6 +7,7 @@ from typing import Any
 import reflex as rx
 
 from console.backend.records import FieldRow
+from console.components.markdown import safe_link_var
 from console.components.panel import error_banner, loading_skeleton
 
 
@@ -114,8 +115,9 @@ def record_page(
 
 
 def external_link(url: rx.Var[str], label: str = "Open in its system") -> rx.Component:
+    """A link to the record in its own system; none when the address (from data) is not http(s)."""
     return rx.cond(
-        url != "",
+        safe_link_var(url),
         rx.link(
             rx.hstack(
                 rx.icon("external-link", size=14), rx.text(label, size="2"), align="center", spacing="1"

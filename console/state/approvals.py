@@ -15,10 +15,11 @@ from console import runtime
 from console.backend.approvals import ApprovalRow, decide, load_inbox, pending_count
 from console.state.record import linked_key
 from console.state.scope import ScopeState
+from console.state.session import SessionState, approves
 from core_client.errors import OpsPilotError
 
 
-class ApprovalsBadgeState(rx.State):
+class ApprovalsBadgeState(SessionState):
     """How many requests wait for a person: the badge beside "Approvals" in the navigation."""
 
     pending: int = 0
@@ -78,11 +79,13 @@ class ApprovalsState(ScopeState):
         yield ApprovalsBadgeState.show(inbox.pending_count)
 
     @rx.event(background=True)
+    @approves
     async def approve(self, request_id: str) -> AsyncIterator[EventSpec]:
         async for event in self._decide(request_id, approve=True):
             yield event
 
     @rx.event(background=True)
+    @approves
     async def reject(self, request_id: str) -> AsyncIterator[EventSpec]:
         async for event in self._decide(request_id, approve=False):
             yield event

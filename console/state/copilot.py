@@ -28,7 +28,7 @@ from console.backend.copilot import PendingApproval, TurnView, turn_view
 from console.state.approvals import ApprovalsBadgeState
 from console.state.record import linked_key
 from console.state.scope import ScopeState
-from console.state.session import SESSION_ENDED, SessionState
+from console.state.session import SESSION_ENDED, SessionState, acts, approves
 from copilot.planning import PageContext
 from core_client.errors import Forbidden, NotFound, OpsPilotError
 
@@ -210,12 +210,14 @@ class CopilotPanelState(ScopeState):
         return turn
 
     @rx.event(background=True)
+    @approves
     async def approve(self) -> AsyncIterator[EventSpec]:
         """Approve what the run waits for; the run goes on to execute it."""
         async for event in self._decide(approve=True):
             yield event
 
     @rx.event(background=True)
+    @approves
     async def reject(self) -> AsyncIterator[EventSpec]:
         """Reject with the typed reason; the run plans again, told why."""
         async for event in self._decide(approve=False):
@@ -261,6 +263,7 @@ class CopilotPanelState(ScopeState):
         self.dismissed_request, self.decision_error = self.approval.request_id, ""
 
     @rx.event(background=True)
+    @acts
     async def propose(self, run_id: str, index: int) -> AsyncIterator[EventSpec]:
         """Offer a proposed action of a finished run: a follow-up run files the request and waits for a person."""
         async with self:

@@ -34,6 +34,7 @@ from console.state.copilot import CopilotPanelState
 from console.state.paging import PagedList, RowsPage
 from console.state.record import linked_key
 from console.state.scope import ScopeState
+from console.state.session import acts
 from core_client.client import CoreClient
 from core_client.errors import OpsPilotError
 
@@ -176,18 +177,21 @@ class IncidentState(Acting, ScopeState):
             yield event
 
     @rx.event(background=True)
+    @acts
     async def apply_status(self) -> AsyncIterator[EventSpec]:
         """Set the chosen status, under the approval policy (server-checked)."""
         async for event in self._change(status=self.new_status):
             yield event
 
     @rx.event(background=True)
+    @acts
     async def apply_severity(self) -> AsyncIterator[EventSpec]:
         """Set the chosen severity, under the approval policy (server-checked)."""
         async for event in self._change(severity=self.new_severity):
             yield event
 
     @rx.event(background=True)
+    @acts
     async def add_note(self, form: dict[str, str]) -> AsyncIterator[EventSpec]:
         """Append a note to the timeline, under the approval policy (server-checked)."""
         incident, body = self.incident, form.get("note", "")

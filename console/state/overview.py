@@ -14,10 +14,11 @@ from console.backend.overview import (
     SeverityCount,
     load_overview,
 )
+from console.state.session import SessionState
 from core_client.errors import OpsPilotError
 
 
-class OverviewState(rx.State):
+class OverviewState(SessionState):
     """What the Overview shows. Only the visible rows live here; counts summarise the rest."""
 
     loading: bool = True

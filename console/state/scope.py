@@ -33,8 +33,7 @@ from console.backend.scope import (
     scope_options,
     url_with,
 )
-from console.backend.session import ConsoleSessions
-from console.state.session import SessionState, login_url
+from console.state.session import SessionState, plain
 from core_client.errors import OpsPilotError
 from core_client.links import format_time, parse_time
 from core_client.schemas import QueryScope
@@ -96,6 +95,7 @@ class ScopeState(SessionState):
     custom_to: str = ""
     _options_loaded: bool = False
 
+    @plain
     def query_scope(self) -> QueryScope:
         """The current scope, for a provider query."""
         return QueryScope(
@@ -104,10 +104,12 @@ class ScopeState(SessionState):
             environment=self.scope_environment or None,
         )
 
+    @plain
     def window(self) -> tuple[datetime, datetime]:
         """The time range as absolute UTC times (resolved when the page opened)."""
         return parse_time(self.window_start), parse_time(self.window_end)
 
+    @plain
     def chosen_window(self) -> tuple[datetime, datetime] | None:
         """The time range only when the person chose one (the URL sets it); ``None`` for the page's default.
 
@@ -131,22 +133,11 @@ class ScopeState(SessionState):
 
     @rx.event(background=True)
     async def open_page(self) -> EventSpec | list[EventType[()]] | None:
-        """Every console page's on_load: check the session, read the scope from the URL, then run the page's own."""
-        path = self.router.url.path
+        """Every console page's on_load (after the session check every handler has): read the scope from the URL,
+        then run the page's own."""
         params = dict(self.router.url.query_parameters)
         route = self.router.route_id
-        try:
-            core = await runtime.core()
-            user = await ConsoleSessions.of(core).resume(self.session_token)
-        except OpsPilotError as exc:
-            # Nothing can be served (or signed into) until this is fixed; the sign-in page shows the message.
-            async with self:
-                self.scope_error = str(exc)
-            return rx.redirect(login_url(path, params), replace=True)
-        if user is None:
-            async with self:
-                self._forget()
-            return rx.redirect(login_url(path, params), replace=True)
+        core = await runtime.core()
         options = None
         if not self._options_loaded:
             try:
@@ -155,7 +146,6 @@ class ScopeState(SessionState):
                 async with self:
                     self.scope_error = str(exc)
         async with self:
-            self._remember(user)
             self._show(Scope.from_params(params), core.clock.now())
             if options is not None:
                 self.service_options, self.team_options = options.services, options.teams

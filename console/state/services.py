@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from console.backend.display import safe_href
 from console.backend.services import (
     Neighbour,
     OnCallRow,
@@ -85,5 +86,5 @@ class ServiceState(RecordPage, ScopeState):
         runbook = record.runbook.value
         self.runbook_title = runbook.title if runbook else ""
         self.runbook_body = runbook.body if runbook else ""
-        self.runbook_url = runbook.url if runbook else ""
+        self.runbook_url = safe_href(runbook.url or "") if runbook else ""
         self.runbook_error = "" if record.runbook.unserved else record.runbook.error

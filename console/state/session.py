@@ -1,57 +1,63 @@
-"""Who is signed in to the console: the base state every page state can read.
+"""Who is signed in to the console, checked on every event: the base state of every console state.
 
 API (keep it small; other pages rely on it):
 
-- ``SessionState.user`` (username, ``""`` when signed out), ``display_name`` and ``role`` (``viewer``,
-  ``responder``, ``approver`` or ``admin``): vars for the UI.
-- ``SessionState.can_act`` and ``can_approve``: computed vars that decide which buttons to show. Showing is not
-  checking: every handler that changes anything calls ``await self.verified_user()`` first (or passes the token
-  to :func:`verified_user`), which re-reads the session from the database and raises ``Forbidden`` when it has
-  ended, and then acts as that user's ``Actor`` (``user.actor()``), which the approval policy and the mutation
-  gate check again.
-- ``SessionState.sign_out``: an event for a button.
+- Subclass ``SessionState`` (page states do, through ``ScopeState``). Every event handler of a subclass, its
+  mixins' included, runs only for a live session: the check wraps each handler as the class is made
+  (``_create_event_handler``), so a new handler cannot forget it. Without a live session (none, signed out,
+  expired, user disabled) the handler does not run; the tab's state is cleared and sent to sign in.
+- ``@acts`` (responder, approver, admin), ``@approves`` (approver, admin) and ``@administers`` (admin), under
+  ``@rx.event``: the roles a handler needs; any other role is refused with a toast. Every other handler is a
+  read, open to viewers too. The policy and the mutation gate still check the acting user again.
+- ``@public``: a handler that needs no session (the sign-in and first-run pages' own).
+- ``@plain``: a method of a state that is not an event (Reflex would otherwise expose it to the browser).
+- ``SessionState.user`` (username, ``""`` when signed out), ``display_name`` and ``role``: vars for the UI;
+  ``can_act``/``can_approve``/``is_admin`` decide which buttons to show. Showing is not checking.
+- ``await self.verified_user()``: the ``SessionUser`` of this event's session, re-read from the database
+  (``Forbidden`` once it has ended); act as ``user.actor()``.
 
-Page states subclass ``ScopeState`` (console/state/scope.py), itself a ``SessionState``, so ``self.user`` and
-``self.can_act`` are theirs too; a state that does not can ``await self.get_state(SessionState)``. Every page made
-with ``console_page`` is behind sign-in: ``ScopeState.open_page`` checks the session before the page's own
-``on_load`` runs. The session token lives in a cookie; only its sha256 is stored (``UserDirectory`` sessions,
-expiring after ``session_ttl_hours``).
+The session token is in an HttpOnly cookie that only the backend's sign-in routes write
+(console/backend/sign_in.py); script never sees it. The websocket reads it from its handshake's headers. Only its
+sha256 is stored (``UserDirectory`` sessions, expiring after ``session_ttl_hours``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from contextlib import suppress
-from urllib.parse import quote
+import functools
+import inspect
+import json
+from collections.abc import AsyncIterator, Callable, Collection
+from typing import Any, TypeVar
 
 import reflex as rx
 from reflex.event import EventSpec
+from reflex.istate.proxy import StateProxy
+from reflex.state import EventHandlerSetVar
+from reflex_base.event import BACKGROUND_TASK_MARKER, EventHandler
 
 from console import runtime
-from console.backend.session import ConsoleSessions, SessionUser, may_act, may_approve
+from console.backend.session import (
+    COOKIE_NAME,
+    LOGIN_ROUTE,
+    SETUP_ROUTE,
+    ConsoleSessions,
+    SessionUser,
+    login_url,
+    may_act,
+    may_approve,
+    safe_next,
+    session_token,
+)
+from console.backend.sign_in import failure_message, sign_out_url
 from core_client.errors import Forbidden, OpsPilotError
-from core_client.settings import load_settings
+from core_client.identity import Role
 
-COOKIE_NAME = "opspilot_session"
-LOGIN_ROUTE = "/login"
-SETUP_ROUTE = "/setup"
 SESSION_ENDED = "your session has ended: sign in again"
+# The attribute that holds the roles a handler needs (absent: any signed-in role).
+ROLES_MARKER = "_opspilot_roles"
+PUBLIC_MARKER = "_opspilot_public"
 
-
-def safe_next(target: str | None) -> str:
-    """Where to go after signing in: a path on this console, never another site or the sign-in pages."""
-    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
-        return "/"
-    if target.split("?")[0].rstrip("/") in (LOGIN_ROUTE, SETUP_ROUTE):
-        return "/"
-    return target
-
-
-def login_url(path: str, params: Mapping[str, str]) -> str:
-    """``/login?next=...`` coming back to ``path`` with its query."""
-    query = "&".join(f"{quote(k, safe='')}={quote(v, safe='')}" for k, v in params.items())
-    target = f"{path}?{query}" if query else path
-    return f"{LOGIN_ROUTE}?next={quote(safe_next(target), safe='')}"
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 async def verified_user(token: str) -> SessionUser:
@@ -63,22 +69,98 @@ async def verified_user(token: str) -> SessionUser:
     return user
 
 
-class SessionState(rx.State):
-    """The signed-in person (see the module docstring for the API)."""
+def _needs(roles: Collection[Role], refusal: str) -> Callable[[F], F]:
+    def mark(fn: F) -> F:
+        setattr(fn, ROLES_MARKER, (frozenset(roles), refusal))
+        return fn
 
-    session_token: str = rx.Cookie(
-        "",
-        name=COOKIE_NAME,
-        path="/",
-        max_age=int(load_settings().session_ttl_hours * 3600),
-        same_site="strict",
-    )
+    return mark
+
+
+acts = _needs({Role.RESPONDER, Role.APPROVER, Role.ADMIN}, "viewers cannot change anything")
+approves = _needs({Role.APPROVER, Role.ADMIN}, "only approvers and admins decide requests")
+administers = _needs({Role.ADMIN}, "only admins manage users and tokens")
+
+
+def public(fn: F) -> F:
+    """Mark a handler that runs without a session (only the sign-in and first-run pages have any)."""
+    setattr(fn, PUBLIC_MARKER, True)
+    return fn
+
+
+def plain(fn: F) -> F:
+    """Mark a public method of a state as a plain method, not an event the browser may send (also how a state
+    overrides one of Reflex's own methods)."""
+    # Reflex's own marker for methods that are not event handlers (it skips them when it makes handlers).
+    fn.__override_base_method__ = True  # type: ignore[attr-defined]
+    return fn
+
+
+def guarded(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """``fn`` run only for a live session of a role it allows (see the module docstring)."""
+    if getattr(fn, PUBLIC_MARKER, False) or getattr(fn, "_opspilot_guarded", False):
+        return fn
+    if inspect.isasyncgenfunction(fn) or inspect.isgeneratorfunction(fn):
+
+        @functools.wraps(fn)
+        async def stream(self: SessionState, *args: Any, **kwargs: Any) -> AsyncIterator[Any]:
+            refusal = await self._admit(fn)
+            if refusal is not None:
+                yield refusal
+                return
+            events = fn(self, *args, **kwargs)
+            if inspect.isasyncgen(events):
+                async for event in events:
+                    yield event
+                return
+            for event in events:
+                yield event
+
+        wrapper: Callable[..., Any] = stream
+    else:
+
+        @functools.wraps(fn)
+        async def call(self: SessionState, *args: Any, **kwargs: Any) -> Any:
+            refusal = await self._admit(fn)
+            if refusal is not None:
+                return refusal
+            result = fn(self, *args, **kwargs)
+            return await result if inspect.isawaitable(result) else result
+
+        wrapper = call
+    wrapper._opspilot_guarded = True  # type: ignore[attr-defined]
+    return wrapper
+
+
+class _RefusedSetVar(EventHandlerSetVar):
+    """``setvar`` from the browser: the console sets its vars only through named handlers, checked."""
+
+    def setvar(self, var_name: str, value: Any) -> EventSpec:  # type: ignore[override]
+        return rx.toast.error("The console sets its values through its own events only.")
+
+
+class SessionState(rx.State):
+    """The signed-in person, and the session check of every event (see the module docstring)."""
+
     user: str = ""
     display_name: str = ""
     role: str = ""
-    # The sign-in and first-run forms.
+    # The sign-in and first-run pages: why the last form came back, and where to go after signing in.
     auth_error: str = ""
-    auth_busy: bool = False
+    next_target: str = "/"
+
+    @classmethod
+    @plain
+    def _create_event_handler(
+        cls, fn: Any, event_handler_cls: type[EventHandler] = EventHandler
+    ) -> EventHandler:
+        # Every handler made for this state or a subclass (mixins' included) checks the session first.
+        return super()._create_event_handler(guarded(fn), event_handler_cls)
+
+    @classmethod
+    @plain
+    def _create_setvar(cls) -> None:
+        cls.setvar = cls.event_handlers["setvar"] = _RefusedSetVar(state_cls=cls)
 
     @rx.var
     def signed_in(self) -> bool:
@@ -94,108 +176,119 @@ class SessionState(rx.State):
         """Whether to offer Approve and Reject (approver and admin)."""
         return may_approve(self.role)
 
+    @rx.var
+    def is_admin(self) -> bool:
+        """Whether to offer the administration of users and tokens."""
+        return self.role == Role.ADMIN.value
+
+    def _session_token(self) -> str:
+        return session_token(self.router.headers.cookie)
+
+    @plain
     async def verified_user(self) -> SessionUser:
         """The signed-in user, re-checked in the database; ``Forbidden`` when the session has ended.
 
         Call it outside ``async with self`` in a background event (it waits on the database).
         """
-        return await verified_user(self.session_token)
+        return await verified_user(self._session_token())
+
+    async def _admit(self, fn: Callable[..., Any]) -> EventSpec | None:
+        """``None`` when this event may run ``fn``; otherwise what to send instead."""
+        background = isinstance(self, StateProxy) or getattr(fn, BACKGROUND_TASK_MARKER, False)
+        try:
+            user = await ConsoleSessions.of(await runtime.core()).resume(self._session_token())
+        except OpsPilotError as exc:
+            # Without the database nobody can be checked, so nothing runs.
+            return rx.toast.error(str(exc), duration=8000)
+        if user is None:
+            await self._write_session(background, self._drop_session_view)
+            url = self.router.url
+            return rx.redirect(login_url(url.path, dict(url.query_parameters)), replace=True)
+        needed: tuple[frozenset[Role], str] | None = getattr(fn, ROLES_MARKER, None)
+        if needed is not None and user.role not in needed[0]:
+            return rx.toast.error(f"{user.username} is a {user.role.value}: {needed[1]}", duration=8000)
+        if (self.user, self.role, self.display_name) != (user.username, user.role.value, user.display_name):
+            await self._write_session(background, lambda: self._remember(user))
+        return None
+
+    async def _write_session(self, background: bool, change: Callable[[], None]) -> None:
+        if background:
+            async with self:
+                change()
+        else:
+            change()
+
+    def _drop_session_view(self) -> None:
+        """Forget who was signed in and what this state showed them."""
+        self.reset()
+        self._forget()
 
     def _remember(self, user: SessionUser) -> None:
         self.user, self.display_name, self.role = user.username, user.display_name, user.role.value
 
-    async def _start(self, token: str, user: SessionUser) -> None:
-        """A session began: the cookie takes its token (from a background event, outside ``async with``)."""
-        async with self:
-            self.session_token = token
-            self._remember(user)
-            self.auth_busy = False
-
-    async def _refuse(self, message: str) -> None:
-        """Show ``message`` on the sign-in form (``""`` clears it) and let the form be used again."""
-        async with self:
-            self.auth_busy, self.auth_error = False, message
-
     def _forget(self) -> None:
-        self.session_token = ""
         self.user = self.display_name = self.role = ""
 
-    def _next(self) -> str:
-        return safe_next(self.router.url.query_parameters.get("next"))
-
     @rx.event(background=True)
+    @public
     async def open_login(self) -> EventSpec | None:
         """``/login``'s on_load: straight on when already signed in; to ``/setup`` while no user exists."""
-        try:
-            core = await runtime.core()
-            sessions = ConsoleSessions.of(core)
-            user = await sessions.resume(self.session_token)
-            first_run = user is None and await sessions.needs_setup()
-        except OpsPilotError as exc:
-            await self._refuse(str(exc))
-            return None
+        params = self.router.url.query_parameters
         async with self:
-            self.auth_error, self.auth_busy = "", False
-            if user is not None:
+            self.auth_error = failure_message(params.get("failed", ""), params.get("wait", ""))
+            self.next_target = safe_next(params.get("next"))
+        try:
+            sessions = ConsoleSessions.of(await runtime.core())
+            user = await sessions.resume(self._session_token())
+            first_run = user is None and await sessions.needs_setup()
+        except OpsPilotError:
+            return None  # the sign-in form still works once the database is back
+        async with self:
+            if user is None:
+                self._forget()
+            else:
                 self._remember(user)
-                return rx.redirect(self._next(), replace=True)
+                return rx.redirect(self.next_target, replace=True)
         return rx.redirect(SETUP_ROUTE, replace=True) if first_run else None
 
     @rx.event(background=True)
-    async def sign_in(self, form: dict[str, str]) -> EventSpec | None:
-        """Check the password and start a session; the message never says which of the two was wrong."""
-        async with self:
-            self.auth_busy, self.auth_error = True, ""
-            target = self._next()
-        try:
-            token, user = await ConsoleSessions.of(await runtime.core()).sign_in(
-                form.get("username", ""), form.get("password", "")
-            )
-        except OpsPilotError as exc:
-            await self._refuse(exc.message)
-            return None
-        await self._start(token, user)
-        return rx.redirect(target, replace=True)
-
-    @rx.event(background=True)
+    @public
     async def open_setup(self) -> EventSpec | None:
         """``/setup``'s on_load: only while no user exists; otherwise to sign-in."""
+        async with self:
+            self.auth_error = failure_message(self.router.url.query_parameters.get("failed", ""))
         try:
             first_run = await ConsoleSessions.of(await runtime.core()).needs_setup()
-        except OpsPilotError as exc:
-            await self._refuse(str(exc))
+        except OpsPilotError:
             return None
-        await self._refuse("")
         return None if first_run else rx.redirect(LOGIN_ROUTE, replace=True)
 
     @rx.event(background=True)
-    async def create_first_admin(self, form: dict[str, str]) -> list[EventSpec] | None:
-        """Create the first admin (refused once any user exists) and sign them in."""
-        if form.get("password", "") != form.get("confirm", ""):
-            await self._refuse("the two passwords differ")
-            return None
-        async with self:
-            self.auth_busy, self.auth_error = True, ""
-        try:
-            token, user = await ConsoleSessions.of(await runtime.core()).create_first_admin(
-                form.get("username", ""), form.get("password", ""), display_name=form.get("display_name", "")
-            )
-        except OpsPilotError as exc:
-            await self._refuse(exc.message)
-            return None
-        await self._start(token, user)
-        return [
-            rx.redirect("/", replace=True),
-            rx.toast.success(f"Welcome, {user.display_name}: you are the admin."),
-        ]
-
-    @rx.event(background=True)
     async def sign_out(self) -> EventSpec:
-        """End the session here and in the database, then go to sign-in."""
-        token = self.session_token
-        # The cookie goes anyway: an unreachable database cannot keep anyone signed in here.
-        with suppress(OpsPilotError):
-            await ConsoleSessions.of(await runtime.core()).sign_out(token)
+        """End the session in the database and forget this tab's data, then let the backend drop the cookie."""
+        # Ended here first: every socket still open on this session is refused at its next event.
+        await ConsoleSessions.of(await runtime.core()).sign_out(self._session_token())
         async with self:
-            self._forget()
-        return rx.redirect(LOGIN_ROUTE, replace=True)
+            root = self
+            while root.parent_state is not None:
+                root = root.parent_state
+            root.reset()
+        # A full page load (not the app's router): the backend's route clears the HttpOnly cookie.
+        return rx.call_script(f"window.location.replace({json.dumps(sign_out_url())})")
+
+
+__all__ = [
+    "COOKIE_NAME",
+    "LOGIN_ROUTE",
+    "SESSION_ENDED",
+    "SETUP_ROUTE",
+    "SessionState",
+    "acts",
+    "administers",
+    "approves",
+    "login_url",
+    "plain",
+    "public",
+    "safe_next",
+    "verified_user",
+]

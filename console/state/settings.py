@@ -6,10 +6,11 @@ import reflex as rx
 
 from console import runtime
 from console.backend.health import ProviderRow, provider_health
+from console.state.session import SessionState
 from core_client.errors import OpsPilotError
 
 
-class SettingsState(rx.State):
+class SettingsState(SessionState):
     """The providers as ``/health`` reports them."""
 
     loading: bool = True

@@ -25,6 +25,7 @@ from console.state.acting import Acting
 from console.state.paging import PagedList, RowsPage
 from console.state.record import RecordPage
 from console.state.scope import ScopeState
+from console.state.session import acts
 from core_client.client import CoreClient
 from core_client.errors import BadQuery
 
@@ -51,10 +52,12 @@ class TicketsState(Acting, PagedList, ScopeState):
         return await tickets_page(core, filters, self.query_scope(), cursor)
 
     @rx.event
+    @acts
     def open_create(self, opened: bool) -> None:
         self.creating = opened
 
     @rx.event(background=True)
+    @acts
     async def create(self, form: dict[str, str]) -> AsyncIterator[EventSpec]:
         """File the new ticket: created at once where policy lets this role, else sent for approval."""
         draft = TicketDraft(
@@ -96,10 +99,12 @@ class TicketState(Acting, RecordPage, ScopeState):
         self.statuses = known
 
     @rx.event
+    @acts
     def open_edit(self, opened: bool) -> None:
         self.editing = opened
 
     @rx.event(background=True)
+    @acts
     async def save(self, form: dict[str, str]) -> AsyncIterator[EventSpec]:
         """Save what the edit form changed: at once where policy lets this role, else sent for approval."""
         ticket = self.ticket

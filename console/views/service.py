@@ -6,6 +6,7 @@ import reflex as rx
 
 from console.backend.services import Neighbour, OnCallRow
 from console.backend.signals import SignalRow
+from console.components.markdown import safe_markdown
 from console.components.panel import empty_state, error_banner, panel, severity_badge, status_badge
 from console.components.record import back_link, external_link, extra_fields, fields, record_body
 from console.state.services import ServiceState as S
@@ -142,7 +143,9 @@ def runbook() -> rx.Component:
     body = rx.cond(
         S.runbook_body != "",
         rx.vstack(
-            rx.markdown(S.runbook_body), external_link(S.runbook_url, "Open the runbook"), width="100%"
+            safe_markdown(source=S.runbook_body),
+            external_link(S.runbook_url, "Open the runbook"),
+            width="100%",
         ),
         empty_state(
             rx.cond(

@@ -11,6 +11,7 @@ from core_client.store.tables import (
     Grant,
     GrantState,
     RequestStatus,
+    SignInFailures,
     User,
 )
 from core_client.store.types import UtcDateTime
@@ -25,6 +26,7 @@ __all__ = [
     "Grant",
     "GrantState",
     "RequestStatus",
+    "SignInFailures",
     "User",
     "UtcDateTime",
     "alembic_config",

@@ -84,6 +84,19 @@ class ConsoleSession(SQLModel, table=True):
     expires_at: datetime = Field(sa_type=UtcDateTime, index=True)
 
 
+class SignInFailures(SQLModel, table=True):
+    """Failed sign-ins counted against one account or one client address (``account:<name>``, ``client:<ip>``),
+    shared by every worker; a row goes once its window passes or its account signs in."""
+
+    __tablename__ = "sign_in_failures"
+
+    key: str = Field(primary_key=True)
+    failures: int = 0
+    first_at: datetime = Field(sa_type=UtcDateTime)
+    last_at: datetime = Field(sa_type=UtcDateTime)
+    locked_until: datetime | None = Field(default=None, sa_type=UtcDateTime)
+
+
 class ApprovalRequest(SQLModel, table=True):
     """A mutation waiting for (or given) a person's decision, bound to its exact arguments and its requester."""
 

@@ -1,7 +1,7 @@
 """Drives the console's page states as the Reflex backend does, without a browser or a server.
 
 A :class:`Client` is one browser tab: its own state tree in Reflex's in-memory state manager, the URL it is on,
-and the cookies it would send. :meth:`Client.fire` runs one event handler (foreground under the state lock,
+and the cookies it would send (in the ``Cookie`` header Reflex hands every event). :meth:`Client.fire` runs one event handler (foreground under the state lock,
 background through a ``StateProxy``) with Reflex's own ``process_event``, and returns what the handler sent back:
 frontend events (redirects, toasts) and backend events (chained handlers), which the test may fire in turn.
 """
@@ -74,6 +74,8 @@ class Client:
         self.manager = StateManagerMemory()
         self.path = "/"
         self.route = "/"
+        # Cookies the browser sends with the websocket's handshake (the HttpOnly session cookie among them).
+        self.cookies: dict[str, str] = {}
 
     def goto(self, url: str, route: str | None = None) -> None:
         """Be on ``url`` (``route`` is its pattern, e.g. ``/incidents/[incident_ref]``; the path by default)."""
@@ -87,7 +89,10 @@ class Client:
             "asPath": self.path,
             "query": dict(parse_qsl(parts.query)),
             "token": self.token,
-            "headers": {"origin": "http://localhost:3000"},
+            "headers": {
+                "origin": "http://localhost:3000",
+                "cookie": "; ".join(f"{name}={value}" for name, value in self.cookies.items()),
+            },
         }
 
     def _context(self, sent: Sent) -> EventContext:

@@ -13,13 +13,12 @@ from pathlib import Path
 import pytest
 
 from console import runtime
-from console.backend.session import ConsoleSessions, SessionUser
+from console.backend.session import COOKIE_NAME, ConsoleSessions, SessionUser
 from console.state.alerts import AlertsState, AlertState
 from console.state.deployments import DeploymentsState, DeploymentState
 from console.state.incidents import IncidentsState, IncidentState
 from console.state.scope import register_page_load
 from console.state.services import ServicesState, ServiceState
-from console.state.session import SessionState
 from console.state.tickets import TicketsState, TicketState
 from core_client.client import CoreClient
 from core_client.identity import Role
@@ -76,5 +75,5 @@ async def signed_in(core: CoreClient, username: str, url: str = "/", route: str 
     token, _ = await ConsoleSessions.of(core).sign_in(username, PASSWORD)
     client = Client()
     client.goto(url, route)
-    await client.set(SessionState, session_token=token)
+    client.cookies[COOKIE_NAME] = token
     return client

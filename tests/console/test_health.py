@@ -12,12 +12,11 @@ from starlette.testclient import TestClient
 
 from console import runtime
 from console.backend.health import health_api, health_document, provider_health
-from console.backend.session import ConsoleSessions
+from console.backend.session import COOKIE_NAME, ConsoleSessions
 from console.components import layout
 from console.state import scope
 from console.state.incidents import IncidentsState
 from console.state.scope import ScopeState, page_loads
-from console.state.session import SessionState
 from console.state.sources import SourcesState
 from core_client.capabilities import Capability
 from core_client.client import CoreClient, LoadedProvider
@@ -138,7 +137,7 @@ async def test_every_page_warns_about_the_sources_that_are_down(make_core, use_c
     ConsoleSessions.of(core).users.add("rick", Role.RESPONDER, "correct horse battery")
     token, _ = await ConsoleSessions.of(core).sign_in("rick", "correct horse battery")
     tab = Client()
-    await tab.set(SessionState, session_token=token)
+    tab.cookies[COOKIE_NAME] = token
     await tab.fire(SourcesState.check)
     down = (await tab.state(SourcesState)).down
     assert [(s.capability, s.provider, s.status) for s in down] == [

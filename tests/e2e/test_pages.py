@@ -40,10 +40,14 @@ def test_sign_in_comes_back_to_the_page_and_sign_out_leaves(anonymous_page: Any)
     page.locator("#username").fill(USERS["responder"])
     page.locator("#password").fill("not the password")
     page.get_by_test_id("sign-in").click()
-    expect(page.get_by_test_id("auth-error")).to_have_text("wrong username or password")
+    expect(page.get_by_test_id("auth-error")).to_have_text("Wrong username or password.")
 
     sign_in(page, USERS["responder"], PASSWORD)
     expect(page).to_have_url(re.compile(r"/incidents\?status=resolved$"))
+    # The session cookie is HttpOnly and SameSite=Strict: no script on the page can read it.
+    (session,) = [c for c in page.context.cookies() if c["name"] == "opspilot_session"]
+    assert session["httpOnly"] and session["sameSite"] == "Strict"
+    assert "opspilot_session" not in page.evaluate("document.cookie")
     expect(page.get_by_test_id("user-menu")).to_contain_text("Rick")
     expect(page.get_by_test_id("user-menu")).to_contain_text("responder")
 

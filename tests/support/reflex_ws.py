@@ -70,8 +70,9 @@ def error_vars(delta: dict[str, Any]) -> list[str]:
 class ReflexTab:
     """One tab: ``await tab.open(path)``, then :meth:`navigate` and :meth:`fire`; ``await tab.close()``.
 
-    ``cookies`` maps a state's cookie var (``SessionState.session_token``, as ``state_full_name.var``) to its value,
-    as the browser would send it. Each call returns an :class:`Outcome` once the tab is settled.
+    ``cookies`` maps a cookie's name to its value, sent in the websocket handshake's ``Cookie`` header as the
+    browser sends its cookies, the HttpOnly session cookie (``opspilot_session``) included. Each call returns an
+    :class:`Outcome` once the tab is settled.
     """
 
     def __init__(
@@ -92,14 +93,17 @@ class ReflexTab:
     async def open(self, url: str, *, within: float = 30.0) -> Outcome:
         """Load ``url`` in this tab: connect, hydrate and run the page's on_load."""
         self.url = url
-        boot = self._event(f"{State.get_full_name()}.{CompileVars.HYDRATE_AND_LOAD}", {"vars": self.cookies})
+        boot = self._event(f"{State.get_full_name()}.{CompileVars.HYDRATE_AND_LOAD}", {"vars": {}})
+        headers = {"Origin": self.origin}
+        if self.cookies:
+            headers["Cookie"] = "; ".join(f"{name}={value}" for name, value in self.cookies.items())
         started = time.perf_counter()
         await self._client.connect(
             f"{self.backend_url}?token={self.token}",
             socketio_path=EVENT_PATH,
             transports=["websocket"],
             auth={CompileVars.CONNECT_AUTH_EVENT: boot},
-            headers={"Origin": self.origin},
+            headers=headers,
             namespaces=[NAMESPACE],
             wait_timeout=within,
         )
