@@ -57,9 +57,21 @@ def failure_message(code: str, wait: str = "") -> str:
     return FAILURE_MESSAGES.get(code, "")
 
 
+# One machine's own names: a console configured as one of them is reached by any (same port).
+LOOPBACK = ("localhost", "127.0.0.1", "[::1]")
+
+
 def _origin(url: str) -> str:
     parts = urlsplit(url)
     return f"{parts.scheme}://{parts.netloc}".lower() if parts.scheme and parts.netloc else ""
+
+
+def _aliases(origin: str) -> list[str]:
+    parts = urlsplit(origin)
+    if (parts.hostname or "") not in ("localhost", "127.0.0.1", "::1"):
+        return [origin]
+    port = f":{parts.port}" if parts.port else ""
+    return [f"{parts.scheme}://{host}{port}" for host in LOOPBACK]
 
 
 async def console_origins(request: Request) -> list[str]:
@@ -69,7 +81,7 @@ async def console_origins(request: Request) -> list[str]:
         _origin((await runtime.core()).settings.console_url),
         _origin(str(request.base_url)),
     ]
-    return [origin for origin in dict.fromkeys(found) if origin]
+    return list(dict.fromkeys(alias for origin in found if origin for alias in _aliases(origin)))
 
 
 async def _caller(request: Request, header: str = "origin") -> str | None:
@@ -171,16 +183,6 @@ async def _sign_out(request: Request) -> Response:
 SIGN_IN_PATH = "/auth/sign-in"
 SETUP_PATH = "/auth/setup"
 SIGN_OUT_PATH = "/auth/sign-out"
-
-
-def backend_url(path: str) -> str:
-    """``path`` on the backend (where the browser posts the sign-in forms)."""
-    return f"{get_config().api_url.rstrip('/')}{path}"
-
-
-def sign_out_url() -> str:
-    """The backend's route that ends the session, clears its cookie and sends the browser to sign in."""
-    return backend_url(SIGN_OUT_PATH)
 
 
 def sign_in_routes() -> list[Route]:

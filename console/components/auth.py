@@ -6,9 +6,15 @@ HttpOnly session cookie: no script, the app's included, ever holds the password'
 
 from __future__ import annotations
 
-import reflex as rx
+import json
 
-from console.backend.sign_in import SETUP_PATH, SIGN_IN_PATH, backend_url
+import reflex as rx
+from reflex_base.constants import Dirs
+from reflex_base.utils.imports import ImportVar
+from reflex_base.vars.base import Var, VarData
+from reflex_components_core.el.elements.base import BaseHTML
+
+from console.backend.sign_in import SETUP_PATH, SIGN_IN_PATH, SIGN_OUT_PATH
 from console.state.session import SessionState as S
 
 ROLE_COLORS = {"viewer": "gray", "responder": "blue", "approver": "amber", "admin": "red"}
@@ -41,7 +47,16 @@ def user_menu() -> rx.Component:
                 ),
                 rx.menu.separator(),
                 rx.menu.item(
-                    rx.icon("log-out", size=14), "Sign out", on_click=S.sign_out, data_testid="sign-out"
+                    # A page load of the backend's route (it clears the HttpOnly cookie); the event forgets the
+                    # tab's data meanwhile.
+                    rx.el.a(
+                        rx.hstack(rx.icon("log-out", size=14), "Sign out", align="center", spacing="2"),
+                        href=backend_url(SIGN_OUT_PATH),
+                        color="inherit",
+                        text_decoration="none",
+                    ),
+                    on_click=S.sign_out,
+                    data_testid="sign-out",
                 ),
             ),
         ),
@@ -103,9 +118,30 @@ def _card(heading: str, intro: str | rx.Component, form: rx.Component) -> rx.Com
     )
 
 
+def backend_url(path: str) -> rx.Var[str]:
+    """``path`` on the backend, as the browser reaches it (Reflex's own rule for its websocket and uploads)."""
+    return Var(
+        _js_expr=f"new URL({json.dumps(path)}, getBackendURL(env.UPLOAD)).href",
+        _var_data=VarData(
+            imports={
+                f"$/{Dirs.STATE_PATH}": "getBackendURL",
+                "$/env.json": ImportVar(tag="env", is_default=True),
+            }
+        ),
+    ).to(str)
+
+
+class _PostedForm(BaseHTML):
+    """A plain ``<form>``: ``rx.el.form`` always handles the submit in script, and these must reach the backend."""
+
+    tag = "form"
+    action: rx.Var[str]
+    method: rx.Var[str]
+
+
 def _posted(path: str, *fields: rx.Component) -> rx.Component:
     """A form the browser itself posts to the backend's ``path`` (a full page load comes back)."""
-    return rx.el.form(
+    return _PostedForm.create(
         rx.vstack(*fields, spacing="3", width="100%"),
         action=backend_url(path),
         method="post",

@@ -85,9 +85,8 @@ _COMPONENTS = {
 }
 
 
-@rx.memo
-def safe_markdown(source: rx.Var[str]) -> rx.Component:
-    """``source`` (Markdown from data) rendered without HTML, unsafe links or remote images."""
+def markdown_body(source: rx.Var[str] | str) -> rx.Component:
+    """The body of :func:`safe_markdown` (use that: it is a component of its own)."""
     return rx.box(
         _SafeReactMarkdown.create(
             source,
@@ -100,3 +99,9 @@ def safe_markdown(source: rx.Var[str]) -> rx.Component:
         width="100%",
         overflow_wrap="anywhere",
     )
+
+
+@rx.memo
+def safe_markdown(source: rx.Var[str]) -> rx.Component:
+    """``source`` (Markdown from data) rendered without HTML, unsafe links or remote images."""
+    return markdown_body(source)

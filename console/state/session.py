@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import functools
 import inspect
-import json
 from collections.abc import AsyncIterator, Callable, Collection
 from typing import Any, TypeVar
 
@@ -48,7 +47,7 @@ from console.backend.session import (
     safe_next,
     session_token,
 )
-from console.backend.sign_in import failure_message, sign_out_url
+from console.backend.sign_in import failure_message
 from core_client.errors import Forbidden, OpsPilotError
 from core_client.identity import Role
 
@@ -264,8 +263,9 @@ class SessionState(rx.State):
         return None if first_run else rx.redirect(LOGIN_ROUTE, replace=True)
 
     @rx.event(background=True)
-    async def sign_out(self) -> EventSpec:
-        """End the session in the database and forget this tab's data, then let the backend drop the cookie."""
+    async def sign_out(self) -> None:
+        """End the session in the database and forget this tab's data (the menu's link to the backend's sign-out
+        route drops the cookie meanwhile)."""
         # Ended here first: every socket still open on this session is refused at its next event.
         await ConsoleSessions.of(await runtime.core()).sign_out(self._session_token())
         async with self:
@@ -273,8 +273,6 @@ class SessionState(rx.State):
             while root.parent_state is not None:
                 root = root.parent_state
             root.reset()
-        # A full page load (not the app's router): the backend's route clears the HttpOnly cookie.
-        return rx.call_script(f"window.location.replace({json.dumps(sign_out_url())})")
 
 
 __all__ = [

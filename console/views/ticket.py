@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import reflex as rx
 
+from console.components.markdown import safe_markdown
 from console.components.panel import status_badge
 from console.components.record import external_link, extra_fields, fields, form_dialog, labelled, record_page
 from console.state.tickets import TicketState as S
@@ -68,7 +69,12 @@ def ticket() -> rx.Component:
                 ("Created", view.created),
                 ("Updated", view.updated),
             ),
-            rx.cond(view.description != "", rx.text(view.description, size="2", white_space="pre-wrap")),
+            rx.cond(
+                view.description != "",
+                rx.box(
+                    safe_markdown(source=view.description), data_testid="ticket-description", width="100%"
+                ),
+            ),
             extra_fields(view.fields),
             external_link(view.url),
         ],

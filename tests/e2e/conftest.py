@@ -129,6 +129,12 @@ def console_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
         os.environ.update(saved)
 
 
+def frontend_url(harness: Any) -> str:
+    """Where the tabs open the console: on 127.0.0.1, the address the harness serves the backend on, so the page and
+    its websocket are one site and the SameSite=Strict session cookie goes with the socket."""
+    return str(harness.frontend_url).replace("//localhost:", "//127.0.0.1:")
+
+
 def _warm_up(health_url: str) -> None:
     """Ask /health once, so the first page does not wait for the providers to load; 503 is an answer too."""
     try:
@@ -165,7 +171,7 @@ def signed_in_storage(browser: Any, console_app: Any) -> Callable[[str], dict[st
 
     def storage(role: str) -> dict[str, Any]:
         if role not in stored:
-            context = browser.new_context(viewport=VIEWPORT, base_url=console_app.frontend_url)
+            context = browser.new_context(viewport=VIEWPORT, base_url=frontend_url(console_app))
             tab = context.new_page()
             tab.goto("/login", timeout=SIGN_IN_TIMEOUT_MS)
             sign_in(tab, USERS[role])
@@ -190,7 +196,7 @@ def page_as(
     def open_as(role: str, *, width: int = VIEWPORT["width"]) -> Any:
         context = browser.new_context(
             viewport={**VIEWPORT, "width": width},
-            base_url=console_app.frontend_url,
+            base_url=frontend_url(console_app),
             storage_state=signed_in_storage(role),
         )
         contexts.append(browser_console.watch(context))
@@ -210,7 +216,9 @@ def page(page_as: Callable[[str], Any]) -> Any:
 @pytest.fixture
 def anonymous_page(browser: Any, console_app: Any, browser_console: BrowserConsole) -> Iterator[Any]:
     """A fresh tab aimed at the console with no session."""
-    context = browser_console.watch(browser.new_context(viewport=VIEWPORT, base_url=console_app.frontend_url))
+    context = browser_console.watch(
+        browser.new_context(viewport=VIEWPORT, base_url=frontend_url(console_app))
+    )
     yield context.new_page()
     context.close()
 
