@@ -5,7 +5,8 @@
 - raw HTML in the text shows as text (``<script>``, ``<iframe srcdoc>``, ``<img onerror>``): react-markdown without
   the raw-HTML plugin (``rx.markdown`` turns that plugin on, which is why nothing else may use it);
 - links go only to http(s) or to the console's own paths (``/incidents/...``); any other scheme, including
-  ``javascript:`` and ``data:`` however spelt or encoded, leaves the link without an address; images load nothing
+  ``javascript:`` and ``data:`` however spelt or encoded, leaves the link without an address (no ``href``
+  at all: an empty one is this page); images load nothing (no ``src``)
   (a remote image would tell its owner who opened the page), so an image shows only its description;
 - external links open in a new tab without the opener or the referrer;
 - no component with hooks (the stock code block has some), and the whole is a component of its own, so it renders
@@ -27,13 +28,13 @@ from reflex_components_markdown.markdown import Markdown
 _URL_RULE = Var(
     _js_expr="""((url, key) => {
   const text = String(url ?? "").trim();
-  if (key === "src" || /[\\u0000-\\u001f]/.test(text)) return "";
+  if (key === "src" || /[\\u0000-\\u001f]/.test(text)) return null;
   if (/^\\/(?![\\/\\\\])/.test(text) || /^#[\\w-]*$/.test(text)) return text;
   try {
     const protocol = new URL(text).protocol;
-    return protocol === "http:" || protocol === "https:" ? text : "";
+    return protocol === "http:" || protocol === "https:" ? text : null;
   } catch {
-    return "";
+    return null;
   }
 })"""
 )

@@ -59,9 +59,9 @@ def test_the_browser_rule_agrees_with_the_python_rule() -> None:
     )
     out = subprocess.run([str(node), "-e", script], capture_output=True, text=True, timeout=30, check=True)
     results = json.loads(out.stdout)
-    assert [href for href, _ in results] == SAFE + [""] * len(HOSTILE)
-    # Images load nothing, whatever their address.
-    assert {src for _, src in results} == {""}
+    assert [href for href, _ in results] == SAFE + [None] * len(HOSTILE)
+    # Images load nothing, whatever their address: no src at all.
+    assert {src for _, src in results} == {None}
 
 
 def test_the_component_renders_no_raw_html_and_applies_the_rule() -> None:
