@@ -239,9 +239,15 @@ def leaked(outcome: Outcome) -> list[str]:
 
 
 async def call_all(
-    backend: Backend, caller: str, calls: list[tuple[str, dict[str, Any]]], *, within: float = 30
+    backend: Backend,
+    caller: str,
+    calls: list[tuple[str, dict[str, Any]]],
+    *,
+    within: float = 30,
+    refused: bool = False,
 ) -> list[Outcome]:
-    """Each call in a fresh tab of ``caller``'s (several tabs at once), in order of ``calls``."""
+    """Each call in a fresh tab of ``caller``'s (several tabs at once), in order of ``calls``; ``refused``: each
+    call's answer is awaited until it sends the tab to sign in (or ``within`` passes), not only until a pause."""
     cookies = {COOKIE_NAME: backend.tokens[caller]} if backend.tokens[caller] else {}
     results: list[Outcome | None] = [None] * len(calls)
     queue: asyncio.Queue[int] = asyncio.Queue()
@@ -256,7 +262,8 @@ async def call_all(
                 # A blank page first: no on_load runs, so only the call under test can answer.
                 await tab.open("/no-such-page", within=30)
                 name, data = calls[index]
-                results[index] = await tab.fire(name, data, within=within)
+                until = (lambda _delta: False) if refused else None
+                results[index] = await tab.fire(name, data, within=within, done=until)
             finally:
                 await tab.close()
 
@@ -283,7 +290,7 @@ def test_without_a_live_session_every_handler_is_refused(backend: Backend, calle
         if not getattr(handler.fn, PUBLIC_MARKER, False) and name != "setvar"
     ]
     calls = [(f"{state.get_full_name()}.{name}", payload(handler)) for state, name, handler in chosen]
-    outcomes = asyncio.run(call_all(backend, caller, calls))
+    outcomes = asyncio.run(call_all(backend, caller, calls, refused=True))
 
     problems = []
     for (state, name, _), outcome in zip(chosen, outcomes, strict=True):
