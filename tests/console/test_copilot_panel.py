@@ -145,6 +145,10 @@ async def test_a_proposed_ticket_waits_for_an_approver_then_is_created_once(
     await abby.follow(await abby.fire(ApprovalsState.load))
     inbox = await abby.state(ApprovalsState)
     assert inbox.pending[0].id == pending and inbox.pending[0].evidence
+    # The inbox shows the ticket as it will read and where it lands, not its arguments.
+    shown = inbox.pending[0].preview
+    assert shown.headline.startswith("File a ticket: ") and shown.body.startswith("## Summary")
+    assert shown.blast_radius and "linked to incident" in shown.blast_radius[0]
     # The inbox hands its count to the badge; the badge's own refresh counts the same.
     assert (await abby.state(ApprovalsBadgeState)).pending == inbox.pending_total == len(inbox.pending) == 1
     await abby.fire(ApprovalsBadgeState.refresh)
