@@ -260,7 +260,7 @@ def browser_figures(base_url: str, repeats: int, plan: Plan, with_incidents: boo
 
         page.goto(f"/logs?from={format_time(plan.now - timedelta(hours=24))}&to={format_time(plan.now)}")
         rows = "[data-testid=log-row]"
-        expect(page.locator(rows)).to_have_count(50)
+        expect(page.locator(rows)).to_have_count(50, timeout=TIMEOUT_MS)
         buttons = cycle(["page-next", "page-previous"])
         figures["logs page change"] = _samples(
             repeats, lambda: _measure(page, CLICK.format(test_id=next(buttons)), rows)
@@ -276,7 +276,7 @@ def browser_figures(base_url: str, repeats: int, plan: Plan, with_incidents: boo
         if with_incidents:
             page.goto("/incidents")
             incident_rows = "[data-testid=incident-row]"
-            expect(page.locator(incident_rows).first).to_be_visible()
+            expect(page.locator(incident_rows).first).to_be_visible(timeout=TIMEOUT_MS)
             pagers = cycle(["page-next", "page-previous"])
             figures["incidents page change"] = _samples(
                 repeats, lambda: _measure(page, CLICK.format(test_id=next(pagers)), incident_rows)
@@ -290,7 +290,7 @@ def browser_figures(base_url: str, repeats: int, plan: Plan, with_incidents: boo
             )
             # Sorted by the provider across all 10k incidents, not by the page on screen.
             page.goto("/incidents?sort=severity")
-            expect(page.locator(incident_rows).first).to_be_visible()
+            expect(page.locator(incident_rows).first).to_be_visible(timeout=TIMEOUT_MS)
             severity_pagers = cycle(["page-next", "page-previous"])
             figures["incidents page change, by severity"] = _samples(
                 repeats, lambda: _measure(page, CLICK.format(test_id=next(severity_pagers)), incident_rows)
