@@ -14,6 +14,7 @@ from typing import Any, Literal, Protocol
 from pydantic import BaseModel, Field
 
 from copilot.answer import Answer, Evidence
+from core_client.clock import SourceClock
 from core_client.policy import ToolKind
 
 
@@ -94,6 +95,10 @@ class PlanContext(BaseModel):
     memory: dict[str, Any] = Field(default_factory=dict)
     step: int = 0
     now: datetime
+    clocks_apart: list[SourceClock] = Field(
+        default_factory=list,
+        description="capabilities whose source keeps another time than `now` (a frozen demo beside a live source)",
+    )
 
     @property
     def evidence(self) -> list[Evidence]:

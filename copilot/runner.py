@@ -69,7 +69,7 @@ from copilot.writeups.drafts import DraftKind, DraftTarget, draft, posting
 from copilot.writeups.facts import Basis, Facts
 from copilot.writeups.tickets import ticket_fields
 from core_client.approvals import ApprovalBook
-from core_client.clock import Clock
+from core_client.clock import Clock, SourceClock
 from core_client.errors import BadQuery, Forbidden, OpsPilotError
 from core_client.identity import Actor, Role
 from core_client.mutations import risk_of
@@ -165,6 +165,7 @@ class Runner:
         budget: CopilotSettings,
         clock: Clock,
         world_clock: Clock,
+        clocks_apart: Callable[[], list[SourceClock]] = list,
         owner: str | None = None,
         lease_seconds: float = LEASE_SECONDS,
         poll_seconds: float = APPROVAL_POLL_SECONDS,
@@ -181,6 +182,7 @@ class Runner:
         self._budget = budget
         self._clock = clock
         self._world_clock = world_clock
+        self._clocks_apart = clocks_apart
         self._lease_seconds = lease_seconds
         self._poll_seconds = poll_seconds
         # Where the console is, for the absolute links in what the Copilot writes (tickets, notes).
@@ -472,6 +474,7 @@ class Runner:
             memory=dict(record.memory),
             step=record.step_count,
             now=self._world_clock.now(),
+            clocks_apart=self._clocks_apart(),
         )
         planner = self._planner_for(view.planner)
         drive = _Drive(record, context, tools, planner, self._clock.now())

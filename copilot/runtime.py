@@ -117,6 +117,7 @@ class Copilot:
             budget=settings.copilot,
             clock=clock,
             world_clock=core.clock,
+            clocks_apart=core.clocks_apart,
             console_url=settings.console_url,
             **runner_options,
         )

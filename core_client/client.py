@@ -28,7 +28,7 @@ from core_client.analysis.semantics import (
 )
 from core_client.approvals import Settlement, StrandedClaim
 from core_client.capabilities import Capability
-from core_client.clock import Clock, SystemClock
+from core_client.clock import Clock, FixedClock, SourceClock, SystemClock
 from core_client.errors import (
     BadQuery,
     CapabilityNotConfigured,
@@ -582,6 +582,16 @@ class CoreClient:
     def providers(self) -> list[LoadedProvider]:
         """Every loaded provider, in capability order."""
         return [self._providers[cap] for cap in Capability if cap in self._providers]
+
+    def clocks_apart(self) -> list[SourceClock]:
+        """The capabilities whose source keeps a clock other than :attr:`clock` (one investigation, one clock):
+        empty unless a frozen demo world serves some capabilities beside a live system."""
+        apart = []
+        for provider in self.providers():
+            own = getattr(provider.instance, "clock", None)
+            if isinstance(own, FixedClock) and own.now() != self.clock.now():
+                apart.append(SourceClock(provider.capability.value, provider.name, own.now()))
+        return apart
 
     async def call(
         self,

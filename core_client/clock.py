@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Protocol, runtime_checkable
 
@@ -33,3 +34,18 @@ class FixedClock:
 
     def __repr__(self) -> str:
         return f"FixedClock({self._instant.isoformat()})"
+
+
+@dataclass(frozen=True)
+class SourceClock:
+    """A capability whose source keeps a time of its own, apart from the one an investigation runs on: a demo
+    world's frozen ``world_now`` beside a live Prometheus (the mixed mode). Its records are of its time, so they
+    never set the window a live source is read over, and a live window is never asked of it."""
+
+    capability: str
+    provider: str
+    now: datetime
+
+    def describe(self) -> str:
+        """In words, for an answer: "incident (demo): frozen at 2025-06-11 12:00 UTC"."""
+        return f"{self.capability} ({self.provider}): frozen at {self.now:%Y-%m-%d %H:%M} UTC"

@@ -147,6 +147,18 @@ def _scale_floor(center: float) -> float:
     return max(abs(center) * RESOLUTION, 1e-9)
 
 
+def _quantum(values: Sequence[float]) -> float:
+    """Half the smallest step between the distinct values a series takes (0 with fewer than three: two levels
+    are a jump, not a resolution).
+
+    A counter read at a coarse resolution (CPU seconds in hundredths, over a 20 s rate window) moves in whole
+    steps: one step more is not a departure, however quiet the reference was between them."""
+    distinct = sorted(set(values))
+    if len(distinct) < 3:
+        return 0.0
+    return min(b - a for a, b in pairwise(distinct)) / 2
+
+
 def _step_seconds(points: Sequence[MetricPoint]) -> float:
     if len(points) < 2:
         return 60.0
@@ -182,9 +194,10 @@ def fit_baseline(
     center = statistics.median(values)
     flat_scale = _spread(values, center)
     span = reference[-1].timestamp - reference[0].timestamp
+    floor = max(_scale_floor(center), _quantum([p.value for p in points]))
     flat = Baseline(
         center=center,
-        scale=max(flat_scale, _scale_floor(center)),
+        scale=max(flat_scale, floor),
         reference_start=start,
         reference_end=end,
         points=len(reference),
@@ -202,7 +215,7 @@ def fit_baseline(
         return flat
     return Baseline(
         center=center,
-        scale=max(seasonal_scale, _scale_floor(center)),
+        scale=max(seasonal_scale, floor),
         reference_start=start,
         reference_end=end,
         points=len(reference),

@@ -202,13 +202,15 @@ _KNOWN: tuple[tuple[str, SignalSpec], ...] = (
     (r"node_pressure_memory_(waiting|stalled)_seconds", _S(Signal.MEMORY, Facet.SATURATION, "up", "ratio")),
     (r"node_pressure_io_(waiting|stalled)_seconds", _S(Signal.DISK_IO, Facet.SATURATION, "up", "ratio")),
     (r"node_memory_MemAvailable_bytes", _S(Signal.MEMORY, Facet.HEADROOM, "down", "bytes")),
-    (r"node_memory_(MemFree|SwapFree)_bytes", _S(Signal.MEMORY, Facet.HEADROOM, "down", "bytes")),
+    # MemFree falls whenever the page cache grows (MemAvailable is what is left), and shared memory and kernel
+    # slabs grow with tmpfs files and caches: levels, not symptoms.
+    (r"node_memory_SwapFree_bytes", _S(Signal.MEMORY, Facet.HEADROOM, "down", "bytes")),
     (
         r"node_memory_(MemTotal|SwapTotal|CommitLimit)_bytes",
         _S(Signal.MEMORY, Facet.CAPACITY, "both", "bytes"),
     ),
     (
-        r"node_memory_(Active_anon|AnonPages|Committed_AS|Inactive_anon|Shmem|SUnreclaim)_bytes",
+        r"node_memory_(Active_anon|AnonPages|Inactive_anon)_bytes",
         _S(Signal.MEMORY, Facet.UTILIZATION, "up", "bytes"),
     ),
     (r"node_memory_.*_bytes", _S(Signal.MEMORY, Facet.LEVEL, "both", "bytes")),
@@ -244,6 +246,8 @@ _KNOWN: tuple[tuple[str, SignalSpec], ...] = (
     (r"process_max_fds", _S(Signal.FILE_DESCRIPTORS, Facet.CAPACITY, "both", "files")),
     (r"process_start_time_seconds", _S(Signal.RESTARTS, Facet.ERRORS, "up", "seconds")),
     (r"go_memstats_(heap_inuse|heap_alloc|alloc)_bytes", _S(Signal.MEMORY, Facet.UTILIZATION, "up", "bytes")),
+    # The Go runtime's garbage collector pauses: the instrumented process's internals, not requests served.
+    (r"go_gc_duration_seconds", _S(Signal.MEMORY, Facet.LEVEL, "both", "seconds")),
     (r"go_goroutines|go_threads", _S(Signal.CPU, Facet.SATURATION, "up")),
     (r"jvm_memory_(used|bytes_used)(_bytes)?", _S(Signal.MEMORY, Facet.UTILIZATION, "up", "bytes")),
     (r"jvm_gc_(pause|collection)_seconds", _S(Signal.MEMORY, Facet.SATURATION, "up", "seconds")),

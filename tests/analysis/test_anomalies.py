@@ -230,3 +230,17 @@ def test_the_reading_comes_from_the_scan_or_the_name() -> None:
     }
     assert (found["disk_used_percent"].signal, found["disk_used_percent"].worse) == ("disk", "up")
     assert (found["weird"].signal, found["weird"].facet, found["weird"].worse) == ("disk", "headroom", "down")
+
+
+def test_a_counter_read_in_whole_steps_is_not_anomalous_one_step_up() -> None:
+    """CPU seconds counted in hundredths, as a rate over 20 s, move by 0.0005: a step more is resolution, not a
+    departure, however flat the reference; a level never seen before still is."""
+    quantum = 0.0005
+    values = [0.002] * 60 + [0.002 + quantum, 0.002, 0.002 + quantum] * 3 + [0.002 + 2 * quantum] * 10
+    report = detect_anomalies(
+        [_series("rate(process_cpu_seconds_total)", values)], detect_start=T0 + timedelta(minutes=60)
+    )
+    assert all(abs(a.peak_z) < 10 for a in report.anomalies), report.anomalies
+    jumped = [0.0] * 60 + [0.4] * 10
+    found = detect_anomalies([_series("cpu_nice", jumped)], detect_start=T0 + timedelta(minutes=60)).anomalies
+    assert found and found[0].onset == T0 + timedelta(minutes=60) and found[0].peak_z > 100

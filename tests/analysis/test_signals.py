@@ -57,6 +57,11 @@ def test_families_and_units_come_from_the_suffixes() -> None:
         ("node_filesystem_size_bytes", Kind.GAUGE, Signal.DISK, Facet.CAPACITY, "both"),
         ("node_network_receive_errs_total", Kind.COUNTER, Signal.NETWORK, Facet.ERRORS, "up"),
         ("node_filefd_allocated", Kind.GAUGE, Signal.FILE_DESCRIPTORS, Facet.UTILIZATION, "up"),
+        # Free memory falls as the page cache grows, tmpfs files are shared memory: levels, not symptoms.
+        ("node_memory_MemFree_bytes", Kind.GAUGE, Signal.MEMORY, Facet.LEVEL, "both"),
+        ("node_memory_Shmem_bytes", Kind.GAUGE, Signal.MEMORY, Facet.LEVEL, "both"),
+        # The Go runtime's GC pauses are the exporter's internals, not requests' latency.
+        ("go_gc_duration_seconds", Kind.SUMMARY, Signal.MEMORY, Facet.LEVEL, "both"),
         # Client libraries, cAdvisor, kube-state-metrics, blackbox, database exporters.
         ("process_resident_memory_bytes", Kind.GAUGE, Signal.MEMORY, Facet.UTILIZATION, "up"),
         ("container_cpu_cfs_throttled_periods_total", Kind.COUNTER, Signal.CPU, Facet.SATURATION, "up"),

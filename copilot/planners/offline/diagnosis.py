@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from copilot.planners.offline.graph import ServiceNode
-from copilot.planners.offline.ranking import STRONG_Z, blamed_by, own_services
+from copilot.planners.offline.ranking import STRONG_Z, blamed_by, is_resource_trouble, own_services
 from copilot.planners.offline.readings import Findings, Signal, signal_of
 from core_client.schemas import Deployment, MetricSeries
 from core_client.schemas.analysis import MetricAnomaly, PatternChange
@@ -106,10 +106,12 @@ def _classify(
         for a in mine
         if abs(a.peak_z) >= STRONG_Z and onset - RESOURCE_LEAD <= a.onset <= onset + RESOURCE_LAG
     ]
-    for signal, direction, kind in RESOURCE_KINDS:
-        moved = [a for a in nearby if signal_of(a.name) is signal and a.direction == direction]
-        if moved:
-            return Diagnosis(kind, anomalies=moved)
+    # What is still going on first: a resource that has recovered is not what holds the service back now.
+    for candidates in ([a for a in nearby if a.ongoing], nearby):
+        for signal, direction, kind in RESOURCE_KINDS:
+            moved = [a for a in candidates if _moved(a, signal, direction)]
+            if moved:
+                return Diagnosis(kind, anomalies=moved)
     change = suspect_change(findings, root, onset)
     if change is not None:
         kind = "config_change" if is_config(change) else "bad_deploy"
@@ -122,6 +124,14 @@ def _classify(
         return Diagnosis("latency_injection", anomalies=[latency])
     # Errors with no change, resource or outage behind them: most often a release nobody recorded.
     return Diagnosis("bad_deploy", anomalies=_serving(mine), specific=False)
+
+
+def _moved(anomaly: MetricAnomaly, signal: Signal, direction: str) -> bool:
+    """Whether ``anomaly`` is ``signal`` moving ``direction`` by its name, or (for a resource) the signal its
+    source read it as, going the worse way: free disk space falling is the disk filling up."""
+    if signal_of(anomaly.name) is signal and anomaly.direction == direction:
+        return True
+    return signal is not Signal.TRAFFIC and is_resource_trouble(anomaly) and anomaly.signal == signal.value
 
 
 def _certificate(findings: Findings, root: str) -> MetricSeries | None:

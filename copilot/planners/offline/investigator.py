@@ -29,6 +29,8 @@ from copilot.planners.offline.report import Situation, compose
 from copilot.planners.offline.rounds import (
     WARNINGS_AND_WORSE,
     advance,
+    apart,
+    clock_note,
     context_round,
     environment_of,
     incident_of,
@@ -99,6 +101,9 @@ class OfflineInvestigator:
             anomalies = list(symptoms.anomalies) if symptoms is not None else []
             diagnosis = diagnose(findings, ranking.root, ranking.onset, anomalies)
         answer = compose(findings, situation, ranking, diagnosis)
+        note = clock_note(context)
+        if note is not None:
+            answer.missing.append(note)
         # What foreign tools said where our providers could not: cited like everything else.
         answer.claims += [c for c in map(stand_in_claim, stand_in_findings(context)) if c is not None]
         return answer
@@ -138,16 +143,19 @@ def _explanations_round(context: PlanContext, findings: Findings) -> list[ToolRe
     environment = environment_of(context, findings)
     calls = [
         patterns_request(context, findings, onset, WARNINGS_AND_WORSE),
-        request(
-            context,
-            "query_deployments",
-            "changes before the onset",
-            start=iso(onset - CHANGE_HISTORY),
-            end=iso(context.now),
-            environment=environment,
-            limit=30,
-        ),
     ]
+    if not apart(context, "deployment"):
+        calls.append(
+            request(
+                context,
+                "query_deployments",
+                "changes before the onset",
+                start=iso(onset - CHANGE_HISTORY),
+                end=iso(context.now),
+                environment=environment,
+                limit=30,
+            )
+        )
     certificates = sorted(name for name in findings.metric_names if "cert" in name.lower())
     if certificates and ranking.root is not None:
         calls.append(

@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 
 from copilot.planners.offline.graph import ServiceGraph
 from copilot.planners.offline.readings import Findings, Signal, signal_of
+from core_client.analysis.anomalies import adverse
 from core_client.schemas.analysis import MetricAnomaly, PatternChange
 
 # A departure this strong is a symptom; the baseline noise of a busy afternoon stays well below it.
@@ -24,6 +25,10 @@ ONSET_TOLERANCE = timedelta(minutes=3)
 # ...and no earlier than this before it (older trouble is something else).
 ONSET_LEAD = timedelta(minutes=60)
 SERVING_UP = (Signal.ERRORS, Signal.LATENCY)
+RESOURCE_SIGNALS = frozenset({"cpu", "memory", "disk", "file_descriptors", "pool"})
+# What a resource's own trouble shows as: used up, little left, failing (saturation, such as page faults, follows
+# from any of them and names no mechanism on its own).
+RESOURCE_FACETS = frozenset({"utilization", "headroom", "errors"})
 ERROR_SEVERITIES = frozenset({"error", "fatal", "critical", "panic"})
 
 
@@ -35,14 +40,31 @@ class Symptoms:
     anomalies: list[MetricAnomaly] = field(default_factory=list)
     onset: datetime | None = None
     strength: float = 0.0
+    # When a resource of its own (CPU, memory, disk...) began to go the worse way, for a host or a resource that
+    # serves no requests of its own and shows only USE signals.
+    resource_onset: datetime | None = None
+    resource_strength: float = 0.0
 
     def serving(self) -> list[MetricAnomaly]:
         return [a for a in self.anomalies if is_serving(a)]
 
 
+def read_signal(anomaly: MetricAnomaly) -> Signal:
+    """What ``anomaly`` is about: as the scan read its series (a known exporter's family first), else by name."""
+    known = {s.value for s in Signal} - {Signal.OTHER.value}
+    return Signal(anomaly.signal) if anomaly.signal in known else signal_of(anomaly.name)
+
+
+def is_resource_trouble(anomaly: MetricAnomaly) -> bool:
+    """A resource of the service's own going the worse way: CPU busy, memory or disk space running out..."""
+    # A CPU's saturation is its own (a run queue, CPU pressure); other resources' is a consequence.
+    facet = anomaly.facet in RESOURCE_FACETS or (anomaly.signal == "cpu" and anomaly.facet == "saturation")
+    return anomaly.signal in RESOURCE_SIGNALS and facet and adverse(anomaly)
+
+
 def is_serving(anomaly: MetricAnomaly) -> bool:
     """Errors or latency up, or traffic down: what callers of a service feel."""
-    signal = signal_of(anomaly.name)
+    signal = read_signal(anomaly)
     return (signal in SERVING_UP and anomaly.direction == "up") or (
         signal is Signal.TRAFFIC and anomaly.direction == "down"
     )
@@ -84,6 +106,13 @@ def symptoms_by_service(findings: Findings) -> dict[str, Symptoms]:
         if is_serving(anomaly):
             entry.onset = min(entry.onset or anomaly.onset, anomaly.onset)
             entry.strength = max(entry.strength, abs(anomaly.peak_z))
+    for entry in table.values():
+        trouble = [a for a in entry.anomalies if is_resource_trouble(a)]
+        # Trouble still going on is what the question is about; a departure that has ended is history.
+        current = [a for a in trouble if a.ongoing] or trouble
+        if current:
+            entry.resource_onset = min(a.onset for a in current)
+            entry.resource_strength = max(abs(a.peak_z) for a in current)
     if report is None and findings.patterns is not None:
         for change in findings.patterns.changes:
             if change.change != "new" or not ERROR_SEVERITIES & set(change.by_severity):
@@ -110,6 +139,12 @@ def rank(findings: Findings, asked: Sequence[str], alerted: Sequence[str]) -> Ra
     """The root behind the symptoms of ``asked`` (question, page, incident), else of ``alerted``, else of all."""
     graph = findings.graph
     table = symptoms_by_service(findings)
+    for name in asked:
+        # A service asked about that shows only its resources in trouble (a host has no requests to fail) is
+        # affected since they began.
+        symptoms = table.get(name)
+        if symptoms is not None and symptoms.onset is None and symptoms.resource_onset is not None:
+            symptoms.onset, symptoms.strength = symptoms.resource_onset, symptoms.resource_strength
     affected = {name: s for name, s in table.items() if s.onset is not None}
     explained_by = {name: _explainers(name, affected, graph) for name in affected}
     roots = [name for name, by in explained_by.items() if not by]

@@ -9,9 +9,11 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from copilot.planners.offline.readings import Findings, Signal, own_tool, signal_of
+from copilot.planners.offline.readings import Findings, own_tool
 from copilot.planners.offline.scope import read_scope
 from copilot.planning import PlanContext, ToolRequest
+from core_client.analysis.signals import Signal as MetricSignal
+from core_client.clock import SourceClock
 from core_client.schemas import Incident
 
 # The metrics are compared with the same length of time just before the window, at one-minute steps.
@@ -21,7 +23,8 @@ SIGNAL_LEAD = timedelta(minutes=30)
 # Results are cut to the MCP budget (20 KB by default): about 35 anomalies fit, so ask for fewer.
 ANOMALY_LIMIT = 30
 RESOURCE_ANOMALY_LIMIT = 20
-SERVING_SIGNALS = frozenset({Signal.ERRORS, Signal.LATENCY, Signal.TRAFFIC})
+SERVING_SIGNALS = frozenset({MetricSignal.ERRORS, MetricSignal.LATENCY, MetricSignal.TRAFFIC})
+RESOURCE_SIGNALS = frozenset(MetricSignal) - SERVING_SIGNALS
 PATTERN_LIMIT = 25
 PATTERN_LEAD = timedelta(minutes=3)
 PATTERN_HISTORY_HOURS = 3
@@ -54,8 +57,28 @@ def iso(value: datetime) -> str:
     return value.isoformat().replace("+00:00", "Z")
 
 
+def apart(context: PlanContext, capability: str) -> SourceClock | None:
+    """The clock of ``capability``'s source when it is not the investigation's (a frozen demo beside a live
+    source): its records are of another time, and this run's windows mean nothing to it."""
+    return next((c for c in context.clocks_apart if c.capability == capability), None)
+
+
+def clock_note(context: PlanContext) -> str | None:
+    """Which clock the investigation's times are on, and the sources left out for keeping another one."""
+    if not context.clocks_apart:
+        return None
+    others = "; ".join(c.describe() for c in context.clocks_apart)
+    return (
+        f"times are the live sources' clock (now {context.now:%Y-%m-%d %H:%M} UTC); not read over them, "
+        f"since their sources keep a clock of their own: {others}"
+    )
+
+
 def incident_of(context: PlanContext, findings: Findings, named: tuple[str, ...] = ()) -> Incident | None:
-    """The page's incident; else the newest open one about a named service; else the newest open one."""
+    """The page's incident; else the newest open one about a named service; else the newest open one. None
+    when incidents come from a source on another clock: they are not of this investigation's time."""
+    if apart(context, "incident"):
+        return None
     if context.page.incident_id:
         chosen = next((i for i in findings.incidents if i.id == context.page.incident_id), None)
         if chosen is not None:
@@ -94,29 +117,24 @@ def signals_round(context: PlanContext, findings: Findings) -> list[ToolRequest]
 
     What callers feel (errors, latency, traffic) and what resources do (CPU, memory, disk, pools...) are asked
     for separately, so a resource's departure is never crowded out of a bounded result by latency quantiles.
+    Both are asked by signal, not by name: the scan reads every metric the source has, while the catalog the
+    context round read is cut to one result's budget.
     """
     since = window_start(context, findings)
-    names = sorted(findings.metric_names)
-    serving = [n for n in names if signal_of(n) in SERVING_SIGNALS]
-    resources = [n for n in names if n not in serving]
-    groups = (
-        [(serving, ANOMALY_LIMIT), (resources, RESOURCE_ANOMALY_LIMIT)]
-        if serving and resources
-        else [([], ANOMALY_LIMIT)]
-    )
+    groups = ((SERVING_SIGNALS, ANOMALY_LIMIT), (RESOURCE_SIGNALS, RESOURCE_ANOMALY_LIMIT))
     calls = [
         request(
             context,
             "detect_metric_anomalies",
             "where and when series left their baseline",
-            metric_names=group or None,
+            signals=sorted(signals),
             since=iso(since),
             until=iso(context.now),
             reference_hours=round((context.now - since).total_seconds() / 3600, 3),
             environment=environment_of(context, findings),
             limit=limit,
         )
-        for group, limit in groups
+        for signals, limit in groups
     ]
     return [c for c in calls if c is not None]
 
@@ -137,7 +155,10 @@ def window_start(context: PlanContext, findings: Findings) -> datetime:
 def patterns_request(
     context: PlanContext, findings: Findings, onset: datetime, severities: list[str]
 ) -> ToolRequest | None:
-    """Log patterns new or grown since just before ``onset``, against the hours before it."""
+    """Log patterns new or grown since just before ``onset``, against the hours before it (not asked of logs on
+    another clock)."""
+    if apart(context, "log"):
+        return None
     return request(
         context,
         "compare_log_patterns",

@@ -70,8 +70,13 @@ def stem(word: str) -> str:
 
 
 def words(text: str) -> list[str]:
-    """The stemmed words of ``text`` that could name something (stopwords dropped)."""
-    return [stem(w) for w in re.findall(r"[a-z][a-z'-]*", text.lower()) if w not in STOPWORDS]
+    """The stemmed words of ``text`` that could name something (stopwords dropped); a hyphenated word also
+    gives its parts, as service names are split (``edge-host`` names the service ``edge-host``)."""
+    found = []
+    for word in re.findall(r"[a-z][a-z'-]*", text.lower()):
+        parts = [p for p in word.split("-") if p] if "-" in word else []
+        found += [w for w in (word, *parts) if w not in STOPWORDS]
+    return [stem(w) for w in found]
 
 
 @dataclass(frozen=True)
