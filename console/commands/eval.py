@@ -29,6 +29,7 @@ from adapters.demo.generate import (
 )
 from adapters.demo.scenario import ScenarioLibrary, load_library
 from adapters.demo.world import prepare_world
+from copilot.answer import QuestionKind
 from copilot.evals import (
     DEFAULT_SEEDS,
     EvalCase,
@@ -108,8 +109,8 @@ def evaluate(
             return  # held-out cases are reported only in total
         mark = "[green]right[/]" if score.fully_right else "[red]wrong[/]"
         console.print(
-            f"{score.scenario} seed {score.seed} {score.planner}: {mark} "
-            f"({score.service}/{score.fault_kind}, {score.seconds:.2f} s)",
+            f"{score.scenario} seed {score.seed} {score.question_kind} {score.planner}: {mark} "
+            f"({_said(score)}, {score.seconds:.2f} s)",
             highlight=False,
         )
 
@@ -275,11 +276,12 @@ def cases_table(report: EvalReport) -> Table:
     """One row per scenario and seed, one column per planner: what it blamed, and whether it was right."""
     planners = list(dict.fromkeys(score.planner for score in report.scores))
     table = Table("scenario", "seed", *planners, title=f"opspilot eval (scale {report.scale:g})")
-    rows: dict[tuple[str, int], dict[str, Score]] = {}
+    rows: dict[tuple[str, int, str], dict[str, Score]] = {}
     for score in report.scores:
-        rows.setdefault((score.scenario, score.seed), {})[score.planner] = score
-    for (scenario, seed), by_planner in rows.items():
-        table.add_row(scenario, str(seed), *(_cell(by_planner.get(p)) for p in planners))
+        rows.setdefault((score.scenario, score.seed, score.question_kind), {})[score.planner] = score
+    for (scenario, seed, kind), by_planner in rows.items():
+        label = scenario if kind == QuestionKind.WHY_FAILING.value else f"{scenario} ({kind})"
+        table.add_row(label, str(seed), *(_cell(by_planner.get(p)) for p in planners))
     return table
 
 
@@ -322,12 +324,22 @@ def report_json(report: EvalReport) -> str:
     return json.dumps(data, indent=2)
 
 
+def _said(score: Score) -> str:
+    """What the run answered: its root cause, or for another question kind the kind it read."""
+    if score.question_kind == QuestionKind.WHY_FAILING.value:
+        return f"{score.service}/{score.fault_kind}"
+    verdict = "verdict right" if score.verdict_right else "verdict wrong"
+    return f"read as {score.answered_kind or 'no kind'}, {verdict}"
+
+
 def _cell(score: Score | None) -> str:
     """A tick when fully right; otherwise a cross and what was wrong."""
     if score is None:
         return ""
     if score.fully_right:
         return "[green]\u2713[/]"
+    if score.question_kind != QuestionKind.WHY_FAILING.value:
+        return "[red]\u2717[/] " + _said(score)
     wrong = [
         *([score.service or "no service"] if not score.service_right else []),
         *([score.fault_kind or "no kind"] if not score.kind_right else []),

@@ -26,7 +26,7 @@ from console.commands.eval import (
     run,
     summary_table,
 )
-from copilot.answer import Answer, Claim, Evidence, EvidenceKind, RootCause
+from copilot.answer import Answer, Claim, Evidence, EvidenceKind, QuestionKind, RootCause
 from copilot.evals import (
     EvalCase,
     EvalReport,
@@ -290,3 +290,21 @@ def test_a_verdict_check_reads_words_not_substrings() -> None:
     cleared = VerdictCheck(mentions=["search-api"], any_of=["not", "no"])
     assert cleared.holds("No: the search-api deploy came after the onset.")
     assert not cleared.holds("Yes: the search-api deploy broke it.")
+
+
+def test_a_question_of_another_kind_is_right_when_read_as_that_kind_with_a_true_verdict() -> None:
+    check = VerdictCheck(mentions=["orders-api"], any_of=["degraded", "down"])
+    case = CASE.model_copy(
+        update={
+            "question": "Is orders-api healthy?",
+            "expected": CASE.expected.model_copy(update={"question_kind": "health", "verdict": check}),
+        }
+    )
+    claims = [Claim(text="pool", evidence_ids=[ANOMALY.id])]
+    right = Answer(kind=QuestionKind.HEALTH, verdict="orders-api is degraded.", summary="s", claims=claims)
+    assert score_run(case, "offline", run_with(right, [ANOMALY])).fully_right
+    misread = right.model_copy(update={"kind": QuestionKind.WHY_FAILING})
+    assert not score_run(case, "offline", run_with(misread, [ANOMALY])).fully_right
+    wrong = right.model_copy(update={"verdict": "orders-api is healthy."})
+    score = score_run(case, "offline", run_with(wrong, [ANOMALY]))
+    assert not score.fully_right and not score.verdict_right and score.question_kind == "health"
