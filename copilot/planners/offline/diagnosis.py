@@ -2,8 +2,12 @@
 which log lines appeared, and whether the root is a third party that logs nothing of its own.
 
 Resource signals are read first, since they name a mechanism (a full disk, an exhausted pool, a leak, a surge, a
-saturated CPU, an expired certificate); a deployment or configuration change just before the onset comes next;
-then an outage of a service seen only through its callers; then latency or errors alone.
+saturated CPU, an expired certificate); where the metric that would show it is missing, the words of the new log
+lines name the same mechanisms ("No space left on device", "OutOfMemoryError", "x509"...). A deployment or
+configuration change just before the onset comes next; then an outage: a third party seen only through its callers,
+or a service whose own lines or whose callers' say it is unreachable or refusing; then latency alone. A service that
+fails with none of these behind it, and no change to it, is failing its callers: an outage, said with less
+certainty, never a release nobody recorded.
 """
 
 from __future__ import annotations
@@ -28,6 +32,84 @@ CERTIFICATE_DAYS = 1.0
 # A pattern that began this long before the onset predates the trouble.
 PREDATES = timedelta(minutes=5)
 
+# Words of log lines that name a mechanism whatever the software, most specific first. Matched on lower case.
+# Throttling ("429 Too Many Requests") is left out: a limit lowered by a change says it as loudly as a surge,
+# and a surge shows in the request volume.
+MECHANISM_WORDS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    (
+        "certificate_expiry",
+        (
+            "x509",
+            "certificate has expired",
+            "certificate expired",
+            "bad certificate",
+            "certificate verify failed",
+            "tls handshake",
+            "ssl handshake",
+            "not valid after",
+            "certificate is not valid",
+        ),
+    ),
+    (
+        "disk_full",
+        (
+            "no space left",
+            "enospc",
+            "disk full",
+            "disk quota exceeded",
+            "insufficient space",
+            "filesystem is full",
+            "file system full",
+            "out of disk",
+        ),
+    ),
+    (
+        "memory_leak",
+        (
+            "outofmemory",
+            "out of memory",
+            "oomkilled",
+            "oom-kill",
+            "oom killer",
+            "oom_kill",
+            "heap space",
+            "cannot allocate memory",
+            "memory limit exceeded",
+            "gc overhead",
+        ),
+    ),
+    (
+        "connection_pool_exhaustion",
+        (
+            "acquiring connection",
+            "connection pool",
+            "pool exhausted",
+            "connection is not available",
+            "too many connections",
+            "remaining connection slots",
+            "pool timeout",
+            "waiting for a connection",
+        ),
+    ),
+    (
+        "cpu_saturation",
+        ("pool saturated", "cpu throttl", "threads busy", "cpu saturated", "run queue"),
+    ),
+)
+# Words that say a service cannot be reached or refuses work: an outage, when no mechanism explains it.
+OUTAGE_WORDS = (
+    "unreachable",
+    "connection refused",
+    "econnrefused",
+    "no route to host",
+    "service unavailable",
+    "health check failed",
+    "replicas unavailable",
+    "no healthy upstream",
+    "is down",
+    "host not found",
+)
+
 RESOURCE_KINDS: tuple[tuple[Signal, str, str], ...] = (
     (Signal.DISK, "up", "disk_full"),
     (Signal.POOL, "up", "connection_pool_exhaustion"),
@@ -48,6 +130,8 @@ class Diagnosis:
     certificate: MetricSeries | None = None
     own_patterns: list[PatternChange] = field(default_factory=list)
     complaints: list[PatternChange] = field(default_factory=list)
+    # The new log patterns whose words name the kind (a full disk, an OOM kill, an unreachable peer...).
+    evidence_patterns: list[PatternChange] = field(default_factory=list)
     specific: bool = True
 
 
@@ -87,16 +171,40 @@ def diagnose(findings: Findings, root: str, onset: datetime, anomalies: list[Met
         root,
         onset,
         [a for a in anomalies if findings.graph.key(a.service) == root],
-        bool(own),
-        bool(complaints),
+        own,
+        complaints,
     )
     found.own_patterns = own
     found.complaints = complaints
     return found
 
 
+def log_mechanism(patterns: list[PatternChange]) -> tuple[str, list[PatternChange]] | None:
+    """The fault kind the lines of ``patterns`` name, and the patterns that name it (the most lines first)."""
+    for kind, words in MECHANISM_WORDS:
+        naming = [c for c in patterns if _says(c, words)]
+        if naming:
+            return kind, naming
+    return None
+
+
+def says_outage(pattern: PatternChange) -> bool:
+    """Whether a pattern's lines say a service is unreachable, refusing or down."""
+    return _says(pattern, OUTAGE_WORDS)
+
+
+def _says(pattern: PatternChange, words: tuple[str, ...]) -> bool:
+    text = f"{pattern.template} {pattern.example}".lower()
+    return any(word in text for word in words)
+
+
 def _classify(
-    findings: Findings, root: str, onset: datetime, mine: list[MetricAnomaly], logs_own: bool, blamed: bool
+    findings: Findings,
+    root: str,
+    onset: datetime,
+    mine: list[MetricAnomaly],
+    own: list[PatternChange],
+    complaints: list[PatternChange],
 ) -> Diagnosis:
     certificate = _certificate(findings, root)
     if certificate is not None:
@@ -112,18 +220,26 @@ def _classify(
             moved = [a for a in candidates if _moved(a, signal, direction)]
             if moved:
                 return Diagnosis(kind, anomalies=moved)
+    # Its own lines first: callers describe what they feel, the service what happened to it.
+    named = log_mechanism(own) or log_mechanism(complaints)
+    if named is not None:
+        kind, naming = named
+        return Diagnosis(kind, anomalies=_serving(mine), evidence_patterns=naming)
     change = suspect_change(findings, root, onset)
     if change is not None:
         kind = "config_change" if is_config(change) else "bad_deploy"
         return Diagnosis(kind, anomalies=_serving(mine), change=change)
-    if findings.graph.nodes.get(root, ServiceNode(root)).external or (blamed and not logs_own):
-        return Diagnosis("dependency_outage", anomalies=_serving(mine))
+    outage = [c for c in own + complaints if says_outage(c)]
+    external = findings.graph.nodes.get(root, ServiceNode(root)).external
+    if external or outage or (complaints and not own):
+        return Diagnosis("dependency_outage", anomalies=_serving(mine), evidence_patterns=outage)
     latency = _strongest(mine, Signal.LATENCY)
     errors = _strongest(mine, Signal.ERRORS)
     if latency is not None and (errors is None or abs(latency.peak_z) >= abs(errors.peak_z)):
         return Diagnosis("latency_injection", anomalies=[latency])
-    # Errors with no change, resource or outage behind them: most often a release nobody recorded.
-    return Diagnosis("bad_deploy", anomalies=_serving(mine), specific=False)
+    # Failing with no change, mechanism or word of an outage behind it: its callers see an outage, but nothing
+    # says why; without a deployment this is never called a release.
+    return Diagnosis("dependency_outage", anomalies=_serving(mine), specific=False)
 
 
 def _moved(anomaly: MetricAnomaly, signal: Signal, direction: str) -> bool:

@@ -3,7 +3,9 @@
 A service is *affected* when one of its serving signals (errors or latency up, traffic down) left its baseline
 strongly. An affected service is *explained* when something it calls, directly or not, was affected at about the
 same time or shortly before: then its symptoms are that dependency's, and it is never blamed over it. The services
-left unexplained are the roots; the root chosen is the one behind the symptoms the operator asked about (the
+left unexplained are the roots. One exception runs the other way: a caller whose traffic surged before a
+dependency began to suffer is what overloaded it, so it explains that dependency (and everything that dependency
+explains) rather than being explained by it. The services left unexplained are the roots; the root chosen is the one behind the symptoms the operator asked about (the
 services the question names, the page and the incident, then the firing alerts), covering the most of them.
 """
 
@@ -146,6 +148,7 @@ def rank(findings: Findings, asked: Sequence[str], alerted: Sequence[str]) -> Ra
         if symptoms is not None and symptoms.onset is None and symptoms.resource_onset is not None:
             symptoms.onset, symptoms.strength = symptoms.resource_onset, symptoms.resource_strength
     affected = {name: s for name, s in table.items() if s.onset is not None}
+    _add_triggers(table, affected, graph)
     explained_by = {name: _explainers(name, affected, graph) for name in affected}
     roots = [name for name, by in explained_by.items() if not by]
     ranking = Ranking(affected=affected, roots=roots, explained_by=explained_by)
@@ -164,28 +167,75 @@ def rank(findings: Findings, asked: Sequence[str], alerted: Sequence[str]) -> Ra
 
 
 def covered(root: str, affected: dict[str, Symptoms], graph: ServiceGraph) -> list[str]:
-    """The affected services whose trouble ``root`` explains (itself included), by onset."""
-    start = affected[root].onset if root in affected else None
-    found = [
-        name
-        for name, symptoms in affected.items()
-        if graph.reaches(name, root)
-        and (start is None or symptoms.onset is None or start <= symptoms.onset + ONSET_TOLERANCE)
-    ]
-    return sorted(found, key=lambda n: (_timestamp(affected[n].onset), n))
+    """The affected services whose trouble ``root`` explains (itself included), by onset: those that call it, and,
+    when its traffic surge overloaded a dependency, what that dependency explains."""
+    found: set[str] = set()
+    pending = [root]
+    while pending:
+        current = pending.pop()
+        if current in found:
+            continue
+        start = affected[current].onset if current in affected else None
+        found |= {
+            name
+            for name, symptoms in affected.items()
+            if graph.reaches(name, current)
+            and (start is None or symptoms.onset is None or start <= symptoms.onset + ONSET_TOLERANCE)
+        } | {current}
+        pending += [
+            d for d in graph.downstream(current) if d in affected and _overloads(current, d, affected)
+        ]
+    return sorted(found & set(affected) | {root}, key=lambda n: (_timestamp(_onset(affected, n)), n))
+
+
+def surge(symptoms: Symptoms) -> MetricAnomaly | None:
+    """The strongest rise of a service's traffic, if its traffic rose strongly."""
+    rises = [a for a in symptoms.anomalies if signal_of(a.name) is Signal.TRAFFIC and a.direction == "up"]
+    return max(rises, key=lambda a: abs(a.peak_z), default=None)
+
+
+def _overloads(caller: str, dependency: str, affected: dict[str, Symptoms]) -> bool:
+    """Whether ``caller``'s traffic surge began before ``dependency``'s trouble (within the usual lead)."""
+    rise = surge(affected[caller]) if caller in affected else None
+    dep_onset = affected[dependency].onset if dependency in affected else None
+    if rise is None or dep_onset is None:
+        return False
+    return dep_onset - ONSET_LEAD <= rise.onset <= dep_onset + ONSET_TOLERANCE
+
+
+def _add_triggers(table: dict[str, Symptoms], affected: dict[str, Symptoms], graph: ServiceGraph) -> None:
+    """Count as affected, from its surge, a service whose traffic rose before a dependency of it began to fail."""
+    for name, symptoms in table.items():
+        rise = surge(symptoms)
+        if name in affected or rise is None:
+            continue
+        hit = [
+            d
+            for d in graph.downstream(name)
+            if d in affected
+            and (onset := affected[d].onset) is not None
+            and rise.onset <= onset + ONSET_TOLERANCE
+        ]
+        if hit:
+            symptoms.onset = rise.onset
+            symptoms.strength = abs(rise.peak_z)
+            affected[name] = symptoms
 
 
 def _explainers(name: str, affected: dict[str, Symptoms], graph: ServiceGraph) -> list[str]:
     onset = affected[name].onset
     if onset is None:
         return []
-    return sorted(
+    callees = [
         dependency
         for dependency in graph.downstream(name)
         if dependency in affected
         and (dep_onset := affected[dependency].onset) is not None
         and onset - ONSET_LEAD <= dep_onset <= onset + ONSET_TOLERANCE
-    )
+        and not _overloads(name, dependency, affected)
+    ]
+    triggers = [c for c in affected if name in graph.downstream(c) and _overloads(c, name, affected)]
+    return sorted({*callees, *triggers})
 
 
 def _behind(root: str, scope: Iterable[str], affected: dict[str, Symptoms], graph: ServiceGraph) -> bool:
@@ -206,6 +256,10 @@ def _merit(root: str, affected: dict[str, Symptoms], graph: ServiceGraph) -> tup
     """Sort key: explains the most, then began first, then departed most."""
     symptoms = affected[root]
     return (-len(covered(root, affected, graph)), _timestamp(symptoms.onset), -symptoms.strength, root)
+
+
+def _onset(affected: dict[str, Symptoms], name: str) -> datetime | None:
+    return affected[name].onset if name in affected else None
 
 
 def _timestamp(value: datetime | None) -> float:

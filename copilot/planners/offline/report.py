@@ -6,11 +6,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from itertools import pairwise
 
-from copilot.answer import Answer, Claim, EvidenceKind, ProposedAction, RootCause
+from copilot.answer import Answer, Claim, EvidenceKind, Hop, Moment, ProposedAction, QuestionKind, RootCause
 from copilot.evidence import evidence_id, series_ref
 from copilot.planners.offline.diagnosis import CHANGE_SLACK, PREDATES, Diagnosis
-from copilot.planners.offline.ranking import ERROR_SEVERITIES, Ranking, Symptoms, is_serving
+from copilot.planners.offline.ranking import ERROR_SEVERITIES, ONSET_TOLERANCE, Ranking, Symptoms, is_serving
 from copilot.planners.offline.readings import Failure, Findings, own_tool
 from copilot.planning import ToolSpec
 from copilot.stand_ins import LACKING
@@ -130,9 +131,12 @@ def compose(
     ]
     summary = _summary(situation, ranking, diagnosis)
     answer = Answer(
+        kind=QuestionKind.CHANGE_VERDICT if situation.asks_about_changes else QuestionKind.WHY_FAILING,
         summary=summary,
         claims=claims,
         root_cause=RootCause(service=root, fault_kind=diagnosis.fault_kind),
+        path=checked_path(findings, situation, ranking),
+        timeline=_timeline(findings, ranking, diagnosis),
         confidence=_confidence(situation, ranking, diagnosis, findings),
         missing=missing,
     )
@@ -142,16 +146,28 @@ def compose(
 
 def _summary(situation: Situation, ranking: Ranking, diagnosis: Diagnosis) -> str:
     root = ranking.root or "?"
-    dependents = [s for s in ranking.coverage if s != root]
-    text = (
-        f"{root} is the likely root cause ({diagnosis.fault_kind}): {PHRASES.get(diagnosis.fault_kind, '')}, "
-        f"since {at(ranking.onset)}."
-    )
-    if dependents:
-        one = len(dependents) == 1
+    after, alongside = followers(ranking)
+    if diagnosis.specific:
+        text = (
+            f"{root} is the likely root cause ({diagnosis.fault_kind}): {PHRASES.get(diagnosis.fault_kind, '')}, "
+            f"since {at(ranking.onset)}."
+        )
+    else:
+        text = (
+            f"{root} is where the trouble starts, since {at(ranking.onset)}, but nothing says why: no change to it, "
+            f"no resource running out and no log line naming a cause, so I read it as an outage "
+            f"({diagnosis.fault_kind}) with little certainty."
+        )
+    if after:
+        one = len(after) == 1
         text += (
-            f" {', '.join(dependents)} {'fails' if one else 'fail'} because of it: "
+            f" {', '.join(after)} {'fails' if one else 'fail'} because of it: "
             f"{'it calls' if one else 'they call'} it, and {'its' if one else 'their'} trouble began after its own."
+        )
+    if alongside:
+        text += (
+            f" {', '.join(alongside)} also {'calls' if len(alongside) == 1 else 'call'} it and began failing within "
+            f"{minutes(ONSET_TOLERANCE)} of it."
         )
     if situation.asks_about_changes:
         change = diagnosis.change
@@ -228,15 +244,14 @@ def _kind_claim(findings: Findings, root: str, onset: datetime, diagnosis: Diagn
             f"{at(change.started_at)}, {lead} before the errors began: {PHRASES[kind]}."
         )
         return Claim(text=text, evidence_ids=findings.cited(evidence_id(EvidenceKind.DEPLOYMENT, change.id)))
-    if not diagnosis.anomalies:
+    naming = diagnosis.evidence_patterns[:2]
+    if not diagnosis.anomalies and not naming:
         return None
     moved = diagnosis.anomalies[:3]
-    text = (
-        f"{root}: "
-        + "; ".join(f"{describe(a)} from {at(a.onset)}" for a in moved)
-        + f" \u2014 {PHRASES[kind]}."
-    )
-    ids = [anomaly_id(a) for a in moved]
+    said = [f"its logs say \u201c{c.template}\u201d ({c.count_after} lines)" for c in naming]
+    text = f"{root}: " + "; ".join([*(f"{describe(a)} from {at(a.onset)}" for a in moved), *said])
+    text += f" \u2014 {PHRASES[kind]}." if diagnosis.specific else "."
+    ids = [anomaly_id(a) for a in moved] + [evidence_id(EvidenceKind.LOG_PATTERN, c.id) for c in naming]
     if kind == "dependency_outage":
         ids += [evidence_id(EvidenceKind.LOG_PATTERN, c.id) for c in diagnosis.complaints[:2]]
     return Claim(text=text, evidence_ids=findings.cited(*ids))
@@ -263,9 +278,90 @@ def _log_claim(findings: Findings, root: str, diagnosis: Diagnosis) -> Claim | N
     return Claim(text=text + ".", evidence_ids=findings.cited(*patterns, *examples))
 
 
+def followers(ranking: Ranking) -> tuple[list[str], list[str]]:
+    """The services the root explains: those whose trouble began at or after the root's, and those whose measured
+    onset came a little before it (within the tolerance), which may not be said to have followed it."""
+    root, start = ranking.root, ranking.onset
+    dependents = [s for s in ranking.coverage if s != root]
+    after = [s for s in dependents if start is None or (o := ranking.affected[s].onset) is None or o >= start]
+    return after, [s for s in dependents if s not in after]
+
+
+def checked_path(findings: Findings, situation: Situation, ranking: Ranking) -> list[Hop]:
+    """The chain from the root to the service asked about (else the farthest explained one), each hop calling the
+    previous one in the dependency graph and beginning no earlier than it (within the tolerance); empty when no
+    such chain exists."""
+    root = ranking.root
+    if root is None:
+        return []
+    targets = [s for s in situation.asked if s in ranking.coverage and s != root] or [
+        s for s in reversed(ranking.coverage) if s != root
+    ]
+    for target in targets:
+        chain = list(reversed(findings.graph.path(target, root)))
+        if chain and chain[0] == root and _in_order(chain, ranking):
+            return [_hop(findings, ranking, service) for service in chain]
+    return [_hop(findings, ranking, root)]
+
+
+def _in_order(chain: list[str], ranking: Ranking) -> bool:
+    onsets = [ranking.affected[s].onset if s in ranking.affected else None for s in chain]
+    return all(
+        earlier is None or later is None or later + ONSET_TOLERANCE >= earlier
+        for earlier, later in pairwise(onsets)
+    )
+
+
+def _hop(findings: Findings, ranking: Ranking, service: str) -> Hop:
+    symptoms = ranking.affected.get(service)
+    serving = symptoms.serving() if symptoms else []
+    ids = [anomaly_id(max(serving, key=lambda a: abs(a.peak_z)))] if serving else []
+    return Hop(
+        service=service,
+        onset=symptoms.onset if symptoms else None,
+        evidence_ids=findings.cited(*ids, evidence_id(EvidenceKind.SERVICE, service)),
+    )
+
+
+def _timeline(findings: Findings, ranking: Ranking, diagnosis: Diagnosis) -> list[Moment]:
+    """Onsets along the coverage, the suspect change and the alerts that fired, in time order."""
+    moments = [
+        Moment(
+            at=symptoms.onset,
+            kind="onset",
+            label=f"{service} began failing",
+            evidence_ids=findings.cited(*[anomaly_id(a) for a in symptoms.serving()[:1]]),
+        )
+        for service in ranking.coverage[: MAX_CHAINS + 1]
+        if (symptoms := ranking.affected.get(service)) is not None and symptoms.onset is not None
+    ]
+    change = diagnosis.change
+    if change is not None and change.started_at is not None:
+        moments.append(
+            Moment(
+                at=change.started_at,
+                kind="change",
+                label=f"{change.id} to {change.service} ({change.version or 'a change'})",
+                evidence_ids=findings.cited(evidence_id(EvidenceKind.DEPLOYMENT, change.id)),
+            )
+        )
+    covered = set(ranking.coverage)
+    moments += [
+        Moment(
+            at=alert.created_at,
+            kind="alert",
+            label=alert.title,
+            evidence_ids=findings.cited(evidence_id(EvidenceKind.ALERT, alert.id)),
+        )
+        for alert in findings.firing_alerts()
+        if alert.service in covered and alert.created_at is not None
+    ][:MAX_CHAINS]
+    return sorted(moments, key=lambda m: m.at)
+
+
 def _propagation_claim(findings: Findings, ranking: Ranking, diagnosis: Diagnosis) -> Claim | None:
     root = ranking.root or ""
-    dependents = [s for s in ranking.coverage if s != root]
+    dependents, _ = followers(ranking)
     if not dependents:
         return None
     ids: list[str] = [evidence_id(EvidenceKind.SERVICE, root)]
