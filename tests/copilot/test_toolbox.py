@@ -374,6 +374,7 @@ async def test_every_mapped_tool_is_one_of_ours_and_only_provider_free_tools_are
         own = {spec.tool for spec in box.specs if spec.server == "opspilot"}
     assert set(TOOL_CAPABILITY) <= own
     assert own - set(TOOL_CAPABILITY) == {
+        "get_approval",
         "list_providers",
         "read_file",
         "list_directory",
