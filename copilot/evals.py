@@ -125,7 +125,7 @@ class Score(BaseModel):
     evidence_right: bool = False
     citations_valid: bool = False
     fully_right: bool = False
-    abstained: bool = Field(default=False, description="answered without naming a root cause")
+    abstained: bool = Field(default=False, description="a root-cause question answered without naming one")
     confidence: float = 0.0
     expected_kind: str = ""
     question_kind: str = QuestionKind.WHY_FAILING.value
@@ -178,9 +178,11 @@ class EvalReport(BaseModel):
         return self._breakdown(planner, lambda case: case.question_kind)
 
     def reliability(self, planner: str, buckets: int = 5) -> list[Bucket]:
-        """Stated confidence against observed accuracy: one row per confidence bucket that has runs."""
+        """Stated confidence in a root cause against observed accuracy, over root-cause questions only: one row
+        per confidence bucket that has runs."""
         rows = []
-        scores = [s for s in self.scores if s.planner == planner]
+        why = QuestionKind.WHY_FAILING.value
+        scores = [s for s in self.scores if s.planner == planner and s.question_kind == why]
         for index in range(buckets):
             low, high = index / buckets, (index + 1) / buckets
             inside = [
@@ -297,7 +299,7 @@ def score_run(case: EvalCase, planner: str, view: RunView) -> Score:
         )
         return score
     score.confidence = answer.confidence
-    score.abstained = answer.root_cause is None
+    score.abstained = case.expected.verdict is None and answer.root_cause is None
     if answer.root_cause is not None:
         score.service = answer.root_cause.service
         score.fault_kind = answer.root_cause.fault_kind
