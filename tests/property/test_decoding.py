@@ -188,8 +188,5 @@ def test_any_scenario_file_loads_or_is_refused_with_file_and_reason(
     loads_or_says_why(folder / "typed.yaml", raw)
 
 
-@pytest.mark.xfail(
-    strict=True, reason="#13: yaml.ReaderError (a control character) escapes load_scenario_file"
-)
 def test_a_scenario_file_with_a_control_character_is_refused_with_a_reason(tmp_path: Path) -> None:
     loads_or_says_why(tmp_path / "pasted.yaml", "name: x\x1f\n")
