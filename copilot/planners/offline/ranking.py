@@ -26,6 +26,9 @@ STRONG_Z = 10.0
 ONSET_TOLERANCE = timedelta(minutes=3)
 # ...and no earlier than this before it (older trouble is something else).
 ONSET_LEAD = timedelta(minutes=60)
+# A caller's traffic surge overloads a dependency only if it began first (a cause does not follow its effect);
+# one minute allows for onsets read at minute steps.
+SURGE_LAG = timedelta(minutes=1)
 SERVING_UP = (Signal.ERRORS, Signal.LATENCY)
 RESOURCE_SIGNALS = frozenset({"cpu", "memory", "disk", "file_descriptors", "pool"})
 # What a resource's own trouble shows as: used up, little left, failing (saturation, such as page faults, follows
@@ -200,7 +203,7 @@ def _overloads(caller: str, dependency: str, affected: dict[str, Symptoms]) -> b
     dep_onset = affected[dependency].onset if dependency in affected else None
     if rise is None or dep_onset is None:
         return False
-    return dep_onset - ONSET_LEAD <= rise.onset <= dep_onset + ONSET_TOLERANCE
+    return dep_onset - ONSET_LEAD <= rise.onset <= dep_onset + SURGE_LAG
 
 
 def _add_triggers(table: dict[str, Symptoms], affected: dict[str, Symptoms], graph: ServiceGraph) -> None:
@@ -212,9 +215,7 @@ def _add_triggers(table: dict[str, Symptoms], affected: dict[str, Symptoms], gra
         hit = [
             d
             for d in graph.downstream(name)
-            if d in affected
-            and (onset := affected[d].onset) is not None
-            and rise.onset <= onset + ONSET_TOLERANCE
+            if d in affected and (onset := affected[d].onset) is not None and rise.onset <= onset + SURGE_LAG
         ]
         if hit:
             symptoms.onset = rise.onset
