@@ -139,6 +139,20 @@ class _PostedForm(BaseHTML):
     method: rx.Var[str]
 
 
+def _aimed_on_submit(path: str) -> Var:
+    """A submit handler that points the form at the backend's ``path`` as the browser reaches it then.
+
+    A production build prerenders the page, so its ``action`` is the address the build saw (``localhost``), and
+    React does not correct attributes when it hydrates; a console opened at another address would post elsewhere.
+    The browser reads the action only after the submit event, so setting it here is what is posted to.
+    """
+    url = backend_url(path)
+    return Var(
+        _js_expr=f"((event) => {{ event.currentTarget.action = {url}; }})",
+        _var_data=url._get_all_var_data(),
+    )
+
+
 def _posted(path: str, *fields: rx.Component) -> rx.Component:
     """A form the browser itself posts to the backend's ``path`` (a full page load comes back)."""
     return _PostedForm.create(
@@ -146,6 +160,7 @@ def _posted(path: str, *fields: rx.Component) -> rx.Component:
         action=backend_url(path),
         method="post",
         width="100%",
+        custom_attrs={"onSubmit": _aimed_on_submit(path)},
     )
 
 
