@@ -1,7 +1,7 @@
 """A request shown as the change it would make: one view for the Copilot's approval dialog and the inbox.
 
 The body (a ticket's description, a note, a message) is Markdown from the Copilot's write-ups and from data it
-quotes, so it is shown as text in a code block, never rendered as HTML.
+quotes: it reads as it will in the target system, rendered by ``safe_markdown`` (no HTML, no unsafe links).
 """
 
 from __future__ import annotations
@@ -9,6 +9,7 @@ from __future__ import annotations
 import reflex as rx
 
 from console.backend.approvals import PreviewView
+from console.components.markdown import safe_markdown
 from core_client.previews import FieldChange
 
 MUTED = rx.color("gray", 11)
@@ -49,13 +50,14 @@ def change_preview(shown: rx.Var[PreviewView]) -> rx.Component:
         ),
         rx.cond(
             shown.body != "",
-            rx.code_block(
-                shown.body,
-                language="markdown",
-                wrap_long_lines=True,
+            rx.box(
+                safe_markdown(source=shown.body),
                 width="100%",
                 max_height="50vh",
                 overflow_y="auto",
+                padding="0.25rem 0.75rem",
+                border=f"1px solid {rx.color('gray', 5)}",
+                border_radius="var(--radius-2)",
                 data_testid="preview-body",
             ),
         ),

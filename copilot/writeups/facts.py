@@ -133,7 +133,11 @@ class Facts:
         if self.basis.incident is not None:
             return self.basis.incident.title
         incidents = [i for i in self.of_kind(EvidenceKind.INCIDENT) if i.ref == self.incident_id]
-        return incidents[0].label if incidents else ""
+        if not incidents:
+            return ""
+        # An evidence label leads with the id ("INC-6013 Checkout error rate"); the title is what follows it.
+        label, ref = incidents[0].label, incidents[0].ref
+        return label[len(ref) :].strip(" :-\u2014") if label.startswith(ref) else label
 
     @property
     def incident_opened(self) -> datetime | None:

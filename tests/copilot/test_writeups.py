@@ -267,3 +267,13 @@ def test_proposal_evidence_counts_as_cited() -> None:
         root_cause=RootCause(service="pay-api", fault_kind="disk_full"),
     )
     assert "pay-api conn_wait up" in new_ticket(basis(answer=answer)).description
+
+
+def test_an_incident_known_only_from_its_evidence_is_named_once() -> None:
+    # An incident's evidence label leads with its id; the line names the id once, then the title.
+    labelled = INCIDENT.model_copy(update={"label": "INC-77 Shop checkout failing"})
+    evidence = [item if item is not INCIDENT else labelled for item in ALL]
+    text = to_markdown(postmortem(basis(incident=None, evidence=evidence)))
+    line = next(line for line in text.splitlines() if "Incident [INC-77]" in line)
+    assert line.count("INC-77") == 2  # the link's text and its address, not the title
+    assert "Shop checkout failing" in line
