@@ -14,6 +14,7 @@ from pydantic import BaseModel
 
 from console.backend.approvals import PreviewView
 from copilot.answer import Answer, Evidence
+from copilot.followups import ProposalState
 from copilot.machine import TERMINAL, RunState
 from copilot.planning import ToolOutcome
 from copilot.records import RunView
@@ -41,11 +42,19 @@ class Citation(BaseModel):
 
 
 class ProposalRow(BaseModel):
-    """A follow-up the answer proposes; offering it files an approval request, nothing more."""
+    """A follow-up the answer proposes; offering it files an approval request, nothing more.
+
+    Once offered, ``status`` says how it stands (pending, approved, executed, refused...), ``label`` says so in
+    words ("Filed as OPS-1965") and ``href`` opens the result or the request; ``final`` offers cannot be made again.
+    """
 
     index: int
     tool: str
     reason: str
+    status: str = ""
+    label: str = ""
+    href: str = ""
+    final: bool = False
 
 
 class InlinePart(BaseModel):
@@ -261,10 +270,37 @@ def pending_approval(
     )
 
 
+def with_offers(answer: AnswerView, offers: list[ProposalState]) -> AnswerView:
+    """``answer`` with each proposal showing how its offer stands (``offers`` of its run, keyed by index)."""
+    by_key = {offer.key: offer for offer in offers}
+    rows = []
+    for row in answer.proposals:
+        offer = by_key.get(str(row.index))
+        rows.append(
+            row
+            if offer is None
+            else row.model_copy(
+                update={
+                    "status": offer.status,
+                    "label": offer.label,
+                    "href": offer.href,
+                    "final": offer.final,
+                }
+            )
+        )
+    return answer.model_copy(update={"proposals": rows})
+
+
 def turn_view(
-    view: RunView, request: dict[str, Any] | None = None, preview: PreviewView | None = None
+    view: RunView,
+    request: dict[str, Any] | None = None,
+    preview: PreviewView | None = None,
+    offers: list[ProposalState] | None = None,
 ) -> TurnView:
+    """The panel's view of ``view``, with the request it waits on (and its preview), and how the offers made
+    from its answer stand."""
     evidence = [item for outcome in view.outcomes for item in outcome.evidence]
+    answer = answer_view(view.answer, evidence) if view.answer else AnswerView()
     return TurnView(
         run_id=view.id,
         done=view.state == RunState.DONE,
@@ -274,7 +310,7 @@ def turn_view(
         states=_states(view),
         tools=[tool_card(outcome) for outcome in view.outcomes[-12:]],
         has_answer=view.answer is not None,
-        answer=answer_view(view.answer, evidence) if view.answer else AnswerView(),
+        answer=with_offers(answer, offers or []),
         error=view.error or "",
         waiting=view.state == RunState.NEEDS_APPROVAL,
         pending=pending_approval(view, request, preview),

@@ -99,20 +99,40 @@ def _tool_card(card: rx.Var[ToolCard]) -> rx.Component:
 
 
 def _proposal(turn: rx.Var[TurnView], proposal: rx.Var[ProposalRow]) -> rx.Component:
+    offered = proposal.status != ""
     return rx.hstack(
         rx.vstack(
             rx.code(proposal.tool, size="1"),
             rx.text(proposal.reason, size="1", color=rx.color("gray", 11)),
+            # How the offer stands, linked to its result (the ticket filed) or to its request.
+            rx.cond(
+                offered,
+                rx.link(
+                    rx.text(proposal.label, size="1", weight="medium"),
+                    href=proposal.href,
+                    data_testid="proposal-state",
+                    data_status=proposal.status,
+                ),
+            ),
             spacing="1",
             flex="1",
             min_width="0",
         ),
         rx.button(
-            "Propose",
+            rx.match(
+                proposal.status,
+                ("pending", "Pending"),
+                ("approved", "Approved"),
+                ("proposing", "Proposed"),
+                ("executed", "Done"),
+                ("", "Propose"),
+                "Propose again",
+            ),
             size="1",
             variant="soft",
             flex_shrink="0",
-            disabled=S.live | S.asking,
+            # One proposal, one change: an offer that waits, was approved or was carried out cannot be made again.
+            disabled=S.live | S.asking | proposal.final,
             on_click=S.propose(turn.run_id, proposal.index),
             data_testid="propose-action",
         ),
@@ -167,8 +187,19 @@ def _turn(turn: rx.Var[TurnView]) -> rx.Component:
                 rx.callout.text(
                     "Waiting for a person to approve ",
                     rx.code(turn.pending.tool),
+                    rx.cond(
+                        turn.pending.preview.headline != "", rx.text.span(": ", turn.pending.preview.headline)
+                    ),
                     ". ",
-                    rx.link("Open the Approvals inbox", href="/approvals"),
+                    rx.link(
+                        "Open its approval page",
+                        href=rx.cond(
+                            turn.pending.request_id != "",
+                            "/approvals/" + turn.pending.request_id,
+                            "/approvals",
+                        ),
+                        data_testid="pending-approval-link",
+                    ),
                 ),
                 color_scheme="amber",
                 size="1",

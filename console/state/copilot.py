@@ -24,11 +24,12 @@ from reflex.event import EventSpec
 
 from console import runtime
 from console.backend.approvals import decide, request_preview
-from console.backend.copilot import PendingApproval, TurnView, turn_view
+from console.backend.copilot import PendingApproval, TurnView, turn_view, with_offers
 from console.state.approvals import ApprovalsBadgeState
 from console.state.record import linked_key
 from console.state.scope import ScopeState
 from console.state.session import SESSION_ENDED, SessionState, acts, approves
+from copilot.machine import RunState
 from copilot.planning import PageContext
 from core_client.errors import Forbidden, NotFound, OpsPilotError
 
@@ -176,11 +177,14 @@ class CopilotPanelState(ScopeState):
             async for event in copilot.subscribe(run_id):
                 await self._refresh(run_id)
                 if event.kind == "approval":
+                    # A request filed or decided: the offer that made it (an earlier turn's button) moved on.
+                    await self._refresh_offers()
                     yield ApprovalsBadgeState.refresh
         except OpsPilotError as exc:
             async with self:
                 self.panel_error = str(exc)
         turn = await self._refresh(run_id)
+        await self._refresh_offers()
         async with self:
             closed = not self.panel_open
         # The open panel shows the outcome in place; a toast tells only someone who closed it.
@@ -202,12 +206,34 @@ class CopilotPanelState(ScopeState):
                     shown = await request_preview(await runtime.core(), found)
             except NotFound:
                 request = None
-        turn = turn_view(view, request, shown)
+        offers = await copilot.proposals(run_id) if view.state == RunState.DONE else []
+        turn = turn_view(view, request, shown, offers)
         async with self:
             # Assigning marks the var changed and sends it: only a change of the latest turn goes out.
             if self.latest.run_id == run_id and self.latest != turn:
                 self.latest = turn
         return turn
+
+    async def _refresh_offers(self) -> None:
+        """Read again how the offers made from the earlier answers stand, and show what changed (a button that
+        said "Waiting for approval" now says "Filed as OPS-1965")."""
+        copilot = await runtime.copilot()
+        async with self:
+            conversation = await self.get_state(ConversationState)
+            offered = [turn.run_id for turn in conversation.earlier if turn.answer.proposals]
+        if not offered:
+            return
+        fresh = {run_id: await copilot.proposals(run_id) for run_id in offered}
+        async with self:
+            conversation = await self.get_state(ConversationState)
+            turns = [
+                turn.model_copy(update={"answer": with_offers(turn.answer, fresh[turn.run_id])})
+                if turn.run_id in fresh
+                else turn
+                for turn in conversation.earlier
+            ]
+            if turns != conversation.earlier:
+                conversation.earlier = turns
 
     @rx.event(background=True)
     @approves
@@ -281,6 +307,7 @@ class CopilotPanelState(ScopeState):
             return
         async with self:
             await self._show_new(turn_view(follow_up))
+        await self._refresh_offers()
         async for event in self._follow(follow_up.id):
             yield event
 

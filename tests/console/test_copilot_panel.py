@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 import pytest
 
 from console import runtime
-from console.backend.copilot import answer_view, inline
+from console.backend.copilot import ProposalRow, answer_view, inline
 from console.backend.runs import RunsFilters, load_runs
 from console.state.approvals import ApprovalsBadgeState, ApprovalsState
 from console.state.copilot import ConversationState, CopilotPanelState
@@ -43,6 +43,14 @@ async def opened(core: CoreClient, username: str, url: str = "/", route: str | N
     client = await signed_in(core, username, url, route)
     await client.fire(ScopeState.open_page)
     return client
+
+
+async def _offered(client: Client, run_id: str, index: int) -> ProposalRow:
+    """Proposal ``index`` of run ``run_id`` as the panel shows it now (that turn is an earlier one by then)."""
+    conversation = await client.state(ConversationState)
+    turns = [turn for turn in conversation.earlier if turn.run_id == run_id]
+    assert turns, f"run {run_id} not among the earlier turns: {[t.run_id for t in conversation.earlier]}"
+    return turns[0].answer.proposals[index]
 
 
 async def ask(client: Client, question: str = QUESTION) -> CopilotPanelState:
@@ -129,17 +137,25 @@ async def test_a_proposed_ticket_waits_for_an_approver_then_is_created_once(
     rick = await opened(copilot_ready, "rick")
     panel = await ask(rick)
     [proposal] = [p for p in panel.latest.answer.proposals if p.tool.endswith("create_ticket")]
-    before = len((await copilot_ready.tickets.query(TicketQuery(limit=200))).items)
+    known = {ticket.id for ticket in (await copilot_ready.tickets.query(TicketQuery(limit=200))).items}
+    before = len(known)
 
-    proposing = asyncio.create_task(
-        rick.fire(CopilotPanelState.propose, run_id=panel.latest.run_id, index=proposal.index)
-    )
+    source = panel.latest.run_id
+    proposing = asyncio.create_task(rick.fire(CopilotPanelState.propose, run_id=source, index=proposal.index))
     pending = await _until_pending(copilot_ready)
     await _until(lambda: _waiting(rick), "NEEDS_APPROVAL in the panel")
     waiting = await rick.state(CopilotPanelState)
     assert waiting.latest.pending.request_id == pending and not waiting.dialog_open, (
         "a responder is never offered the dialog"
     )
+
+    # The button that offered it says it waits, links to the request, and cannot be pressed again.
+    async def offer_is(status: str) -> bool:
+        return (await _offered(rick, source, proposal.index)).status == status
+
+    await _until(lambda: offer_is("pending"), "pending offer in the panel")
+    offered = await _offered(rick, source, proposal.index)
+    assert (offered.status, offered.href, offered.final) == ("pending", f"/approvals/{pending}", True)
 
     abby = await opened(copilot_ready, "abby", f"/approvals/{pending}", "/approvals/[id]")
     await abby.follow(await abby.fire(ApprovalsState.load))
@@ -161,6 +177,12 @@ async def test_a_proposed_ticket_waits_for_an_approver_then_is_created_once(
     after = (await copilot_ready.tickets.query(TicketQuery(limit=200))).items
     assert len(after) == before + 1
     assert copilot_ready.gate.approvals.get(pending).status == "executed"
+    [filed] = [ticket for ticket in after if ticket.id not in known]
+    # The button now names the ticket and opens it; it stays unpressable.
+    await _until(lambda: offer_is("executed"), "executed offer in the panel")
+    offered = await _offered(rick, source, proposal.index)
+    assert (offered.status, offered.final) == ("executed", True)
+    assert offered.label == f"Filed as {filed.key or filed.id}" and offered.href == f"/tickets/{filed.id}"
 
 
 async def test_rejecting_in_the_dialog_needs_a_reason_and_sends_the_run_back_to_plan(
