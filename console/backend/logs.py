@@ -224,6 +224,8 @@ def log_row(entry: LogEntry, *, anchor: bool = False) -> LogRow:
 class LinesPage:
     rows: list[LogRow]
     next_cursor: str | None
+    # The source had more matching lines than OpsPilot reads to order them: these pages hold some, not all.
+    truncated: bool = False
 
 
 async def lines_page(core: CoreClient, search: LogSearch, *, cursor: str | None = None) -> LinesPage:
@@ -231,7 +233,9 @@ async def lines_page(core: CoreClient, search: LogSearch, *, cursor: str | None 
     window = search.window()
     query = search.log_query(start=window.start, end=window.end)
     page = await core.logs.query(query, cursor=cursor)
-    return LinesPage(rows=[log_row(entry) for entry in page.items], next_cursor=page.next_cursor)
+    return LinesPage(
+        rows=[log_row(entry) for entry in page.items], next_cursor=page.next_cursor, truncated=page.truncated
+    )
 
 
 @dataclass

@@ -85,6 +85,7 @@ class LogsState(AddressedQuery, ScopeState):
     rows: list[LogRow] = []
     page_number: int = 1
     has_next: bool = False
+    truncated: bool = False
     loading: bool = True
     # Rows of the query before are on screen while a new one runs.
     refreshing: bool = False
@@ -245,7 +246,7 @@ class LogsState(AddressedQuery, ScopeState):
     def _show_lines(self, value: LinesPage | HighlightPage | None, error: str) -> EventSpec | None:
         self.loading, self.refreshing, self.lines_error = False, False, error
         if value is None:
-            self.rows, self.has_next = [], False
+            self.rows, self.has_next, self.truncated = [], False, False
             return None
         if isinstance(value, HighlightPage):
             self._cursors = [cursor or "" for cursor in value.cursors]
@@ -261,6 +262,7 @@ class LogsState(AddressedQuery, ScopeState):
         self.rows = page.rows
         self._next_cursor = page.next_cursor or ""
         self.has_next = page.next_cursor is not None
+        self.truncated = page.truncated
         self.page_number = len(self._cursors)
 
     def _show_volume(self, value: Volume | None, error: str) -> None:

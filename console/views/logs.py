@@ -214,6 +214,7 @@ def lines_panel() -> rx.Component:
             rx.callout(S.notice, icon="info", size="1", color_scheme="amber", data_testid="logs-notice"),
         ),
         table,
+        rx.cond(S.truncated, listing.capped_note()),
         listing.pager(S),
         width="100%",
     )

@@ -259,6 +259,9 @@ CATALOG = [
     ("svc-search", "Search Service", "backend", "team-aurora", []),
     # A cycle, as the real mock catalog has (checkout <-> order, analytics <-> warehouse): the ledger calls back.
     ("svc-ledger", "Ledger", "2", "team-revenue", ["svc-payments"]),
+    # Payments reaches the rules engine only through fraud scoring: called, but not directly.
+    ("svc-fraud", "Fraud Scoring", "backend", "team-revenue", ["svc-rules"]),
+    ("svc-rules", "Rules Engine", "backend", "team-revenue", []),
     ("svc-web", "Web Frontend", "frontend", "team-velocity", ["svc-checkout", "svc-search"]),
 ]
 INCIDENT_SERVICES = ["svc-checkout", "svc-payments", "svc-search", "svc-database"]  # one outside the catalog

@@ -23,6 +23,7 @@ from console.backend.session import ConsoleSessions
 from console.state.alerts import AlertsState
 from console.state.deployments import DeploymentState
 from console.state.incidents import IncidentsState
+from console.state.logs import LogsState
 from console.state.overview import OverviewState
 from console.state.scope import ScopeState
 from console.state.services import ServicesState, ServiceState
@@ -111,7 +112,7 @@ async def test_the_console_reads_a_core_that_references_services_by_id(
     client.goto("/services")
     await client.follow(await client.fire(ScopeState.open_page))
     catalog = await client.state(ServicesState)
-    assert [row.name for row in catalog.rows][:2] == ["Checkout API", "Ledger"]
+    assert [row.name for row in catalog.rows][:3] == ["Checkout API", "Fraud Scoring", "Ledger"]
     assert {row.name: row.open_incidents for row in catalog.rows}["Payments Service"] > 0
     # A core keeps no runbooks: said plainly, not warned about.
     assert not any("runbook" in note for note in catalog.notes)
@@ -188,6 +189,11 @@ async def test_a_copilot_run_calls_a_read_only_foreign_server_for_what_no_provid
     assert graph.dependencies_of("svc-checkout") == ("svc-payments", "svc-search")
     assert graph.key("Checkout API") == "svc-checkout"
     assert "svc-payments" in answer.verdict
+    # "Calls" is what payments calls directly; the rules engine, reached through fraud scoring, is only counted.
+    [root_claim] = [claim.text for claim in answer.claims if "left its baseline first" in claim.text]
+    assert "Nothing it calls (svc-fraud, svc-ledger), nor the service they call in turn," in root_claim, (
+        root_claim
+    )
     evidence = [item for outcome in view.outcomes for item in outcome.evidence]
     assert validate_answer(answer, evidence).ok
     foreign = [o for o in view.outcomes if o.tool == "opsorch.query-logs"]
@@ -225,6 +231,22 @@ async def test_a_list_page_says_when_the_source_had_more_than_it_reads(
     await client.follow(await client.fire(ScopeState.open_page))
     alerts = await client.state(AlertsState)
     assert alerts.error == "" and alerts.rows and not alerts.truncated
+
+
+@pytest.fixture
+def logs_capped_at_10(monkeypatch: pytest.MonkeyPatch) -> None:
+    """OpsPilot reads at most 10 of the core's log lines to order them (the fake has 37)."""
+    monkeypatch.setenv("OPSORCH_LOG_CONFIG", '{"max_items": 10}')
+
+
+async def test_the_logs_page_says_when_the_source_had_more_lines_than_it_reads(
+    logs_capped_at_10: None, remote_core: CoreClient
+) -> None:
+    client = await opened(remote_core, "/logs")
+    await client.follow(await client.fire(LogsState.load))
+    logs = await client.state(LogsState)
+    assert logs.lines_error == "" and len(logs.rows) == 10
+    assert logs.truncated  # shown under the lines (listing.capped_note)
 
 
 async def test_deploys_before_an_incident_started_before_it(remote_core: CoreClient) -> None:

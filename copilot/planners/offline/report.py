@@ -213,13 +213,22 @@ def _root_claim(findings: Findings, ranking: Ranking) -> Claim | None:
     if symptoms is None or not symptoms.anomalies:
         return None
     serving = sorted(symptoms.serving(), key=lambda a: a.onset)[:3]
-    below = sorted(findings.graph.downstream(root))
+    # "Calls" names the services it calls directly; the ones reached through them are counted, not listed.
+    called = sorted(findings.graph.dependencies_of(root))
+    further = len(findings.graph.downstream(root) - set(called))
+    beyond = (
+        f", nor any of the {further} services they call in turn,"
+        if further > 1
+        else ", nor the service they call in turn,"
+        if further
+        else ""
+    )
     text = (
         f"{root} left its baseline first, at {at(symptoms.onset)}: "
         + "; ".join(f"{describe(a)} from {at(a.onset)}" for a in serving)
         + (
-            f". Nothing it calls ({', '.join(below)}) was in trouble before it."
-            if below
+            f". Nothing it calls ({', '.join(called)}){beyond} was in trouble before it."
+            if called
             else ". It calls no other service of ours."
         )
     )
@@ -397,8 +406,8 @@ def _changes_claim(findings: Findings, root: str, onset: datetime) -> Claim | No
     if not before:
         symptoms_ids = [evidence_id(EvidenceKind.SERVICE, root)]
         text = (
-            f"Nothing changed before it: no deployment or configuration change to {root} or what it calls in the "
-            f"{minutes(CHANGES_BEFORE)} before {at(onset)}."
+            f"Nothing changed before it: no deployment or configuration change to {root} or what it calls, directly "
+            f"or not, in the {minutes(CHANGES_BEFORE)} before {at(onset)}."
         )
         return Claim(text=text, evidence_ids=findings.cited(*symptoms_ids))
     listed = "; ".join(
