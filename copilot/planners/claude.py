@@ -25,7 +25,7 @@ import jsonschema
 from anthropic.types import Message, ToolUseBlock
 from pydantic import BaseModel, Field, ValidationError
 
-from copilot.answer import FAULT_KINDS, Answer, Evidence
+from copilot.answer import FAULT_KINDS, Answer, Evidence, QuestionKind
 from copilot.citations import repair_prompt, validate_answer
 from copilot.planning import (
     CallTools,
@@ -71,6 +71,27 @@ service and time window.
 a narrower window or the next page (cursor) rather than everything.
 - The root cause is the service and fault where the trouble starts. A dependent's symptoms are not its cause. A \
 change made after the onset, or an error that was already there before it, is a decoy.
+
+Question kinds (the answer's `kind`; its `verdict` is one sentence that answers the question, said first):
+- why-failing: "why is X failing or slow". Find where the trouble starts (the root cause), its fault kind, and the \
+`path` of services from the root to the symptom asked about, each calling the one before it. If X is fine, say so \
+first ("X is not failing; Y is, since 13:38").
+- health: "is X healthy / down / degraded". Its state now: alerts, incidents, key metrics against their baseline, \
+its dependencies' state. The verdict starts with yes, no or degraded.
+- change-verdict: "was the search-api deploy the cause", "what changed before 13:40". A verdict on the named change \
+(or on each change in the window, deployments, configuration changes and feature flags alike) with its timing \
+against the onset ("No: search-api v4.19.8 went out at 14:03, 26 min after orders-api began failing at 13:38"), \
+then the evidence for and against: did its service leave its baseline after it, did new log patterns follow it.
+- situation: "what is going on". Open incidents, firing alerts and services off their baseline, worst first.
+- ownership: "who owns X / who is on call". Catalog, team, on-call and runbook.
+- log-summary: "what did X log", "errors of X since T". Its log patterns with counts, which are new or grown since \
+T, and example lines. Quote log templates in backticks, literally (`timeout after <*>`).
+- history: "has this happened before". Past incidents ranked by similarity (service, fault kind, shared log \
+patterns and metrics), each cited, with what resolved it when its timeline says so.
+- unknown: a question none of these fits. Say so and list what you can answer, with examples; never answer another \
+question instead.
+A follow-up ("and before that?", "what about payments?", "why?") is read against the earlier question. `timeline` \
+holds the few moments that matter (onsets, changes, alerts, past incidents), each citing its evidence.
 
 Evidence and citations:
 - Every tool result begins with the evidence ids it produced. Cite those ids exactly in each claim's evidence_ids. \
@@ -174,6 +195,12 @@ def _answer_schema() -> dict[str, Any]:
     # The eval scores fault kinds by these words, so the model chooses among them rather than paraphrasing.
     schema["$defs"]["RootCause"]["properties"]["fault_kind"]["enum"] = list(FAULT_KINDS)
     schema["$defs"]["ProposedAction"]["properties"]["tool"]["description"] = "one of your tools, by its name"
+    # Old runs may lack a kind and a verdict; a new answer says both, as the offline investigator's does.
+    schema["required"] = sorted({*schema.get("required", []), "kind", "verdict"})
+    schema["properties"]["kind"] = {
+        "enum": [kind.value for kind in QuestionKind],
+        "description": "the question kind",
+    }
     return schema
 
 

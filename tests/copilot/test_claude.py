@@ -11,7 +11,7 @@ from typing import Any
 import anthropic
 import pytest
 
-from copilot.answer import Evidence, EvidenceKind
+from copilot.answer import Evidence, EvidenceKind, QuestionKind
 from copilot.followups import not_run_note
 from copilot.machine import RunState
 from copilot.planners import choose_planner
@@ -85,6 +85,8 @@ def evidence(kind: EvidenceKind, ref: str, excerpt: str) -> Evidence:
 LOG_EVIDENCE = evidence(EvidenceKind.LOG, "9f2c", "payments-db: connection pool exhausted (50/50 in use)")
 DEPLOY_EVIDENCE = evidence(EvidenceKind.DEPLOYMENT, "dep-17", "payments-db 4.2.0 rolled out 11:40")
 GOOD_ANSWER: dict[str, Any] = {
+    "kind": "why-failing",
+    "verdict": "payments-db ran out of pooled connections after the 11:40 deploy.",
     "summary": "payments-db ran out of pooled connections after the 11:40 deploy.",
     "claims": [
         {"text": "The pool was exhausted at 11:52.", "evidence_ids": ["log:9f2c"]},
@@ -322,6 +324,51 @@ async def test_submit_answer_becomes_the_answer(settings: Settings) -> None:
     [request] = fake.requests
     [result] = request.tool_results()
     assert "log:9f2c" in result["content"] and "deployment:dep-17" in result["content"]
+
+
+async def test_the_prompt_names_every_question_kind_and_a_change_verdict_keeps_its_fields(
+    settings: Settings,
+) -> None:
+    ctx = await _after_one_search(settings, question="Was the payments-db 4.2.0 deploy the cause?")
+    verdict = "Yes: payments-db 4.2.0 went out at 11:40, 12 min before its pool ran out at 11:52."
+    submitted = {
+        **GOOD_ANSWER,
+        "kind": "change-verdict",
+        "verdict": verdict,
+        "summary": verdict + " Nothing else changed.",
+        "path": [{"service": "payments-db", "onset": "2026-11-21T11:52:00Z", "evidence_ids": ["log:9f2c"]}],
+        "timeline": [
+            {
+                "at": "2026-11-21T11:40:00Z",
+                "kind": "change",
+                "label": "payments-db 4.2.0",
+                "evidence_ids": ["deployment:dep-17"],
+            },
+            {
+                "at": "2026-11-21T11:52:00Z",
+                "kind": "onset",
+                "label": "pool exhausted",
+                "evidence_ids": ["log:9f2c"],
+            },
+        ],
+    }
+    missing_kind = {key: value for key, value in submitted.items() if key != "kind"}
+    fake = FakeAnthropic(answer(missing_kind), answer(submitted))
+
+    plan = await planner(settings, fake).plan(ctx)
+
+    system = fake.requests[0].body["system"][0]["text"]
+    assert all(f"- {kind.value}:" in system for kind in QuestionKind)
+    submit = next(t for t in fake.requests[0].body["tools"] if t["name"] == "submit_answer")
+    assert {"kind", "verdict"} <= set(submit["input_schema"]["required"])
+    # An answer that does not say its kind is sent back once, like any malformed answer.
+    [correction] = fake.requests[1].tool_results()
+    assert correction["is_error"] is True and "kind" in correction["content"]
+    assert isinstance(plan, Finish)
+    assert plan.answer.kind is QuestionKind.CHANGE_VERDICT
+    assert plan.answer.verdict == verdict
+    assert [hop.service for hop in plan.answer.path] == ["payments-db"]
+    assert [moment.kind for moment in plan.answer.timeline] == ["change", "onset"]
 
 
 async def test_a_malformed_answer_is_sent_back_once(settings: Settings) -> None:
@@ -592,6 +639,8 @@ async def test_a_whole_run_on_the_demo_world_pauses_for_approval_and_finishes(
         logs = [evidence_id for evidence_id in first_ids if evidence_id.startswith("log:")]
         return answer(
             {
+                "kind": "why-failing",
+                "verdict": "orders-api ran out of database connections.",
                 "summary": "orders-api ran out of database connections; checkout fails on it.",
                 "claims": [
                     {"text": "orders-api times out acquiring pooled connections.", "evidence_ids": logs[:3]}
@@ -656,9 +705,9 @@ async def _finished(copilot: Copilot, run_id: str) -> RunView:
     return await copilot.get_run(run_id)
 
 
-async def _after_one_search(settings: Settings) -> PlanContext:
+async def _after_one_search(settings: Settings, **changes: Any) -> PlanContext:
     """A run that asked for one search, which came back with two pieces of evidence."""
-    first = context()
+    first = context(**changes)
     fake = FakeAnthropic(reply(ToolUse("opspilot__search_logs", {"query": "pool", "service": "payments-db"})))
     await planner(settings, fake).plan(first)
     found = outcome(
