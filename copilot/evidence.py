@@ -54,6 +54,7 @@ from core_client.schemas import (
 )
 from core_client.schemas.analysis import MetricAnomaly, MetricAnomalyReport, PatternChange, PatternComparison
 from core_client.service_directory import ServiceDirectory
+from core_client.units import number, quantity
 
 OWN_SERVER = "opspilot"
 EXCERPT_CHARS = 300
@@ -271,7 +272,7 @@ def _pattern(change: PatternChange, comparison: PatternComparison, call_id: str)
         how = f"new since {_when(comparison.since)}: {change.count_after} lines"
     else:
         how = (
-            f"grown x{change.growth or 0:g} since {_when(comparison.since)}: "
+            f"grown x{number(change.growth or 0)} since {_when(comparison.since)}: "
             f"{change.count_after} lines after, {change.count_before} before"
         )
     text = f"{how}, first {_when(change.first_seen)}, {where} [{severities}]: {change.template}"
@@ -301,10 +302,14 @@ def _anomalies(structured: Any, call_id: str) -> Iterator[Evidence]:
 
 def _anomaly(anomaly: MetricAnomaly, report: MetricAnomalyReport, call_id: str) -> Evidence:
     ref = series_ref(anomaly.name, anomaly.service, anomaly.labels)
-    times = f" (x{anomaly.magnitude:g})" if anomaly.magnitude is not None else ""
+    times = f" (x{number(anomaly.magnitude)})" if anomaly.magnitude is not None else ""
+    peak, normal = (
+        quantity(anomaly.peak_value, anomaly.unit),
+        quantity(anomaly.expected_at_peak, anomaly.unit),
+    )
     text = (
-        f"{ref} went {anomaly.direction} from {_when(anomaly.onset)}: peak {anomaly.peak_value:g} at "
-        f"{_when(anomaly.peak_at)} where {anomaly.expected_at_peak:g} is normal{times}, z {anomaly.peak_z:g}"
+        f"{ref} went {anomaly.direction} from {_when(anomaly.onset)}: peak {peak} at "
+        f"{_when(anomaly.peak_at)} where {normal} is normal{times}, z {number(anomaly.peak_z)}"
         f"{', still ongoing' if anomaly.ongoing else ''}"
     )
     link = metrics_link(
@@ -327,9 +332,12 @@ def _series(structured: Any, call_id: str) -> Iterator[Evidence]:
             continue
         values = [point.value for point in series.points]
         first, last = series.points[0], series.points[-1]
+        unit = series.metadata.get("unit")
+        unit = unit if isinstance(unit, str) else ""
         text = (
-            f"{series_ref(series.name, series.service, series.labels)}: {last.value:g} at {_when(last.timestamp)}"
-            f" (from {_when(first.timestamp)}: min {min(values):g}, max {max(values):g})"
+            f"{series_ref(series.name, series.service, series.labels)}: {quantity(last.value, unit)} at "
+            f"{_when(last.timestamp)} (from {_when(first.timestamp)}: min {quantity(min(values), unit)}, "
+            f"max {quantity(max(values), unit)})"
         )
         # The console's windows are half-open, so the window runs one step past the last point to show it.
         step = last.timestamp - series.points[-2].timestamp if len(series.points) > 1 else SINGLE_POINT_STEP

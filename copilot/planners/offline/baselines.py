@@ -16,7 +16,7 @@ from copilot.answer import Answer, Claim, EvidenceKind, RootCause
 from copilot.evidence import evidence_id
 from copilot.planners.offline.ranking import ERROR_SEVERITIES, STRONG_Z, symptoms_by_service
 from copilot.planners.offline.readings import Findings, Signal, read_findings, signal_of
-from copilot.planners.offline.report import anomaly_id, describe
+from copilot.planners.offline.report import anomaly_id
 from copilot.planners.offline.rounds import (
     advance,
     context_round,
@@ -28,6 +28,7 @@ from copilot.planners.offline.rounds import (
 from copilot.planners.offline.scope import named_services
 from copilot.planning import CallTools, Evaluation, Finish, Plan, PlanContext, ToolRequest
 from core_client.schemas.analysis import MetricAnomaly
+from core_client.units import anomaly_reading
 
 # The kind a single departing signal suggests, read naively.
 NAIVE_KINDS: dict[tuple[Signal, str], str] = {
@@ -67,7 +68,7 @@ def blame(findings: Findings, service: str | None, why: str, why_ids: list[str])
     claims = [Claim(text=why, evidence_ids=findings.cited(*why_ids))]
     if top is not None:
         claims.append(
-            Claim(text=f"{service}: {describe(top)}.", evidence_ids=findings.cited(anomaly_id(top)))
+            Claim(text=f"{service}: {anomaly_reading(top)}.", evidence_ids=findings.cited(anomaly_id(top)))
         )
     kind = naive_kind(top)
     return Answer(

@@ -17,6 +17,7 @@ from copilot.planning import ToolSpec
 from copilot.stand_ins import LACKING
 from core_client.schemas import Deployment, Incident
 from core_client.schemas.analysis import MetricAnomaly
+from core_client.units import anomaly_reading, number
 
 CHANGES_BEFORE = timedelta(hours=3)
 MAX_DECOY_CHANGES = 3
@@ -98,13 +99,6 @@ def minutes(delta: timedelta) -> str:
 
 def anomaly_id(anomaly: MetricAnomaly) -> str:
     return evidence_id(EvidenceKind.ANOMALY, series_ref(anomaly.name, anomaly.service, anomaly.labels))
-
-
-def describe(anomaly: MetricAnomaly) -> str:
-    """``error_rate 14.2 (normally 0.1)``, with the quantile when the series has one."""
-    quantile = anomaly.labels.get("quantile")
-    name = f"{anomaly.name} {quantile}" if quantile else anomaly.name
-    return f"{name} {anomaly.peak_value:.4g} (normally {anomaly.expected_at_peak:.4g})"
 
 
 def compose(
@@ -200,7 +194,7 @@ def _symptom_claim(findings: Findings, situation: Situation, ranking: Ranking) -
         serving = ranking.affected[service].serving()
         if serving:
             top = max(serving, key=lambda a: abs(a.peak_z))
-            parts.append(f"{service} {describe(top)} since {at(ranking.affected[service].onset)}")
+            parts.append(f"{service} {anomaly_reading(top)}, since {at(ranking.affected[service].onset)}")
             ids.append(anomaly_id(top))
     if not parts:
         return None
@@ -225,7 +219,7 @@ def _root_claim(findings: Findings, ranking: Ranking) -> Claim | None:
     )
     text = (
         f"{root} left its baseline first, at {at(symptoms.onset)}: "
-        + "; ".join(f"{describe(a)} from {at(a.onset)}" for a in serving)
+        + "; ".join(f"{anomaly_reading(a)}, from {at(a.onset)}" for a in serving)
         + (
             f". Nothing it calls ({', '.join(called)}){beyond} was in trouble before it."
             if called
@@ -241,7 +235,7 @@ def _kind_claim(findings: Findings, root: str, onset: datetime, diagnosis: Diagn
     if diagnosis.certificate is not None:
         series = diagnosis.certificate
         last = series.points[-1]
-        text = f"{root}'s serving certificate has {last.value:.3g} days left at {at(last.timestamp)}: it has expired."
+        text = f"{root}'s serving certificate has {number(last.value)} days left at {at(last.timestamp)}: it has expired."
         ref = series_ref(series.name, series.service, series.labels)
         return Claim(text=text, evidence_ids=findings.cited(evidence_id(EvidenceKind.METRIC, ref)))
     if diagnosis.change is not None:
@@ -258,7 +252,7 @@ def _kind_claim(findings: Findings, root: str, onset: datetime, diagnosis: Diagn
         return None
     moved = diagnosis.anomalies[:3]
     said = [f"its logs say \u201c{c.template}\u201d ({c.count_after} lines)" for c in naming]
-    text = f"{root}: " + "; ".join([*(f"{describe(a)} from {at(a.onset)}" for a in moved), *said])
+    text = f"{root}: " + "; ".join([*(f"{anomaly_reading(a)}, from {at(a.onset)}" for a in moved), *said])
     text += f" \u2014 {PHRASES[kind]}." if diagnosis.specific else "."
     ids = [anomaly_id(a) for a in moved] + [evidence_id(EvidenceKind.LOG_PATTERN, c.id) for c in naming]
     if kind == "dependency_outage":
@@ -496,7 +490,9 @@ def _other_trouble(findings: Findings, ranking: Ranking, root: str) -> list[Clai
             if other in ranking.competing
             else f"none of {', '.join(ranking.coverage[:3])} depends on it, so it does not explain their trouble"
         )
-        text = f"Separate trouble: {other} shows {describe(top)} since {at(symptoms.onset)}, but {why}."
+        text = (
+            f"Separate trouble: {other} shows {anomaly_reading(top)}, since {at(symptoms.onset)}, but {why}."
+        )
         claims.append(Claim(text=text, evidence_ids=findings.cited(anomaly_id(top))))
     return claims
 
@@ -546,7 +542,7 @@ def _no_root(findings: Findings, situation: Situation, missing: list[str]) -> An
     report = findings.anomalies
     if report is not None:
         ids = [anomaly_id(a) for a in report.anomalies[:3]]
-        strongest = "; ".join(f"{a.service} {describe(a)}" for a in report.anomalies[:3]) or "none"
+        strongest = "; ".join(f"{a.service} {anomaly_reading(a)}" for a in report.anomalies[:3]) or "none"
         claims.append(
             Claim(
                 text=(
