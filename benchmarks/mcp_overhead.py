@@ -13,7 +13,12 @@ twin's time, and OpsPilot's own share of a call is ``tool - twin - direct call``
 The world is built once into the data folder (cached there) with its own settings, so the developer's data
 folder and providers are left alone.
 
+With ``--baseline CHECKOUT`` (another checkout of OpsPilot, e.g. ``git worktree add /tmp/before main``) a third
+stdio server runs that checkout's ``opspilot mcp`` in the same run, so a change's before and after stand side by
+side under the same load.
+
     .venv/bin/python benchmarks/mcp_overhead.py [--calls 300] [--warmup 20] [--scale 0.1] [--data-dir DIR]
+        [--baseline CHECKOUT]
 """
 
 from __future__ import annotations
@@ -110,16 +115,34 @@ def prepare(data_dir: Path, scale: float) -> Settings:
     return settings
 
 
-async def timed(call: Callable[[], Awaitable[object]], calls: int, warmup: int) -> list[float]:
-    """Seconds per call over ``calls`` calls, after ``warmup`` untimed ones."""
+async def timed(
+    ways: dict[str, Callable[[], Awaitable[object]]], calls: int, warmup: int
+) -> dict[str, list[float]]:
+    """Seconds per call of each way over ``calls`` rounds, after ``warmup`` untimed ones. A round calls every way
+    once in turn, so a change of load on a shared machine weighs on all of them alike."""
     for _ in range(warmup):
-        await call()
-    times = []
+        for call in ways.values():
+            await call()
+    times: dict[str, list[float]] = {name: [] for name in ways}
     for _ in range(calls):
-        started = time.perf_counter()
-        await call()
-        times.append(time.perf_counter() - started)
+        for name, call in ways.items():
+            started = time.perf_counter()
+            await call()
+            times[name].append(time.perf_counter() - started)
     return times
+
+
+async def token_checks(settings: Settings, calls: int, warmup: int) -> dict[str, list[float]]:
+    """What the stdio server's check of its token costs per request: in full (a query in a worker thread) and
+    held (a counter read while nothing changed)."""
+    users = user_directory(settings)
+    token = os.environ["OPSPILOT_TOKEN"]
+    held = users.hold(token)
+
+    async def full() -> object:
+        return await asyncio.to_thread(users.verify_token, token)
+
+    return await timed({"full check": full, "held token": held.holder}, calls, warmup)
 
 
 def median_p95_ms(times: list[float]) -> tuple[float, float]:
@@ -174,6 +197,12 @@ async def run(args: argparse.Namespace) -> None:
     newest = (await core.incidents.query(IncidentQuery(limit=1))).items[0].id
     actor = Actor(user=USER, role=Role.VIEWER, via="mcp")
     stdio = StdioServerParameters(command=str(OPSPILOT), args=["mcp", "--read-only"], env=dict(os.environ))
+    # The baseline checkout comes first on the path, ahead of this checkout's editable install.
+    baseline = StdioServerParameters(
+        command=sys.executable,
+        args=["-c", "import sys; from console.cli import main; sys.exit(main())", "mcp", "--read-only"],
+        env={**os.environ, "PYTHONPATH": str(args.baseline)},
+    )
     stdio_noop = StdioServerParameters(
         command=sys.executable, args=[__file__, "--serve-noop", newest], env=dict(os.environ)
     )
@@ -183,19 +212,29 @@ async def run(args: argparse.Namespace) -> None:
         Client(await noop_server(core, probe_calls(newest))) as memory_noop,
         Client(stdio) as subprocess,
         Client(stdio_noop) as subprocess_noop,
+        Client(baseline if args.baseline else stdio_noop) as subprocess_baseline,
     ):
         print(f"in-memory protocol {memory.protocol_version}, stdio protocol {subprocess.protocol_version}")
         print(f"{args.calls} calls each after {args.warmup} warm-up calls\n")
         for probe in probes(newest):
-            rows[probe.name] = {
-                "direct": await timed(lambda probe=probe: probe.direct(core), args.calls, args.warmup),
-                "in-memory": await timed(tool_call(memory, probe), args.calls, args.warmup),
-                "in-memory no-op": await timed(tool_call(memory_noop, probe), args.calls, args.warmup),
-                "stdio": await timed(tool_call(subprocess, probe), args.calls, args.warmup),
-                "stdio no-op": await timed(tool_call(subprocess_noop, probe), args.calls, args.warmup),
+            ways = {
+                "direct": lambda probe=probe: probe.direct(core),
+                "in-memory": tool_call(memory, probe),
+                "in-memory no-op": tool_call(memory_noop, probe),
+                "stdio": tool_call(subprocess, probe),
+                "stdio no-op": tool_call(subprocess_noop, probe),
             }
+            if args.baseline:
+                ways["stdio baseline"] = tool_call(subprocess_baseline, probe)
+            rows[probe.name] = await timed(ways, args.calls, args.warmup)
     await core.aclose()
 
+    checks = await token_checks(settings, args.calls, args.warmup)
+    print("token check per request (med/p95 ms): ", end="")
+    print(
+        ", ".join(f"{way} {median_p95_ms(t)[0]:.3f}/{median_p95_ms(t)[1]:.3f}" for way, t in checks.items())
+    )
+    print()
     header = (
         f"{'tool':<22}{'direct med/p95 ms':>19}{'in-memory med/p95':>19}{'stdio med/p95':>17}"
         f"{'in-mem +ms med/p95':>20}{'stdio +ms med/p95':>19}"
@@ -238,6 +277,21 @@ async def run(args: argparse.Namespace) -> None:
             f"{medians['stdio no-op']:>16.3f}{shares[1]:>+14.3f}   {verdict}"
         )
 
+    if args.baseline:
+        print(f"\nstdio own share, this checkout beside {args.baseline} (same run)")
+        header = f"{'tool':<22}{'baseline stdio ms':>19}{'own share ms':>14}{'this stdio ms':>15}{'own share ms':>14}"
+        print(header)
+        print("-" * len(header))
+        for name, times in rows.items():
+            medians = {way: statistics.median(values) * 1000 for way, values in times.items()}
+            before, after = (
+                medians[way] - medians["stdio no-op"] - medians["direct"]
+                for way in ("stdio baseline", "stdio")
+            )
+            print(
+                f"{name:<22}{medians['stdio baseline']:>19.3f}{before:>+14.3f}{medians['stdio']:>15.3f}{after:>+14.3f}"
+            )
+
 
 def main() -> None:
     parser = argparse.ArgumentParser(
@@ -254,6 +308,12 @@ def main() -> None:
             Path(os.environ.get("OPSPILOT_BENCH_DIR", Path.home() / ".cache" / "opspilot" / "bench"))
             / "mcp-overhead"
         ),
+    )
+    parser.add_argument(
+        "--baseline",
+        type=Path,
+        metavar="CHECKOUT",
+        help="also time the stdio server of another OpsPilot checkout (before/after in one run)",
     )
     parser.add_argument("--serve-noop", metavar="INCIDENT_ID", help=argparse.SUPPRESS)
     args = parser.parse_args()

@@ -7,12 +7,13 @@ the same way (their sha256 is the row's key).
 
 from __future__ import annotations
 
+import asyncio
 import builtins
 import hashlib
 import hmac
 import re
 import secrets
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Literal
 
 from pydantic import BaseModel
@@ -282,6 +283,10 @@ class UserDirectory:
                 row.last_used_at = now
         return user, row
 
+    def hold(self, token: str) -> HeldToken:
+        """``token`` as a long-lived process holds it, re-checked cheaply before each request (see HeldToken)."""
+        return HeldToken(self, token, database=self._database, clock=self._clock)
+
     def tokens(self, username: str) -> builtins.list[ApiToken]:
         """The API tokens of ``username`` (hashes only), newest first."""
         user = self.get(username)
@@ -383,6 +388,50 @@ class UserDirectory:
         self.audit.record(
             action, actor=by, tool="users", arguments={"user": username, **details}, session=session
         )
+
+
+class HeldToken:
+    """An API token a long-lived process acts with (``opspilot mcp`` over stdio), checked before every request at
+    the cost of a counter read rather than a query.
+
+    The full check (:meth:`UserDirectory.token_holder`) runs at the first request and again whenever the
+    database's :meth:`~core_client.store.Database.data_version` moved since the last one (anything committed: a
+    revocation, a disabled user, a new role), when the token expires, and once per ``LAST_USE_PRECISION`` so its
+    last use stays recorded. A revoked token therefore still fails at its next use. On PostgreSQL, which has no
+    such counter, every request runs the full check.
+    """
+
+    def __init__(self, users: UserDirectory, token: str, *, database: Database, clock: Clock) -> None:
+        self._users = users
+        self._token = token
+        self._database = database
+        self._clock = clock
+        self._user: User | None = None
+        self._version: int | None = None
+        self._recheck_at = datetime.min.replace(tzinfo=UTC)
+
+    async def holder(self) -> User | None:
+        """The enabled user the token belongs to as of now; ``None`` once it is revoked, expired or disabled."""
+        if self._user is not None and self._clock.now() < self._recheck_at:
+            version = self._database.data_version()
+            if version is not None and version == self._version:
+                return self._user
+        return await asyncio.to_thread(self._check)
+
+    def _check(self) -> User | None:
+        # Read before the check: a change committed while it runs moves the counter past it, so the next
+        # request checks again.
+        self._version = self._database.data_version()
+        held = self._users.token_holder(self._token)
+        if held is None:
+            self._user = None
+            return None
+        self._user, row = held
+        recheck_at = self._clock.now() + LAST_USE_PRECISION
+        if row.expires_at is not None:
+            recheck_at = min(recheck_at, row.expires_at)
+        self._recheck_at = recheck_at
+        return self._user
 
 
 def _listing(token: ApiToken, username: str, now: datetime) -> TokenListing:

@@ -27,7 +27,7 @@ from core_client.identity import Actor
 from core_client.mcp.http import MCP_PATH, host_header, http_app, http_server, user_directory
 from core_client.mcp.server import build_server
 from core_client.settings import load_settings
-from core_client.users import UserDirectory
+from core_client.users import HeldToken, UserDirectory
 
 app = typer.Typer(help="Serve OpsPilot's tools over the Model Context Protocol.", invoke_without_command=True)
 
@@ -71,7 +71,7 @@ def serve(
         )
         return
     # stdin is the protocol channel: the token comes from the environment or the token file, never a prompt.
-    holder = TokenHolder(users, presented_token(prompt=False)[0], signed_in(users, prompt=False).actor())
+    holder = TokenHolder(users.hold(presented_token(prompt=False)[0]), signed_in(users, prompt=False).actor())
     core = CoreClient.from_settings(settings)
     server = build_server(core, actor=holder.actor_of, read_only=read_only)
     server.middleware.append(holder)
@@ -79,11 +79,11 @@ def serve(
 
 
 class TokenHolder:
-    """The user a stdio server acts as: its token is checked again at every request, so revoking it (or disabling
-    the user, or changing their role) takes effect at the next call, reads included."""
+    """The user a stdio server acts as: its token is checked again before every request (cheaply, see
+    :class:`~core_client.users.HeldToken`), so revoking it (or disabling the user, or changing their role) takes
+    effect at the next call, reads included."""
 
-    def __init__(self, users: UserDirectory, token: str, actor: Actor) -> None:
-        self._users = users
+    def __init__(self, token: HeldToken, actor: Actor) -> None:
         self._token = token
         self._actor = actor
 
@@ -93,7 +93,7 @@ class TokenHolder:
 
     async def __call__(self, ctx: ServerRequestContext[Any, Any], call_next: CallNext) -> HandlerResult:
         if ctx.request_id is not None:
-            user = await asyncio.to_thread(self._users.verify_token, self._token)
+            user = await self._token.holder()
             if user is None:
                 raise MCPError(
                     code=INVALID_REQUEST,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sqlite3
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -56,6 +58,14 @@ class Database:
         self.url = engine_url(url)
         self.engine = make_engine(url)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        # A connection of its own for data_version(), opened on first use; SQLite counts commits made by
+        # connections other than the one asking, so it must not be one of the pool's.
+        self._watch: sqlite3.Connection | None = None
+        database = make_url(self.url).database
+        self._sqlite_file = (
+            database if self.backend == "sqlite" and database and database != ":memory:" else None
+        )
+        self._watch_lock = threading.Lock()
 
     @classmethod
     def from_settings(cls, settings: Settings, *, upgrade: bool = False) -> Database:
@@ -76,6 +86,25 @@ class Database:
         with self._sessions() as session, session.begin():
             yield session
 
+    def data_version(self) -> int | None:
+        """A number that changes whenever any other connection (of this process or another) commits to the
+        database: SQLite's ``PRAGMA data_version``, a read of the shared WAL index and no query. A caller that
+        cached rows re-reads them only when it moved. ``None`` where there is no such counter (PostgreSQL, an
+        in-memory SQLite): the caller must re-read every time."""
+        if self._sqlite_file is None:
+            return None
+        with self._watch_lock:
+            if self._watch is None:
+                self._watch = sqlite3.connect(
+                    self._sqlite_file, check_same_thread=False, isolation_level=None
+                )
+            version: int = self._watch.execute("PRAGMA data_version").fetchone()[0]
+        return version
+
     def dispose(self) -> None:
-        """Close every pooled connection."""
+        """Close every pooled connection (and the one data_version() keeps)."""
+        with self._watch_lock:
+            if self._watch is not None:
+                self._watch.close()
+                self._watch = None
         self.engine.dispose()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from sqlmodel import select
@@ -103,6 +103,50 @@ def test_expired_token_and_disabled_user_are_refused(
     lasting = users.issue_token("alice")
     users.disable("alice")
     assert users.verify_token(lasting) is None
+
+
+class MovingClock:
+    """A test's clock that moves only when told."""
+
+    def __init__(self, instant: datetime) -> None:
+        self.instant = instant
+
+    def now(self) -> datetime:
+        return self.instant
+
+
+async def test_a_held_token_sees_every_change_made_elsewhere_at_its_next_use(
+    database: Database, settings: Settings, clock: FixedClock
+) -> None:
+    moving = MovingClock(clock.now())
+    users = UserDirectory(database, clock=moving, settings=settings)
+    users.add("alice", Role.RESPONDER)
+    users.add("bob", Role.RESPONDER)
+    # Changes come through a database connection of another process's kind: an engine of their own.
+    elsewhere_database = Database(database.url)
+    elsewhere = UserDirectory(elsewhere_database, clock=clock, settings=settings)
+    try:
+        alices = users.hold(users.issue_token("alice"))
+        for _ in range(2):
+            held = await alices.holder()
+            assert held is not None and held.role == "responder"
+        elsewhere.set_role("alice", Role.APPROVER)
+        held = await alices.holder()
+        assert held is not None and held.role == "approver"
+        revoked = users.issue_token("alice")
+        held_revoked = users.hold(revoked)
+        assert await held_revoked.holder() is not None
+        elsewhere.revoke_token(revoked.split("_")[1])
+        assert await held_revoked.holder() is None
+        elsewhere.disable("alice")
+        assert await alices.holder() is None
+
+        bobs = users.hold(users.issue_token("bob", expires_in=timedelta(minutes=30)))
+        assert await bobs.holder() is not None
+        moving.instant += timedelta(minutes=31)
+        assert await bobs.holder() is None
+    finally:
+        elsewhere_database.dispose()
 
 
 def test_console_sessions(
