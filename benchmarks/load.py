@@ -28,7 +28,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from collections import defaultdict
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
@@ -41,6 +40,7 @@ import psutil
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from tests.support.postgres import scratch_database  # noqa: E402
 from tests.support.reflex_ws import Outcome, ReflexTab  # noqa: E402
 
 PASSWORD = "load test password"
@@ -69,22 +69,6 @@ def data_folder(source: Path) -> Iterator[Path]:
         target = Path(folder) / "data"
         shutil.copytree(source / "demo", target / "demo")
         yield target
-
-
-@contextmanager
-def postgres_database(admin_url: str) -> Iterator[str]:
-    from sqlalchemy import create_engine, text
-
-    name = f"opspilot_load_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield admin_url.rsplit("/", 1)[0] + f"/{name}"
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 class Server:
@@ -332,7 +316,9 @@ def main() -> None:
 
     with (
         data_folder(args.data) as folder,
-        postgres_database(args.postgres_url) if args.mode == "redis" else nullcontext() as database,
+        scratch_database(args.postgres_url, "opspilot_load")
+        if args.mode == "redis"
+        else nullcontext() as database,
     ):
         env = {**os.environ, "OPSPILOT_DATA_DIR": str(folder)}
         if database is not None:
