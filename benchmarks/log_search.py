@@ -34,8 +34,8 @@ from core_client.schemas import LogExpression, LogFilter, LogQuery, QueryScope
 WORLD_NOW = datetime(2025, 6, 2, 12, 0, tzinfo=UTC)
 DAYS = 14
 SEED = 20250602
-# v2: stores carry the trigram index and the per-minute rollup.
-VERSION = "v2"
+# v2: stores carry the trigram index and the per-minute rollup; v3: the trigram vocabulary too.
+VERSION = "v3"
 
 # service -> (team, kind)
 SERVICES = {
@@ -239,6 +239,7 @@ def _finished(db: Path, lines: int) -> bool:
 class Case:
     name: str
     query: LogQuery
+    # grep's options, then the pattern last (passed with -e, so a pattern such as "->" is not read as options).
     grep: list[str]
 
 
@@ -318,8 +319,13 @@ def cases() -> list[Case]:
 
 def grep_seconds(text: Path, args: list[str], runs: int) -> tuple[float, int]:
     """Median wall time of ``grep -c`` over the export (after one warm-up run) and the count it printed."""
-    command = ["grep", "-c", *args, str(text)]
-    count = int(subprocess.run(command, capture_output=True, text=True, check=False).stdout.strip() or 0)
+    *options, pattern = args
+    command = ["grep", "-c", *options, "-e", pattern, str(text)]
+    first = subprocess.run(command, capture_output=True, text=True, check=False)
+    # grep exits 1 when nothing matched and 2 on an error, which must not pass for a fast empty search.
+    if first.returncode > 1:
+        raise SystemExit(f"{' '.join(command)} failed: {first.stderr.strip()}")
+    count = int(first.stdout.strip())
     times = []
     for _ in range(runs):
         started = time.perf_counter()

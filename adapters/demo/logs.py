@@ -182,9 +182,9 @@ class DemoLogs:
             lo, hi = self._rowid_range(conn, start_ms, end_ms)
             if below is not None:
                 hi = min(hi, below - 1)
-            sql, args = plan.source(lo, hi)
+            sql, args, order = plan.source(conn, lo, hi)
             return conn.execute(
-                f"SELECT {LINE_COLUMNS} {sql} ORDER BY {plan.order} DESC LIMIT ?", [*args, size + 1]
+                f"SELECT {LINE_COLUMNS} {sql} ORDER BY {order} DESC LIMIT ?", [*args, size + 1]
             ).fetchall()
 
         rows = await self._run(search)
@@ -250,7 +250,7 @@ class DemoLogs:
 
             def tally(conn: sqlite3.Connection) -> list[tuple[int, str, int]]:
                 lo, hi = self._rowid_range(conn, start_ms, end_ms)
-                sql, args = plan.source(lo, hi)
+                sql, args, _ = plan.source(conn, lo, hi)
                 return conn.execute(
                     f"SELECT min((l.ts_ms - ?) / ?, ?) AS slot, l.severity, count(*) {sql} "
                     "GROUP BY slot, l.severity",

@@ -13,7 +13,9 @@ cursor is a rowid. ``log_fts`` is a contentless FTS5 index built once in ``finis
 ``log_trigram`` is a contentless FTS5 index of every message's trigrams (case-folded, ``detail=none``): it narrows
 what the index of words cannot serve (punctuation such as ``->``, ``contains`` substrings, regexes through the
 literal text they require) to the lines holding every trigram of those literals, and the exact check runs on those
-lines only. Literals under three characters cannot be narrowed and are checked on every line of the window.
+lines only. A literal under three characters becomes the trigrams that contain it, read from ``log_trigram_vocab``
+(the index's vocabulary and how many lines hold each), while those are few; else it is checked on every line of the
+window.
 
 ``log_rollup`` counts lines per minute, severity, service, environment and team, and ``log_rollup_severity`` per
 minute and severity, so a volume histogram without search text reads rollup rows (a few per minute of its window)
@@ -89,6 +91,20 @@ CREATE VIRTUAL TABLE log_trigram USING fts5(
 )
 """
 TRIGRAM_FILL = "INSERT INTO log_trigram(rowid, message) SELECT rowid, message FROM log_line ORDER BY rowid"
+# The trigram index's vocabulary with the number of lines holding each trigram: a literal under three characters
+# is looked up here to become the trigrams that hold it (fts5vocab computes the counts by reading every doclist,
+# seconds at a million lines, so once at build time).
+TRIGRAM_VOCAB_TABLE = """
+CREATE TABLE log_trigram_vocab (term TEXT PRIMARY KEY, lines INTEGER NOT NULL) WITHOUT ROWID
+"""
+TRIGRAM_VOCAB_FILL = """
+INSERT INTO log_trigram_vocab(term, lines) SELECT term, doc FROM temp.log_trigram_terms
+"""
+# A short literal narrows through the index only while the lines holding its trigrams stay a small share of the
+# store (1 in this many at most); a commoner one is checked line by line, which then costs less.
+SHORT_LITERAL_SHARE = 8
+# and through at most this many trigrams, so the full-text query stays small.
+SHORT_LITERAL_TRIGRAMS = 256
 
 ROLLUP_MINUTE_MS = 60_000
 # Keyed minute first, then severity: a window's rows come in the order the histogram groups them (no sort).
@@ -227,6 +243,14 @@ class LogStore:
         conn.execute(TRIGRAM_TABLE)
         conn.execute(TRIGRAM_FILL)
         conn.execute("INSERT INTO log_trigram(log_trigram) VALUES ('optimize')")
+        conn.execute("DROP TABLE IF EXISTS log_trigram_vocab")
+        conn.execute(TRIGRAM_VOCAB_TABLE)
+        conn.execute("CREATE VIRTUAL TABLE temp.log_trigram_terms USING fts5vocab(main, log_trigram, row)")
+        conn.execute(TRIGRAM_VOCAB_FILL)
+        conn.execute("DROP TABLE temp.log_trigram_terms")
+        # Messages under three characters hold no trigram: while there are any, short literals are not
+        # narrowed through the vocabulary (they could be such a message).
+        (short_lines,) = conn.execute("SELECT count(*) FROM log_line WHERE length(message) < 3").fetchone()
         conn.execute("DROP TABLE IF EXISTS log_rollup")
         conn.execute(ROLLUP_TABLE)
         conn.execute(ROLLUP_FILL)
@@ -238,6 +262,7 @@ class LogStore:
             "lines": str(lines),
             "first_ts_ms": str(first if first is not None else 0),
             "last_ts_ms": str(last if last is not None else 0),
+            "short_lines": str(short_lines),
             "build_seconds": f"{time.perf_counter() - started:.3f}",
             "finished": "1",
         }
@@ -277,21 +302,31 @@ class SearchPlan:
     exclude_match: str | None = None
     # Trigrams every matching line holds (a necessary condition; the predicates decide).
     trigrams: list[str] = field(default_factory=list)
+    # Literals under three characters every matching line holds: the store's vocabulary turns each into the
+    # trigrams that contain it, when nothing else narrows the search.
+    short_literals: list[str] = field(default_factory=list)
     predicates: list[str] = field(default_factory=list)
     args: list[Any] = field(default_factory=list)
 
-    @property
-    def trigram_match(self) -> str | None:
-        return " AND ".join(_fts_string(t) for t in dict.fromkeys(self.trigrams)) or None
+    def require(self, literal: str) -> None:
+        """Note that every matching line holds ``literal`` (case aside), for the trigram index to narrow by."""
+        if len(literal) >= 3:
+            self.trigrams += trigrams_of(literal)
+        elif literal:
+            self.short_literals.append(literal)
 
-    def source(self, lo: int, hi: int) -> tuple[str, list[Any]]:
-        """``FROM ... WHERE ...`` over the rowid range ``[lo, hi]``, with its arguments."""
-        trigrams = self.trigram_match
+    def source(self, conn: sqlite3.Connection, lo: int, hi: int) -> tuple[str, list[Any], str]:
+        """``FROM ... WHERE ...`` over the rowid range ``[lo, hi]``, its arguments, and the rowid column to order
+        by (the outer loop's, so reading newest first needs no sort)."""
+        possible, trigrams = self._trigram_match(conn)
+        if not possible:
+            return "FROM log_line l WHERE 0", [], "l.rowid"
         if self.match is not None:
             # CROSS JOIN keeps the full-text index as the outer loop, read newest first.
             sql = "FROM log_fts CROSS JOIN log_line l ON l.rowid = log_fts.rowid"
             where = ["log_fts MATCH ?", "log_fts.rowid BETWEEN ? AND ?"]
             args: list[Any] = [self.match, lo, hi]
+            order = "log_fts.rowid"
             if trigrams is not None:
                 where.append("l.rowid IN (SELECT rowid FROM log_trigram WHERE log_trigram MATCH ?)")
                 args.append(trigrams)
@@ -299,22 +334,56 @@ class SearchPlan:
             sql = "FROM log_trigram CROSS JOIN log_line l ON l.rowid = log_trigram.rowid"
             where = ["log_trigram MATCH ?", "log_trigram.rowid BETWEEN ? AND ?"]
             args = [trigrams, lo, hi]
+            order = "log_trigram.rowid"
         else:
             sql = "FROM log_line l"
             where = ["l.rowid BETWEEN ? AND ?"]
             args = [lo, hi]
+            order = "l.rowid"
         where += self.predicates
         args += self.args
         if self.exclude_match is not None:
             where.append("l.rowid NOT IN (SELECT rowid FROM log_fts WHERE log_fts MATCH ?)")
             args.append(self.exclude_match)
-        return f"{sql} WHERE {' AND '.join(where)}", args
+        return f"{sql} WHERE {' AND '.join(where)}", args, order
 
-    @property
-    def order(self) -> str:
-        if self.match is not None:
-            return "log_fts.rowid"
-        return "log_trigram.rowid" if self.trigram_match is not None else "l.rowid"
+    def _trigram_match(self, conn: sqlite3.Connection) -> tuple[bool, str | None]:
+        """Whether any line can match (no line holds a short literal no trigram holds), and the trigram index's
+        MATCH expression (``None`` when it cannot narrow)."""
+        groups = [_fts_string(t) for t in dict.fromkeys(self.trigrams)]
+        if groups or self.match is not None:
+            return True, " AND ".join(groups) or None
+        for literal in dict.fromkeys(self.short_literals):
+            holding = trigrams_holding(conn, literal)
+            if holding is None:
+                continue
+            if not holding:
+                return False, None
+            groups.append("(" + " OR ".join(_fts_string(t) for t in holding) + ")")
+        return True, " AND ".join(groups) or None
+
+
+def trigrams_holding(conn: sqlite3.Connection, literal: str) -> list[str] | None:
+    """The trigrams of the store's index that contain ``literal`` (under three characters): a line holding the
+    literal holds one of them. ``None`` when they cannot narrow a search: too common (see SHORT_LITERAL_SHARE),
+    a literal whose case folding SQLite and Python may not share, a store with messages under three characters
+    (they hold no trigram) or one built before the vocabulary was kept."""
+    if not literal.isascii():
+        return None
+    meta = dict(
+        conn.execute("SELECT key, value FROM log_meta WHERE key IN ('lines', 'short_lines')").fetchall()
+    )
+    if meta.get("short_lines") != "0":
+        return None
+    rows = conn.execute(
+        "SELECT term, lines FROM log_trigram_vocab WHERE instr(term, ?) > 0 LIMIT ?",
+        [literal.lower(), SHORT_LITERAL_TRIGRAMS + 1],
+    ).fetchall()
+    if len(rows) > SHORT_LITERAL_TRIGRAMS or sum(n for _, n in rows) * SHORT_LITERAL_SHARE > int(
+        meta["lines"]
+    ):
+        return None
+    return [term for term, _ in rows]
 
 
 @dataclass(frozen=True)
@@ -442,7 +511,7 @@ def compile_search(query: LogQuery, *, source: str | None = None) -> SearchPlan:
         else:
             # Punctuation only (":", "->"): the index of words does not hold it, so look for it in the text itself.
             if not term.negated:
-                plan.trigrams += trigrams_of(term.text)
+                plan.require(term.text)
             plan.predicates.append("instr(l.message, ?) " + ("= 0" if term.negated else "> 0"))
             plan.args.append(term.text)
 
@@ -543,12 +612,13 @@ def _compile_filter(
     if flt.operator == "regex":
         check_regex(flt.value, source=source)
         if name == "message":
-            plan.trigrams += [t for literal in regex_literals(flt.value) for t in trigrams_of(literal)]
+            for literal in regex_literals(flt.value):
+                plan.require(literal)
         plan.predicates.append(f"{REGEXP_FUNCTION}(?, {column})")
         plan.args += [flt.value, *column_args]
         return
     if name == "message" and flt.operator in ("=", "contains"):
-        plan.trigrams += trigrams_of(value)
+        plan.require(value)
     condition = {
         "=": "{column} = ?",
         "!=": "{column} IS NOT ?",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import random
 import re
 import sqlite3
@@ -216,6 +217,52 @@ async def test_punctuation_only_term_is_a_literal_substring(core: CoreClient, wo
     wanted = newest_first([r for r in world.rows if "->" in r.message])
     assert wanted
     assert await all_ids(core, q("->")) == wanted
+
+
+@pytest.mark.parametrize("short_message", ["", "->"])
+async def test_short_literals_find_every_line_holding_them(tmp_path: Path, short_message: str) -> None:
+    # Rare short literals, which the index narrows to the lines holding one of their trigrams, and a store that
+    # also holds a message too short to hold any trigram (which must still be found).
+    rows = generate(seed=11, lines=600)
+    rare = {40: "handoff a->b done", 41: "x|y split", 300: "tail ->", 301: "Zq at start", 302: "->"}
+    rare = {i: message for i, message in rare.items() if message != "->" or short_message}
+    rows = [
+        dataclasses.replace(row, message=rare.get(i, row.message.replace("->", "then")))
+        for i, row in enumerate(rows)
+    ]
+    path = tmp_path / "short.db"
+    build_store(path, rows)
+    logs = DemoLogs(path, FixedClock(WORLD_NOW))
+    providers = {
+        Capability.LOG: LoadedProvider(capability=Capability.LOG, name="demo", instance=logs, timeout=10)
+    }
+    core = CoreClient(providers, gate=object(), clock=FixedClock(WORLD_NOW), settings=load_settings())  # type: ignore[arg-type]
+    try:
+        for query, holds in [
+            (q("->"), lambda m: "->" in m),
+            (q("|"), lambda m: "|" in m),
+            (q("<<"), lambda m: "<<" in m),
+            (
+                q(None, LogFilter(field="message", operator="contains", value="zQ")),
+                lambda m: "zq" in m.lower(),
+            ),
+            (
+                q(None, LogFilter(field="message", operator="regex", value=r"^Zq")),
+                lambda m: m.startswith("Zq"),
+            ),
+            (
+                q(None, LogFilter(field="message", operator="regex", value=r"a->b|->$")),
+                lambda m: "a->b" in m or m.endswith("->"),
+            ),
+        ]:
+            wanted = newest_first([r for r in rows if holds(r.message)])
+            assert await all_ids(core, query) == wanted, query.expression
+            histogram = await core.logs.histogram(
+                query.model_copy(update={"start": WORLD_START, "end": WORLD_NOW})
+            )
+            assert histogram.total == len(wanted)
+    finally:
+        await logs.aclose()
 
 
 async def test_words_and_substrings_together(core: CoreClient, world: World) -> None:
