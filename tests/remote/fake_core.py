@@ -2,13 +2,16 @@
 
 What it does the way the real Core does (see the report of issue 15 for the comparison):
 
-- request bodies decoded like Go's ``json.Decoder`` with ``DisallowUnknownFields``: an unknown field is
-  ``400 {"code": "bad_request", "message": "json: unknown field \\"x\\""}``, a wrong type is refused (no coercion),
-  and a time must be RFC 3339 with a zone;
+- request bodies decoded like Go's ``json.Decoder`` with ``DisallowUnknownFields`` (see :func:`decode`): an
+  unknown field is ``400 {"code": "bad_request", "message": "json: unknown field \\"x\\""}``, a wrong type is refused
+  with Go's message (no coercion), keys match fields case-insensitively, ``null`` leaves a field unset, what follows
+  the first JSON value is ignored, an empty body is ``EOF``, and a time must be RFC 3339 with a zone;
 - errors are ``{code, message}``: ``404 not_found``, ``400 bad_request``, ``502 provider_error``,
-  ``501 <capability>_provider_missing``; a wrong bearer token gets a plain-text ``unauthorized`` 401;
-- queries answer in Go map order, different on every call, and apply ``limit`` to that order (so two calls with
-  ``limit`` return different subsets); there is no cursor;
+  ``501 <capability>_provider_missing``; a wrong bearer token gets a plain-text ``unauthorized`` 401 and a path or
+  method the Core does not route a plain-text ``404 page not found`` (never a 405);
+- incidents, alerts and logs answer in Go map order, different on every call, and apply ``limit`` to that order
+  (so two calls with ``limit`` return different subsets); deployments and tickets come sorted by id as a string
+  (not by time) with ``limit`` applied after; services and teams in a fixed order; there is no cursor;
 - services are referenced by id everywhere (incidents, alerts, deployments, metric labels, ``scope.service``,
   the catalog's ``metadata.dependencies``), while the catalog's ``name`` is a display name ("Checkout API");
   tiers are words ("backend") as well as numbers;
@@ -36,10 +39,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Any
+from typing import Annotated, Any, get_args
 
 import uvicorn
-from pydantic import AfterValidator, BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
@@ -53,17 +56,35 @@ ZERO_TIME = "0001-01-01T00:00:00Z"
 # --- The contract's request bodies, decoded as strictly as Go does ---------------------------------------------
 
 
-def _zoned(value: datetime) -> datetime:
-    if value.tzinfo is None:
-        raise ValueError('parsing time as "2006-01-02T15:04:05Z07:00": cannot parse "" as "Z07:00"')
-    return value
+RFC3339 = "2006-01-02T15:04:05Z07:00"
+_RFC3339 = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})")
 
 
-GoTime = Annotated[datetime, AfterValidator(_zoned)]
+class GoTimeError(ValueError):
+    """time.Time's own UnmarshalJSON error, which Go's decoder passes on as it is (no "json:" prefix)."""
+
+
+def _rfc3339(value: Any) -> Any:
+    """Go parses a time as RFC 3339 exactly: seconds and a zone are required (its message, for the usual misses)."""
+    if not isinstance(value, str):
+        return value
+    if not _RFC3339.fullmatch(value):
+        missing = '"T"' if re.fullmatch(r"\d{4}-\d{2}-\d{2}", value) else '"Z07:00"'
+        raise GoTimeError(f'parsing time "{value}" as "{RFC3339}": cannot parse "" as {missing}')
+    # Go keeps nanoseconds; a Python datetime keeps microseconds.
+    return datetime.fromisoformat(re.sub(r"(\.\d{6})\d+", r"\1", value))
+
+
+GoTime = Annotated[datetime, BeforeValidator(_rfc3339)]
 
 
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
+
+    @classmethod
+    def go_name(cls) -> str:
+        """The Go type the Core decodes this body into, as its error messages name it."""
+        return GO_NAMES.get(cls.__name__, cls.__name__.removesuffix("In"))
 
 
 class Scope(Strict):
@@ -217,6 +238,16 @@ class MessageIn(Strict):
     metadata: dict[str, Any] | None = None
 
 
+GO_NAMES = {
+    "Scope": "QueryScope",
+    "CreateIncidentIn": "CreateIncidentInput",
+    "UpdateIncidentIn": "UpdateIncidentInput",
+    "TimelineAppendIn": "TimelineAppendInput",
+    "CreateTicketIn": "CreateTicketInput",
+    "UpdateTicketIn": "UpdateTicketInput",
+}
+
+
 class ApiError(Exception):
     def __init__(self, status: int, code: str, message: str) -> None:
         super().__init__(message)
@@ -224,20 +255,78 @@ class ApiError(Exception):
 
 
 async def decode(request: Request, model: type[Strict]) -> Any:
-    """Like Go's json.Decoder with DisallowUnknownFields: an unknown field or a wrong type is a 400."""
-    raw = await request.body()
+    """Like the Core's ``decodeJSON``: Go's json.Decoder with DisallowUnknownFields, and its messages.
+
+    Go reads the first JSON value of the body and ignores what follows it; matches a key to a field exactly or else
+    case-insensitively; leaves a field as it was for a ``null``; refuses an unknown key (even ``null``) and any
+    value of the wrong JSON type (no coercion: ``"2"`` or ``2.0`` is not an int).
+    """
+    text = (await request.body()).decode(errors="replace").lstrip()
+    if not text:
+        raise ApiError(400, "bad_request", "EOF")
     try:
-        return model.model_validate_json(raw or b"null")
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(part) for part in first["loc"])
-        if first["type"] == "extra_forbidden":
-            raise ApiError(400, "bad_request", f'json: unknown field "{first["loc"][-1]}"') from None
-        if first["type"] == "json_invalid":
-            raise ApiError(400, "bad_request", "invalid character in JSON input") from None
+        value, _ = json.JSONDecoder().raw_decode(text)
+    except json.JSONDecodeError as exc:
+        raise ApiError(400, "bad_request", f"invalid character in JSON input ({exc.msg})") from None
+    if value is None:
+        return model()
+    if not isinstance(value, dict):
         raise ApiError(
-            400, "bad_request", f"json: cannot unmarshal into field {where}: {first['msg']}"
-        ) from None
+            400, "bad_request", f"json: cannot unmarshal {_json_kind(value)} into Go value of type "
+            f"schema.{model.go_name()}",
+        )  # fmt: skip
+    try:
+        return model.model_validate_json(json.dumps(_go_keys(value, model)))
+    except ValidationError as exc:
+        raise ApiError(400, "bad_request", _go_message(exc.errors()[0], model)) from None
+
+
+def _go_keys(value: Any, model: type[Strict] | None) -> Any:
+    """``value`` with its keys matched to ``model``'s fields as Go matches them, and its ``null`` fields dropped."""
+    if isinstance(value, list):
+        return [_go_keys(item, model) for item in value]
+    if not isinstance(value, dict) or model is None:
+        return value
+    fields_by_fold = {name.casefold(): name for name in model.model_fields}
+    matched: dict[str, Any] = {}
+    for key, item in value.items():
+        name = key if key in model.model_fields else fields_by_fold.get(key.casefold())
+        if name is None:
+            matched[key] = item  # refused below as an unknown field, as Go does even for a null
+        elif item is not None:
+            matched[name] = _go_keys(item, _model_in(model.model_fields[name].annotation))
+    return matched
+
+
+def _model_in(annotation: Any) -> type[Strict] | None:
+    """The request model a field holds (directly, optionally or as list items), if any."""
+    if isinstance(annotation, type) and issubclass(annotation, Strict):
+        return annotation
+    return next((m for m in map(_model_in, get_args(annotation)) if m is not None), None)
+
+
+def _go_message(error: Any, model: type[Strict]) -> str:
+    if error["type"] == "extra_forbidden":
+        return f'json: unknown field "{error["loc"][-1]}"'
+    if error["type"] == "value_error" and isinstance(error.get("ctx", {}).get("error"), GoTimeError):
+        return str(error["ctx"]["error"])
+    path = ".".join(str(part) for part in error["loc"])
+    value = error["input"]
+    kind = (
+        f"number {value}" if isinstance(value, float) and error["type"] == "int_type" else _json_kind(value)
+    )
+    return f"json: cannot unmarshal {kind} into Go struct field {model.go_name()}.{path} of type {_go_type(error)}"
+
+
+def _json_kind(value: Any) -> str:
+    kinds = {bool: "bool", str: "string", int: "number", float: "number", list: "array", dict: "object"}
+    return kinds.get(type(value), "value")
+
+
+def _go_type(error: Any) -> str:
+    types = {"int_type": "int", "string_type": "string", "list_type": "[]string", "dict_type": "map[string]interface {}",
+             "bool_type": "bool", "datetime_type": "time.Time", "model_type": "struct"}  # fmt: skip
+    return types.get(error["type"], "value")
 
 
 # --- The in-memory world ---------------------------------------------------------------------------------------
@@ -447,6 +536,12 @@ def _scoped(items: list[dict[str, Any]], scope: Scope | None) -> list[dict[str, 
     return items
 
 
+def _by_id(items: list[dict[str, Any]], limit: int | None) -> list[dict[str, Any]]:
+    """Sorted by id as a string (not by time), cut to ``limit`` after: the deployment and ticket mocks' order."""
+    ordered = sorted(items, key=lambda item: item["id"])
+    return ordered[:limit] if limit else ordered
+
+
 def _find(items: list[dict[str, Any]], value: str, what: str) -> dict[str, Any]:
     for item in items:
         if item.get("id") == value:
@@ -587,7 +682,7 @@ def build_app(core: FakeCore) -> Starlette:
             items = [t for t in items if t["status"] in q.statuses]
         if q.assignees:
             items = [t for t in items if set(q.assignees) & set(t["assignees"])]
-        return core.map_order(items, q.limit)
+        return _by_id(items, q.limit)
 
     async def tickets_create(request: Request) -> Any:
         data: CreateTicketIn = await decode(request, CreateTicketIn)
@@ -627,7 +722,7 @@ def build_app(core: FakeCore) -> Starlette:
         items = core.data["team"]
         if q.name:
             items = [t for t in items if q.name in t["name"]]
-        return core.map_order(items, None)
+        return items  # the team mock walks a slice: a stable order
 
     async def team_one(request: Request) -> Any:
         return _find(core.data["team"], request.path_params["id"], "team")
@@ -643,7 +738,7 @@ def build_app(core: FakeCore) -> Starlette:
             items = [d for d in items if d["version"] in q.versions]
         if q.statuses:
             items = [d for d in items if d["status"] in q.statuses]
-        return core.map_order(items, q.limit)
+        return _by_id(items, q.limit)
 
     async def deployment_one(request: Request) -> Any:
         return _find(core.data["deployment"], request.path_params["id"], "deployment")
@@ -727,7 +822,16 @@ def build_app(core: FakeCore) -> Starlette:
         Route("/deployments/{id}", endpoint(deployment_one), methods=["GET"]),
         Route("/messages/send", endpoint(messages_send), methods=["POST"]),
     ]
-    return Starlette(routes=routes)
+
+    async def unrouted(request: Request, exc: Exception) -> Response:
+        # The Core checks the token first, then dispatches by path and method by hand: whatever it does not
+        # route (an unknown path, or a known one with another method) is net/http's plain-text 404, never a 405.
+        core.requests.append((request.method, request.url.path, None))
+        if core.token and request.headers.get("authorization") != f"Bearer {core.token}":
+            return PlainTextResponse("unauthorized\n", 401, headers={"WWW-Authenticate": "Bearer"})
+        return PlainTextResponse("404 page not found\n", 404)
+
+    return Starlette(routes=routes, exception_handlers={404: unrouted, 405: unrouted})
 
 
 def free_port() -> int:
