@@ -1,63 +1,26 @@
 """The offline investigator: deterministic, no network, a few compact rounds of concurrent reads, then an Answer.
 
-1. Context: the service catalog (the dependency graph), open incidents, firing alerts, the metric catalog, and
-   the page's incident.
-2. Signals: which series left their baseline over the last hours, and when (the onset), for every service.
-3. Explanations, around the onset of the root the metrics point at: log patterns new or grown since just before
-   it, deployments and configuration changes in the hours before it, its certificate's days to expiry when the
-   metric exists, and its runbook.
+Every question starts with the shared context round: the service catalog (the dependency graph), open incidents,
+firing alerts, the metric catalog, and the page's (or the question's) incident. Then the question is read once
+(``copilot.planners.offline.questions``: its kind, window, incident and change named, follow-ups resolved against
+the conversation) and its kind's module (``copilot.planners.offline.kinds``) runs its own rounds and concludes.
 
-4. Stand-ins: for a capability whose own tools failed because no provider serves it, the foreign read tool an
-   operator mapped to it (``copilot.stand_ins``), over the same service and window.
-
-Then the candidates are ranked over the dependency graph, the fault kind is read from the evidence mix, and the
-answer cites what the calls returned. Mutations (a ticket, a timeline note) are only proposed. The planner keeps
-nothing between calls: the round it is in lives in ``PlanContext.memory``, everything else is read back from the
-outcomes.
+The planner keeps nothing between calls: the round it is in and the question as read live in
+``PlanContext.memory``, everything else is read back from the outcomes.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import datetime, timedelta
-
 from copilot.answer import Answer
-from copilot.planners.offline.diagnosis import diagnose
-from copilot.planners.offline.ranking import rank
-from copilot.planners.offline.readings import Findings, own_tool, read_findings
-from copilot.planners.offline.report import Situation, compose
-from copilot.planners.offline.rounds import (
-    WARNINGS_AND_WORSE,
-    advance,
-    apart,
-    clock_note,
-    context_round,
-    environment_of,
-    incident_of,
-    iso,
-    patterns_request,
-    request,
-    signals_round,
-    stage_of,
-)
-from copilot.planners.offline.scope import read_scope
-from copilot.planning import CallTools, Evaluation, Finish, Plan, PlanContext, ToolRequest
-from copilot.stand_ins import (
-    lacking_capabilities,
-    stand_in,
-    stand_in_claim,
-    stand_in_findings,
-    stand_in_request,
-)
+from copilot.planners.offline.kinds import KindModule, kind_module
+from copilot.planners.offline.questions import MEMORY_KEY, question_of
+from copilot.planners.offline.readings import read_findings
+from copilot.planners.offline.rounds import advance, context_round, stage_of
+from copilot.planning import CallTools, Evaluation, Finish, Plan, PlanContext
 from core_client.settings import Settings
 
-MEMORY_KEY = "offline"
-CONTEXT, SIGNALS, EXPLANATIONS, STAND_INS, DONE = 0, 1, 2, 3, 4
-CHANGE_HISTORY = timedelta(hours=3)
-CERTIFICATE_WINDOW = timedelta(minutes=30)
-STAND_IN_LEAD = timedelta(minutes=30)
-# The tools an investigation cannot do without; the answer says which were missing.
-ESSENTIAL = ("query_services", "detect_metric_anomalies", "compare_log_patterns", "query_deployments")
+# Stage 0 is the shared context round; stage n (n >= 1) runs the kind's round n-1.
+CONTEXT_THOUGHT = "Read the service graph, open incidents, firing alerts and the metric catalog."
 
 
 class OfflineInvestigator:
@@ -71,150 +34,39 @@ class OfflineInvestigator:
     async def plan(self, context: PlanContext) -> Plan:
         """The next round of reads, or the answer once every round is in."""
         stage = stage_of(context, MEMORY_KEY)
-        while stage < DONE:
-            calls = _ROUNDS[stage](context, read_findings(context))
+        if stage == 0:
+            advance(context, MEMORY_KEY, 1)
+            calls = context_round(context)
+            if calls:
+                return CallTools(calls=calls, thought=CONTEXT_THOUGHT)
+            stage = 1
+        kind = _kind(context)
+        while stage <= len(kind.ROUNDS):
+            calls = kind.ROUNDS[stage - 1](context, read_findings(context))
             stage += 1
             advance(context, MEMORY_KEY, stage)
             if calls:
-                return CallTools(calls=calls, thought=_THOUGHTS[stage - 1])
+                return CallTools(calls=calls, thought=kind.THOUGHTS[stage - 2])
         return Finish(answer=self.conclude(context))
 
     async def evaluate(self, context: PlanContext) -> Evaluation:
-        """Go on until the explanations are in; then the answer."""
+        """Go on until the kind's rounds are in; then the answer."""
         stage = stage_of(context, MEMORY_KEY)
-        if stage == STAND_INS and not _stand_ins_round(context, read_findings(context)):
-            # Nothing lacks a provider (the usual case): the answer is ready now, not after an empty round.
-            stage = DONE
+        kind = _kind(context)
+        done = len(kind.ROUNDS) + 1
+        if stage == done - 1 and stage >= 1 and not kind.ROUNDS[-1](context, read_findings(context)):
+            # The last round has nothing to ask (the usual case): the answer is ready now, not after an empty round.
+            stage = done
             advance(context, MEMORY_KEY, stage)
-        if stage >= DONE:
+        if stage >= done:
             return Evaluation(verdict="done", answer=self.conclude(context))
-        return Evaluation(verdict="continue", note=f"round {stage} of {DONE} gathered")
+        return Evaluation(verdict="continue", note=f"round {stage} of {done} gathered")
 
     def conclude(self, context: PlanContext) -> Answer:
-        """The answer from everything the run's calls returned."""
-        findings = read_findings(context)
-        situation = situation_of(context, findings)
-        ranking = rank(findings, situation.asked, situation.alerted)
-        diagnosis = None
-        if ranking.root is not None and ranking.onset is not None:
-            symptoms = ranking.affected.get(ranking.root)
-            anomalies = list(symptoms.anomalies) if symptoms is not None else []
-            diagnosis = diagnose(findings, ranking.root, ranking.onset, anomalies)
-        answer = compose(findings, situation, ranking, diagnosis)
-        note = clock_note(context)
-        if note is not None:
-            answer.missing.append(note)
-        # What foreign tools said where our providers could not: cited like everything else.
-        answer.claims += [c for c in map(stand_in_claim, stand_in_findings(context)) if c is not None]
-        return answer
+        """The answer from everything the run's calls returned, by the question's kind."""
+        return _kind(context).conclude(context, read_findings(context))
 
 
-def situation_of(context: PlanContext, findings: Findings) -> Situation:
-    """What the question is about: services it names (or the earlier answer's root), the page, the incident."""
-    scope = read_scope(context.question, findings.graph)
-    incident = incident_of(context, findings, scope.named)
-    asked = list(scope.named)
-    if not asked:
-        asked += [
-            turn.answer.root_cause.service
-            for turn in reversed(context.conversation)
-            if turn.answer is not None and turn.answer.root_cause is not None
-        ][:1]
-    asked += [s for s in (context.page.service, incident.service if incident else None) if s]
-    alerted = [a.service for a in findings.firing_alerts() if a.service]
-    return Situation(
-        asked=list(dict.fromkeys(findings.graph.key(service) for service in asked)),
-        alerted=list(dict.fromkeys(alerted)),
-        incident=incident,
-        tools=context.tools,
-        asks_about_changes=scope.asks_about_changes,
-        unavailable=[tool for tool in ESSENTIAL if own_tool(context.tools, tool) is None],
-    )
-
-
-def _context_round(context: PlanContext, findings: Findings) -> list[ToolRequest]:
-    return context_round(context)
-
-
-def _explanations_round(context: PlanContext, findings: Findings) -> list[ToolRequest]:
-    situation = situation_of(context, findings)
-    ranking = rank(findings, situation.asked, situation.alerted)
-    onset = ranking.onset or ranking.first_onset() or _fallback_onset(context, findings)
-    environment = environment_of(context, findings)
-    calls = [
-        patterns_request(context, findings, onset, WARNINGS_AND_WORSE),
-    ]
-    if not apart(context, "deployment"):
-        calls.append(
-            request(
-                context,
-                "query_deployments",
-                "changes before the onset",
-                start=iso(onset - CHANGE_HISTORY),
-                end=iso(context.now),
-                environment=environment,
-                limit=30,
-            )
-        )
-    certificates = sorted(name for name in findings.metric_names if "cert" in name.lower())
-    if certificates and ranking.root is not None:
-        calls.append(
-            request(
-                context,
-                "query_metrics",
-                "whether the suspect's certificate is still valid",
-                metric_name=certificates[0],
-                service=ranking.root,
-                environment=environment,
-                start=iso(context.now - CERTIFICATE_WINDOW),
-                end=iso(context.now),
-                step=int(CERTIFICATE_WINDOW.total_seconds() // 2),
-            )
-        )
-    if ranking.root is not None:
-        calls.append(request(context, "get_runbook", "what to check and do", service=ranking.root))
-    return [c for c in calls if c is not None]
-
-
-def _stand_ins_round(context: PlanContext, findings: Findings) -> list[ToolRequest]:
-    """The mapped foreign read tool of every capability our own tools found no provider for."""
-    situation = situation_of(context, findings)
-    ranking = rank(findings, situation.asked, situation.alerted)
-    onset = ranking.onset or ranking.first_onset() or _fallback_onset(context, findings)
-    service = ranking.root or next(iter(situation.asked), None)
-    calls = []
-    for capability in lacking_capabilities(context):
-        spec = stand_in(context, capability)
-        if spec is not None:
-            calls.append(
-                stand_in_request(
-                    spec,
-                    reason=f"{capability}s, which no provider of ours serves, from {spec.server}",
-                    service=service,
-                    start=onset - STAND_IN_LEAD,
-                    end=context.now,
-                )
-            )
-    return [c for c in calls if c is not None]
-
-
-def _fallback_onset(context: PlanContext, findings: Findings) -> datetime:
-    """Without a metric onset: shortly before the incident was opened, or an hour ago."""
-    incident = incident_of(context, findings)
-    if incident is not None and incident.created_at is not None:
-        return incident.created_at - timedelta(minutes=10)
-    return context.now - timedelta(hours=1)
-
-
-_ROUNDS: dict[int, Callable[[PlanContext, Findings], list[ToolRequest]]] = {
-    CONTEXT: _context_round,
-    SIGNALS: signals_round,
-    EXPLANATIONS: _explanations_round,
-    STAND_INS: _stand_ins_round,
-}
-_THOUGHTS = {
-    CONTEXT: "Read the service graph, open incidents, firing alerts and the metric catalog.",
-    SIGNALS: "Find which services left their baseline, and when.",
-    EXPLANATIONS: "Around the onset: new log patterns, recent changes, and the suspect's certificate and runbook.",
-    STAND_INS: "Ask the other MCP servers for what no provider of ours serves.",
-}
+def _kind(context: PlanContext) -> KindModule:
+    """The module of the question's kind (the question is read once, after the context round)."""
+    return kind_module(question_of(context).kind)

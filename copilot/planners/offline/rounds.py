@@ -6,9 +6,11 @@ very same calls.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
+from copilot.planners.offline.questions import incident_named
 from copilot.planners.offline.readings import Findings, own_tool
 from copilot.planners.offline.scope import read_scope
 from copilot.planning import PlanContext, ToolRequest
@@ -29,6 +31,8 @@ PATTERN_LIMIT = 25
 PATTERN_LEAD = timedelta(minutes=3)
 PATTERN_HISTORY_HOURS = 3
 WARNINGS_AND_WORSE = ["warn", "warning", "error", "fatal", "critical"]
+# One round of a question kind: from what the run found so far, the calls to make next (concurrently).
+Round = Callable[[PlanContext, Findings], list[ToolRequest]]
 
 
 def stage_of(context: PlanContext, key: str) -> int:
@@ -74,13 +78,19 @@ def clock_note(context: PlanContext) -> str | None:
     )
 
 
+def asked_incident(context: PlanContext) -> str | None:
+    """The incident the run is about by id: the page's, else one the question names ("INC-6013")."""
+    return context.page.incident_id or incident_named(context.question)
+
+
 def incident_of(context: PlanContext, findings: Findings, named: tuple[str, ...] = ()) -> Incident | None:
-    """The page's incident; else the newest open one about a named service; else the newest open one. None
-    when incidents come from a source on another clock: they are not of this investigation's time."""
+    """The page's (or the question's) incident; else the newest open one about a named service; else the newest
+    open one. None when incidents come from a source on another clock: they are not of this investigation's time."""
     if apart(context, "incident"):
         return None
-    if context.page.incident_id:
-        chosen = next((i for i in findings.incidents if i.id == context.page.incident_id), None)
+    wanted = asked_incident(context)
+    if wanted:
+        chosen = next((i for i in findings.incidents if i.id.lower() == wanted.lower()), None)
         if chosen is not None:
             return chosen
     active = findings.active_incidents()
@@ -98,17 +108,17 @@ def environment_of(context: PlanContext, findings: Findings) -> str | None:
 
 
 def context_round(context: PlanContext) -> list[ToolRequest]:
-    """The service graph, open incidents, firing alerts, the metric catalog and the page's incident."""
+    """The service graph, open incidents, firing alerts, the metric catalog and the page's (or question's)
+    incident."""
     calls = [
         request(context, "query_services", "the dependency graph", limit=100),
         request(context, "query_incidents", "what is open", limit=10),
         request(context, "query_alerts", "what is firing", statuses=["firing"], limit=30),
         request(context, "describe_metrics", "which metrics exist"),
     ]
-    if context.page.incident_id:
-        calls.append(
-            request(context, "get_incident", "the page's incident", incident_id=context.page.incident_id)
-        )
+    wanted = asked_incident(context)
+    if wanted:
+        calls.append(request(context, "get_incident", "the incident asked about", incident_id=wanted))
     return [c for c in calls if c is not None]
 
 

@@ -1,0 +1,86 @@
+"""How the offline investigator reads a question: its kind, its window, an incident or change it names, and
+follow-ups against the conversation."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from copilot.answer import Answer, QuestionKind
+from copilot.planners.offline.graph import ServiceGraph
+from copilot.planners.offline.questions import read_question
+from copilot.planning import PlanContext, PriorTurn
+
+NOW = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)
+GRAPH = ServiceGraph.from_rows(
+    [
+        {"id": "orders-api", "name": "orders-api", "dependencies": ["payflow"]},
+        {"id": "payflow", "name": "payflow", "metadata": {"description": "card payments"}},
+        {"id": "search-api", "name": "search-api", "metadata": {"description": "product search"}},
+    ]
+)
+
+
+def asked(question: str, *earlier: str) -> PlanContext:
+    turns = [PriorTurn(question=q, answer=Answer(summary="s")) for q in earlier]
+    return PlanContext(run_id="r", question=question, conversation=turns, now=NOW)
+
+
+@pytest.mark.parametrize(
+    ("question", "kind"),
+    [
+        ("Why is orders-api failing?", QuestionKind.WHY_FAILING),
+        ("orders-api is throwing errors, why?", QuestionKind.WHY_FAILING),
+        ("Is payflow down?", QuestionKind.HEALTH),
+        ("Is search-api healthy right now?", QuestionKind.HEALTH),
+        ("payflow", QuestionKind.HEALTH),
+        ("Was the search-api deploy the cause?", QuestionKind.CHANGE_VERDICT),
+        ("What's going on?", QuestionKind.SITUATION),
+        ("Is everything ok?", QuestionKind.SITUATION),
+        ("Who is on call for orders-api?", QuestionKind.OWNERSHIP),
+        ("Who owns payflow?", QuestionKind.OWNERSHIP),
+        ("What did orders-api log in the last hour?", QuestionKind.LOG_SUMMARY),
+        ("Has this happened before on orders-api?", QuestionKind.HISTORY),
+        ("asdf qwerty", QuestionKind.UNKNOWN),
+        ("", QuestionKind.UNKNOWN),
+    ],
+)
+def test_a_question_is_read_as_its_kind(question: str, kind: QuestionKind) -> None:
+    assert read_question(asked(question), GRAPH).kind is kind
+
+
+def test_a_window_an_incident_and_a_change_written_in_the_question_are_read() -> None:
+    last_hour = read_question(asked("errors of payflow in the last 2 hours"), GRAPH)
+    assert last_hour.since == NOW - timedelta(hours=2)
+    since = read_question(asked("what did orders-api log since 14:10?"), GRAPH)
+    assert since.since == NOW.replace(hour=14, minute=10)
+    later = read_question(asked("what did orders-api log since 16:00?"), GRAPH)
+    assert later.since == NOW.replace(hour=16) - timedelta(days=1)
+    named = read_question(asked("was deploy dep-17 the cause of INC-6013?"), GRAPH)
+    assert (named.incident_id, named.change_ref, named.kind) == (
+        "INC-6013",
+        "dep-17",
+        QuestionKind.CHANGE_VERDICT,
+    )
+
+
+def test_follow_ups_resolve_against_the_previous_turn() -> None:
+    why = read_question(asked("why?", "Is payflow down?"), GRAPH)
+    assert why.kind is QuestionKind.WHY_FAILING and "payflow" in why.wording and why.follow_up
+    other = read_question(asked("what about search-api?", "Who owns payflow?"), GRAPH)
+    assert other.kind is QuestionKind.OWNERSHIP and other.wording == "search-api"
+    earlier = read_question(asked("and before that?", "What did orders-api log in the last hour?"), GRAPH)
+    assert earlier.kind is QuestionKind.LOG_SUMMARY
+    assert (earlier.since, earlier.until) == (NOW - timedelta(hours=2), NOW - timedelta(hours=1))
+    twice = read_question(
+        asked("and before that?", "What did orders-api log in the last hour?", "earlier?"), GRAPH
+    )
+    assert (twice.since, twice.until) == (NOW - timedelta(hours=3), NOW - timedelta(hours=2))
+    pronoun = read_question(asked("who owns it?", "Is payflow down?"), GRAPH)
+    assert pronoun.kind is QuestionKind.OWNERSHIP and "payflow" in pronoun.wording
+
+
+def test_a_question_that_stands_on_its_own_is_not_a_follow_up() -> None:
+    fresh = read_question(asked("Who owns search-api?", "Is payflow down?"), GRAPH)
+    assert fresh.kind is QuestionKind.OWNERSHIP and not fresh.follow_up and "payflow" not in fresh.wording
