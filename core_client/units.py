@@ -23,6 +23,8 @@ _SECONDS = {"seconds": 1.0, "second": 1.0, "s": 1.0, "ms": 1e-3, "milliseconds":
 _SECONDS |= {"microseconds": 1e-6, "minutes": 60.0, "min": 60.0, "hours": 3600.0, "h": 3600.0}
 # Units that are counts of nothing in particular: the number alone says it.
 _PLAIN = {"", "count", "1", "none", "number"}
+# Large values in words past a million, so no number runs past seven digits.
+_LARGE = ((1e12, "trillion"), (1e9, "billion"), (1e6, "million"))
 # Short forms of rate units that read better in a sentence.
 _SHORT_RATES = {"requests/s": "req/s", "requests per second": "req/s", "rps": "req/s"}
 # Units written before the number's symbol without a space.
@@ -31,12 +33,18 @@ _SYMBOLS = {"celsius": "°C", "degrees": "°"}
 
 def number(value: float) -> str:
     """``value`` with at most three significant digits (two below one), thousands separated: ``14.3``,
-    ``860``, ``0.14``, ``12,400``."""
+    ``860``, ``0.14``, ``12,400``, ``3.2 million``, ``2.6e37``."""
     if math.isnan(value):
         return "no value"
     if math.isinf(value):
         return "infinite" if value > 0 else "minus infinite"
     size = abs(value)
+    if size >= 1e15:
+        # A runaway value (a misread counter, say) stays short: its magnitude is what a reader needs.
+        return f"{value:.2g}".replace("e+", "e")
+    for scale, word in _LARGE:
+        if size >= scale:
+            return f"{number(value / scale)} {word}"
     if size >= 100:
         return f"{value:,.0f}"
     if size >= 10:

@@ -50,6 +50,12 @@ def test_numbers_keep_at_most_three_significant_digits() -> None:
         "-2.5",
     ]
     assert number(math.nan) == "no value"
+    assert [number(v) for v in (999_999.0, 3_240_000.0, 7.5e9, 2.56e37)] == [
+        "999,999",
+        "3.24 million",
+        "7.5 billion",
+        "2.6e37",
+    ]
 
 
 def test_quantiles_are_named_as_people_say_them() -> None:
