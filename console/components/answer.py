@@ -20,6 +20,15 @@ from console.backend.copilot import (
     MomentView,
 )
 
+# A long unbroken text (a label, tool arguments as JSON): one line, cut with an ellipsis at the width there is.
+ONE_LINE = {
+    "white_space": "nowrap",
+    "overflow": "hidden",
+    "text_overflow": "ellipsis",
+    "min_width": "0",
+    "max_width": "100%",
+}
+
 
 def _inline(parts: rx.Var[list[InlinePart]]) -> rx.Component:
     return rx.foreach(
@@ -64,6 +73,18 @@ def citation_chip(citation: rx.Var[Citation]) -> rx.Component:
     )
 
 
+def evidence_chips(
+    citations: rx.Var[list[Citation]], numbers: rx.Var[list[int]] | None = None
+) -> rx.Component:
+    """The chips of ``citations`` (only those ``numbers`` point at, when given) in one wrapping row."""
+    chips = (
+        rx.foreach(citations, citation_chip)
+        if numbers is None
+        else rx.foreach(numbers, lambda number: citation_chip(citations[number - 1]))
+    )
+    return rx.hstack(chips, wrap="wrap", spacing="1", flex="1", min_width="0")
+
+
 def _claim(answer: rx.Var[AnswerView], claim: rx.Var[ClaimView]) -> rx.Component:
     return rx.el.li(_inline(claim.parts), _refs(answer, claim.numbers), data_testid="claim")
 
@@ -99,20 +120,13 @@ def _moment(answer: rx.Var[AnswerView], moment: rx.Var[MomentView]) -> rx.Compon
 def _group(answer: rx.Var[AnswerView], group: rx.Var[EvidenceGroup]) -> rx.Component:
     return rx.hstack(
         rx.text(group.kind.replace("_", " "), size="1", color=rx.color("gray", 10), min_width="5.5rem"),
-        rx.hstack(
-            rx.foreach(group.numbers, lambda number: citation_chip(answer.citations[number - 1])),
-            wrap="wrap",
-            spacing="1",
-            flex="1",
-            min_width="0",
-        ),
+        evidence_chips(answer.citations, group.numbers),
         align="start",
         spacing="2",
         width="100%",
     )
 
 
-ONE_LINE = {"white_space": "nowrap", "overflow": "hidden", "text_overflow": "ellipsis", "min_width": "0"}
 LIST_STYLE = {
     "padding_left": "1.1rem",
     "margin": "0",

@@ -10,14 +10,12 @@ from __future__ import annotations
 import reflex as rx
 
 from console.backend.copilot import ProposalRow, ToolCard, TurnView
-from console.components.answer import answer_body, citation_chip
+from console.components.answer import ONE_LINE, answer_body, evidence_chips
 from console.components.change_preview import change_preview
 from console.components.header import HEADER_HEIGHT
+from console.components.panel import problem
 from console.state.copilot import ConversationState
 from console.state.copilot import CopilotPanelState as S
-
-# Tool arguments and results are long unbroken JSON: one line each, cut with an ellipsis (the run page has them whole).
-ONE_LINE = {"white_space": "nowrap", "overflow": "hidden", "text_overflow": "ellipsis", "max_width": "100%"}
 
 STATE_COLORS = {
     "PLAN": "blue",
@@ -206,10 +204,7 @@ def _turn(turn: rx.Var[TurnView]) -> rx.Component:
             ),
         ),
         rx.cond(turn.has_answer, _answer(turn)),
-        rx.cond(
-            turn.error != "",
-            rx.callout(turn.error, icon="triangle-alert", color_scheme="red", size="1"),
-        ),
+        problem(turn.error, test_id="run-error"),
         rx.cond(
             turn.tools.length() > 0,
             rx.el.details(
@@ -257,7 +252,7 @@ def approval_dialog() -> rx.Component:
             rx.vstack(
                 change_preview(pending.preview),
                 rx.text("Evidence", size="2", weight="bold"),
-                rx.hstack(rx.foreach(pending.evidence, citation_chip), wrap="wrap", spacing="1"),
+                evidence_chips(pending.evidence),
                 rx.text_area(
                     placeholder="Reason (required to reject)",
                     value=S.reject_reason,
@@ -265,16 +260,7 @@ def approval_dialog() -> rx.Component:
                     width="100%",
                     data_testid="reject-reason",
                 ),
-                rx.cond(
-                    S.decision_error != "",
-                    rx.callout(
-                        S.decision_error,
-                        icon="triangle-alert",
-                        color_scheme="red",
-                        size="1",
-                        data_testid="decision-error",
-                    ),
-                ),
+                problem(S.decision_error, test_id="decision-error"),
                 spacing="2",
                 width="100%",
                 margin_y="0.75rem",
@@ -429,17 +415,7 @@ def copilot_panel() -> rx.Component:
                 rx.cond(full, rx.fragment(), _edge()),
                 _header(),
                 _conversation(),
-                rx.cond(
-                    S.panel_error != "",
-                    rx.callout(
-                        S.panel_error,
-                        icon="triangle-alert",
-                        color_scheme="red",
-                        size="1",
-                        width="100%",
-                        data_testid="copilot-error",
-                    ),
-                ),
+                problem(S.panel_error, test_id="copilot-error"),
                 _ask_form(),
                 position="fixed",
                 top=HEADER_HEIGHT,

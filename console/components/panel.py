@@ -28,6 +28,16 @@ def error_banner(message: rx.Var[str]) -> rx.Component:
     )
 
 
+def problem(
+    message: rx.Var[str], *, test_id: str, icon: str = "triangle-alert", color: str = "red"
+) -> rx.Component:
+    """``message`` in a callout, in place, while there is one (an empty message shows nothing)."""
+    return rx.cond(
+        message != "",
+        rx.callout(message, icon=icon, color_scheme=color, size="1", width="100%", data_testid=test_id),
+    )
+
+
 def loading_skeleton(lines: int = 4) -> rx.Component:
     return rx.vstack(*(rx.skeleton(height="1.25rem", width="100%") for _ in range(lines)), width="100%")
 

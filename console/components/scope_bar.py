@@ -5,6 +5,7 @@ from __future__ import annotations
 import reflex as rx
 
 from console.backend.scope import ANY, DEFAULT_RANGE, PRESETS, ScopeOption
+from console.components.panel import problem
 from console.state.scope import ScopeState as S
 
 CUSTOM = "custom"
@@ -125,17 +126,7 @@ def scope_bar() -> rx.Component:
                 rx.icon("triangle-alert", size=16, color=rx.color("amber", 10)), content=S.scope_error
             ),
         ),
-        rx.cond(
-            S.range_problem != "",
-            rx.callout(
-                S.range_problem,
-                icon="calendar-x",
-                color_scheme="amber",
-                size="1",
-                width="100%",
-                data_testid="range-problem",
-            ),
-        ),
+        problem(S.range_problem, test_id="range-problem", icon="calendar-x", color="amber"),
         align="center",
         spacing="4",
         wrap="wrap",

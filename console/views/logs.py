@@ -8,7 +8,7 @@ from console.backend.logs import LogRow, PatternRow
 from console.components import listing
 from console.components.charts import stacked_bars
 from console.components.log_table import rows_table
-from console.components.panel import empty_state, error_banner, loading_skeleton, panel
+from console.components.panel import empty_state, error_banner, loading_skeleton, panel, problem
 from console.state.logs import SEVERITY_CHOICES
 from console.state.logs import LogsState as S
 
@@ -209,10 +209,7 @@ def lines_panel() -> rx.Component:
         data_testid="logs-table",
     )
     body = rx.vstack(
-        rx.cond(
-            S.notice != "",
-            rx.callout(S.notice, icon="info", size="1", color_scheme="amber", data_testid="logs-notice"),
-        ),
+        problem(S.notice, test_id="logs-notice", icon="info", color="amber"),
         table,
         rx.cond(S.truncated, listing.capped_note()),
         listing.pager(S),

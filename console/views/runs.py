@@ -8,9 +8,9 @@ import reflex as rx
 from console.backend.approvals import ApprovalRow
 from console.backend.runs import AuditRow, RunRow, TimelineRow
 from console.components import listing
-from console.components.answer import answer_body
+from console.components.answer import ONE_LINE, answer_body
 from console.components.copilot_panel import state_badge
-from console.components.panel import empty_state, panel, status_badge
+from console.components.panel import empty_state, panel, problem, status_badge
 from console.components.record import back_link, record_body
 from console.state.runs import RunPageState, RunsPageState
 from copilot.machine import RunState
@@ -18,7 +18,6 @@ from copilot.machine import RunState
 MONO = "var(--code-font-family)"
 # The columns of a timeline row: step, state, what, duration, one-line result.
 TIMELINE_COLUMNS = "2.5rem 7.5rem minmax(6rem, 14rem) 4.5rem minmax(0, 1fr)"
-ONE_LINE = {"white_space": "nowrap", "overflow": "hidden", "text_overflow": "ellipsis", "min_width": "0"}
 
 
 def _run_row(row: rx.Var[RunRow]) -> rx.Component:
@@ -218,11 +217,8 @@ def _heading() -> rx.Component:
             size="2",
             color=rx.color("gray", 11),
         ),
-        rx.cond(
-            S.cancel_error != "",
-            rx.callout(S.cancel_error, icon="triangle-alert", color_scheme="red", size="1"),
-        ),
-        rx.cond(r.error != "", rx.callout(r.error, icon="triangle-alert", color_scheme="red", size="1")),
+        problem(S.cancel_error, test_id="cancel-error"),
+        problem(r.error, test_id="run-error"),
         spacing="2",
         width="100%",
     )
