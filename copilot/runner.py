@@ -31,7 +31,7 @@ import logging
 import os
 import secrets
 import socket
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, suppress
 from datetime import datetime
 from typing import Any, Protocol
@@ -149,6 +149,10 @@ class _Drive:
         return found[0] if found else None
 
 
+# Tells the approvers of a newly filed request (never raises: the request stands whatever its notice does).
+Announce = Callable[[ApprovalRequest], Awaitable[object]]
+
+
 class Runner:
     """Drives runs: one :meth:`drive` call per run this worker holds."""
 
@@ -170,7 +174,9 @@ class Runner:
         lease_seconds: float = LEASE_SECONDS,
         poll_seconds: float = APPROVAL_POLL_SECONDS,
         console_url: str = "http://localhost:3000",
+        announce: Announce | None = None,
     ) -> None:
+        """``announce`` tells the approvers of each request a run newly files (``core_client.notices``)."""
         self.store = store
         self.events = events
         self.approvals = approvals
@@ -187,6 +193,7 @@ class Runner:
         self._poll_seconds = poll_seconds
         # Where the console is, for the absolute links in what the Copilot writes (tickets, notes).
         self._console_url = console_url
+        self._announce = announce
 
     # --- the public face ---------------------------------------------------------------------------------------
 
@@ -638,8 +645,8 @@ class Runner:
         name = drive.tools.approval_name(spec.name)
         cited = _cited(drive.context, change.request.evidence_ids)
         try:
-            filed = await asyncio.to_thread(
-                self.approvals.request,
+            filing = await asyncio.to_thread(
+                self.approvals.file,
                 name,
                 change.request.arguments,
                 requester=drive.actor,
@@ -660,6 +667,7 @@ class Runner:
             drive.context.outcomes.append(failed)
             await self._move(drive, [], RunState.EVALUATE, f"{spec.name} refused: {refused.message}")
             return
+        filed = filing.request
         drive.pending = [
             call.model_copy(update={"request_id": filed.id}) if call.call_id == change.call_id else call
             for call in drive.pending
@@ -681,6 +689,9 @@ class Runner:
             with suppress(Forbidden):  # already decided or withdrawn: leave it as it is
                 await asyncio.to_thread(self.approvals.withdraw, filed.id, by=drive.actor, reason=reason)
             raise
+        if filing.new and self._announce is not None:
+            # Only now, waiting: the notice's link opens a request whose run shows it waits.
+            await self._announce(filed)
 
     async def _await_decision(self, drive: _Drive) -> None:
         assert drive.request_id is not None, "NEEDS_APPROVAL always has a pending request"

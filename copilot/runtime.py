@@ -37,6 +37,7 @@ from core_client.client import CoreClient
 from core_client.clock import Clock, SystemClock
 from core_client.errors import Forbidden
 from core_client.identity import Actor, Role
+from core_client.notices import notify_approvers
 from core_client.settings import Settings
 from core_client.store import ApprovalRequest, Database, Grant
 
@@ -119,6 +120,7 @@ class Copilot:
             world_clock=core.clock,
             clocks_apart=core.clocks_apart,
             console_url=settings.console_url,
+            announce=lambda request: notify_approvers(core, request),
             **runner_options,
         )
         return cls(runner, database=database, breakers=breakers, settle_stranded=core.settle_stranded_grants)

@@ -95,6 +95,13 @@ class ApprovalStatus(BaseModel):
     next: str
 
 
+class Filed(BaseModel):
+    """A request as filing left it: ``new`` is False when the same change already waited (that request)."""
+
+    request: ApprovalRequest
+    new: bool
+
+
 class StrandedClaim(BaseModel):
     """A claimed grant whose call should have ended by now: its worker died mid-mutation."""
 
@@ -152,12 +159,37 @@ class ApprovalBook:
         waiting does not ask twice; a person's repeated refused call files one request, not fifty). A new request
         beyond ``approval_requests_per_minute`` of the same person in the last minute is ``Forbidden``.
         """
+        return self.file(
+            tool,
+            arguments,
+            requester=requester,
+            evidence=evidence,
+            risk=risk,
+            environment=environment,
+            run_id=run_id,
+            kind=kind,
+        ).request
+
+    def file(
+        self,
+        tool: str,
+        arguments: Mapping[str, Any] | BaseModel,
+        *,
+        requester: Actor,
+        evidence: list[dict[str, Any]],
+        risk: str,
+        environment: str | None,
+        run_id: str | None = None,
+        kind: ToolKind = "destructive",
+    ) -> Filed:
+        """:meth:`request`, saying whether the request is new (approvers are told of new ones only, once)."""
         decision = self.policy.decide(tool, kind=kind, environment=environment)
         _refuse_unusable(decision, requester)
         with self.database.transaction() as session:
-            return self._file(
+            request, new = self._file(
                 session, tool, arguments, requester, evidence, risk, decision.environment, run_id
             )
+            return Filed(request=request, new=new)
 
     def approve(self, request_id: str, *, approver: Actor, reason: str | None = None) -> Grant:
         """Approve a pending request and issue its grant; ``Forbidden`` when policy does not let ``approver``."""
@@ -235,7 +267,7 @@ class ApprovalBook:
                     source=tool,
                 )
         with self.database.transaction() as session:
-            filed = self._file(
+            filed, _ = self._file(
                 session, tool, arguments, actor, [], "", decision.environment, None, reuse=False
             )
             self._decide(session, filed, "approved", actor, "self-approved: policy lets this role run it")
@@ -563,14 +595,15 @@ class ApprovalBook:
         run_id: str | None,
         *,
         reuse: bool = True,
-    ) -> ApprovalRequest:
+    ) -> tuple[ApprovalRequest, bool]:
+        """The request filed (and True), or the one already waiting for the same change (and False)."""
         canonical, sha = arguments_digest(tool, arguments)
         now = self.clock.now()
         key = _pending_key(tool, sha, requester, run_id) if reuse else None
         if key is not None:
             waiting = self._waiting(session, key, now)
             if waiting is not None:
-                return waiting  # the same change asked for again (see request)
+                return waiting, False  # the same change asked for again (see request)
             self._check_rate(session, requester, now)
         filed = ApprovalRequest(
             id=secrets.token_hex(8),
@@ -598,7 +631,7 @@ class ApprovalBook:
             waiting = self._waiting(session, key, now) if key is not None else None
             if waiting is None:
                 raise
-            return waiting
+            return waiting, False
         self.audit.record(
             "requested",
             actor=requester,
@@ -609,7 +642,7 @@ class ApprovalBook:
             environment=environment,
             session=session,
         )
-        return filed
+        return filed, True
 
     def _waiting(self, session: Session, key: str, now: datetime) -> ApprovalRequest | None:
         """The pending request for this change, if one still waits (an overdue one is expired on the way)."""

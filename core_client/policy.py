@@ -16,6 +16,10 @@ from pydantic import BaseModel, Field
 from core_client.identity import Role
 
 Mode = Literal["auto", "requires_approval", "denied"]
+
+# OpsPilot's own notice to approvers that a request waits (core_client/notices.py): ``auto`` unless a written rule
+# for this tool says otherwise (``mode = "denied"`` switches the notices off).
+APPROVER_NOTICE = "notify_approvers"
 ToolKind = Literal["read_only", "destructive", "unannotated"]
 
 

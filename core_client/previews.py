@@ -81,6 +81,11 @@ def _text(value: Any) -> str:
     return value if isinstance(value, str) else json.dumps(value, sort_keys=True)
 
 
+def _json_block(arguments: dict[str, Any]) -> str:
+    """Arguments OpsPilot cannot describe, as a fenced JSON block: the body is read as Markdown."""
+    return "```json\n" + json.dumps(arguments, indent=2, sort_keys=True) + "\n```"
+
+
 def _cut(value: str) -> str:
     return value if len(value) <= BEFORE_MAX else value[: BEFORE_MAX - 1] + "\u2026"
 
@@ -117,7 +122,7 @@ async def preview(core: CoreClient, request: ApprovalRequest) -> ChangePreview:
         await _describe(core, _tool(request.tool), arguments, shown)
     except ValidationError as invalid:
         shown.unread.append(f"the arguments do not fit {request.tool}: {invalid.error_count()} problem(s)")
-        shown.body = json.dumps(arguments, indent=2, sort_keys=True)
+        shown.body = _json_block(arguments)
     return shown
 
 
@@ -210,7 +215,7 @@ async def _describe(core: CoreClient, tool: str, arguments: dict[str, Any], show
             shown.changes = _diff(current, update.model_dump(by_alias=True, exclude_none=True))
             shown.blast_radius.append(f"Changes {incident_id} for everyone following it")
         case _:
-            shown.body = json.dumps(arguments, indent=2, sort_keys=True)
+            shown.body = _json_block(arguments)
             shown.blast_radius.append(f"Whatever {shown.tool} does: OpsPilot cannot say more about it")
 
 

@@ -33,7 +33,7 @@ from pydantic_settings import (
 
 from core_client.capabilities import Capability
 from core_client.errors import ConfigurationError
-from core_client.policy import Policy, PolicyRule
+from core_client.policy import APPROVER_NOTICE, Policy, PolicyRule
 
 CONFIG_FILE_ENV = "OPSPILOT_CONFIG"
 DEFAULT_CONFIG_FILE = "opspilot.toml"
@@ -226,6 +226,8 @@ class Settings(BaseSettings):
     policy: Policy = Field(default_factory=Policy)
     approval_ttl_minutes: int = Field(default=60, gt=0)
     approval_requests_per_minute: int = Field(default=10, gt=0)
+    # Where approvers are told that a request waits (the messaging provider's channel; see core_client/notices.py).
+    approver_channel: str = Field(default="#opspilot-approvals", min_length=1)
     session_ttl_hours: float = Field(default=12.0, gt=0)
     token_ttl_days: float = Field(default=90.0, gt=0)
     # Kept outside the database; see core_client/server_key.py. Default: <data_dir>/secret.key.
@@ -289,6 +291,14 @@ class Settings(BaseSettings):
             pattern = f"{server.name}.*"
             if server.read_only and pattern not in written:
                 self.policy.rules.append(PolicyRule(tool=pattern, mode="auto"))
+        return self
+
+    @model_validator(mode="after")
+    def _approver_notices_are_auto(self) -> Settings:
+        """Approvers are told of new requests (policy rule ``notify_approvers`` -> auto) unless a rule for that
+        tool is written out: an operator switches the notices off with ``mode = "denied"``."""
+        if not any(rule.tool == APPROVER_NOTICE for rule in self.policy.rules):
+            self.policy.rules.append(PolicyRule(tool=APPROVER_NOTICE, mode="auto"))
         return self
 
     @field_validator("console_url")

@@ -8,37 +8,28 @@ request that waits in the Approvals inbox. Viewers and denied tools get ``Forbid
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections.abc import Awaitable, Callable
 from typing import Generic, TypeVar
 
 from pydantic import BaseModel
 
-from core_client.approvals import SYSTEM
-from core_client.capabilities import Capability
 from core_client.client import CoreClient
-from core_client.errors import CapabilityNotConfigured, Forbidden, OpsPilotError
+from core_client.errors import Forbidden
 from core_client.identity import Actor, Role
-from core_client.mutations import MutationArgs, SendMessageArgs, risk_of
+from core_client.mutations import MutationArgs, risk_of
 from core_client.policy import Decision
-from core_client.schemas import Message
-from core_client.store import ApprovalRequest
 
 T = TypeVar("T")
 
-# Where approvers hear about a request filed from the console, when a messaging provider is configured.
-APPROVERS_CHANNEL = "#opspilot-approvals"
-NOTIFY_TIMEOUT_SECONDS = 10.0
-
-log = logging.getLogger(__name__)
-
 
 class Outcome(BaseModel, Generic[T]):
-    """What came of an action: done now (with the provider's answer), or waiting as an approval request."""
+    """What came of an action: done now (with the provider's answer), or waiting as an approval request
+    (``new_request`` when this action filed it, rather than finding the same change already waiting)."""
 
     done: bool
     result: T | None = None
     request_id: str = ""
+    new_request: bool = False
     approval_url: str = ""
     message: str
 
@@ -77,8 +68,8 @@ async def act(
         )
         result = await run(grant.id)
         return Outcome[T](done=True, result=result, message=f"Done: {what}.")
-    request = await asyncio.to_thread(
-        book.request,
+    filed = await asyncio.to_thread(
+        book.file,
         tool,
         arguments,
         requester=actor,
@@ -88,48 +79,8 @@ async def act(
     )
     return Outcome[T](
         done=False,
-        request_id=request.id,
-        approval_url=f"/approvals/{request.id}",
+        request_id=filed.request.id,
+        new_request=filed.new,
+        approval_url=f"/approvals/{filed.request.id}",
         message=f"Sent for approval ({', '.join(r.value for r in decision.approver_roles)}): {what}.",
     )
-
-
-def approvers_message(request: ApprovalRequest, approval_url: str) -> Message:
-    """The chat message that tells approvers a request waits for them."""
-    return Message(
-        channel=APPROVERS_CHANNEL,
-        body=(
-            f"{request.requested_by} asks to run {request.tool} in {request.environment or 'the default environment'} "
-            f"(risk {request.risk or 'unknown'}). Approve or reject: {approval_url}"
-        ),
-        metadata={"approvalRequest": request.id},
-    )
-
-
-async def notify_approvers(core: CoreClient, request_id: str) -> bool:
-    """Tell approvers about a waiting request through the messaging provider, if one is configured.
-
-    Best effort: the notification is OpsPilot's own (sent by ``system`` under the same policy and audit as any
-    message), and any failure is logged and reported as ``False``, never raised into the action that filed it.
-    """
-    try:
-        core.provider_for(Capability.MESSAGING)
-    except CapabilityNotConfigured:
-        return False
-    book = core.gate.approvals
-    try:
-        request = await asyncio.to_thread(book.get, request_id)
-        message = approvers_message(request, book.approval_url(request.id))
-        async with asyncio.timeout(NOTIFY_TIMEOUT_SECONDS):
-            grant = await asyncio.to_thread(
-                book.self_approve,
-                "send_message",
-                SendMessageArgs(message=message),
-                actor=SYSTEM,
-                environment=request.environment,
-            )
-            await core.messaging.send(message, actor=SYSTEM, grant=grant.id, environment=request.environment)
-    except (OpsPilotError, TimeoutError) as exc:
-        log.warning("could not notify approvers of request %s: %s", request_id, exc)
-        return False
-    return True

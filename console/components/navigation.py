@@ -12,6 +12,19 @@ from console.state.copilot import CopilotPanelState
 # With the Copilot open the sidebar keeps only its icons, leaving the page its room.
 COMPACT = CopilotPanelState.panel_open
 
+# The approvals badge counts again this often while the tab is in view, so a request filed anywhere (another
+# person's Copilot, an MCP client) shows without a reload. The timer lives in the browser, so it ends with the tab:
+# it presses a hidden button whose click is the count; one timer per tab, however often the sidebar mounts.
+BADGE_TICK_ID = "approvals-badge-tick"
+BADGE_TICK_MS = 5000
+BADGE_TIMER = f"""
+if (!window.opspilotBadgeTimer) {{
+  window.opspilotBadgeTimer = setInterval(() => {{
+    if (document.visibilityState === 'visible') document.getElementById('{BADGE_TICK_ID}')?.click();
+  }}, {BADGE_TICK_MS});
+}}
+"""
+
 
 @dataclass(frozen=True)
 class NavItem:
@@ -86,7 +99,14 @@ def sidebar() -> rx.Component:
     """The navigation column shown on every page."""
     return rx.vstack(
         *(_nav_link(item) for item in NAV_ITEMS),
-        on_mount=ApprovalsBadgeState.refresh,
+        rx.el.button(
+            id=BADGE_TICK_ID,
+            on_click=ApprovalsBadgeState.refresh,
+            display="none",
+            aria_hidden="true",
+            tab_index=-1,
+        ),
+        on_mount=[ApprovalsBadgeState.refresh, rx.call_script(BADGE_TIMER)],
         spacing="1",
         width=rx.cond(COMPACT, "auto", "13rem"),
         min_width=rx.cond(COMPACT, "0", "13rem"),

@@ -7,6 +7,7 @@ for approval, approvers are notified afterwards, best effort, so the person neve
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
@@ -14,11 +15,12 @@ import reflex as rx
 from reflex.event import EventSpec
 
 from console import runtime
-from console.backend.actions import Outcome, notify_approvers
+from console.backend.actions import Outcome
 from console.state.session import LOGIN_ROUTE, SESSION_ENDED
 from core_client.client import CoreClient
 from core_client.errors import Forbidden, OpsPilotError
 from core_client.identity import Actor
+from core_client.notices import notify_approvers
 
 Action = Callable[[CoreClient, Actor], Awaitable[Outcome[Any]]]
 
@@ -61,4 +63,5 @@ class Acting(rx.State, mixin=True):
                 await then()
             return
         yield rx.toast.info(outcome.message, description=f"Request {outcome.request_id} waits in Approvals.")
-        await notify_approvers(core, outcome.request_id)
+        if outcome.new_request:
+            await notify_approvers(core, await asyncio.to_thread(core.gate.approvals.get, outcome.request_id))

@@ -30,6 +30,7 @@ from core_client.mcp.arguments import TextArguments
 from core_client.mcp.elicitation import invite_to_approve, request_already_shown
 from core_client.mcp.results import ToolPage, error_result, object_result, page_result, split_cursor
 from core_client.mutations import arguments_digest, risk_of
+from core_client.notices import notify_approvers
 from core_client.reports import InvestigationReport, render_report
 from core_client.schemas import (
     INCIDENT_FIELD,
@@ -807,8 +808,8 @@ async def _file_request(
     if actor.copilot or approvals is None:
         return required
     try:
-        request = await asyncio.to_thread(
-            approvals.request,
+        filed = await asyncio.to_thread(
+            approvals.file,
             tool,
             arguments,
             requester=actor,
@@ -825,7 +826,9 @@ async def _file_request(
         )
     except OpsPilotError:
         return required
-    return _waiting(approvals, tool, arguments, required, request.id)
+    if filed.new:
+        await notify_approvers(core, filed.request)
+    return _waiting(approvals, tool, arguments, required, filed.request.id)
 
 
 def _waiting(

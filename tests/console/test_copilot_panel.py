@@ -20,6 +20,7 @@ from console.state.runs import RunPageState, RunsPageState
 from console.state.scope import ScopeState
 from copilot.answer import Answer, Claim, Evidence, EvidenceKind, Hop, Moment, QuestionKind
 from copilot.untrusted import SuspiciousText
+from core_client.capabilities import Capability
 from core_client.client import CoreClient
 from core_client.links import parse_link
 from core_client.schemas import TicketQuery
@@ -178,6 +179,10 @@ async def test_a_proposed_ticket_waits_for_an_approver_then_is_created_once(
     assert len(after) == before + 1
     assert copilot_ready.gate.approvals.get(pending).status == "executed"
     [filed] = [ticket for ticket in after if ticket.id not in known]
+    # The approvers were told of the request once, in the demo's chat, with a link to it.
+    world = copilot_ready.provider_for(Capability.MESSAGING).instance.world
+    notices = await world.run(lambda c: c.execute("SELECT doc FROM message").fetchall())
+    assert [f"/approvals/{pending}" in doc for (doc,) in notices] == [True]
     # The button now names the ticket and opens it; it stays unpressable.
     await _until(lambda: offer_is("executed"), "executed offer in the panel")
     offered = await _offered(rick, source, proposal.index)

@@ -3,6 +3,7 @@ the backend functions, and the page states driven without a browser."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 
 from sqlmodel import select
@@ -309,11 +310,13 @@ async def test_a_responder_s_change_waits_for_an_approver_who_hears_of_it(
     assert (await demo_core.incidents.get(LIVE)).severity == "sev2"
     pending = demo_core.gate.approvals.list("pending").items
     assert [(r.tool, r.requested_by, r.risk) for r in pending] == [("update_incident", "rick", "medium")]
-    # The demo's chat got the notification (sent by "system", under the same policy and audit).
+    # The demo's chat got the notice (sent by "system" under its own policy rule, audited): title and link.
     world = demo_core.provider_for(Capability.MESSAGING).instance.world
     rows = await world.run(lambda c: c.execute("SELECT channel, doc FROM message").fetchall())
     assert [channel for channel, _ in rows] == ["#opspilot-approvals"]
-    assert f"/approvals/{pending[0].id}" in rows[0][1] and "rick asks to run update_incident" in rows[0][1]
+    body = json.loads(rows[0][1])["metadata"]["body"]
+    assert body.startswith("Approval needed: Update incident INC-4033")
+    assert body.endswith(f"/approvals/{pending[0].id}")
 
 
 async def test_a_viewer_is_refused_on_the_server_whatever_the_page_showed(

@@ -538,13 +538,13 @@ async def test_a_worker_dying_right_after_filing_its_request_leaves_one_request(
     make_rig: RigFactory, clock: ManualClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     first = make_rig(ScriptedPlanner(ticket_call, finish_citing_everything), owner="worker-1")
-    file_request = first.approvals.request
+    file_request = first.approvals.file
 
     def file_then_die(*args: object, **kwargs: object) -> object:
         file_request(*args, **kwargs)  # type: ignore[arg-type]
         raise asyncio.CancelledError  # the process stops before the wait is recorded
 
-    monkeypatch.setattr(first.approvals, "request", file_then_die)
+    monkeypatch.setattr(first.approvals, "file", file_then_die)
     run_id, first_task = await start(first)
     await asyncio.wait_for(first_task, 10)
     [filed] = first.approvals.list("pending").items

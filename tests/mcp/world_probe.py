@@ -17,13 +17,18 @@ State = dict[str, int | str]
 
 def world_state(world: Path) -> State:
     """Row counts of the written tables, the status of one incident and one ticket, and the data folder's files."""
+    settings = load_settings()
     with sqlite3.connect(f"file:{world}?mode=ro", uri=True) as conn:
         state: State = {
             table: conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0] for table in TABLES
         }
+        # OpsPilot's own notices to approvers (core_client/notices.py) are not a change a tool call made.
+        state["message"] = conn.execute(
+            "SELECT count(*) FROM message WHERE channel != ?", (settings.approver_channel,)
+        ).fetchone()[0]
         state[INCIDENT] = conn.execute("SELECT status FROM incident WHERE id = ?", (INCIDENT,)).fetchone()[0]
         state[TICKET] = conn.execute("SELECT status FROM ticket WHERE id = ?", (TICKET,)).fetchone()[0]
-    files = load_settings().resolved_files_dir
+    files = settings.resolved_files_dir
     state["files"] = sum(1 for path in files.rglob("*") if path.is_file()) if files.is_dir() else 0
     return state
 

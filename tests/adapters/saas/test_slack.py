@@ -11,8 +11,12 @@ from saas_fakes.server import LoopbackServer
 from saas_fakes.slack import SlackFake
 
 from core_client.client import CoreClient
+from core_client.clock import SystemClock
 from core_client.errors import BadQuery, NotFound, OpsPilotError, ProviderUnavailable
-from core_client.identity import Actor
+from core_client.gate import MutationGate
+from core_client.identity import Actor, Role
+from core_client.notices import notify_approvers
+from core_client.policy import APPROVER_NOTICE
 from core_client.schemas import Message, MessageBlock
 
 from .conftest import GRANT_ID
@@ -136,3 +140,33 @@ async def test_the_token_is_never_logged_nor_in_an_error(
         + [str(r.args) for r in caplog.records]
     )
     assert all(TOKEN not in t for t in texts)
+
+
+async def test_approvers_hear_of_a_request_in_slack_once_and_a_failed_notice_is_audited(
+    make_core: Callable[..., CoreClient],
+    server: LoopbackServer,
+    fake: SlackFake,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("OPSPILOT_APPROVER_CHANNEL", "#incidents")
+    core = make_core("slack", {"bot_token": TOKEN, "base_url": server.url}, "messaging")
+    # The real gate (policy, audit) instead of the stand-in that approves everything.
+    core.gate = MutationGate.from_settings(core.settings, clock=SystemClock())
+    message = {"message": {"channel": "#incidents", "body": "orders-api <!here> recovering"}}
+    asker = Actor.copilot_for("rita", Role.RESPONDER)
+    filed = core.gate.approvals.file(
+        "send_message", message, requester=asker, evidence=[], risk="low", environment=None
+    )
+
+    sent = await notify_approvers(core, filed.request)
+
+    assert sent is not None and sent.channel == "C0INCIDENT"
+    [posted] = fake.posted
+    url = f"{core.settings.console_url}/approvals/{filed.request.id}"
+    # chat.postMessage with the title and the link as its text: no blocks, nothing of the message itself.
+    assert posted == {"channel": "#incidents", "text": f"Approval needed: Post a message to #incidents {url}"}
+    assert [e.action for e in core.gate.audit.list(tool=APPROVER_NOTICE).items] == ["executed"]
+
+    monkeypatch.setattr(core.settings, "approver_channel", "#nowhere")
+    assert await notify_approvers(core, filed.request) is None  # Slack said channel_not_found
+    assert [e.action for e in core.gate.audit.list(tool=APPROVER_NOTICE).items] == ["failed", "executed"]
