@@ -12,6 +12,7 @@ import reflex as rx
 from console.backend.copilot import ProposalRow, ToolCard, TurnView
 from console.components.answer import ONE_LINE, answer_body, evidence_chips
 from console.components.change_preview import change_preview
+from console.components.drafts import draft_buttons, draft_dialog
 from console.components.header import HEADER_HEIGHT
 from console.components.panel import problem
 from console.state.copilot import ConversationState
@@ -143,6 +144,8 @@ def _answer(turn: rx.Var[TurnView]) -> rx.Component:
     answer = turn.answer
     return rx.vstack(
         answer_body(answer),
+        # An investigation's answer (not a follow-up's "Filed as ...") can be written up for others.
+        rx.cond(turn.done & (answer.kind != ""), draft_buttons(turn.run_id)),
         # Only people who may act see proposals: for a viewer there is nothing to do with them.
         rx.cond(
             S.can_act & turn.done & (answer.proposals.length() > 0),
@@ -435,4 +438,5 @@ def copilot_panel() -> rx.Component:
         ),
         # The dialog must reach approvers even while the panel is closed.
         approval_dialog(),
+        draft_dialog(),
     )

@@ -312,6 +312,23 @@ class CopilotPanelState(ScopeState):
             yield event
 
     @rx.event(background=True)
+    async def watch(self, run_id: str) -> AsyncIterator[EventSpec]:
+        """Open the panel on run ``run_id`` (a follow-up offered elsewhere: a draft to post) and follow it."""
+        try:
+            await self.verified_user()
+            view = await (await runtime.copilot()).get_run(run_id)
+        except OpsPilotError as exc:
+            async with self:
+                self.panel_error = str(exc)
+            return
+        async with self:
+            self.panel_open = True
+            if self.latest.run_id != run_id:
+                await self._show_new(turn_view(view))
+        async for event in self._follow(run_id):
+            yield event
+
+    @rx.event(background=True)
     async def cancel(self, run_id: str) -> None:
         try:
             user = await self.verified_user()

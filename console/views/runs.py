@@ -10,6 +10,7 @@ from console.backend.runs import AuditRow, RunRow, TimelineRow
 from console.components import listing
 from console.components.answer import ONE_LINE, answer_body
 from console.components.copilot_panel import state_badge
+from console.components.drafts import draft_buttons
 from console.components.panel import empty_state, panel, problem, status_badge
 from console.components.record import back_link, record_body
 from console.state.runs import RunPageState, RunsPageState
@@ -232,7 +233,12 @@ def run() -> rx.Component:
         panel(
             "Answer",
             "message-square-text",
-            answer_body(r.answer),
+            rx.vstack(
+                answer_body(r.answer),
+                rx.cond((r.state == "DONE") & (r.answer.kind != ""), draft_buttons(r.id)),
+                spacing="3",
+                width="100%",
+            ),
             test_id="run-answer",
         ),
     )

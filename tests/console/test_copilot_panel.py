@@ -16,6 +16,7 @@ from console.backend.copilot import ProposalRow, answer_view, inline
 from console.backend.runs import RunsFilters, load_runs
 from console.state.approvals import ApprovalsBadgeState, ApprovalsState
 from console.state.copilot import ConversationState, CopilotPanelState
+from console.state.drafts import DraftState
 from console.state.runs import RunPageState, RunsPageState
 from console.state.scope import ScopeState
 from copilot.answer import Answer, Claim, Evidence, EvidenceKind, Hop, Moment, QuestionKind
@@ -376,3 +377,40 @@ def test_suspicious_content_is_shown_apart_from_the_findings() -> None:
     view = answer_view(answer, [])
     assert view.suspicious == [f"addresses an assistant: \u201c{hostile}\u201d"]
     assert view.claims == []
+
+
+async def test_a_draft_reads_in_the_console_downloads_and_is_posted_through_approval_once(
+    copilot_ready: CoreClient,
+) -> None:
+    rick = await opened(copilot_ready, "rick")
+    run_id = (await ask(rick)).latest.run_id
+
+    await rick.fire(DraftState.show, run_id=run_id, kind="postmortem")
+    draft = await rick.state(DraftState)
+    assert draft.dialog_open and not draft.error and not draft.loading
+    assert draft.markdown.startswith("# Postmortem (draft): ") and "## Action items" in draft.markdown
+    assert [(t.target, t.status) for t in draft.targets] == [("ticket", ""), ("note", ""), ("message", "")]
+    [download] = (await rick.fire(DraftState.download)).frontend
+    assert f"postmortem-{run_id}.md" in json.dumps(download.payload, default=str)
+
+    # Posting files a follow-up run that waits for a person, shown in the panel; nothing is posted yet.
+    sent = await rick.fire(DraftState.post, target="note")
+    assert sent.handlers() == ["copilot_panel_state.watch"]
+    pending = await _until_pending(copilot_ready)
+    request = copilot_ready.gate.approvals.get(pending)
+    assert request.tool.endswith("append_timeline_note") and request.requested_by == "rick"
+    # The draft's note target now says it waits, and is not offered again.
+    await rick.fire(DraftState.show, run_id=run_id, kind="postmortem")
+    note = next(t for t in (await rick.state(DraftState)).targets if t.target == "note")
+    assert (note.status, note.final, note.href) == ("pending", True, f"/approvals/{pending}")
+    await rick.fire(DraftState.post, target="note")
+    assert "cannot be offered twice" in (await rick.state(DraftState)).error
+    assert [r.id for r in copilot_ready.gate.approvals.list("pending").items] == [pending]
+
+    # A viewer reads drafts but cannot post them.
+    vera = await opened(copilot_ready, "vera")
+    await vera.fire(DraftState.show, run_id=run_id, kind="status")
+    assert (await vera.state(DraftState)).markdown.startswith("# Status update: ")
+    refused = await vera.fire(DraftState.post, target="ticket")
+    assert any("viewer" in toast for toast in refused.toasts())
+    assert [r.id for r in copilot_ready.gate.approvals.list("pending").items] == [pending]
