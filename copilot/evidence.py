@@ -402,10 +402,10 @@ def _services(structured: Any, call_id: str) -> Iterator[Evidence]:
     # the directory, so references by id and by name agree; a single service's view brings its own list.
     directory = ServiceDirectory(services)
     for row, item in zip(rows, services, strict=True):
-        calls = ", ".join(directory.key(dependency) for dependency in item.dependencies) or "nothing"
+        calls = ", ".join(directory.label(dependency) for dependency in item.dependencies) or "nothing"
         listed = row.get("dependents") if isinstance(row, dict) else None
         callers = [directory.key(str(name)) for name in listed or []] or directory.dependents(item.id)
-        called_by = ", ".join(callers) or "no one listed"
+        called_by = ", ".join(map(directory.label, callers)) or "no one listed"
         owner = item.owner_team or item.tags.get("team") or item.metadata.get("team")
         text = (
             f"{item.name}: calls {calls}; called by {called_by}{f'; owned by team {owner}' if owner else ''}"

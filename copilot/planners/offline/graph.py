@@ -77,6 +77,10 @@ class ServiceGraph:
         """The node key for any reference to a service (id, name or alias); unknown references stay as given."""
         return self.directory.key(reference)
 
+    def label(self, key: str) -> str:
+        """What people call the service: its catalog name ("Checkout API" for ``svc-checkout``), else ``key``."""
+        return self.directory.label(key)
+
     def dependencies_of(self, name: str) -> tuple[str, ...]:
         node = self.nodes.get(name)
         return node.dependencies if node else ()

@@ -4,6 +4,7 @@ could not be checked, and the follow-ups (a ticket carrying the evidence, a time
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from itertools import pairwise
@@ -123,7 +124,7 @@ def compose(
         )
         if claim is not None and claim.evidence_ids
     ]
-    summary = _summary(situation, ranking, diagnosis)
+    summary = _summary(situation, ranking, diagnosis, findings.graph.label)
     answer = Answer(
         kind=QuestionKind.CHANGE_VERDICT if situation.asks_about_changes else QuestionKind.WHY_FAILING,
         summary=summary,
@@ -138,8 +139,8 @@ def compose(
     return answer
 
 
-def _summary(situation: Situation, ranking: Ranking, diagnosis: Diagnosis) -> str:
-    root = ranking.root or "?"
+def _summary(situation: Situation, ranking: Ranking, diagnosis: Diagnosis, name: Callable[[str], str]) -> str:
+    root = name(ranking.root) if ranking.root else "?"
     after, alongside = followers(ranking)
     if diagnosis.specific:
         text = (
@@ -155,13 +156,13 @@ def _summary(situation: Situation, ranking: Ranking, diagnosis: Diagnosis) -> st
     if after:
         one = len(after) == 1
         text += (
-            f" {', '.join(after)} {'fails' if one else 'fail'} because of it: "
+            f" {', '.join(map(name, after))} {'fails' if one else 'fail'} because of it: "
             f"{'it calls' if one else 'they call'} it, and {'its' if one else 'their'} trouble began after its own."
         )
     if alongside:
         text += (
-            f" {', '.join(alongside)} also {'calls' if len(alongside) == 1 else 'call'} it and began failing within "
-            f"{minutes(ONSET_TOLERANCE)} of it."
+            f" {', '.join(map(name, alongside))} also {'calls' if len(alongside) == 1 else 'call'} it and began "
+            f"failing within {minutes(ONSET_TOLERANCE)} of it."
         )
     if situation.asks_about_changes:
         change = diagnosis.change
@@ -176,25 +177,27 @@ def _summary(situation: Situation, ranking: Ranking, diagnosis: Diagnosis) -> st
 
 def _symptom_claim(findings: Findings, situation: Situation, ranking: Ranking) -> Claim | None:
     asked = [s for s in situation.asked if s in ranking.affected]
+    name = findings.graph.label
     parts: list[str] = []
     ids: list[str] = []
     incident = situation.incident
     if incident is not None:
-        parts.append(
-            f"{incident.id} \u201c{incident.title}\u201d is open for {incident.service or 'no service'}"
-        )
+        service = name(incident.service) if incident.service else "no service"
+        parts.append(f"{incident.id} \u201c{incident.title}\u201d is open for {service}")
         ids.append(evidence_id(EvidenceKind.INCIDENT, incident.id))
     alerts = [
         a for a in findings.firing_alerts() if a.service in set(situation.asked) | set(ranking.coverage)
     ]
     if alerts:
-        parts.append("firing: " + "; ".join(f"{a.title} ({a.service})" for a in alerts[:4]))
+        parts.append("firing: " + "; ".join(f"{a.title} ({name(a.service)})" for a in alerts[:4]))
         ids += [evidence_id(EvidenceKind.ALERT, a.id) for a in alerts[:4]]
     for service in asked[:3]:
         serving = ranking.affected[service].serving()
         if serving:
             top = max(serving, key=lambda a: abs(a.peak_z))
-            parts.append(f"{service} {anomaly_reading(top)}, since {at(ranking.affected[service].onset)}")
+            parts.append(
+                f"{name(service)} {anomaly_reading(top)}, since {at(ranking.affected[service].onset)}"
+            )
             ids.append(anomaly_id(top))
     if not parts:
         return None
@@ -208,7 +211,8 @@ def _root_claim(findings: Findings, ranking: Ranking) -> Claim | None:
         return None
     serving = sorted(symptoms.serving(), key=lambda a: a.onset)[:3]
     # "Calls" names the services it calls directly; the ones reached through them are counted, not listed.
-    called = sorted(findings.graph.dependencies_of(root))
+    name = findings.graph.label
+    called = sorted(findings.graph.dependencies_of(root), key=name)
     further = len(findings.graph.downstream(root) - set(called))
     beyond = (
         f", nor any of the {further} services they call in turn,"
@@ -218,10 +222,10 @@ def _root_claim(findings: Findings, ranking: Ranking) -> Claim | None:
         else ""
     )
     text = (
-        f"{root} left its baseline first, at {at(symptoms.onset)}: "
+        f"{name(root)} left its baseline first, at {at(symptoms.onset)}: "
         + "; ".join(f"{anomaly_reading(a)}, from {at(a.onset)}" for a in serving)
         + (
-            f". Nothing it calls ({', '.join(called)}){beyond} was in trouble before it."
+            f". Nothing it calls ({', '.join(map(name, called))}){beyond} was in trouble before it."
             if called
             else ". It calls no other service of ours."
         )
@@ -231,11 +235,11 @@ def _root_claim(findings: Findings, ranking: Ranking) -> Claim | None:
 
 
 def _kind_claim(findings: Findings, root: str, onset: datetime, diagnosis: Diagnosis) -> Claim | None:
-    kind = diagnosis.fault_kind
+    kind, service = diagnosis.fault_kind, findings.graph.label(root)
     if diagnosis.certificate is not None:
         series = diagnosis.certificate
         last = series.points[-1]
-        text = f"{root}'s serving certificate has {number(last.value)} days left at {at(last.timestamp)}: it has expired."
+        text = f"{service}'s serving certificate has {number(last.value)} days left at {at(last.timestamp)}: it has expired."
         ref = series_ref(series.name, series.service, series.labels)
         return Claim(text=text, evidence_ids=findings.cited(evidence_id(EvidenceKind.METRIC, ref)))
     if diagnosis.change is not None:
@@ -243,7 +247,7 @@ def _kind_claim(findings: Findings, root: str, onset: datetime, diagnosis: Diagn
         lead = minutes(onset - change.started_at) if change.started_at else "?"
         what = "configuration change" if kind == "config_change" else "deployment"
         text = (
-            f"{change.id}, a {what} of {root} ({change.version or 'unversioned'}), started at "
+            f"{change.id}, a {what} of {service} ({change.version or 'unversioned'}), started at "
             f"{at(change.started_at)}, {lead} before the errors began: {PHRASES[kind]}."
         )
         return Claim(text=text, evidence_ids=findings.cited(evidence_id(EvidenceKind.DEPLOYMENT, change.id)))
@@ -252,7 +256,7 @@ def _kind_claim(findings: Findings, root: str, onset: datetime, diagnosis: Diagn
         return None
     moved = diagnosis.anomalies[:3]
     said = [f"its logs say \u201c{c.template}\u201d ({c.count_after} lines)" for c in naming]
-    text = f"{root}: " + "; ".join([*(f"{anomaly_reading(a)}, from {at(a.onset)}" for a in moved), *said])
+    text = f"{service}: " + "; ".join([*(f"{anomaly_reading(a)}, from {at(a.onset)}" for a in moved), *said])
     text += f" \u2014 {PHRASES[kind]}." if diagnosis.specific else "."
     ids = [anomaly_id(a) for a in moved] + [evidence_id(EvidenceKind.LOG_PATTERN, c.id) for c in naming]
     if kind == "dependency_outage":
@@ -261,18 +265,20 @@ def _kind_claim(findings: Findings, root: str, onset: datetime, diagnosis: Diagn
 
 
 def _log_claim(findings: Findings, root: str, diagnosis: Diagnosis) -> Claim | None:
+    name = findings.graph.label
     own = sorted(
         diagnosis.own_patterns, key=lambda c: (not ERROR_SEVERITIES & set(c.by_severity), -c.count_after)
     )
     if own:
         chosen = own[:MAX_CITED_PATTERNS]
-        text = f"New in {root}'s logs since the onset: " + "; ".join(
+        text = f"New in {name(root)}'s logs since the onset: " + "; ".join(
             f"\u201c{c.template}\u201d ({c.count_after} lines from {at(c.first_seen)})" for c in chosen
         )
     elif diagnosis.complaints:
         chosen = diagnosis.complaints[:MAX_CITED_PATTERNS]
-        text = f"{root} logs nothing of its own, but its callers do: " + "; ".join(
-            f"\u201c{c.template}\u201d ({c.count_after} lines from {', '.join(c.services)})" for c in chosen
+        text = f"{name(root)} logs nothing of its own, but its callers do: " + "; ".join(
+            f"\u201c{c.template}\u201d ({c.count_after} lines from {', '.join(map(name, c.services))})"
+            for c in chosen
         )
     else:
         return None
@@ -328,11 +334,12 @@ def _hop(findings: Findings, ranking: Ranking, service: str) -> Hop:
 
 def _timeline(findings: Findings, ranking: Ranking, diagnosis: Diagnosis) -> list[Moment]:
     """Onsets along the coverage, the suspect change and the alerts that fired, in time order."""
+    name = findings.graph.label
     moments = [
         Moment(
             at=symptoms.onset,
             kind="onset",
-            label=f"{service} began failing",
+            label=f"{name(service)} began failing",
             evidence_ids=findings.cited(*[anomaly_id(a) for a in symptoms.serving()[:1]]),
         )
         for service in ranking.coverage[: MAX_CHAINS + 1]
@@ -344,7 +351,7 @@ def _timeline(findings: Findings, ranking: Ranking, diagnosis: Diagnosis) -> lis
             Moment(
                 at=change.started_at,
                 kind="change",
-                label=f"{change.id} to {change.service} ({change.version or 'a change'})",
+                label=f"{change.id} to {name(change.service)} ({change.version or 'a change'})",
                 evidence_ids=findings.cited(evidence_id(EvidenceKind.DEPLOYMENT, change.id)),
             )
         )
@@ -374,17 +381,21 @@ def _propagation_claim(findings: Findings, ranking: Ranking, diagnosis: Diagnosi
             ids.append(anomaly_id(max(serving, key=lambda a: abs(a.peak_z))))
         ids.append(evidence_id(EvidenceKind.SERVICE, service))
     ids += [evidence_id(EvidenceKind.LOG_PATTERN, c.id) for c in diagnosis.complaints[:2]]
-    chains = [" \u2192 ".join(findings.graph.path(s, root)) or s for s in dependents[:MAX_CHAINS]]
+    name = findings.graph.label
+    chains = [
+        " \u2192 ".join(map(name, findings.graph.path(s, root) or [s])) for s in dependents[:MAX_CHAINS]
+    ]
     more = "; \u2026" if len(dependents) > MAX_CHAINS else ""
-    onsets = ", ".join(f"{s} at {at(ranking.affected[s].onset)}" for s in dependents)
+    onsets = ", ".join(f"{name(s)} at {at(ranking.affected[s].onset)}" for s in dependents)
     text = (
-        f"The other failing services call {root}, directly or not, and began failing after it ({onsets}); "
-        f"how they reach it: {'; '.join(chains)}{more}. Their symptoms are {root}'s, not causes of their own."
+        f"The other failing services call {name(root)}, directly or not, and began failing after it ({onsets}); "
+        f"how they reach it: {'; '.join(chains)}{more}. Their symptoms are {name(root)}'s, not causes of their own."
     )
     return Claim(text=text, evidence_ids=findings.cited(*ids))
 
 
 def _changes_claim(findings: Findings, root: str, onset: datetime) -> Claim | None:
+    name = findings.graph.label
     watched = {root} | findings.graph.downstream(root)
     before = sorted(
         (
@@ -400,12 +411,12 @@ def _changes_claim(findings: Findings, root: str, onset: datetime) -> Claim | No
     if not before:
         symptoms_ids = [evidence_id(EvidenceKind.SERVICE, root)]
         text = (
-            f"Nothing changed before it: no deployment or configuration change to {root} or what it calls, directly "
+            f"Nothing changed before it: no deployment or configuration change to {name(root)} or what it calls, directly "
             f"or not, in the {minutes(CHANGES_BEFORE)} before {at(onset)}."
         )
         return Claim(text=text, evidence_ids=findings.cited(*symptoms_ids))
     listed = "; ".join(
-        f"{d.id} {d.service} {d.version or ''} at {at(d.started_at)} ({minutes(onset - d.started_at)} before)"
+        f"{d.id} {name(d.service)} {d.version or ''} at {at(d.started_at)} ({minutes(onset - d.started_at)} before)"
         for d in before[:5]
         if d.started_at is not None
     )
@@ -430,7 +441,7 @@ def _decoy_claims(findings: Findings, ranking: Ranking, diagnosis: Diagnosis) ->
 def _decoy_changes(
     findings: Findings, ranking: Ranking, suspect: Deployment | None, onset: datetime
 ) -> list[Claim]:
-    root = ranking.root or ""
+    root, name = ranking.root or "", findings.graph.label
     others = [
         d
         for d in findings.deployments
@@ -447,10 +458,13 @@ def _decoy_changes(
         elif change.service == root:
             why = f"{minutes(onset - started)} before the onset, too early: errors did not follow it"
         elif change.service in ranking.affected:
-            why = f"but {change.service}'s errors follow {root}'s, which it calls"
+            why = f"but {name(change.service)}'s errors follow {name(root)}'s, which it calls"
         else:
-            why = f"and no errors followed on {change.service}"
-        text = f"Not the cause: {change.id} of {change.service} ({change.version or 'a change'}) at {at(started)}, {why}."
+            why = f"and no errors followed on {name(change.service)}"
+        text = (
+            f"Not the cause: {change.id} of {name(change.service)} ({change.version or 'a change'}) at {at(started)}, "
+            f"{why}."
+        )
         claims.append(
             Claim(text=text, evidence_ids=findings.cited(evidence_id(EvidenceKind.DEPLOYMENT, change.id)))
         )
@@ -469,8 +483,8 @@ def _old_patterns(findings: Findings, onset: datetime) -> list[Claim]:
     return [
         Claim(
             text=(
-                f"Not the cause: \u201c{c.template}\u201d ({', '.join(c.services)}) was logged from "
-                f"{at(c.first_seen)}, before the trouble began at {at(onset)}: it predates it."
+                f"Not the cause: \u201c{c.template}\u201d ({', '.join(map(findings.graph.label, c.services))}) was "
+                f"logged from {at(c.first_seen)}, before the trouble began at {at(onset)}: it predates it."
             ),
             evidence_ids=findings.cited(evidence_id(EvidenceKind.LOG_PATTERN, c.id)),
         )
@@ -479,6 +493,8 @@ def _old_patterns(findings: Findings, onset: datetime) -> list[Claim]:
 
 
 def _other_trouble(findings: Findings, ranking: Ranking, root: str) -> list[Claim]:
+    name = findings.graph.label
+    explained = ranking.coverage[:3]
     claims = []
     for other in [r for r in ranking.roots if r != root and r not in ranking.coverage][:2]:
         symptoms: Symptoms = ranking.affected[other]
@@ -488,11 +504,11 @@ def _other_trouble(findings: Findings, ranking: Ranking, root: str) -> list[Clai
         why = (
             "it explains fewer of the failing services"
             if other in ranking.competing
-            else f"none of {', '.join(ranking.coverage[:3])} depends on it, so it does not explain their trouble"
+            else f"{name(explained[0])} does not depend on it, so it does not explain its trouble"
+            if len(explained) == 1
+            else f"none of {', '.join(map(name, explained))} depends on it, so it does not explain their trouble"
         )
-        text = (
-            f"Separate trouble: {other} shows {anomaly_reading(top)}, since {at(symptoms.onset)}, but {why}."
-        )
+        text = f"Separate trouble: {name(other)} shows {anomaly_reading(top)}, since {at(symptoms.onset)}, but {why}."
         claims.append(Claim(text=text, evidence_ids=findings.cited(anomaly_id(top))))
     return claims
 
@@ -542,7 +558,10 @@ def _no_root(findings: Findings, situation: Situation, missing: list[str]) -> An
     report = findings.anomalies
     if report is not None:
         ids = [anomaly_id(a) for a in report.anomalies[:3]]
-        strongest = "; ".join(f"{a.service} {anomaly_reading(a)}" for a in report.anomalies[:3]) or "none"
+        strongest = (
+            "; ".join(f"{findings.graph.label(a.service)} {anomaly_reading(a)}" for a in report.anomalies[:3])
+            or "none"
+        )
         claims.append(
             Claim(
                 text=(
@@ -581,7 +600,7 @@ def _proposals(
                 tool=ticket,
                 arguments={
                     "ticket": {
-                        "title": f"{root_cause.service}: {root_cause.fault_kind.replace('_', ' ')} since {at(ranking.onset)}",
+                        "title": f"{findings.graph.label(root_cause.service)}: {root_cause.fault_kind.replace('_', ' ')} since {at(ranking.onset)}",
                         "description": _description(findings, answer),
                         "fields": {
                             "service": root_cause.service,
