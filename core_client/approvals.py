@@ -23,7 +23,7 @@ import json
 import secrets
 from collections.abc import Mapping
 from datetime import datetime, timedelta
-from typing import Any, Literal, cast
+from typing import Any, Literal, NotRequired, TypedDict, Unpack, cast
 
 from pydantic import BaseModel
 from sqlalchemy import CursorResult, and_, func, or_, update
@@ -95,6 +95,17 @@ class ApprovalStatus(BaseModel):
     next: str
 
 
+class Asking(TypedDict):
+    """Who asks for a change and on what grounds (the keywords of :meth:`ApprovalBook.file`)."""
+
+    requester: Actor
+    evidence: list[dict[str, Any]]
+    risk: str
+    environment: str | None
+    run_id: NotRequired[str | None]
+    kind: NotRequired[ToolKind]
+
+
 class Filed(BaseModel):
     """A request as filing left it: ``new`` is False when the same change already waited (that request)."""
 
@@ -141,16 +152,7 @@ class ApprovalBook:
         return approval_link(request_id).absolute(self._console_url)
 
     def request(
-        self,
-        tool: str,
-        arguments: Mapping[str, Any] | BaseModel,
-        *,
-        requester: Actor,
-        evidence: list[dict[str, Any]],
-        risk: str,
-        environment: str | None,
-        run_id: str | None = None,
-        kind: ToolKind = "destructive",
+        self, tool: str, arguments: Mapping[str, Any] | BaseModel, **asked: Unpack[Asking]
     ) -> ApprovalRequest:
         """File a request for a person to approve ``tool`` with exactly these ``arguments``.
 
@@ -159,16 +161,7 @@ class ApprovalBook:
         waiting does not ask twice; a person's repeated refused call files one request, not fifty). A new request
         beyond ``approval_requests_per_minute`` of the same person in the last minute is ``Forbidden``.
         """
-        return self.file(
-            tool,
-            arguments,
-            requester=requester,
-            evidence=evidence,
-            risk=risk,
-            environment=environment,
-            run_id=run_id,
-            kind=kind,
-        ).request
+        return self.file(tool, arguments, **asked).request
 
     def file(
         self,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
-from typing import Any
+from typing import Any, Self
 
 from pydantic import BaseModel
 
@@ -41,20 +41,34 @@ class Citation(BaseModel):
     href: str
 
 
-class ProposalRow(BaseModel):
-    """A follow-up the answer proposes; offering it files an approval request, nothing more.
+class OfferShown(BaseModel):
+    """How an offer made from an answer (a proposed action, a draft to post) stands, as its button shows it.
 
-    Once offered, ``status`` says how it stands (pending, approved, executed, refused...), ``label`` says so in
-    words ("Filed as OPS-1965") and ``href`` opens the result or the request; ``final`` offers cannot be made again.
+    ``status`` is "" until it is offered, then says how it stands (pending, approved, executed, rejected...);
+    ``label`` says so in words ("Filed as OPS-1965") and ``href`` opens the result or the request; a ``final``
+    offer cannot be made again.
     """
 
-    index: int
-    tool: str
-    reason: str
     status: str = ""
     label: str = ""
     href: str = ""
     final: bool = False
+
+    def showing(self, offer: ProposalState | None) -> Self:
+        """This button as ``offer`` (None: not offered yet) leaves it."""
+        if offer is None:
+            return self
+        return self.model_copy(
+            update={"status": offer.status, "label": offer.label, "href": offer.href, "final": offer.final}
+        )
+
+
+class ProposalRow(OfferShown):
+    """A follow-up the answer proposes; offering it files an approval request, nothing more."""
+
+    index: int
+    tool: str
+    reason: str
 
 
 class InlinePart(BaseModel):
@@ -273,21 +287,7 @@ def pending_approval(
 def with_offers(answer: AnswerView, offers: list[ProposalState]) -> AnswerView:
     """``answer`` with each proposal showing how its offer stands (``offers`` of its run, keyed by index)."""
     by_key = {offer.key: offer for offer in offers}
-    rows = []
-    for row in answer.proposals:
-        offer = by_key.get(str(row.index))
-        rows.append(
-            row
-            if offer is None
-            else row.model_copy(
-                update={
-                    "status": offer.status,
-                    "label": offer.label,
-                    "href": offer.href,
-                    "final": offer.final,
-                }
-            )
-        )
+    rows = [row.showing(by_key.get(str(row.index))) for row in answer.proposals]
     return answer.model_copy(update={"proposals": rows})
 
 

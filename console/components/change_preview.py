@@ -9,7 +9,7 @@ from __future__ import annotations
 import reflex as rx
 
 from console.backend.approvals import PreviewView
-from console.components.markdown import safe_markdown
+from console.components.markdown import markdown_sheet
 from core_client.previews import FieldChange
 
 MUTED = rx.color("gray", 11)
@@ -50,16 +50,7 @@ def change_preview(shown: rx.Var[PreviewView]) -> rx.Component:
         ),
         rx.cond(
             shown.body != "",
-            rx.box(
-                safe_markdown(source=shown.body),
-                width="100%",
-                max_height="50vh",
-                overflow_y="auto",
-                padding="0.25rem 0.75rem",
-                border=f"1px solid {rx.color('gray', 5)}",
-                border_radius="var(--radius-2)",
-                data_testid="preview-body",
-            ),
+            markdown_sheet(shown.body, test_id="preview-body"),
         ),
         rx.foreach(
             shown.unread, lambda note: rx.text("\u26a0 ", note, size="1", color=rx.color("amber", 11))

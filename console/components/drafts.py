@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import reflex as rx
 
-from console.components.markdown import safe_markdown
+from console.components.markdown import markdown_sheet
 from console.state.drafts import KINDS, DraftState, DraftTargetView
 
 MUTED = rx.color("gray", 11)
@@ -87,16 +87,7 @@ def draft_dialog() -> rx.Component:
             rx.cond(
                 S.markdown != "",
                 rx.vstack(
-                    rx.box(
-                        safe_markdown(source=S.markdown),
-                        max_height="55vh",
-                        overflow_y="auto",
-                        width="100%",
-                        padding="0.25rem 0.75rem",
-                        border=f"1px solid {rx.color('gray', 5)}",
-                        border_radius="var(--radius-2)",
-                        data_testid="draft-body",
-                    ),
+                    markdown_sheet(S.markdown, test_id="draft-body", max_height="55vh"),
                     rx.hstack(
                         rx.button(
                             rx.icon("download", size=14),

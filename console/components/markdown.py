@@ -106,3 +106,18 @@ def markdown_body(source: rx.Var[str] | str) -> rx.Component:
 def safe_markdown(source: rx.Var[str]) -> rx.Component:
     """``source`` (Markdown from data) rendered without HTML, unsafe links or remote images."""
     return markdown_body(source)
+
+
+def markdown_sheet(source: rx.Var[str], *, test_id: str, max_height: str = "50vh") -> rx.Component:
+    """``source`` (Markdown from data) rendered safely on a bordered sheet that scrolls past ``max_height``: a
+    ticket, a note or a draft as it will read."""
+    return rx.box(
+        safe_markdown(source=source),
+        width="100%",
+        max_height=max_height,
+        overflow_y="auto",
+        padding="0.25rem 0.75rem",
+        border=f"1px solid {rx.color('gray', 5)}",
+        border_radius="var(--radius-2)",
+        data_testid=test_id,
+    )

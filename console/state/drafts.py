@@ -14,10 +14,10 @@ from collections.abc import AsyncIterator
 from typing import get_args
 
 import reflex as rx
-from pydantic import BaseModel
 from reflex.event import EventSpec
 
 from console import runtime
+from console.backend.copilot import OfferShown
 from console.state.copilot import CopilotPanelState
 from console.state.session import SessionState, acts
 from copilot.followups import ProposalState
@@ -33,36 +33,20 @@ TARGETS: dict[str, str] = {
 }
 
 
-class DraftTargetView(BaseModel):
-    """Where the draft can be posted, and how an earlier offer to post it there stands (``status`` "" if none)."""
+class DraftTargetView(OfferShown):
+    """Where the draft can be posted, and how an earlier offer to post it there stands."""
 
     target: str
     action: str
-    status: str = ""
-    label: str = ""
-    href: str = ""
-    final: bool = False
 
 
 def target_views(kind: str, offers: list[ProposalState]) -> list[DraftTargetView]:
     """Each target of the ``kind`` draft, with the offer already made to post it there (keyed ``kind:target``)."""
     by_key = {offer.key: offer for offer in offers}
-    views = []
-    for target, action in TARGETS.items():
-        offer = by_key.get(f"{kind}:{target}")
-        views.append(
-            DraftTargetView(target=target, action=action)
-            if offer is None
-            else DraftTargetView(
-                target=target,
-                action=action,
-                status=offer.status,
-                label=offer.label,
-                href=offer.href,
-                final=offer.final,
-            )
-        )
-    return views
+    return [
+        DraftTargetView(target=target, action=action).showing(by_key.get(f"{kind}:{target}"))
+        for target, action in TARGETS.items()
+    ]
 
 
 class DraftState(SessionState):
