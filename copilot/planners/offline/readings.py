@@ -18,7 +18,16 @@ from copilot.answer import Evidence
 from copilot.evidence import OWN_SERVER
 from copilot.planners.offline.graph import ServiceGraph
 from copilot.planning import PlanContext, ToolOutcome, ToolSpec
-from core_client.schemas import Alert, Deployment, Incident, MetricDescriptor, MetricSeries, Runbook
+from core_client.schemas import (
+    Alert,
+    Deployment,
+    Incident,
+    LogEntry,
+    MetricDescriptor,
+    MetricSeries,
+    Runbook,
+    TimelineEntry,
+)
 from core_client.schemas.analysis import MetricAnomalyReport, PatternComparison
 
 M = TypeVar("M", bound=BaseModel)
@@ -79,6 +88,11 @@ class Findings:
     metric_names: set[str] = field(default_factory=set)
     anomalies: MetricAnomalyReport | None = None
     patterns: PatternComparison | None = None
+    # Comparisons asked for one service (around a change to it, over a window asked about), by that service as the
+    # call named it: they never replace the comparison over every service above.
+    service_patterns: dict[str, PatternComparison] = field(default_factory=dict)
+    log_lines: list[LogEntry] = field(default_factory=list)
+    timeline: list[TimelineEntry] = field(default_factory=list)
     deployments: list[Deployment] = field(default_factory=list)
     series: list[MetricSeries] = field(default_factory=list)
     runbooks: list[Runbook] = field(default_factory=list)
@@ -163,7 +177,17 @@ def _read(findings: Findings, tool: str, outcome: ToolOutcome) -> None:
         if report is not None:
             findings.anomalies = report if findings.anomalies is None else _merged(findings.anomalies, report)
     elif tool == "compare_log_patterns":
-        findings.patterns = _one(data, PatternComparison)
+        comparison = _one(data, PatternComparison)
+        scoped = outcome.arguments.get("service")
+        if scoped and comparison is not None:
+            findings.service_patterns[str(scoped)] = comparison
+        else:
+            findings.patterns = comparison
+    elif tool == "search_logs":
+        findings.log_lines += _parsed(data, LogEntry)
+    elif tool == "get_incident_timeline":
+        known = {entry.id for entry in findings.timeline}
+        findings.timeline += [e for e in _parsed(data, TimelineEntry) if e.id not in known]
     elif tool == "query_deployments":
         findings.deployments += _parsed(data, Deployment)
     elif tool == "query_metrics":

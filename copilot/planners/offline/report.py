@@ -106,7 +106,7 @@ def compose(
     findings: Findings, situation: Situation, ranking: Ranking, diagnosis: Diagnosis | None
 ) -> Answer:
     """The answer for a ranking; without a root, an answer that says what was looked at and found."""
-    missing = _missing(findings, situation)
+    missing = missing_notes(findings, situation)
     if ranking.root is None or ranking.onset is None or diagnosis is None:
         return _no_root(findings, situation, missing)
     root, onset = ranking.root, ranking.onset
@@ -528,7 +528,8 @@ def _confidence(situation: Situation, ranking: Ranking, diagnosis: Diagnosis, fi
     return round(min(0.95, max(0.05, score)), 2)
 
 
-def _missing(findings: Findings, situation: Situation) -> list[str]:
+def missing_notes(findings: Findings, situation: Situation) -> list[str]:
+    """What could not be checked, and why: failed calls, tools the run lacks, sources read only up to a cap."""
     notes = [_failure_note(f) for f in findings.failures]
     notes += [
         f"{tool} is not available to this run: {CONSEQUENCES.get(tool, 'not checked')}"

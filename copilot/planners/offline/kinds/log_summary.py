@@ -1,0 +1,203 @@
+"""What did X log; errors of X since T: its log patterns with counts, which are new or grown, and example lines.
+
+One round after the context: the service's patterns new or grown since the start of the window asked about
+(against the hours before it), and its newest lines of the window, which are grouped into patterns here to say
+what it logs most. Templates are quoted literally (in backticks: a placeholder such as ``<*>`` is not markup);
+each pattern cites the comparison or the lines the tools returned.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+
+from copilot.answer import Answer, Claim, EvidenceKind, Moment, QuestionKind
+from copilot.evidence import evidence_id
+from copilot.planners.offline.kinds.why_failing import situation_of
+from copilot.planners.offline.questions import Question, question_of
+from copilot.planners.offline.readings import Findings
+from copilot.planners.offline.report import at, minutes, missing_notes
+from copilot.planners.offline.rounds import Round, apart, clock_note, environment_of, iso, request
+from copilot.planning import PlanContext, ToolRequest
+from core_client.analysis.patterns import mine_patterns
+from core_client.schemas.analysis import LogPattern, PatternChange
+
+ERRORS = ["error", "fatal", "critical"]
+WARNINGS_AND_WORSE = ["warn", "warning", *ERRORS]
+# What the question asks for, by the words it uses: errors only, warnings and worse, or everything.
+_ERROR_WORDS = re.compile(r"\b(errors?|exceptions?|failures?|fatal|critical|stack ?traces?)\b", re.I)
+_WARNING_WORDS = re.compile(r"\bwarn(ing)?s?\b", re.I)
+# The window's patterns are compared with this long before it.
+HOURS_BEFORE = 3.0
+CHANGES_LIMIT = 10
+LINES_READ = 200
+MAX_NEW = 4
+MAX_FREQUENT = 4
+
+
+def severities_asked(question: Question) -> list[str] | None:
+    """The severities the question asks about (None: every line)."""
+    if _ERROR_WORDS.search(question.wording):
+        return ERRORS
+    if _WARNING_WORDS.search(question.wording):
+        return WARNINGS_AND_WORSE
+    return None
+
+
+def subject_of(context: PlanContext, findings: Findings) -> str | None:
+    """The service whose logs are asked about: the question's, the page's, the incident's or the earlier answer's."""
+    return next(iter(situation_of(context, findings).asked), None)
+
+
+def window_of(context: PlanContext) -> tuple[datetime, datetime]:
+    """The window asked about ("since 13:30", "last 2 hours"), else the last hour."""
+    return question_of(context).window(context.now)
+
+
+def _logs_round(context: PlanContext, findings: Findings) -> list[ToolRequest]:
+    if apart(context, "log"):
+        return []
+    service = subject_of(context, findings)
+    since, until = window_of(context)
+    severities = severities_asked(question_of(context))
+    environment = environment_of(context, findings)
+    calls = [
+        request(
+            context,
+            "compare_log_patterns",
+            f"what {service or 'every service'} logs that is new or grown since {at(since)}",
+            since=iso(since),
+            service=service,
+            before_hours=HOURS_BEFORE,
+            until=iso(until),
+            severities=severities,
+            environment=environment,
+            limit=CHANGES_LIMIT,
+        ),
+        request(
+            context,
+            "search_logs",
+            f"{service or 'every service'}'s newest lines since {at(since)}",
+            service=service,
+            severities=severities,
+            start=iso(since),
+            end=iso(until),
+            environment=environment,
+            limit=LINES_READ,
+        ),
+    ]
+    return [c for c in calls if c is not None]
+
+
+def comparison_of(findings: Findings, service: str | None) -> list[PatternChange]:
+    """The patterns new or grown in the window, for ``service`` (or every service)."""
+    comparison = findings.service_patterns.get(service) if service else findings.patterns
+    return list(comparison.changes) if comparison is not None else []
+
+
+def conclude(context: PlanContext, findings: Findings) -> Answer:
+    """The service's log patterns: how many lines, which are new or grown, the most frequent, with example lines."""
+    service = subject_of(context, findings)
+    since, _ = window_of(context)
+    severities = severities_asked(question_of(context))
+    what = "errors" if severities == ERRORS else "warnings and errors" if severities else "lines"
+    who = service or "the services"
+    comparison = findings.service_patterns.get(service) if service else findings.patterns
+    changes = comparison_of(findings, service)
+    lines = [
+        line for line in findings.log_lines if service is None or findings.graph.key(line.service) == service
+    ]
+    frequent = mine_patterns(lines, limit=MAX_FREQUENT)
+    fresh = [c for c in changes if c.change == "new"]
+    grown = [c for c in changes if c.change == "grown"]
+    total = comparison.lines_after if comparison is not None else len(lines)
+    verdict = _verdict(who, what, since, total, fresh, grown, frequent, comparison is not None)
+    claims = [
+        *(_change_claim(findings, c, since) for c in [*fresh, *grown][:MAX_NEW]),
+        _frequent_claim(findings, who, frequent, len(lines)),
+    ]
+    missing = missing_notes(findings, situation_of(context, findings))
+    if service is None:
+        missing.append("no service named: the patterns are every service's; name one for its logs alone")
+    note = clock_note(context)
+    if note is not None:
+        missing.append(note)
+    return Answer(
+        kind=QuestionKind.LOG_SUMMARY,
+        verdict=verdict,
+        summary=verdict,
+        claims=[c for c in claims if c is not None and c.evidence_ids],
+        timeline=[
+            Moment(
+                at=c.first_seen,
+                kind="log",
+                label=f"new: {c.template[:60]}",
+                evidence_ids=findings.cited(evidence_id(EvidenceKind.LOG_PATTERN, c.id)),
+            )
+            for c in sorted(fresh, key=lambda c: c.first_seen)[:MAX_NEW]
+        ],
+        confidence=0.9 if comparison is not None or lines else 0.3,
+        missing=missing,
+    )
+
+
+def _verdict(
+    who: str,
+    what: str,
+    since: datetime,
+    total: int,
+    fresh: list[PatternChange],
+    grown: list[PatternChange],
+    frequent: list[LogPattern],
+    compared: bool,
+) -> str:
+    head = f"{who} logged {total:,} {what} since {at(since)}"
+    if not compared and not frequent:
+        return f"I could not read {who}'s logs since {at(since)}."
+    if total == 0:
+        return f"{who} logged no {what} since {at(since)}."
+    if fresh:
+        lead = max(fresh, key=lambda c: c.count_after)
+        return (
+            f"{head}; {len(fresh)} pattern{'s are' if len(fresh) > 1 else ' is'} new since then, the largest "
+            f"`{lead.template}` ({lead.count_after:,} lines from {at(lead.first_seen)})."
+        )
+    if grown:
+        lead = max(grown, key=lambda c: c.growth or 0.0)
+        return (
+            f"{head}; nothing new, but `{lead.template}` grew {lead.growth or 0:.1f}\u00d7 "
+            f"({lead.rate_before:.0f} to {lead.rate_after:.0f} lines an hour)."
+        )
+    top = f", mostly `{frequent[0].template}`" if frequent else ""
+    return f"{head}, all of it as before{top}: no pattern is new or grown."
+
+
+def _change_claim(findings: Findings, change: PatternChange, since: datetime) -> Claim:
+    if change.change == "new":
+        how = f"new: {change.count_after:,} lines from {at(change.first_seen)} ({minutes(change.first_seen - since)} in)"
+    else:
+        how = (
+            f"grown {change.growth or 0:.1f}\u00d7: {change.rate_before:.0f} to {change.rate_after:.0f} lines an hour "
+            f"({change.count_after:,} since {at(since)})"
+        )
+    severity = "/".join(sorted(change.by_severity)) or "unknown severity"
+    text = f"`{change.template}` ({', '.join(change.services) or 'no service'}, {severity}): {how}."
+    ids = [evidence_id(EvidenceKind.LOG_PATTERN, change.id)]
+    if change.example_id:
+        ids.append(evidence_id(EvidenceKind.LOG, change.example_id))
+    return Claim(text=text, evidence_ids=findings.cited(*ids))
+
+
+def _frequent_claim(findings: Findings, who: str, frequent: list[LogPattern], read: int) -> Claim | None:
+    if not frequent:
+        return None
+    listed = "; ".join(f"`{p.template}` \u00d7{p.count}" for p in frequent)
+    text = f"Most frequent in {who}'s newest {read} lines: {listed}."
+    ids = [evidence_id(EvidenceKind.LOG, p.example_id) for p in frequent if p.example_id]
+    return Claim(text=text, evidence_ids=findings.cited(*ids))
+
+
+ROUNDS: tuple[Round, ...] = (_logs_round,)
+THOUGHTS: tuple[str, ...] = (
+    "Compare the logs of the window with the hours before it, and read its newest lines.",
+)

@@ -1,0 +1,99 @@
+"""Question kinds change-verdict, log-summary and history: the offline investigator through the real runner and
+OpsPilot's own MCP tools, over small demo worlds. Each answer says its kind and answers the question first, and
+cites only what the run's calls returned."""
+
+from __future__ import annotations
+
+from copilot.answer import Answer, EvidenceKind, QuestionKind
+from copilot.citations import validate_answer
+from copilot.machine import RunState
+from copilot.records import RunView
+from tests.copilot.test_offline import Worlds, ask, evidence_of, worlds
+
+__all__ = ["worlds"]
+
+
+def answered(view: RunView, kind: QuestionKind) -> Answer:
+    """The run's answer, checked: done, of ``kind``, its verdict first in the summary, every citation valid."""
+    answer = view.answer
+    assert view.state is RunState.DONE and answer is not None, view.error
+    assert answer.kind is kind
+    assert answer.summary.startswith(answer.verdict)
+    assert answer.claims and all(claim.evidence_ids for claim in answer.claims)
+    assert validate_answer(answer, evidence_of(view)).ok
+    return answer
+
+
+def cited_kinds(answer: Answer) -> set[str]:
+    return {i.split(":", 1)[0] for claim in answer.claims for i in claim.evidence_ids}
+
+
+async def test_a_deploy_after_the_onset_is_not_the_cause_and_the_verdict_says_so_first(
+    worlds: Worlds,
+) -> None:
+    view = await ask(worlds("orders-pool-exhaustion", 1), "Was the search-api deploy the cause?")
+    answer = answered(view, QuestionKind.CHANGE_VERDICT)
+    deploys = [
+        e for e in evidence_of(view) if e.kind is EvidenceKind.DEPLOYMENT and e.service == "search-api"
+    ]
+    assert deploys, "the run read the search-api deployment"
+    assert answer.verdict.startswith("No:")
+    assert deploys[0].ref in answer.verdict and "after orders-api began failing" in answer.verdict
+    assert answer.root_cause is not None and answer.root_cause.service == "orders-api"
+    # Evidence about the change itself: what its service logged after it.
+    assert any("search-api" in c.text and "after it" in c.text for c in answer.claims[1:])
+    assert [m.kind for m in answer.timeline].count("change") == 1
+
+
+async def test_the_release_that_broke_checkout_is_named_the_cause(worlds: Worlds) -> None:
+    view = await ask(worlds("checkout-release-regression", 1), "Was the checkout-api release the cause?")
+    answer = answered(view, QuestionKind.CHANGE_VERDICT)
+    assert answer.verdict.startswith("Yes:")
+    assert "checkout-api" in answer.verdict and "before checkout-api began failing" in answer.verdict
+    assert "deployment" in cited_kinds(answer)
+    assert answer.confidence >= 0.7
+
+
+async def test_what_changed_lists_every_change_with_the_cause_first(worlds: Worlds) -> None:
+    view = await ask(worlds("checkout-release-regression", 1), "What changed before the errors began?")
+    answer = answered(view, QuestionKind.CHANGE_VERDICT)
+    changes = [m for m in answer.timeline if m.kind == "change"]
+    assert len(changes) >= 2, "the harmless catalog-api deploy is weighed too"
+    assert answer.verdict.startswith("Yes:") and "The other changes are not" in answer.verdict
+    verdicts = [c.text for c in answer.claims if c.text.startswith(("Yes:", "No:", "Unlikely:"))]
+    assert verdicts[0].startswith("Yes:") and any(v.startswith(("No:", "Unlikely:")) for v in verdicts[1:])
+
+
+async def test_a_log_question_gets_the_services_patterns_with_counts_new_ones_first(worlds: Worlds) -> None:
+    view = await ask(worlds("orders-pool-exhaustion", 1), "What did orders-api log in the last 2 hours?")
+    answer = answered(view, QuestionKind.LOG_SUMMARY)
+    assert answer.verdict.startswith("orders-api logged ") and "new since then" in answer.verdict
+    # The pattern that began with the fault is quoted literally, placeholders and all.
+    assert "`timeout acquiring connection" in answer.verdict and "<" in answer.verdict
+    assert {"log_pattern", "log"} <= cited_kinds(answer)
+    patterns = {e.id: e for e in evidence_of(view) if e.kind is EvidenceKind.LOG_PATTERN}
+    assert patterns and all(e.service in (None, "orders-api") for e in patterns.values())
+    assert any(c.text.startswith("Most frequent in orders-api") for c in answer.claims)
+
+
+async def test_errors_of_a_service_read_only_its_errors(worlds: Worlds) -> None:
+    view = await ask(worlds("orders-pool-exhaustion", 1), "errors of orders-api in the last hour")
+    answer = answered(view, QuestionKind.LOG_SUMMARY)
+    assert " errors since " in answer.verdict
+    read = [o for o in view.outcomes if o.tool.endswith(".search_logs") and o.ok]
+    lines = [line for outcome in read for line in outcome.structured["items"]]
+    assert lines and {line["severity"] for line in lines} <= {"error", "fatal", "critical"}
+
+
+async def test_has_this_happened_before_ranks_past_incidents_of_the_service_and_says_what_resolved_them(
+    worlds: Worlds,
+) -> None:
+    view = await ask(worlds("orders-pool-exhaustion", 1), "Has orders-api had this before?")
+    answer = answered(view, QuestionKind.HISTORY)
+    assert answer.verdict.startswith("Yes: orders-api has had ")
+    incidents = {e.ref: e for e in evidence_of(view) if e.kind is EvidenceKind.INCIDENT}
+    listed = [i.split(":", 1)[1] for c in answer.claims for i in c.evidence_ids if i.startswith("incident:")]
+    assert listed and all("resolved" in incidents[ref].excerpt for ref in listed)
+    assert all("of orders-api" in c.text for c in answer.claims[:3])
+    # The closest ones' timelines were read, and what resolved them is quoted and cited.
+    assert any("timeline" in cited_kinds(answer) and "resolved at" in c.text for c in answer.claims)
