@@ -24,7 +24,7 @@ from copilot.answer import Evidence, EvidenceKind, QuestionKind
 from copilot.citations import validate_answer
 from copilot.planners.offline import OfflineInvestigator
 from copilot.planners.offline.baselines import MostErrorsBaseline, NamedServiceBaseline
-from copilot.planning import Planner
+from copilot.planning import PageContext, Planner
 from copilot.records import RunView
 from copilot.runtime import Copilot
 from core_client.capabilities import Capability
@@ -89,6 +89,7 @@ class EvalCase(BaseModel):
     seed: int
     question: str
     expected: Expected
+    page: PageContext | None = Field(default=None, description="where the question is asked, if on a page")
     held_out: bool = Field(default=False, description="never shown case by case: only its totals are printed")
 
 
@@ -263,7 +264,7 @@ async def run_evals(
 async def _ask(settings: Settings, core: CoreClient, planner: Planner, case: EvalCase) -> Score:
     copilot = Copilot.from_settings(settings, core=core, planner=planner)
     try:
-        view = await copilot.investigate(case.question, user=EVAL_USER)
+        view = await copilot.investigate(case.question, user=EVAL_USER, page=case.page)
     finally:
         await copilot.aclose()
     return score_run(case, planner.name, view)

@@ -15,6 +15,8 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+import yaml
+from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
 from rich.console import Console
 from rich.table import Table
 
@@ -41,6 +43,7 @@ from copilot.evals import (
     eval_settings,
     run_evals,
 )
+from copilot.planning import PageContext
 from core_client.client import CoreClient
 from core_client.settings import Settings, load_settings
 
@@ -80,6 +83,12 @@ def evaluate(
             "--kinds", help="With --generate: also ask each world one question of every other kind."
         ),
     ] = False,
+    kind_cases_path: Annotated[
+        Path | None,
+        typer.Option(
+            "--kind-cases", help="Instead: the question-kind cases of this YAML file (tests/evals/kinds)."
+        ),
+    ] = None,
 ) -> None:
     """Score the offline investigator and two naive baselines on every scenario and seed, or on generated ones."""
     base = load_settings()
@@ -98,6 +107,9 @@ def evaluate(
         console.print(coverage_table(coverage))
         cases = generated_cases(items, with_kinds=kinds)
         extra = folder
+        seeds = 1
+    elif kind_cases_path is not None:
+        cases = kind_cases(load_library(extra), kind_cases_path)
         seeds = 1
     else:
         library = load_library(extra)
@@ -168,6 +180,47 @@ def eval_cases(library: ScenarioLibrary, names: list[str], seeds: int) -> list[E
             EvalCase(scenario=name, seed=seed, question=scenario.question, expected=expected)
             for seed in range(1, seeds + 1)
         ]
+    return cases
+
+
+class KindCase(BaseModel):
+    """One hand-written question-kind case: a question (maybe asked on a page) in a scenario's world, the kind it
+    must be read as and what its verdict must say."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    scenario: str
+    seed: int = 1
+    question: str
+    page: PageContext | None = None
+    kind: QuestionKind
+    verdict: VerdictCheck
+
+
+def kind_cases(library: ScenarioLibrary, path: Path) -> list[EvalCase]:
+    """The question-kind cases of the YAML file ``path`` (a list of :class:`KindCase`), each in its scenario's
+    world; the root cause expected is the scenario's own."""
+    try:
+        rows = TypeAdapter(list[KindCase]).validate_python(yaml.safe_load(path.read_text(encoding="utf-8")))
+    except (yaml.YAMLError, ValidationError) as error:
+        raise typer.BadParameter(
+            f"{path}: {str(error).splitlines()[0]}", param_hint="--kind-cases"
+        ) from error
+    cases = []
+    for row in rows:
+        truth = library.get(row.scenario).expected
+        expected = Expected(
+            service=truth.service,
+            fault_kind=truth.fault_kind,
+            evidence=list(truth.evidence),
+            question_kind=row.kind.value,
+            verdict=row.verdict,
+        )
+        cases.append(
+            EvalCase(
+                scenario=row.scenario, seed=row.seed, question=row.question, expected=expected, page=row.page
+            )
+        )
     return cases
 
 

@@ -189,7 +189,8 @@ def _read(findings: Findings, tool: str, outcome: ToolOutcome) -> None:
         known = {entry.id for entry in findings.timeline}
         findings.timeline += [e for e in _parsed(data, TimelineEntry) if e.id not in known]
     elif tool == "query_deployments":
-        findings.deployments += _parsed(data, Deployment)
+        known = {d.id for d in findings.deployments}
+        findings.deployments += [d for d in _parsed(data, Deployment) if d.id not in known]
     elif tool == "query_metrics":
         findings.series += _parsed(data, MetricSeries)
     elif tool == "get_runbook":

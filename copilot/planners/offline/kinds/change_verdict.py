@@ -19,6 +19,7 @@ from datetime import datetime, timedelta
 from copilot.answer import Answer, Claim, EvidenceKind, Moment, QuestionKind, RootCause
 from copilot.evidence import evidence_id
 from copilot.planners.offline.diagnosis import CHANGE_LEAD, CHANGE_SLACK, Diagnosis, diagnose, is_config
+from copilot.planners.offline.graph import ServiceGraph
 from copilot.planners.offline.kinds.why_failing import fallback_onset, situation_of
 from copilot.planners.offline.questions import Question, question_of
 from copilot.planners.offline.ranking import Ranking, rank
@@ -50,6 +51,8 @@ from core_client.schemas import Deployment
 
 # Changes are read over this long before the onset (or the time asked about), up to now.
 CHANGE_HISTORY = timedelta(hours=3)
+# A change named by its service is looked for this far back.
+NAMED_HISTORY = timedelta(hours=24)
 # "What changed before T" lists at most this many changes, the nearest to T first.
 MAX_CHANGES = 6
 # The changes whose own logs are compared before and after them.
@@ -131,8 +134,8 @@ def weigh(change: Deployment, findings: Findings, ranking: Ranking, diagnosis: D
         return Weighed(change, False, verdict, ids + root_ids)
     if service != root:
         verdict = (
-            f"No: {what}; {service}'s trouble since {at(symptoms.onset)} follows {trouble}, "
-            "which it depends on, not the change."
+            f"No: {what}; {service}'s trouble since {at(symptoms.onset)} follows {root}'s, which it depends on "
+            f"and which began at {at(onset)}, not the change."
         )
         top = max(symptoms.anomalies, key=lambda a: abs(a.peak_z))
         return Weighed(change, False, verdict, [*ids, *root_ids, anomaly_id(top)])
@@ -173,17 +176,32 @@ def _changes_round(context: PlanContext, findings: Findings) -> list[ToolRequest
     start = min(onset, question.until or onset) - CHANGE_HISTORY
     calls = [patterns_request(context, findings, onset, WARNINGS_AND_WORSE)]
     if not apart(context, "deployment"):
+        environment = environment_of(context, findings)
         calls.append(
             request(
                 context,
                 "query_deployments",
-                "the changes asked about, and those before the trouble",
+                "the changes before the trouble",
                 start=iso(start),
                 end=iso(context.now),
-                environment=environment_of(context, findings),
+                environment=environment,
                 limit=50,
             )
         )
+        # A change named by its service may be older than the hours before the trouble: that is part of the answer.
+        calls += [
+            request(
+                context,
+                "query_deployments",
+                f"the latest changes to {service}",
+                service=service,
+                start=iso(context.now - NAMED_HISTORY),
+                end=iso(context.now),
+                environment=environment,
+                limit=10,
+            )
+            for service in read_scope(question.wording, findings.graph).named[:MAX_COMPARED]
+        ]
     return [c for c in calls if c is not None]
 
 
@@ -273,7 +291,7 @@ def conclude(context: PlanContext, findings: Findings) -> Answer:
     context_claim = _trouble_claim(findings, ranking, diagnosis)
     if context_claim is not None:
         claims.append(context_claim)
-    verdict = _verdict(question, weighed, ranking, context.now)
+    verdict = _verdict(question, weighed, ranking, findings.graph)
     root_cause = (
         RootCause(service=ranking.root, fault_kind=diagnosis.fault_kind)
         if ranking.root is not None and diagnosis is not None
@@ -301,8 +319,14 @@ def conclude(context: PlanContext, findings: Findings) -> Answer:
     )
 
 
-def _verdict(question: Question, weighed: list[Weighed], ranking: Ranking, now: datetime) -> str:
+def _verdict(question: Question, weighed: list[Weighed], ranking: Ranking, graph: ServiceGraph) -> str:
     if not weighed:
+        named = read_scope(question.wording, graph).named
+        if named:
+            return (
+                f"No: no deployment, configuration change or feature flag of {', '.join(named)} was found in the "
+                f"last {minutes(NAMED_HISTORY)}, so no change of it explains the trouble."
+            )
         when = at(question.until) if question.until else "the trouble"
         scope = f"before {when}" if question.until or ranking.onset else "in the last hours"
         return f"No deployment, configuration change or feature flag was found {scope}, so no change explains it."
