@@ -60,6 +60,8 @@ def test_change_log_and_history_questions_get_the_right_kind_and_a_true_verdict(
 
 def test_a_kind_case_file_that_is_not_a_list_of_cases_names_the_file(tmp_path: Path) -> None:
     broken = tmp_path / "cases.yaml"
-    broken.write_text("- scenario: orders-pool-exhaustion\n  question: What did orders-api log?\n  kind: gossip\n")
-    with pytest.raises(typer.BadParameter, match="cases.yaml"):
+    broken.write_text(
+        "- scenario: orders-pool-exhaustion\n  question: What did orders-api log?\n  kind: gossip\n"
+    )
+    with pytest.raises(typer.BadParameter, match=r"cases\.yaml"):
         kind_cases(load_library(), broken)

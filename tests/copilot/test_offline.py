@@ -11,7 +11,7 @@ import pytest
 
 from adapters.demo.build import WorldSpec
 from adapters.demo.scenario import Scenario, load_library
-from copilot.answer import Answer, Evidence, RootCause
+from copilot.answer import Answer, Evidence, QuestionKind, RootCause
 from copilot.citations import validate_answer
 from copilot.evals import missing_kinds
 from copilot.machine import RunState
@@ -197,10 +197,11 @@ async def test_a_follow_up_reuses_the_earlier_root_cause_and_answers_what_change
         world, "Why are customers seeing errors at checkout?", "What changed before that?"
     )
     assert answer.root_cause == RootCause(service="checkout-api", fault_kind="bad_deploy")
-    assert answer.summary.startswith("Just before checkout-api's trouble began")
-    changes = answer.claims[0]
-    assert changes.text.startswith("What changed") and "checkout-api" in changes.text
-    assert [i for i in changes.evidence_ids if i.startswith("deployment:")] == changes.evidence_ids
+    # Asked what changed, the verdict on the change comes first: the release before checkout-api's trouble.
+    assert answer.kind is QuestionKind.CHANGE_VERDICT
+    assert answer.verdict.startswith("Yes:") and "checkout-api" in answer.verdict
+    assert answer.claims[0].text == answer.verdict.split(" The other changes")[0]
+    assert any(i.startswith("deployment:") for i in answer.claims[0].evidence_ids)
 
 
 async def test_a_follow_up_says_when_nothing_changed(worlds: Worlds) -> None:
@@ -208,9 +209,9 @@ async def test_a_follow_up_says_when_nothing_changed(worlds: Worlds) -> None:
         worlds("orders-pool-exhaustion", 1), "Why is checkout failing?", "what changed before that?"
     )
     assert answer.root_cause is not None and answer.root_cause.service == "orders-api"
-    assert answer.summary.startswith(
-        "No deployment or configuration change to orders-api preceded its trouble"
-    )
+    assert answer.kind is QuestionKind.CHANGE_VERDICT
+    assert answer.verdict.startswith("No deployment, configuration change or feature flag was found before")
+    assert "orders-api" in answer.summary
 
 
 def context_from(view: RunView, outcomes: list[ToolOutcome], **memory: object) -> PlanContext:

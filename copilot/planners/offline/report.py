@@ -14,7 +14,8 @@ from copilot.evidence import evidence_id, series_ref
 from copilot.planners.offline.diagnosis import CHANGE_SLACK, PREDATES, Diagnosis
 from copilot.planners.offline.ranking import ERROR_SEVERITIES, ONSET_TOLERANCE, Ranking, Symptoms, is_serving
 from copilot.planners.offline.readings import Failure, Findings, own_tool
-from copilot.planning import ToolSpec
+from copilot.planners.offline.rounds import clock_note
+from copilot.planning import PlanContext, ToolSpec
 from copilot.stand_ins import LACKING
 from core_client.schemas import Deployment, Incident
 from core_client.schemas.analysis import MetricAnomaly
@@ -541,6 +542,13 @@ def missing_notes(findings: Findings, situation: Situation) -> list[str]:
         for tool in findings.capped
     ]
     return notes
+
+
+def run_notes(context: PlanContext, findings: Findings, situation: Situation) -> list[str]:
+    """Everything an answer's ``missing`` says: what could not be checked, and which clock its times are on."""
+    notes = missing_notes(findings, situation)
+    clock = clock_note(context)
+    return [*notes, clock] if clock is not None else notes
 
 
 def _failure_note(failure: Failure) -> str:

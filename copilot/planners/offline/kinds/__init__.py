@@ -19,7 +19,7 @@ from __future__ import annotations
 from typing import Protocol
 
 from copilot.answer import Answer, QuestionKind
-from copilot.planners.offline.kinds import why_failing
+from copilot.planners.offline.kinds import change_verdict, history, log_summary, why_failing
 from copilot.planners.offline.readings import Findings
 from copilot.planners.offline.rounds import Round
 from copilot.planning import PlanContext
@@ -38,8 +38,9 @@ class KindModule(Protocol):
 
 KINDS: dict[QuestionKind, KindModule] = {
     QuestionKind.WHY_FAILING: why_failing,
-    # Read apart from why-failing; until it has a module of its own, the root-cause report answers it.
-    QuestionKind.CHANGE_VERDICT: why_failing,
+    QuestionKind.CHANGE_VERDICT: change_verdict,
+    QuestionKind.LOG_SUMMARY: log_summary,
+    QuestionKind.HISTORY: history,
 }
 
 

@@ -30,27 +30,28 @@ from copilot.planners.offline.report import (
     anomaly_id,
     at,
     checked_path,
-    describe,
     minutes,
-    missing_notes,
+    run_notes,
 )
 from copilot.planners.offline.rounds import (
     WARNINGS_AND_WORSE,
     Round,
     apart,
-    clock_note,
     environment_of,
     iso,
     patterns_request,
     request,
     signals_round,
 )
-from copilot.planners.offline.scope import read_scope
+from copilot.planners.offline.scope import CHANGE_WORDS, named_services
 from copilot.planning import PlanContext, ToolRequest
 from core_client.schemas import Deployment
+from core_client.units import anomaly_reading
 
 # Changes are read over this long before the onset (or the time asked about), up to now.
 CHANGE_HISTORY = timedelta(hours=3)
+# A service is the changed one when named this many words or fewer from a change word.
+CHANGE_REACH = 3
 # A change named by its service is looked for this far back.
 NAMED_HISTORY = timedelta(hours=24)
 # "What changed before T" lists at most this many changes, the nearest to T first.
@@ -79,6 +80,19 @@ def change_kind(change: Deployment) -> str:
     return "configuration change" if is_config(change) else "deployment"
 
 
+def changed_services(question: Question, graph: ServiceGraph) -> list[str]:
+    """The services whose change the question names: those named next to a change word ("the search-api deploy",
+    "the new orders-api release", "a config change to catalog"), not the ones whose trouble it mentions ("caused
+    the checkout errors")."""
+    words = question.wording.split()
+    near: list[str] = []
+    for index, word in enumerate(words):
+        if CHANGE_WORDS.search(word):
+            window = " ".join(words[max(0, index - CHANGE_REACH) : index + CHANGE_REACH + 1])
+            near += named_services(window, graph)
+    return list(dict.fromkeys(near))
+
+
 def asked_changes(
     question: Question, findings: Findings, onset: datetime | None, now: datetime
 ) -> list[Deployment]:
@@ -90,7 +104,7 @@ def asked_changes(
         named = [d for d in dated if ref in (d.id.lower(), d.version.lower(), d.version.lower().lstrip("v"))]
         if named:
             return named[:1]
-    services = set(read_scope(question.wording, findings.graph).named)
+    services = set(changed_services(question, findings.graph))
     latest = [
         max(mine, key=_started)
         for service in sorted(services)
@@ -113,7 +127,7 @@ def weigh(change: Deployment, findings: Findings, ranking: Ranking, diagnosis: D
     if root is None or onset is None:
         if symptoms is not None and symptoms.onset is not None and symptoms.onset >= started:
             top = max(symptoms.anomalies, key=lambda a: abs(a.peak_z))
-            verdict = f"Possibly: {what}, and {service} left its baseline {minutes(symptoms.onset - started)} later ({describe(top)})."
+            verdict = f"Possibly: {what}, and {service} left its baseline {minutes(symptoms.onset - started)} later ({anomaly_reading(top)})."
             return Weighed(change, False, verdict, [*ids, anomaly_id(top)])
         return Weighed(
             change, False, f"No sign of it: {what} and no service left its baseline after it.", ids
@@ -158,7 +172,7 @@ def _trouble(context: PlanContext, findings: Findings) -> tuple[Situation, Ranki
     named services stand for the changes asked about, not for the trouble, so only the page, the incident and
     the alerts say where it is)."""
     situation = situation_of(context, findings)
-    named = set(read_scope(question_of(context).wording, findings.graph).named)
+    named = set(changed_services(question_of(context), findings.graph))
     asked = [s for s in situation.asked if s not in named]
     ranking = rank(findings, asked, situation.alerted)
     diagnosis = None
@@ -200,7 +214,7 @@ def _changes_round(context: PlanContext, findings: Findings) -> list[ToolRequest
                 environment=environment,
                 limit=10,
             )
-            for service in read_scope(question.wording, findings.graph).named[:MAX_COMPARED]
+            for service in changed_services(question, findings.graph)[:MAX_COMPARED]
         ]
     return [c for c in calls if c is not None]
 
@@ -265,13 +279,13 @@ def _baseline_evidence(change: Deployment, findings: Findings, ranking: Ranking)
     ids.append(anomaly_id(top))
     if symptoms.onset < started - CHANGE_SLACK:
         text = (
-            f"Against {change.id}: {service}'s trouble ({describe(top)}) began at {at(symptoms.onset)}, "
+            f"Against {change.id}: {service}'s trouble ({anomaly_reading(top)}) began at {at(symptoms.onset)}, "
             f"{minutes(started - symptoms.onset)} before it went out."
         )
     else:
         text = (
             f"For {change.id}: {service} left its baseline {minutes(symptoms.onset - started)} after it went out "
-            f"({describe(top)} from {at(symptoms.onset)})."
+            f"({anomaly_reading(top)}, from {at(symptoms.onset)})."
         )
     return Claim(text=text, evidence_ids=findings.cited(*ids))
 
@@ -297,10 +311,7 @@ def conclude(context: PlanContext, findings: Findings) -> Answer:
         if ranking.root is not None and diagnosis is not None
         else None
     )
-    missing = missing_notes(findings, situation)
-    note = clock_note(context)
-    if note is not None:
-        missing.append(note)
+    missing = run_notes(context, findings, situation)
     summary = verdict
     if ranking.root is not None and diagnosis is not None:
         summary += (
@@ -321,7 +332,7 @@ def conclude(context: PlanContext, findings: Findings) -> Answer:
 
 def _verdict(question: Question, weighed: list[Weighed], ranking: Ranking, graph: ServiceGraph) -> str:
     if not weighed:
-        named = read_scope(question.wording, graph).named
+        named = changed_services(question, graph)
         if named:
             return (
                 f"No: no deployment, configuration change or feature flag of {', '.join(named)} was found in the "
@@ -347,7 +358,9 @@ def _trouble_claim(findings: Findings, ranking: Ranking, diagnosis: Diagnosis | 
     if root is None or diagnosis is None:
         return None
     serving = sorted(ranking.affected[root].serving(), key=lambda a: a.onset)[:2]
-    text = f"The trouble starts at {root} at {at(ranking.onset)}: " + "; ".join(describe(a) for a in serving)
+    text = f"The trouble starts at {root} at {at(ranking.onset)}: " + "; ".join(
+        anomaly_reading(a) for a in serving
+    )
     patterns = diagnosis.own_patterns[:1] or diagnosis.evidence_patterns[:1]
     text += "".join(f"; its logs say `{c.template}` ({c.count_after} lines)" for c in patterns)
     text += f" ({diagnosis.fault_kind})."

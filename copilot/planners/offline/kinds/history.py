@@ -22,8 +22,8 @@ from copilot.planners.offline.diagnosis import MECHANISM_WORDS, OUTAGE_WORDS
 from copilot.planners.offline.kinds.why_failing import situation_of
 from copilot.planners.offline.ranking import rank, read_signal
 from copilot.planners.offline.readings import CLOSED_STATUSES, Findings, Signal, signal_of
-from copilot.planners.offline.report import at, missing_notes
-from copilot.planners.offline.rounds import Round, apart, clock_note, incident_of, request, signals_round
+from copilot.planners.offline.report import at, run_notes
+from copilot.planners.offline.rounds import Round, apart, incident_of, request, signals_round
 from copilot.planners.offline.scope import words
 from copilot.planning import PlanContext, ToolRequest
 from core_client.schemas import Incident, TimelineEntry
@@ -233,11 +233,8 @@ def conclude(context: PlanContext, findings: Findings) -> Answer:
         )
         if matches:
             claims.append(_match_claim(findings, matches[0], closest_only=True))
-    missing = missing_notes(findings, situation_of(context, findings))
+    missing = run_notes(context, findings, situation_of(context, findings))
     missing.append("log patterns are not kept with past incidents, so shared log patterns were not compared")
-    note = clock_note(context)
-    if note is not None:
-        missing.append(note)
     return Answer(
         kind=QuestionKind.HISTORY,
         verdict=verdict,

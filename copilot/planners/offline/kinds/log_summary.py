@@ -16,8 +16,8 @@ from copilot.evidence import evidence_id
 from copilot.planners.offline.kinds.why_failing import situation_of
 from copilot.planners.offline.questions import Question, question_of
 from copilot.planners.offline.readings import Findings
-from copilot.planners.offline.report import at, minutes, missing_notes
-from copilot.planners.offline.rounds import Round, apart, clock_note, environment_of, iso, request
+from copilot.planners.offline.report import at, minutes, run_notes
+from copilot.planners.offline.rounds import Round, apart, environment_of, iso, request
 from copilot.planning import PlanContext, ToolRequest
 from core_client.analysis.patterns import mine_patterns
 from core_client.schemas.analysis import LogPattern, PatternChange
@@ -116,12 +116,9 @@ def conclude(context: PlanContext, findings: Findings) -> Answer:
         *(_change_claim(findings, c, since) for c in [*fresh, *grown][:MAX_NEW]),
         _frequent_claim(findings, who, frequent, len(lines)),
     ]
-    missing = missing_notes(findings, situation_of(context, findings))
+    missing = run_notes(context, findings, situation_of(context, findings))
     if service is None:
         missing.append("no service named: the patterns are every service's; name one for its logs alone")
-    note = clock_note(context)
-    if note is not None:
-        missing.append(note)
     return Answer(
         kind=QuestionKind.LOG_SUMMARY,
         verdict=verdict,
