@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from playwright.sync_api import expect
 
 from tests.e2e.conftest import screenshot
 from tests.e2e.panel import RUN_TIMEOUT_MS, ask, open_panel, propose_ticket, states, wait_done
@@ -38,10 +39,20 @@ def test_ask_follow_up_and_open_a_cited_log_line(page: Any) -> None:
     screenshot(page, "copilot-citation-log")
 
 
-def test_approve_a_ticket_in_the_dialog_and_find_it_under_tickets(page_as: Callable[[str], Any]) -> None:
+def test_ask_propose_approve_propose_again_files_one_ticket_linked_both_ways(
+    page_as: Callable[[str], Any],
+) -> None:
     tab = page_as("approver")
+    # Another approver's console, open on some page: its badge counts the new request without a reload.
+    other = page_as("admin")
+    other.goto("/incidents")
+    other.get_by_test_id("nav-approvals").wait_for()
+    waiting_before = _badge(other)
+
     open_panel(tab)
-    follow_up = propose_ticket(tab, ask(tab))
+    answer = ask(tab)
+    follow_up = propose_ticket(tab, answer)
+    expect(other.get_by_test_id("approvals-badge")).to_have_text(str(waiting_before + 1), timeout=15_000)
 
     dialog = tab.get_by_test_id("approval-dialog")
     dialog.wait_for()
@@ -53,12 +64,54 @@ def test_approve_a_ticket_in_the_dialog_and_find_it_under_tickets(page_as: Calla
     body = dialog.get_by_test_id("preview-body")
     assert body.get_by_role("heading", name="Summary").count() == 1
     assert "## " not in body.inner_text()
+    # While it waits, the button that proposed it says so and cannot be pressed again.
+    offered = answer.get_by_test_id("proposal-state").first
+    expect(offered).to_have_text("Waiting for approval")
+    expect(answer.get_by_test_id("propose-action").first).to_be_disabled()
     screenshot(tab, "copilot-approval-dialog")
     tab.get_by_test_id("approve-button").click()
     wait_done(follow_up)
 
+    # Done: the button names the ticket and opens it; it stays disabled.
+    expect(offered).to_have_text(re.compile(r"^Filed as OPS-\d+$"), timeout=RUN_TIMEOUT_MS)
+    key = offered.inner_text().removeprefix("Filed as ")
+    expect(answer.get_by_test_id("propose-action").first).to_be_disabled()
+    screenshot(tab, "copilot-proposal-filed")
+
+    # Proposing again from a new answer updates that ticket instead of filing a second one, and says so.
+    again = ask(tab)
+    update = propose_ticket(tab, again)
+    assert f"Update ticket {key}" in update.inner_text()
+    dialog.wait_for()
+    assert dialog.get_by_test_id("preview-headline").inner_text().startswith(f"Update ticket {key}")
+    tab.get_by_test_id("approve-button").click()
+    wait_done(update)
+    expect(again.get_by_test_id("proposal-state").first).to_have_text(
+        f"Updated {key}", timeout=RUN_TIMEOUT_MS
+    )
+
+    # The ticket names its incident, and the incident lists the ticket: linked both ways, and only once.
+    offered.click()
+    tab.wait_for_url(re.compile(r"/tickets/"))
+    title = tab.get_by_test_id("ticket-heading").inner_text()
+    incident = tab.locator('a[href^="/incidents/INC-"]').first
+    incident.wait_for()
+    incident_id = incident.inner_text()
+    incident.click()
+    tab.wait_for_url(re.compile(f"/incidents/{incident_id}"))
+    tickets = tab.get_by_test_id("panel-related-tickets")
+    expect(tickets).to_contain_text(key, timeout=RUN_TIMEOUT_MS)
+    assert tickets.inner_text().count(key) == 1
     tab.goto("/tickets")
-    tab.get_by_test_id("ticket-row").filter(has_text=re.compile("connection pool exhaust")).first.wait_for()
+    rows = tab.get_by_test_id("ticket-row")
+    rows.first.wait_for()
+    assert rows.filter(has_text=title).count() == 1
+
+
+def _badge(tab: Any) -> int:
+    """What the approvals badge says (0 when it is hidden: nothing waits)."""
+    badge = tab.get_by_test_id("approvals-badge")
+    return int(badge.inner_text()) if badge.count() else 0
 
 
 def test_reject_in_the_dialog_and_the_run_plans_again(page_as: Callable[[str], Any]) -> None:
