@@ -37,6 +37,7 @@ from core_client.clock import Clock
 from core_client.errors import BadQuery, NotFound, OpsPilotError
 from core_client.identity import Actor
 from core_client.store import ApprovalRequest, Database, UtcDateTime
+from core_client.store.paging import newest_first
 
 # What a tool call keeps of its output: enough for the planner to resume and a person to read, never a dump.
 TEXT_LIMIT = 20_000
@@ -393,22 +394,20 @@ class RunStore:
         """Runs, newest first, optionally only one user's, one conversation's or those in one state; with
         ``before`` (a run's id, the last of a page), only the runs listed after it (the next page)."""
         query = select(Run)
+        after = None
         if before:
             with self.database.transaction() as session:
                 anchor = session.get(Run, before)
             if anchor is None:
                 raise NotFound(f"no run {before!r} to page from", source="copilot")
-            query = query.where(
-                (col(Run.created_at) < anchor.created_at)
-                | ((col(Run.created_at) == anchor.created_at) & (col(Run.id) < anchor.id))
-            )
+            after = (anchor.created_at, anchor.id)
         if user:
             query = query.where(col(Run.user) == user)
         if conversation_id:
             query = query.where(col(Run.conversation_id) == conversation_id)
         if state:
             query = query.where(col(Run.state) == state.value)
-        query = query.order_by(col(Run.created_at).desc(), col(Run.id).desc()).limit(limit)
+        query = newest_first(query, col(Run.created_at), col(Run.id), after=after).limit(limit)
         with self.database.transaction() as session:
             rows = list(session.scalars(query))
         return [

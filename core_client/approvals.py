@@ -26,7 +26,7 @@ from datetime import datetime, timedelta
 from typing import Any, Literal, NotRequired, TypedDict, Unpack, cast
 
 from pydantic import BaseModel
-from sqlalchemy import CursorResult, and_, func, or_, update
+from sqlalchemy import CursorResult, func, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlmodel import col, select
@@ -42,6 +42,7 @@ from core_client.schemas import Page, decode_cursor, encode_cursor, page_size
 from core_client.server_key import ServerKey
 from core_client.settings import Settings
 from core_client.store import ApprovalRequest, AuditAction, Database, Grant, GrantState, RequestStatus
+from core_client.store.paging import newest_first
 
 SYSTEM = Actor(user="system", role=Role.ADMIN, via="system")
 # How long past its call's own timeout a claimed grant may stay claimed before it counts as stranded.
@@ -371,17 +372,12 @@ class ApprovalBook:
             query = query.where(col(ApprovalRequest.status) == status)
         if run_id:
             query = query.where(col(ApprovalRequest.run_id) == run_id)
+        after = None
         if cursor:
             position = decode_cursor(cursor, source="approvals")
-            at = datetime.fromisoformat(str(position["at"]))
-            query = query.where(
-                or_(
-                    col(ApprovalRequest.created_at) < at,
-                    and_(col(ApprovalRequest.created_at) == at, col(ApprovalRequest.id) < position["id"]),
-                )
-            )
+            after = (datetime.fromisoformat(str(position["at"])), str(position["id"]))
         size = page_size(limit)
-        query = query.order_by(col(ApprovalRequest.created_at).desc(), col(ApprovalRequest.id).desc())
+        query = newest_first(query, col(ApprovalRequest.created_at), col(ApprovalRequest.id), after=after)
         with self.database.transaction() as session:
             rows = list(session.scalars(query.limit(size + 1)))
         items = rows[:size]
