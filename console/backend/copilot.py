@@ -7,6 +7,7 @@ first citation, and a chip that opens the evidence on its console page (the run 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any, Self
 
@@ -89,6 +90,8 @@ class HopView(BaseModel):
     """A service of the answer's propagation path, root first, and when its trouble began."""
 
     service: str
+    # What people call it ("Checkout API"); ``service`` is the reference its link is built from.
+    label: str = ""
     onset: str
     numbers: list[int] = []
 
@@ -202,10 +205,11 @@ def inline(text: str) -> list[InlinePart]:
     return [InlinePart(text=piece, code=index % 2 == 1) for index, piece in enumerate(pieces) if piece]
 
 
-def answer_view(answer: Answer, evidence: list[Evidence]) -> AnswerView:
+def answer_view(answer: Answer, evidence: list[Evidence], name: Callable[[str], str] = str) -> AnswerView:
     """The answer with its evidence numbered: each distinct piece cited (by a claim, a hop of the path or a
     moment of the timeline) gets a number, in order of first citation, and one chip; evidence no tool call of
-    the run returned is left out."""
+    the run returned is left out. ``name`` shows a service reference of the answer (its root cause, the hops of
+    its path) as people call it (``records.service_names``)."""
     by_id = {item.id: item for item in evidence}
     numbers: dict[str, int] = {}
 
@@ -217,7 +221,12 @@ def answer_view(answer: Answer, evidence: list[Evidence]) -> AnswerView:
         ClaimView(parts=inline(claim.text), numbers=cite(claim.evidence_ids)) for claim in answer.claims
     ]
     path = [
-        HopView(service=hop.service, onset=_clock(hop.onset), numbers=cite(hop.evidence_ids))
+        HopView(
+            service=hop.service,
+            label=name(hop.service),
+            onset=_clock(hop.onset),
+            numbers=cite(hop.evidence_ids),
+        )
         for hop in answer.path
     ]
     timeline = [
@@ -244,7 +253,7 @@ def answer_view(answer: Answer, evidence: list[Evidence]) -> AnswerView:
             EvidenceGroup(kind=kind, numbers=[c.number for c in citations if c.kind == kind])
             for kind in kinds
         ],
-        root_cause=f"{root.service} ({root.fault_kind.replace('_', ' ')})" if root else "",
+        root_cause=f"{name(root.service)} ({root.fault_kind.replace('_', ' ')})" if root else "",
         confidence=f"{answer.confidence:.0%}",
         missing=list(answer.missing),
         suspicious=[
@@ -296,11 +305,12 @@ def turn_view(
     request: dict[str, Any] | None = None,
     preview: PreviewView | None = None,
     offers: list[ProposalState] | None = None,
+    name: Callable[[str], str] = str,
 ) -> TurnView:
-    """The panel's view of ``view``, with the request it waits on (and its preview), and how the offers made
-    from its answer stand."""
+    """The panel's view of ``view``, with the request it waits on (and its preview), how the offers made from
+    its answer stand, and its services shown by ``name``."""
     evidence = [item for outcome in view.outcomes for item in outcome.evidence]
-    answer = answer_view(view.answer, evidence) if view.answer else AnswerView()
+    answer = answer_view(view.answer, evidence, name) if view.answer else AnswerView()
     return TurnView(
         run_id=view.id,
         done=view.state == RunState.DONE,

@@ -29,7 +29,17 @@ from core_client.schemas import (
 )
 from core_client.service_directory import ServiceDirectory
 
-OPEN_INCIDENT_STATUSES = ["open", "investigating", "mitigating", "monitoring"]
+# Open under every name providers give it: ours, Statuspage's ("identified") and PagerDuty's ("triggered",
+# "acknowledged"). A provider filters by these exact words, so a missing one hides its open incidents.
+OPEN_INCIDENT_STATUSES = [
+    "open",
+    "triggered",
+    "acknowledged",
+    "investigating",
+    "identified",
+    "mitigating",
+    "monitoring",
+]
 FIRING_ALERT_STATUSES = ["firing"]
 KNOWN_SEVERITIES = ["sev1", "sev2", "sev3", "sev4"]
 URGENT_SEVERITIES = frozenset({"sev1", "sev2", "critical", "page"})

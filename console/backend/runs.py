@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -19,11 +20,12 @@ from pydantic import BaseModel
 from console.backend.approvals import ApprovalRow, approval_row
 from console.backend.copilot import AnswerView, answer_view, short
 from console.backend.display import utc_label
-from console.backend.records import ListFilters
+from console.backend.records import ListFilters, service_names
 from copilot.machine import TERMINAL, RunState
 from copilot.planning import ToolOutcome
 from copilot.records import RunSummary, RunView, StepView
 from copilot.runtime import Copilot
+from core_client.client import CoreClient
 from core_client.store import AuditEvent
 
 PAGE_SIZE = 25
@@ -280,7 +282,7 @@ def audit_row(event: AuditEvent) -> AuditRow:
     )
 
 
-def _run_detail(copilot: Copilot, run_id: str) -> RunDetail:
+def _run_detail(copilot: Copilot, run_id: str, name: Callable[[str], str]) -> RunDetail:
     view = copilot.store.get(run_id)
     book = copilot.approvals
     requests = book.list(run_id=run_id, limit=100).items
@@ -305,13 +307,14 @@ def _run_detail(copilot: Copilot, run_id: str) -> RunDetail:
         conversation_id=view.conversation_id,
         timeline=timeline(view),
         has_answer=view.answer is not None,
-        answer=answer_view(view.answer, evidence) if view.answer else AnswerView(),
+        answer=answer_view(view.answer, evidence, name) if view.answer else AnswerView(),
         notes=list(view.notes),
         approvals=[approval_row(request, now) for request in requests],
         audit=[audit_row(event) for event in audit],
     )
 
 
-async def load_run(copilot: Copilot, run_id: str) -> RunDetail:
-    """One run's answer, timeline, approvals and audit trail; ``NotFound`` when there is no such run."""
-    return await asyncio.to_thread(_run_detail, copilot, run_id)
+async def load_run(copilot: Copilot, core: CoreClient, run_id: str) -> RunDetail:
+    """One run's answer, timeline, approvals and audit trail, its services named as ``core``'s catalog names
+    them; ``NotFound`` when there is no such run."""
+    return await asyncio.to_thread(_run_detail, copilot, run_id, await service_names(core))

@@ -93,7 +93,7 @@ def _hop(answer: rx.Var[AnswerView], hop: rx.Var[HopView], index: rx.Var[int]) -
     return rx.hstack(
         rx.cond(index > 0, rx.icon("arrow-right", size=14, color=rx.color("gray", 9))),
         rx.badge(
-            rx.link(hop.service, href="/services/" + hop.service, white_space="nowrap"),
+            rx.link(hop.label, href="/services/" + hop.service, white_space="nowrap"),
             rx.cond(hop.onset != "", rx.text.span(" from " + hop.onset, white_space="nowrap")),
             variant="soft",
             color_scheme=rx.cond(index == 0, "red", "gray"),

@@ -25,6 +25,7 @@ from reflex.event import EventSpec
 from console import runtime
 from console.backend.approvals import decide, request_preview
 from console.backend.copilot import PendingApproval, TurnView, turn_view, with_offers
+from console.backend.records import service_names
 from console.state.approvals import ApprovalsBadgeState
 from console.state.record import linked_key
 from console.state.scope import ScopeState
@@ -207,7 +208,9 @@ class CopilotPanelState(ScopeState):
             except NotFound:
                 request = None
         offers = await copilot.proposals(run_id) if view.state == RunState.DONE else []
-        turn = turn_view(view, request, shown, offers)
+        # The catalog is read once there is an answer whose services to name.
+        name = await service_names(await runtime.core()) if view.answer else str
+        turn = turn_view(view, request, shown, offers, name)
         async with self:
             # Assigning marks the var changed and sends it: only a change of the latest turn goes out.
             if self.latest.run_id == run_id and self.latest != turn:

@@ -47,7 +47,7 @@ class RunPageState(ScopeState):
             run_id = linked_key(self.router.url.path, "run")
         try:
             copilot = await runtime.copilot()
-            detail = await load_run(copilot, run_id)
+            detail = await load_run(copilot, await runtime.core(), run_id)
         except OpsPilotError as exc:
             async with self:
                 self.error, self.loading, self.run = str(exc), False, RunDetail()
@@ -58,7 +58,7 @@ class RunPageState(ScopeState):
             return
         try:
             async for _event in copilot.subscribe(run_id):
-                detail = await load_run(copilot, run_id)
+                detail = await load_run(copilot, await runtime.core(), run_id)
                 async with self:
                     if self.run.id != run_id:
                         return  # the person has moved on to another run
@@ -75,7 +75,7 @@ class RunPageState(ScopeState):
             user = await self.verified_user()
             copilot = await runtime.copilot()
             await copilot.cancel(run_id, user.actor())
-            detail = await load_run(copilot, run_id)
+            detail = await load_run(copilot, await runtime.core(), run_id)
         except OpsPilotError as exc:
             async with self:
                 self.cancel_error = str(exc)

@@ -372,7 +372,8 @@ def world() -> dict[str, Any]:
             "id": f"INC-{n:03d}",
             "title": f"{'Checkout latency' if n % 3 == 0 else 'Payments errors'} #{n}",
             "description": "p99 above SLO" if n % 2 else "error rate spike",
-            "status": ["open", "investigating", "resolved"][n % 3],
+            # Statuses as the incident mock has them: PagerDuty's and Statuspage's words for open beside ours.
+            "status": ["open", "investigating", "resolved", "triggered", "identified"][n % 5],
             "severity": f"sev{1 + n % 4}",
             "service": INCIDENT_SERVICES[n % len(INCIDENT_SERVICES)],
             "url": f"https://pd.example.com/incidents/INC-{n:03d}",

@@ -16,9 +16,10 @@ import pytest
 
 from console import runtime
 from console.backend import incidents as incidents_backend
+from console.backend.copilot import answer_view
 from console.backend.incident import related_deploys
 from console.backend.metrics import MetricView, metric_chart, metric_options
-from console.backend.overview import OPEN_INCIDENT_STATUSES
+from console.backend.records import service_names
 from console.backend.session import ConsoleSessions
 from console.state.alerts import AlertsState
 from console.state.deployments import DeploymentState
@@ -72,9 +73,8 @@ async def test_the_console_reads_a_core_that_references_services_by_id(
     remote_core: CoreClient, core_server: RunningCore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     incidents = core_server.state.data["incident"]
-    open_on_checkout = [
-        i for i in incidents if i["service"] == "svc-checkout" and i["status"] in OPEN_INCIDENT_STATUSES
-    ]
+    # Every incident not resolved is open, whatever the provider calls its state ("triggered", "identified").
+    open_on_checkout = [i for i in incidents if i["service"] == "svc-checkout" and i["status"] != "resolved"]
     client = await opened(remote_core, "/")
     await client.fire(OverviewState.load)
     overview = await client.state(OverviewState)
@@ -176,6 +176,9 @@ async def test_a_copilot_run_calls_a_read_only_foreign_server_for_what_no_provid
         copilot = Copilot.from_settings(settings, core=core, planner=OfflineInvestigator(settings))
         try:
             view = await copilot.investigate("Why is checkout failing?", user=ALICE)
+            # As the console's panel and run page show it: services by name, linked by id.
+            evidence = [item for outcome in view.outcomes for item in outcome.evidence]
+            shown = answer_view(view.answer, evidence, await service_names(core)) if view.answer else None
         finally:
             await copilot.aclose()
             await core.aclose()
@@ -191,11 +194,15 @@ async def test_a_copilot_run_calls_a_read_only_foreign_server_for_what_no_provid
     # The text names services as people call them; the structured answer keeps the catalog's ids.
     assert "Payments Service" in answer.verdict and "svc-payments" not in answer.summary
     assert [hop.service for hop in answer.path] == ["svc-payments", "svc-checkout"]
+    assert shown is not None and shown.root_cause.startswith("Payments Service (")
+    assert [(hop.label, hop.service) for hop in shown.path] == [
+        ("Payments Service", "svc-payments"),
+        ("Checkout API", "svc-checkout"),
+    ]
     # "Calls" is what payments calls directly; the rules engine, reached through fraud scoring, is only counted.
     [root_claim] = [claim.text for claim in answer.claims if "left its baseline first" in claim.text]
     assert root_claim.startswith("Payments Service left its baseline first"), root_claim
     assert "Nothing it calls (Fraud Scoring, Ledger), nor the service they call in turn," in root_claim
-    evidence = [item for outcome in view.outcomes for item in outcome.evidence]
     assert validate_answer(answer, evidence).ok
     foreign = [o for o in view.outcomes if o.tool == "opsorch.query-logs"]
     assert len(foreign) == 1 and foreign[0].ok, foreign
