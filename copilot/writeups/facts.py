@@ -184,11 +184,22 @@ class Facts:
         return next((by_id[i] for i in moment.evidence_ids if i in by_id), None)
 
     def moments(self, *, limit: int) -> list[Moment]:
-        """A short timeline, oldest first, at most ``limit`` lines: the answer's own when it has one; otherwise
-        each affected service's first anomaly, new log patterns, changes, alerts and the incident opening (the
-        root's and the changes' kept first when there are too many)."""
+        """A short timeline, oldest first, at most ``limit`` lines: the answer's own when it has one, with the
+        changes and the incident's opening it cites beside them (a reader of a ticket or a postmortem looks for
+        both); otherwise each affected service's first anomaly, new log patterns, changes, alerts and the incident
+        opening (the root's and the changes' kept first when there are too many)."""
         if self.answer.timeline:
-            return sorted(self.answer.timeline, key=lambda m: m.at)[:limit]
+            told = {i for moment in self.answer.timeline for i in moment.evidence_ids}
+            beside = [
+                _moment(item)
+                for item in [
+                    *self.of_kind(EvidenceKind.DEPLOYMENT)[:2],
+                    *[i for i in self.of_kind(EvidenceKind.INCIDENT) if i.ref == self.incident_id][:1],
+                ]
+                if item.at is not None and item.id not in told
+            ]
+            own = sorted(self.answer.timeline, key=lambda m: m.at)[: max(limit - len(beside), 0)]
+            return sorted([*own, *beside], key=lambda m: m.at)
         picked: list[Evidence] = []
         seen_services: set[str] = set()
         for item in sorted(self.of_kind(EvidenceKind.ANOMALY), key=lambda e: e.at or self.basis.now):
@@ -208,18 +219,7 @@ class Facts:
 
         timed = [item for item in picked if item.at is not None]
         kept = sorted(timed, key=lambda item: (weight(item), item.at or self.basis.now))[:limit]
-        moments = [
-            Moment.model_validate(
-                {
-                    "at": item.at,
-                    "kind": MOMENT_KINDS[item.kind],
-                    "label": _said(item),
-                    "evidence_ids": [item.id],
-                }
-            )
-            for item in kept
-        ]
-        return sorted(moments, key=lambda m: m.at)
+        return sorted((_moment(item) for item in kept), key=lambda m: m.at)
 
     def specificity(self, item: Evidence) -> int:
         """How few pieces of evidence stand beside ``item`` in the most specific claim citing it: evidence that
@@ -260,7 +260,14 @@ class Facts:
         return self.answer.verdict
 
 
-def _said(item: Evidence) -> str:
+def _moment(item: Evidence) -> Moment:
+    """A timeline line for a piece of evidence with a time, in OpsPilot's words."""
+    return Moment.model_validate(
+        {"at": item.at, "kind": MOMENT_KINDS[item.kind], "label": said(item), "evidence_ids": [item.id]}
+    )
+
+
+def said(item: Evidence) -> str:
     """What a piece of evidence on a timeline says happened, in OpsPilot's words (its data is quoted apart)."""
     match item.kind:
         case EvidenceKind.ANOMALY:

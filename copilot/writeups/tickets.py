@@ -26,7 +26,7 @@ from copilot.writeups.document import (
     strong,
     text,
 )
-from copilot.writeups.facts import Affected, Basis, Facts, clock, relative, stamp
+from copilot.writeups.facts import Affected, Basis, Facts, clock, relative, said, stamp
 from copilot.writeups.markdown import to_markdown
 from copilot.writeups.quoting import quoted
 from core_client.schemas import (
@@ -157,8 +157,14 @@ def _moment(facts: Facts, moment: Moment, *, with_day: bool) -> Line:
     """``**13:38** orders-api left its baseline: [`orders-api error_rate`](https://…)``; a change also says
     where it falls against the onset."""
     when = moment.at.strftime("%Y-%m-%d %H:%M" if with_day else "%H:%M")
-    spans: Line = [strong(when), text(" " + moment.label)]
     item = facts.evidence_of(moment)
+    # A label that only repeats what the evidence quotes (an alert's title) says what happened in OpsPilot's words.
+    label = (
+        said(item)
+        if item is not None and moment.label and moment.label in (item.label or "")
+        else moment.label
+    )
+    spans: Line = [strong(when), text(" " + label)]
     if item is not None:
         href = facts.basis.absolute(item.link) if item.link else None
         spans += [text(": "), quoted(item.label or item.ref, limit=120, href=href)]

@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 from markdown_it import MarkdownIt
 
 from adapters.jira.adf import text_to_adf
-from copilot.answer import Answer, Claim, Evidence, EvidenceKind, ProposedAction, RootCause
+from copilot.answer import Answer, Claim, Evidence, EvidenceKind, Moment, ProposedAction, RootCause
 from copilot.writeups.drafts import postmortem, status_update
 from copilot.writeups.facts import Basis
 from copilot.writeups.markdown import to_markdown
@@ -277,3 +277,24 @@ def test_an_incident_known_only_from_its_evidence_is_named_once() -> None:
     line = next(line for line in text.splitlines() if "Incident [INC-77]" in line)
     assert line.count("INC-77") == 2  # the link's text and its address, not the title
     assert "Shop checkout failing" in line
+
+
+def test_the_answer_s_own_timeline_gains_the_changes_and_the_incident_it_cites() -> None:
+    answer = basis().answer.model_copy(
+        update={
+            "timeline": [
+                Moment(at=ONSET, kind="onset", label="pay-api began failing", evidence_ids=[ROOT_ERR.id]),
+                Moment(at=ALERT.at, kind="alert", label="Shop errors above 2%", evidence_ids=[ALERT.id]),
+            ]
+        }
+    )
+    text = to_markdown(postmortem(basis(answer=answer)))
+    timeline = text.split("## Timeline (UTC)", 1)[1].split("##", 1)[0]
+    lines = [line for line in timeline.splitlines() if line.startswith("- ")]
+    assert [line.split("**")[1] for line in lines] == ["09:08", "09:14", "09:26", "09:28", "09:34"]
+    assert "Change: [`deployment dep-9 of pay-api v2`]" in lines[0] and "(6 min before the onset)" in lines[0]
+    assert "pay-api began failing" in lines[1]
+    # An alert's line says what happened, not its title twice.
+    assert "Alert fired (shop-web): [`Shop errors above 2%`]" in lines[2]
+    assert "Incident INC-77 opened" in lines[3]
+    assert "Change: [`deployment dep-10 of search v7`]" in lines[4] and "(20 min after the onset)" in lines[4]
