@@ -49,12 +49,14 @@ INCIDENT_TERMS = ("latency", "error rate", "pool", "memory", "certificate", "dis
 MEASURE = """
 async ([act, rows, expect]) => {
   const first = () => document.querySelector(rows);
-  const key = (row) => row ? (row.id || row.innerText) : null;
+  // textContent, not innerText: innerText lays the page out, and the observer runs at every mutation, so the
+  // measurement itself cost a list without row ids a forced layout per mutation.
+  const key = (row) => row ? (row.id || row.textContent) : null;
   const before = key(first());
   const done = () => {
     const row = first();
     return row !== null && key(row) !== before
-      && (!expect || row.innerText.toLowerCase().includes(expect.toLowerCase()));
+      && (!expect || row.textContent.toLowerCase().includes(expect.toLowerCase()));
   };
   const start = performance.now();
   new Function(act)();

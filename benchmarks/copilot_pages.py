@@ -45,7 +45,7 @@ async (index) => {
     const turn = document.querySelectorAll('[data-testid="copilot-turn"]')[index];
     if (!turn) return false;
     return [...turn.querySelectorAll('[data-testid="run-state"]')]
-      .some((badge) => ['DONE', 'FAILED'].includes(badge.innerText.trim()));
+      .some((badge) => ['DONE', 'FAILED'].includes(badge.textContent.trim()));
   };
   const start = performance.now();
   document.querySelector('[data-testid="copilot-ask"]').click();

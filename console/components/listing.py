@@ -8,7 +8,7 @@ from typing import Any
 import reflex as rx
 
 from console.backend.scope import ANY
-from console.components.panel import empty_state, panel
+from console.components.panel import empty_state, loading_skeleton, panel
 
 
 def page_heading(title: str, *aside: rx.Component, on_refresh: Any) -> rx.Component:
@@ -137,22 +137,34 @@ def list_panel(
     empty: str,
     test_id: str,
 ) -> rx.Component:
-    """The page of ``state.rows`` as a table in a panel: a banner when its provider fails, a skeleton while loading."""
+    """The page of ``state.rows`` as a table in a panel: a banner when its provider fails, a skeleton while the
+    first page loads.
+
+    While another page (or another filter's page) loads, the rows shown stay, dimmed, until the new ones replace
+    them in place: unmounting the table for a skeleton and mounting it again cost the browser most of a page
+    change.
+    """
     table = rx.table.root(
         rx.table.header(rx.table.row(*(rx.table.column_header_cell(h) for h in headers))),
         rx.table.body(rx.foreach(state.rows, row)),
         size="1",
         width="100%",
         variant="ghost",
+        opacity=rx.cond(state.loading, "0.55", "1"),
+        aria_busy=state.loading,
     )
     body = rx.vstack(
-        rx.cond(state.rows.length() > 0, table, empty_state(empty)),
+        rx.cond(
+            state.rows.length() > 0,
+            table,
+            rx.cond(state.loading, loading_skeleton(), empty_state(empty)),
+        ),
         rx.cond(state.truncated, capped_note()),
         pager(state),
         spacing="3",
         width="100%",
     )
-    return panel(title, icon, body, error=state.error, loading=state.loading, test_id=test_id)
+    return panel(title, icon, body, error=state.error, test_id=test_id)
 
 
 def link_cell(
@@ -186,4 +198,6 @@ def name_cell(name: rx.Var[str], detail: rx.Var[str] | None = None) -> rx.Compon
 
 
 def age_cell(age: rx.Var[str], moment: rx.Var[str]) -> rx.Component:
-    return rx.table.cell(rx.tooltip(rx.text(age, size="2"), content=moment))
+    """How long ago, the moment itself on hover (the browser's own title: a tooltip component in every row of
+    every page is costly to mount)."""
+    return rx.table.cell(rx.text(age, size="2", title=moment, white_space="nowrap"))

@@ -170,6 +170,18 @@ HISTOGRAM_QUERIES = [
     LogQuery(start=START, end=WORLD_NOW),
     LogQuery(start=START + timedelta(minutes=17), end=START + timedelta(hours=2, minutes=3)),
     LogQuery(expression=LogExpression(search="ECONNREFUSED"), start=START, end=WORLD_NOW),
+    # Decided by the index of words alone (counted from its rowids): lines of several severities, a cut window.
+    LogQuery(
+        expression=LogExpression(search="5"),
+        start=START + timedelta(minutes=17, seconds=37),
+        end=START + timedelta(hours=4, minutes=3),
+    ),
+    LogQuery(
+        expression=LogExpression(search="5 -cart", severity_in=["error", "debug"]),
+        scope=QueryScope(environment="prod"),
+        start=START,
+        end=WORLD_NOW,
+    ),
     # Served by the per-minute rollup: windows and slots that cut minutes, scope, severities and attribute filters.
     LogQuery(
         expression=LogExpression(severity_in=["WARN", "error"]),

@@ -6,6 +6,7 @@ import dataclasses
 import random
 import re
 import sqlite3
+from collections import Counter
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -220,14 +221,21 @@ async def test_punctuation_only_term_is_a_literal_substring(core: CoreClient, wo
 
 
 @pytest.mark.parametrize("short_message", ["", "->"])
-async def test_short_literals_find_every_line_holding_them(tmp_path: Path, short_message: str) -> None:
+async def test_short_literals_and_odd_severities_find_and_count_every_line(
+    tmp_path: Path, short_message: str
+) -> None:
     # Rare short literals, which the index narrows to the lines holding one of their trigrams, and a store that
     # also holds a message too short to hold any trigram (which must still be found).
     rows = generate(seed=11, lines=600)
     rare = {40: "handoff a->b done", 41: "x|y split", 300: "tail ->", 301: "Zq at start", 302: "->"}
     rare = {i: message for i, message in rare.items() if message != "->" or short_message}
     rows = [
-        dataclasses.replace(row, message=rare.get(i, row.message.replace("->", "then")))
+        dataclasses.replace(
+            row,
+            message=rare.get(i, row.message.replace("->", "then")),
+            # A severity outside the usual five, which the word index's histogram counts line by line.
+            severity="NOTICE" if i % 50 == 0 else row.severity,
+        )
         for i, row in enumerate(rows)
     ]
     path = tmp_path / "short.db"
@@ -240,6 +248,7 @@ async def test_short_literals_find_every_line_holding_them(tmp_path: Path, short
     try:
         for query, holds in [
             (q("->"), lambda m: "->" in m),
+            (q("connection"), lambda m: has_phrase(m, "connection")),
             (q("|"), lambda m: "|" in m),
             (q("<<"), lambda m: "<<" in m),
             (
@@ -255,12 +264,16 @@ async def test_short_literals_find_every_line_holding_them(tmp_path: Path, short
                 lambda m: "a->b" in m or m.endswith("->"),
             ),
         ]:
-            wanted = newest_first([r for r in rows if holds(r.message)])
-            assert await all_ids(core, query) == wanted, query.expression
+            matching = [r for r in rows if holds(r.message)]
+            assert await all_ids(core, query) == newest_first(matching), query.expression
             histogram = await core.logs.histogram(
                 query.model_copy(update={"start": WORLD_START, "end": WORLD_NOW})
             )
-            assert histogram.total == len(wanted)
+            counted: Counter[str] = Counter()
+            for bucket in histogram.buckets:
+                counted.update(bucket.by_severity)
+            assert histogram.total == len(matching)
+            assert counted == Counter(r.severity for r in matching)
     finally:
         await logs.aclose()
 
