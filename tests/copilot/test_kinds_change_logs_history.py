@@ -7,7 +7,10 @@ from __future__ import annotations
 from copilot.answer import Answer, EvidenceKind, QuestionKind
 from copilot.citations import validate_answer
 from copilot.machine import RunState
+from copilot.planners.offline.kinds.history import SIMILAR, similarity, traits_of_text
+from copilot.planners.offline.readings import Findings, Signal
 from copilot.records import RunView
+from core_client.schemas import Incident
 from tests.copilot.test_offline import Worlds, ask, evidence_of, worlds
 
 __all__ = ["worlds"]
@@ -97,3 +100,20 @@ async def test_has_this_happened_before_ranks_past_incidents_of_the_service_and_
     assert all("of orders-api" in c.text for c in answer.claims[:3])
     # The closest ones' timelines were read, and what resolved them is quoted and cited.
     assert any("timeline" in cited_kinds(answer) and "resolved at" in c.text for c in answer.claims)
+
+
+def test_a_past_incident_shares_more_than_its_service_to_be_similar() -> None:
+    now = traits_of_text("orders-api", "orders-api errors: timeout acquiring connection from pool")
+    assert {Signal.ERRORS, Signal.POOL} <= now.symptoms and "connection_pool_exhaustion" in now.mechanisms
+
+    def past(title: str, service: str = "orders-api") -> Incident:
+        return Incident(id="INC-1", title=title, service=service, status="resolved")
+
+    only_service = similarity(now, past("orders-api pods restarting"), [], Findings())
+    same_symptom = similarity(now, past("orders-api error rate above 2%"), [], Findings())
+    elsewhere = similarity(now, past("connection pool exhausted, errors", "accounts-api"), [], Findings())
+    assert only_service.score < SIMILAR <= same_symptom.score
+    assert elsewhere.score >= SIMILAR and any("mechanism" in shared for shared in elsewhere.shared)
+    assert same_symptom.score < elsewhere.score, (
+        "a resource and a mechanism shared say more than a common symptom"
+    )

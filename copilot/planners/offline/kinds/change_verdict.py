@@ -147,12 +147,25 @@ def weigh(change: Deployment, findings: Findings, ranking: Ranking, diagnosis: D
         verdict = f"No: {what}, and {service} stayed at its baseline after it; the trouble is {root}'s, since {at(onset)}."
         return Weighed(change, False, verdict, ids + root_ids)
     if service != root:
-        verdict = (
-            f"No: {what}; {service}'s trouble since {at(symptoms.onset)} follows {root}'s, which it depends on "
-            f"and which began at {at(onset)}, not the change."
-        )
         top = max(symptoms.anomalies, key=lambda a: abs(a.peak_z))
-        return Weighed(change, False, verdict, [*ids, *root_ids, anomaly_id(top)])
+        ids += [*root_ids, anomaly_id(top)]
+        if service in ranking.coverage:
+            verdict = (
+                f"No: {what}; {service}'s trouble since {at(symptoms.onset)} follows {root}'s, which it depends on "
+                f"and which began at {at(onset)}, not the change."
+            )
+        elif started <= symptoms.onset <= started + CHANGE_LEAD:
+            # Trouble of its own, apart from the root's: the change may explain that, not what the root fails of.
+            verdict = (
+                f"Not of {root}'s trouble, but possibly of {service}'s own: {what}, "
+                f"{minutes(symptoms.onset - started)} before {service} left its baseline ({anomaly_reading(top)})."
+            )
+        else:
+            verdict = (
+                f"No: {what}; {service}'s own trouble began at {at(symptoms.onset)}, not right after it, "
+                f"and {trouble} apart from it."
+            )
+        return Weighed(change, False, verdict, ids)
     lead = onset - started
     reason = (
         f"{minutes(lead)} before {trouble}, too long before for errors to have followed it"

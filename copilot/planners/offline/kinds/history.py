@@ -33,10 +33,12 @@ TIMELINES_READ = 3
 MAX_LISTED = 5
 # Points toward similarity, by what is shared.
 SAME_SERVICE, NEIGHBOUR, SAME_SYMPTOM, SAME_MECHANISM, SHARED_WORDS = 3.0, 1.0, 2.0, 2.0, 1.0
+# Errors and slowness come with nearly every incident: sharing one of them counts for less.
 COMMON_SYMPTOM = 1.0
 SERVING = frozenset({Signal.ERRORS, Signal.LATENCY, Signal.TRAFFIC})
-# Below this a past incident shares too little to be called the same thing happening again.
-SIMILAR = 3.0
+# Below this a past incident shares too little to be called the same thing happening again: the same service alone
+# is not enough (every service has a history), it must also share a symptom, or a symptom and a mechanism elsewhere.
+SIMILAR = SAME_SERVICE + COMMON_SYMPTOM
 # Everyday words for symptoms that metric names do not use.
 SYMPTOM_WORDS: dict[str, Signal] = {
     "slow": Signal.LATENCY,
@@ -131,7 +133,6 @@ def similarity(now: Traits, past: Incident, timeline: list[TimelineEntry], findi
         shared.append(f"a neighbour, {past.service}")
     symptoms = sorted(s.value for s in now.symptoms & then.symptoms)
     if symptoms:
-        # Errors and slowness come with nearly every incident; a resource running out says more.
         score += sum(COMMON_SYMPTOM if Signal(s) in SERVING else SAME_SYMPTOM for s in symptoms)
         shared.append(f"the same symptom ({', '.join(symptoms)})")
     mechanisms = sorted(now.mechanisms & then.mechanisms)
