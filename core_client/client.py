@@ -251,14 +251,17 @@ class Logs(_Namespace):
         windowed = query.model_copy(update={"start": start, "end": end, "limit": 1000})
         entries: list[LogEntry] = []
         cursor: str | None = None
+        # Lines left uncounted: past the pages read here, or past what the provider reads to order them.
+        capped = False
         while len(entries) < EMULATED_HISTOGRAM_LINES:
             page = await self.query(windowed, cursor=cursor)
             entries.extend(page.items)
+            capped = capped or page.truncated
             cursor = page.next_cursor
             if cursor is None:
                 break
         return histogram_from_entries(
-            entries, start=start, end=end, buckets=buckets, truncated=cursor is not None
+            entries, start=start, end=end, buckets=buckets, truncated=capped or cursor is not None
         )
 
 

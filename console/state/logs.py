@@ -377,7 +377,7 @@ def _volume_note(volume: Volume, search: LogSearch) -> str:
     """How many lines the bars count: every line of the window, or those the search matches."""
     minutes = volume.bucket_seconds / 60
     bucket = f"{minutes:g} min" if minutes < 60 else f"{minutes / 60:g} h"
-    counted = " (newest counted)" if volume.truncated else ""
+    counted = " counted, the source has more" if volume.truncated else ""
     matched = " match this search" if search.q or search.severity else ""
     return f"{volume.total:,} lines{matched}{counted} · {bucket} bars"
 

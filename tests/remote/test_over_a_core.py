@@ -255,6 +255,7 @@ async def test_the_logs_page_says_when_the_source_had_more_lines_than_it_reads(
     logs = await client.state(LogsState)
     assert logs.lines_error == "" and len(logs.rows) == 10
     assert logs.truncated  # shown under the lines (listing.capped_note)
+    assert "lines counted, the source has more" in logs.volume_total  # the volume bars count some, not all
 
 
 async def test_deploys_before_an_incident_started_before_it(remote_core: CoreClient) -> None:
