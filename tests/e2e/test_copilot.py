@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -164,3 +165,26 @@ def test_the_runs_page_shows_the_trace(page: Any) -> None:
     page.get_by_test_id("run-row").first.get_by_role("link").click()
     page.get_by_test_id("run-step").first.wait_for()
     screenshot(page, "run")
+
+
+def test_a_postmortem_draft_reads_in_the_panel_downloads_and_shows_on_the_run_page(page: Any) -> None:
+    open_panel(page)
+    turn = ask(page)
+    turn.get_by_test_id("draft-postmortem").click()
+    dialog = page.get_by_test_id("draft-dialog")
+    body = dialog.get_by_test_id("draft-body")
+    # Rendered as a document: its sections are headings, its evidence links.
+    expect(body.get_by_role("heading", name="Action items")).to_be_visible(timeout=RUN_TIMEOUT_MS)
+    assert body.get_by_role("heading", name=re.compile(r"^Postmortem \(draft\): ")).count() == 1
+    assert body.locator('a[href*="/incidents/INC-"]').count() > 0
+    screenshot(page, "copilot-postmortem-draft")
+    with page.expect_download() as downloading:
+        dialog.get_by_test_id("draft-download").click()
+    saved = Path(downloading.value.path()).read_text(encoding="utf-8")
+    assert saved.startswith("# Postmortem (draft): ") and "\n## Action items\n" in saved
+    dialog.get_by_role("button", name="Close").click()
+
+    turn.get_by_test_id("run-link").click()
+    page.wait_for_url(re.compile(r"/runs/"))
+    page.get_by_test_id("run-answer").get_by_test_id("draft-status").click()
+    expect(dialog.get_by_test_id("draft-body")).to_contain_text("Status update", timeout=RUN_TIMEOUT_MS)
