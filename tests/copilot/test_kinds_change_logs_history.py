@@ -4,13 +4,15 @@ cites only what the run's calls returned."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from copilot.answer import Answer, EvidenceKind, QuestionKind
 from copilot.citations import validate_answer
 from copilot.machine import RunState
 from copilot.planners.offline.kinds.history import SIMILAR, similarity, traits_of_text
 from copilot.planners.offline.readings import Findings, Signal
 from copilot.records import RunView
-from core_client.schemas import Incident
+from core_client.schemas import Incident, TimelineEntry
 from tests.copilot.test_offline import Worlds, ask, evidence_of, worlds
 
 __all__ = ["worlds"]
@@ -117,3 +119,13 @@ def test_a_past_incident_shares_more_than_its_service_to_be_similar() -> None:
     assert same_symptom.score < elsewhere.score, (
         "a resource and a mechanism shared say more than a common symptom"
     )
+    # Reading an incident's timeline (for what resolved it) never ranks it below one whose timeline was not read.
+    entry = TimelineEntry(
+        id="INC-1-t5",
+        incident_id="INC-1",
+        at=datetime(2025, 6, 1, tzinfo=UTC),
+        kind="status",
+        body="Resolved. Scaled out to 6 replicas after a long look at dashboards and recent deploys.",
+    )
+    read = similarity(now, past("orders-api error rate above 2%"), [entry], Findings())
+    assert read.score >= same_symptom.score and read.resolution == entry

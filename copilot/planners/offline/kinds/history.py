@@ -139,9 +139,12 @@ def similarity(now: Traits, past: Incident, timeline: list[TimelineEntry], findi
     if mechanisms:
         score += SAME_MECHANISM
         shared.append(f"the same mechanism ({', '.join(m.replace('_', ' ') for m in mechanisms)})")
-    common = now.words & then.words
+    # Words are compared on what both say of themselves (title, description): a timeline read for the closest
+    # incidents only would otherwise dilute their share, and reorder them against incidents whose timeline was not read.
+    said = set(words(f"{past.title} {past.description}"))
+    common = now.words & said
     if now.words and common:
-        score += SHARED_WORDS * len(common) / len(now.words | then.words)
+        score += SHARED_WORDS * len(common) / len(now.words | said)
     return Match(past, round(score, 2), shared, resolution_of(timeline))
 
 
