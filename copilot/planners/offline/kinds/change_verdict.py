@@ -121,19 +121,20 @@ def weigh(change: Deployment, findings: Findings, ranking: Ranking, diagnosis: D
     """The verdict on ``change`` against the trouble ``ranking`` found, with its evidence."""
     started = _started(change)
     service, root, onset = change.service, ranking.root, ranking.onset
-    what = f"{change.id}, a {change_kind(change)} of {service} ({change.version or 'unversioned'}), went out at {at(started)}"
+    label = findings.graph.label
+    what = f"{change.id}, a {change_kind(change)} of {label(service)} ({change.version or 'unversioned'}), went out at {at(started)}"
     ids = [evidence_id(EvidenceKind.DEPLOYMENT, change.id)]
     symptoms = ranking.affected.get(service)
     if root is None or onset is None:
         if symptoms is not None and symptoms.onset is not None and symptoms.onset >= started:
             top = max(symptoms.anomalies, key=lambda a: abs(a.peak_z))
-            verdict = f"Possibly: {what}, and {service} left its baseline {minutes(symptoms.onset - started)} later ({anomaly_reading(top)})."
+            verdict = f"Possibly: {what}, and {label(service)} left its baseline {minutes(symptoms.onset - started)} later ({anomaly_reading(top)})."
             return Weighed(change, False, verdict, [*ids, anomaly_id(top)])
         return Weighed(
             change, False, f"No sign of it: {what} and no service left its baseline after it.", ids
         )
     root_ids = [anomaly_id(a) for a in ranking.affected[root].serving()[:1]]
-    trouble = f"{root} began failing at {at(onset)}"
+    trouble = f"{label(root)} began failing at {at(onset)}"
     if diagnosis is not None and diagnosis.change is not None and diagnosis.change.id == change.id:
         verdict = (
             f"Yes: {what}, {minutes(onset - started)} before {trouble}; "
@@ -144,25 +145,25 @@ def weigh(change: Deployment, findings: Findings, ranking: Ranking, diagnosis: D
         verdict = f"No: {what}, {minutes(started - onset)} after {trouble}, so it cannot have started it."
         return Weighed(change, False, verdict, ids + root_ids)
     if symptoms is None or symptoms.onset is None:
-        verdict = f"No: {what}, and {service} stayed at its baseline after it; the trouble is {root}'s, since {at(onset)}."
+        verdict = f"No: {what}, and {label(service)} stayed at its baseline after it; the trouble is {label(root)}'s, since {at(onset)}."
         return Weighed(change, False, verdict, ids + root_ids)
     if service != root:
         top = max(symptoms.anomalies, key=lambda a: abs(a.peak_z))
         ids += [*root_ids, anomaly_id(top)]
         if service in ranking.coverage:
             verdict = (
-                f"No: {what}; {service}'s trouble since {at(symptoms.onset)} follows {root}'s, which it depends on "
+                f"No: {what}; {label(service)}'s trouble since {at(symptoms.onset)} follows {label(root)}'s, which it depends on "
                 f"and which began at {at(onset)}, not the change."
             )
         elif started <= symptoms.onset <= started + CHANGE_LEAD:
             # Trouble of its own, apart from the root's: the change may explain that, not what the root fails of.
             verdict = (
-                f"Not of {root}'s trouble, but possibly of {service}'s own: {what}, "
-                f"{minutes(symptoms.onset - started)} before {service} left its baseline ({anomaly_reading(top)})."
+                f"Not of {label(root)}'s trouble, but possibly of {label(service)}'s own: {what}, "
+                f"{minutes(symptoms.onset - started)} before {label(service)} left its baseline ({anomaly_reading(top)})."
             )
         else:
             verdict = (
-                f"No: {what}; {service}'s own trouble began at {at(symptoms.onset)}, not right after it, "
+                f"No: {what}; {label(service)}'s own trouble began at {at(symptoms.onset)}, not right after it, "
                 f"and {trouble} apart from it."
             )
         return Weighed(change, False, verdict, ids)
@@ -220,7 +221,7 @@ def _changes_round(context: PlanContext, findings: Findings) -> list[ToolRequest
             request(
                 context,
                 "query_deployments",
-                f"the latest changes to {service}",
+                f"the latest changes to {findings.graph.label(service)}",
                 service=service,
                 start=iso(context.now - NAMED_HISTORY),
                 end=iso(context.now),
@@ -242,7 +243,7 @@ def _after_changes_round(context: PlanContext, findings: Findings) -> list[ToolR
         request(
             context,
             "compare_log_patterns",
-            f"what {change.service} began to log after {change.id}",
+            f"what {findings.graph.label(change.service)} began to log after {change.id}",
             since=iso(_started(change)),
             service=change.service,
             before_hours=PATTERN_HOURS_BEFORE,
@@ -267,7 +268,7 @@ def _log_evidence(change: Deployment, findings: Findings) -> Claim | None:
     ids = [evidence_id(EvidenceKind.DEPLOYMENT, change.id)]
     if not fresh:
         text = (
-            f"Against {change.id}: {change.service} logged no new or grown warning or error pattern after it "
+            f"Against {change.id}: {findings.graph.label(change.service)} logged no new or grown warning or error pattern after it "
             f"({comparison.lines_after} such lines since {at(comparison.since)})."
         )
         return Claim(text=text, evidence_ids=findings.cited(*ids))
@@ -275,7 +276,7 @@ def _log_evidence(change: Deployment, findings: Findings) -> Claim | None:
     said = "; ".join(
         f"`{c.template}` ({c.count_after} lines from {at(c.first_seen)}, {c.change})" for c in chosen
     )
-    text = f"For {change.id}: after it, {change.service} began to log {said}."
+    text = f"For {change.id}: after it, {findings.graph.label(change.service)} began to log {said}."
     pattern_ids = [evidence_id(EvidenceKind.LOG_PATTERN, c.id) for c in chosen]
     return Claim(text=text, evidence_ids=findings.cited(*ids, *pattern_ids))
 
@@ -286,18 +287,18 @@ def _baseline_evidence(change: Deployment, findings: Findings, ranking: Ranking)
     ids = [evidence_id(EvidenceKind.DEPLOYMENT, change.id), evidence_id(EvidenceKind.SERVICE, service)]
     symptoms = ranking.affected.get(service)
     if symptoms is None or symptoms.onset is None or not symptoms.anomalies:
-        text = f"Against {change.id}: no metric of {service} left its baseline strongly after it."
+        text = f"Against {change.id}: no metric of {findings.graph.label(service)} left its baseline strongly after it."
         return Claim(text=text, evidence_ids=findings.cited(*ids))
     top = max(symptoms.anomalies, key=lambda a: abs(a.peak_z))
     ids.append(anomaly_id(top))
     if symptoms.onset < started - CHANGE_SLACK:
         text = (
-            f"Against {change.id}: {service}'s trouble ({anomaly_reading(top)}) began at {at(symptoms.onset)}, "
+            f"Against {change.id}: {findings.graph.label(service)}'s trouble ({anomaly_reading(top)}) began at {at(symptoms.onset)}, "
             f"{minutes(started - symptoms.onset)} before it went out."
         )
     else:
         text = (
-            f"For {change.id}: {service} left its baseline {minutes(symptoms.onset - started)} after it went out "
+            f"For {change.id}: {findings.graph.label(service)} left its baseline {minutes(symptoms.onset - started)} after it went out "
             f"({anomaly_reading(top)}, from {at(symptoms.onset)})."
         )
     return Claim(text=text, evidence_ids=findings.cited(*ids))
@@ -327,9 +328,7 @@ def conclude(context: PlanContext, findings: Findings) -> Answer:
     missing = run_notes(context, findings, situation)
     summary = verdict
     if ranking.root is not None and diagnosis is not None:
-        summary += (
-            f" The trouble starts at {ranking.root} ({diagnosis.fault_kind}), since {at(ranking.onset)}."
-        )
+        summary += f" The trouble starts at {findings.graph.label(ranking.root)} ({diagnosis.fault_kind}), since {at(ranking.onset)}."
     return Answer(
         kind=QuestionKind.CHANGE_VERDICT,
         verdict=verdict,
@@ -348,7 +347,7 @@ def _verdict(question: Question, weighed: list[Weighed], ranking: Ranking, graph
         named = changed_services(question, graph)
         if named:
             return (
-                f"No: no deployment, configuration change or feature flag of {', '.join(named)} was found in the "
+                f"No: no deployment, configuration change or feature flag of {', '.join(map(graph.label, named))} was found in the "
                 f"last {minutes(NAMED_HISTORY)}, so no change of it explains the trouble."
             )
         when = at(question.until) if question.until else "the trouble"
@@ -357,7 +356,7 @@ def _verdict(question: Question, weighed: list[Weighed], ranking: Ranking, graph
     if len(weighed) == 1:
         return weighed[0].verdict
     causes = [w for w in weighed if w.cause]
-    listed = ", ".join(f"{w.change.id} ({w.change.service})" for w in weighed)
+    listed = ", ".join(f"{w.change.id} ({graph.label(w.change.service)})" for w in weighed)
     if causes:
         return f"{causes[0].verdict} The other changes are not: {', '.join(w.change.id for w in weighed if not w.cause)}."
     return (
@@ -371,7 +370,7 @@ def _trouble_claim(findings: Findings, ranking: Ranking, diagnosis: Diagnosis | 
     if root is None or diagnosis is None:
         return None
     serving = sorted(ranking.affected[root].serving(), key=lambda a: a.onset)[:2]
-    text = f"The trouble starts at {root} at {at(ranking.onset)}: " + "; ".join(
+    text = f"The trouble starts at {findings.graph.label(root)} at {at(ranking.onset)}: " + "; ".join(
         anomaly_reading(a) for a in serving
     )
     patterns = diagnosis.own_patterns[:1] or diagnosis.evidence_patterns[:1]
@@ -386,7 +385,7 @@ def _timeline(findings: Findings, ranking: Ranking, weighed: list[Weighed]) -> l
         Moment(
             at=_started(w.change),
             kind="change",
-            label=f"{w.change.id} to {w.change.service} ({w.change.version or change_kind(w.change)})",
+            label=f"{w.change.id} to {findings.graph.label(w.change.service)} ({w.change.version or change_kind(w.change)})",
             evidence_ids=findings.cited(evidence_id(EvidenceKind.DEPLOYMENT, w.change.id)),
         )
         for w in weighed
@@ -397,7 +396,7 @@ def _timeline(findings: Findings, ranking: Ranking, weighed: list[Weighed]) -> l
             Moment(
                 at=ranking.onset,
                 kind="onset",
-                label=f"{root} began failing",
+                label=f"{findings.graph.label(root)} began failing",
                 evidence_ids=findings.cited(*[anomaly_id(a) for a in ranking.affected[root].serving()[:1]]),
             )
         )

@@ -120,7 +120,7 @@ def similarity(now: Traits, past: Incident, timeline: list[TimelineEntry], findi
     graph = findings.graph
     if now.service and past.service == now.service:
         score += SAME_SERVICE
-        shared.append(f"the same service, {past.service}")
+        shared.append(f"the same service, {graph.label(past.service)}")
     elif (
         now.service
         and past.service
@@ -130,7 +130,7 @@ def similarity(now: Traits, past: Incident, timeline: list[TimelineEntry], findi
         )
     ):
         score += NEIGHBOUR
-        shared.append(f"a neighbour, {past.service}")
+        shared.append(f"a neighbour, {graph.label(past.service)}")
     symptoms = sorted(s.value for s in now.symptoms & then.symptoms)
     if symptoms:
         score += sum(COMMON_SYMPTOM if Signal(s) in SERVING else SAME_SYMPTOM for s in symptoms)
@@ -198,8 +198,7 @@ def _history_round(context: PlanContext, findings: Findings) -> list[ToolRequest
         request(
             context,
             "query_incidents",
-            "the most recent resolved incidents",
-            statuses=["resolved"],
+            "the most recent incidents (the closed ones are the history)",
             limit=HISTORY_LIMIT,
         ),
     ]
@@ -220,7 +219,7 @@ def conclude(context: PlanContext, findings: Findings) -> Answer:
     now = trouble_now(context, findings)
     matches = ranked(context, findings)
     similar = [m for m in matches if m.score >= SIMILAR]
-    about = now.service or "this trouble"
+    about = findings.graph.label(now.service) if now.service else "this trouble"
     claims = [_match_claim(findings, m) for m in similar[:MAX_LISTED]]
     if similar:
         best = similar[0]
@@ -231,9 +230,11 @@ def conclude(context: PlanContext, findings: Findings) -> Answer:
             + "."
         )
     else:
+        symptoms = ", ".join(sorted(s.value for s in now.symptoms)) or "none measured"
         verdict = (
-            f"No: none of the {len(matches)} past incidents read is of {about} with its symptoms "
-            f"({', '.join(sorted(s.value for s in now.symptoms)) or 'none measured'})."
+            f"No: none of the {len(matches)} past incidents read is of {about} with its symptoms ({symptoms})."
+            if matches
+            else f"No: the incident history has no past incident to compare with {about}'s trouble ({symptoms})."
         )
         if matches:
             claims.append(_match_claim(findings, matches[0], closest_only=True))
@@ -267,7 +268,7 @@ def _named(incident: Incident) -> str:
 def _match_claim(findings: Findings, match: Match, *, closest_only: bool = False) -> Claim:
     incident = match.incident
     lead = "The closest, and still not alike" if closest_only else "Similar"
-    text = f"{lead}: {_named(incident)}, {incident.severity or 'no severity'}, of {incident.service or 'no service'}"
+    text = f"{lead}: {_named(incident)}, {incident.severity or 'no severity'}, of {findings.graph.label(incident.service) if incident.service else 'no service'}"
     text += f": {', '.join(match.shared)}" if match.shared else ""
     ids = [evidence_id(EvidenceKind.INCIDENT, incident.id)]
     if match.resolution is not None:

@@ -21,6 +21,7 @@ from copilot.planners.offline.rounds import Round, apart, environment_of, iso, r
 from copilot.planning import PlanContext, ToolRequest
 from core_client.analysis.patterns import mine_patterns
 from core_client.schemas.analysis import LogPattern, PatternChange
+from core_client.units import number
 
 ERRORS = ["error", "fatal", "critical"]
 WARNINGS_AND_WORSE = ["warn", "warning", *ERRORS]
@@ -65,7 +66,7 @@ def _logs_round(context: PlanContext, findings: Findings) -> list[ToolRequest]:
         request(
             context,
             "compare_log_patterns",
-            f"what {service or 'every service'} logs that is new or grown since {at(since)}",
+            f"what {findings.graph.label(service) if service else 'every service'} logs that is new or grown since {at(since)}",
             since=iso(since),
             service=service,
             before_hours=HOURS_BEFORE,
@@ -77,7 +78,7 @@ def _logs_round(context: PlanContext, findings: Findings) -> list[ToolRequest]:
         request(
             context,
             "search_logs",
-            f"{service or 'every service'}'s newest lines since {at(since)}",
+            f"{findings.graph.label(service) if service else 'every service'}'s newest lines since {at(since)}",
             service=service,
             severities=severities,
             start=iso(since),
@@ -101,7 +102,7 @@ def conclude(context: PlanContext, findings: Findings) -> Answer:
     since, _ = window_of(context)
     severities = severities_asked(question_of(context))
     what = "errors" if severities == ERRORS else "warnings and errors" if severities else "lines"
-    who = service or "the services"
+    who = findings.graph.label(service) if service else "the services"
     comparison = findings.service_patterns.get(service) if service else findings.patterns
     changes = comparison_of(findings, service)
     lines = [
@@ -163,7 +164,7 @@ def _verdict(
         lead = max(grown, key=lambda c: c.growth or 0.0)
         return (
             f"{head}; nothing new, but `{lead.template}` grew {lead.growth or 0:.1f}\u00d7 "
-            f"({lead.rate_before:.0f} to {lead.rate_after:.0f} lines an hour)."
+            f"({number(lead.rate_before)} to {number(lead.rate_after)} lines an hour)."
         )
     top = f", mostly `{frequent[0].template}`" if frequent else ""
     return f"{head}, all of it as before{top}: no pattern is new or grown."
@@ -174,11 +175,12 @@ def _change_claim(findings: Findings, change: PatternChange, since: datetime) ->
         how = f"new: {change.count_after:,} lines from {at(change.first_seen)} ({minutes(change.first_seen - since)} in)"
     else:
         how = (
-            f"grown {change.growth or 0:.1f}\u00d7: {change.rate_before:.0f} to {change.rate_after:.0f} lines an hour "
+            f"grown {change.growth or 0:.1f}\u00d7: {number(change.rate_before)} to {number(change.rate_after)} lines an hour "
             f"({change.count_after:,} since {at(since)})"
         )
     severity = "/".join(sorted(change.by_severity)) or "unknown severity"
-    text = f"`{change.template}` ({', '.join(change.services) or 'no service'}, {severity}): {how}."
+    services = ", ".join(map(findings.graph.label, change.services)) or "no service"
+    text = f"`{change.template}` ({services}, {severity}): {how}."
     ids = [evidence_id(EvidenceKind.LOG_PATTERN, change.id)]
     if change.example_id:
         ids.append(evidence_id(EvidenceKind.LOG, change.example_id))
