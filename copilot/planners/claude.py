@@ -27,6 +27,7 @@ from pydantic import BaseModel, Field, ValidationError
 
 from copilot.answer import FAULT_KINDS, Answer, Evidence, QuestionKind
 from copilot.citations import repair_prompt, validate_answer
+from copilot.planners.offline.questions import read_question
 from copilot.planning import (
     CallTools,
     Evaluation,
@@ -536,6 +537,9 @@ def _opening(context: PlanContext) -> str:
         if value
     ]
     lines = [f"Question: {context.question}", f"Now: {context.now.isoformat()}"]
+    # The offline reader's reading, as a hint: both planners should agree on what kind of question this is.
+    read = read_question(context)
+    lines.append(f"Read as: {read.kind.value} (set `kind` to what the question really asks)")
     if scope:
         lines.append("Where it was asked: " + "; ".join(scope))
     for number, turn in enumerate(context.conversation, start=1):

@@ -359,6 +359,8 @@ async def test_the_prompt_names_every_question_kind_and_a_change_verdict_keeps_i
 
     system = fake.requests[0].body["system"][0]["text"]
     assert all(f"- {kind.value}:" in system for kind in QuestionKind)
+    opening = json.dumps(fake.requests[0].messages[0])
+    assert "Read as: change-verdict" in opening
     submit = next(t for t in fake.requests[0].body["tools"] if t["name"] == "submit_answer")
     assert {"kind", "verdict"} <= set(submit["input_schema"]["required"])
     # An answer that does not say its kind is sent back once, like any malformed answer.
