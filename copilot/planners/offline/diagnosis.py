@@ -16,7 +16,13 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from copilot.planners.offline.graph import ServiceNode
-from copilot.planners.offline.ranking import STRONG_Z, blamed_by, is_resource_trouble, own_services
+from copilot.planners.offline.ranking import (
+    RESOURCE_LEAD,
+    STRONG_Z,
+    blamed_by,
+    is_resource_trouble,
+    own_services,
+)
 from copilot.planners.offline.readings import Findings, Signal, signal_of
 from core_client.schemas import Deployment, MetricSeries
 from core_client.schemas.analysis import MetricAnomaly, PatternChange
@@ -24,8 +30,7 @@ from core_client.schemas.analysis import MetricAnomaly, PatternChange
 # A change is a suspect when it started at most this long before the onset (or within the slack after it)...
 CHANGE_LEAD = timedelta(minutes=20)
 CHANGE_SLACK = timedelta(minutes=2)
-# ...and a resource departure belongs to the fault when it began within these bounds of the onset.
-RESOURCE_LEAD = timedelta(minutes=45)
+# ...and a resource departure belongs to the fault when it began within RESOURCE_LEAD before the onset or this after.
 RESOURCE_LAG = timedelta(minutes=15)
 # A certificate this close to expiry (in days) no longer serves.
 CERTIFICATE_DAYS = 1.0

@@ -15,7 +15,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from copilot.planners.offline.graph import ServiceGraph
+from copilot.planners.offline.graph import ServiceGraph, ServiceNode
 from copilot.planners.offline.readings import Findings, Signal, signal_of
 from core_client.analysis.anomalies import adverse
 from core_client.schemas.analysis import MetricAnomaly, PatternChange
@@ -24,8 +24,15 @@ from core_client.schemas.analysis import MetricAnomaly, PatternChange
 STRONG_Z = 10.0
 # A dependency explains a caller's trouble if its own began no later than this after the caller's...
 ONSET_TOLERANCE = timedelta(minutes=3)
-# ...and no earlier than this before it (older trouble is something else).
-ONSET_LEAD = timedelta(minutes=60)
+# ...and its serving trouble no earlier than this before it: trouble crosses a call in seconds (a timeout, an error
+# returned), so a caller that began failing long after a dependency did has trouble of its own.
+ONSET_LEAD = timedelta(minutes=15)
+# A caller's traffic surge overloads a dependency if it began at most this long before the dependency's trouble
+# (load builds up: a queue fills, a CPU saturates).
+SURGE_LEAD = timedelta(minutes=60)
+# A resource of a service's own that began going the worse way this long before its serving trouble (a leak, a
+# filling disk) is part of the same fault.
+RESOURCE_LEAD = timedelta(minutes=45)
 # A caller's traffic surge overloads a dependency only if it began first (a cause does not follow its effect);
 # one minute allows for onsets read at minute steps.
 SURGE_LAG = timedelta(minutes=1)
@@ -91,7 +98,7 @@ class Ranking:
     @property
     def onset(self) -> datetime | None:
         """When trouble began at the root."""
-        return self.affected[self.root].onset if self.root in self.affected else None
+        return began(self.affected[self.root]) if self.root in self.affected else None
 
     def first_onset(self) -> datetime | None:
         onsets = [s.onset for s in self.affected.values() if s.onset is not None]
@@ -178,12 +185,10 @@ def covered(root: str, affected: dict[str, Symptoms], graph: ServiceGraph) -> li
         current = pending.pop()
         if current in found:
             continue
-        start = affected[current].onset if current in affected else None
         found |= {
             name
-            for name, symptoms in affected.items()
-            if graph.reaches(name, current)
-            and (start is None or symptoms.onset is None or start <= symptoms.onset + ONSET_TOLERANCE)
+            for name in affected
+            if linked(name, current, affected, graph) and in_time(current, name, affected)
         } | {current}
         pending += [
             d for d in graph.downstream(current) if d in affected and _overloads(current, d, affected)
@@ -203,7 +208,7 @@ def _overloads(caller: str, dependency: str, affected: dict[str, Symptoms]) -> b
     dep_onset = affected[dependency].onset if dependency in affected else None
     if rise is None or dep_onset is None:
         return False
-    return dep_onset - ONSET_LEAD <= rise.onset <= dep_onset + SURGE_LAG
+    return dep_onset - SURGE_LEAD <= rise.onset <= dep_onset + SURGE_LAG
 
 
 def _add_triggers(table: dict[str, Symptoms], affected: dict[str, Symptoms], graph: ServiceGraph) -> None:
@@ -223,6 +228,45 @@ def _add_triggers(table: dict[str, Symptoms], affected: dict[str, Symptoms], gra
             affected[name] = symptoms
 
 
+def linked(caller: str, dependency: str, affected: dict[str, Symptoms], graph: ServiceGraph) -> bool:
+    """Whether trouble at ``dependency`` can reach ``caller``: ``caller`` calls it directly, or through services
+    that are in trouble too (or are third parties, whose insides nobody sees). A service in between that shows
+    nothing wrong would have passed the trouble on, so it breaks the chain."""
+    seen: set[str] = set()
+    frontier = [caller]
+    while frontier:
+        current = frontier.pop()
+        for callee in graph.dependencies_of(current):
+            if callee == dependency:
+                return True
+            passable = callee in affected or graph.nodes.get(callee, ServiceNode(callee)).external
+            if callee not in seen and passable:
+                seen.add(callee)
+                frontier.append(callee)
+    return False
+
+
+def began(symptoms: Symptoms) -> datetime | None:
+    """When a service's trouble began: its serving symptoms, or earlier, its own resource going the worse way
+    (a leak or a filling disk starts before requests fail)."""
+    if symptoms.onset is None or symptoms.resource_onset is None:
+        return symptoms.onset
+    if symptoms.resource_onset < symptoms.onset - RESOURCE_LEAD:
+        return symptoms.onset  # a resource long in that state is how the service runs, not how it broke
+    return min(symptoms.onset, symptoms.resource_onset)
+
+
+def in_time(dependency: str, caller: str, affected: dict[str, Symptoms]) -> bool:
+    """Whether trouble at ``dependency`` began in time to explain ``caller``'s: no later than
+    :data:`ONSET_TOLERANCE` after it, and its serving trouble no more than :data:`ONSET_LEAD` before it. Without
+    an onset on either side, time says nothing against it."""
+    theirs, mine = affected.get(dependency), affected.get(caller)
+    if theirs is None or mine is None or theirs.onset is None or mine.onset is None:
+        return True
+    start = began(theirs) or theirs.onset
+    return mine.onset - ONSET_LEAD <= theirs.onset and start <= mine.onset + ONSET_TOLERANCE
+
+
 def _explainers(name: str, affected: dict[str, Symptoms], graph: ServiceGraph) -> list[str]:
     onset = affected[name].onset
     if onset is None:
@@ -231,8 +275,8 @@ def _explainers(name: str, affected: dict[str, Symptoms], graph: ServiceGraph) -
         dependency
         for dependency in graph.downstream(name)
         if dependency in affected
-        and (dep_onset := affected[dependency].onset) is not None
-        and onset - ONSET_LEAD <= dep_onset <= onset + ONSET_TOLERANCE
+        and in_time(dependency, name, affected)
+        and linked(name, dependency, affected, graph)
         and not _overloads(name, dependency, affected)
     ]
     triggers = [c for c in affected if name in graph.downstream(c) and _overloads(c, name, affected)]
@@ -240,15 +284,13 @@ def _explainers(name: str, affected: dict[str, Symptoms], graph: ServiceGraph) -
 
 
 def _behind(root: str, scope: Iterable[str], affected: dict[str, Symptoms], graph: ServiceGraph) -> bool:
-    """Whether ``root`` could be behind the trouble of some service in ``scope``."""
-    start = affected[root].onset
+    """Whether ``root`` could be behind the trouble of some service in ``scope``: a service in trouble that it
+    can reach in time, or one that shows nothing but depends on it."""
     for service in scope:
-        if not graph.reaches(service, root):
-            continue
-        symptoms = affected.get(service)
-        if symptoms is None or symptoms.onset is None or start is None:
-            return True
-        if start <= symptoms.onset + ONSET_TOLERANCE:
+        if service not in affected:
+            if graph.reaches(service, root):
+                return True
+        elif service == root or (linked(service, root, affected, graph) and in_time(root, service, affected)):
             return True
     return False
 
