@@ -4,10 +4,11 @@ which log lines appeared, and whether the root is a third party that logs nothin
 Resource signals are read first, since they name a mechanism (a full disk, an exhausted pool, a leak, a surge, a
 saturated CPU, an expired certificate); where the metric that would show it is missing, the words of the new log
 lines name the same mechanisms ("No space left on device", "OutOfMemoryError", "x509"...). A deployment or
-configuration change just before the onset comes next; then an outage: a third party seen only through its callers,
-or a service whose own lines or whose callers' say it is unreachable or refusing; then latency alone. A service that
-fails with none of these behind it, and no change to it, is failing its callers: an outage, said with less
-certainty, never a release nobody recorded.
+configuration change just before the onset comes next; then an outage its own lines or its callers' say in words
+(unreachable, refusing); then slowness (requests take a multiple of their usual time while few fail); then an outage
+of a third party seen only through its callers, or of a service that logs nothing while its callers complain; then
+latency alone. A service that fails with none of these behind it, and no change to it, is failing its callers: an
+outage, said with less certainty, never a release nobody recorded.
 """
 
 from __future__ import annotations
@@ -114,6 +115,19 @@ OUTAGE_WORDS = (
     "is down",
     "host not found",
 )
+
+# Words of lines that say requests are slow rather than failing.
+SLOW_WORDS = (
+    "slow request",
+    "timed out",
+    "deadline exceeded",
+    "took longer",
+    "slow query",
+    "exceeded deadline",
+)
+# Slow, not down: latency at this multiple of its normal while under this share of the work fails.
+SLOW_FACTOR = 3.0
+SMALL_FAILED_SHARE = 0.1
 
 RESOURCE_KINDS: tuple[tuple[Signal, str, str], ...] = (
     (Signal.DISK, "up", "disk_full"),
@@ -235,16 +249,40 @@ def _classify(
         kind = "config_change" if is_config(change) else "bad_deploy"
         return Diagnosis(kind, anomalies=_serving(mine), change=change)
     outage = [c for c in own + complaints if says_outage(c)]
-    external = findings.graph.nodes.get(root, ServiceNode(root)).external
-    if external or outage or (complaints and not own):
+    if outage:
         return Diagnosis("dependency_outage", anomalies=_serving(mine), evidence_patterns=outage)
+    # Slow rather than down: requests take a multiple of their usual time while most still succeed.
     latency = _strongest(mine, Signal.LATENCY)
     errors = _strongest(mine, Signal.ERRORS)
-    if latency is not None and (errors is None or abs(latency.peak_z) >= abs(errors.peak_z)):
+    if latency is not None and (errors is None or _slow_not_down(latency, errors)):
+        slow = [c for c in own + complaints if _says(c, SLOW_WORDS)]
+        return Diagnosis("latency_injection", anomalies=[latency], evidence_patterns=slow)
+    # A third party seen only through its callers, or a service that logs nothing while its callers complain.
+    if findings.graph.nodes.get(root, ServiceNode(root)).external or (complaints and not own):
+        return Diagnosis("dependency_outage", anomalies=_serving(mine))
+    if latency is not None and errors is not None and abs(latency.peak_z) >= abs(errors.peak_z):
         return Diagnosis("latency_injection", anomalies=[latency])
     # Failing with no change, mechanism or word of an outage behind it: its callers see an outage, but nothing
     # says why; without a deployment this is never called a release.
     return Diagnosis("dependency_outage", anomalies=_serving(mine), specific=False)
+
+
+def _slow_not_down(latency: MetricAnomaly, errors: MetricAnomaly) -> bool:
+    """Whether requests got much slower while most still succeed: latency a multiple of its normal and the
+    failed share small. A z-score cannot tell this, since a near-zero error baseline makes any rise extreme."""
+    share = _failed_share(errors)
+    slower = latency.expected_at_peak > 0 and latency.peak_value >= SLOW_FACTOR * latency.expected_at_peak
+    return slower and share is not None and share < SMALL_FAILED_SHARE
+
+
+def _failed_share(errors: MetricAnomaly) -> float | None:
+    """The failed share of work at the errors' peak, 0..1, when the series is a share (a ratio or percent)."""
+    unit = errors.unit.lower()
+    if unit == "ratio":
+        return errors.peak_value
+    if unit in ("percent", "%"):
+        return errors.peak_value / 100
+    return None
 
 
 def _moved(anomaly: MetricAnomaly, signal: Signal, direction: str) -> bool:
