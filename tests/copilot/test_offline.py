@@ -138,6 +138,19 @@ async def test_a_deploy_after_the_onset_is_a_decoy_not_the_cause(worlds: Worlds)
     )
 
 
+async def test_a_why_question_about_a_service_that_is_fine_says_so_first(worlds: Worlds) -> None:
+    # payflow is healthy in this world; orders-api's pool is what fails.
+    view = await ask(worlds("orders-pool-exhaustion", 1), "Why is payflow failing?")
+    answer = view.answer
+    assert answer is not None and answer.root_cause is not None
+    assert answer.verdict.startswith("payflow is not failing; orders-api is, since ")
+    assert answer.root_cause.service == "orders-api"
+    first = answer.claims[0]
+    assert first.text.startswith("payflow shows no strong departure from its baseline")
+    assert "service:payflow" in first.evidence_ids
+    assert validate_answer(answer, evidence_of(view)).ok
+
+
 async def test_a_harmless_deploy_and_an_unrelated_fault_are_told_apart_from_the_cause(worlds: Worlds) -> None:
     # accounts-api was deployed hours before its pool ran out; fulfillment-worker burns CPU, but nobody calls it.
     view = await ask(worlds("accounts-pool-and-worker-cpu", 3), "Why are logins failing?")

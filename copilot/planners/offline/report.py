@@ -80,6 +80,8 @@ class Situation:
     asked: list[str]
     alerted: list[str]
     incident: Incident | None
+    # The services the question itself names (``asked`` adds the page's and the incident's).
+    named: list[str] = field(default_factory=list)
     tools: list[ToolSpec] = field(default_factory=list)
     asks_about_changes: bool = False
     unavailable: list[str] = field(default_factory=list)
@@ -116,6 +118,7 @@ def compose(
         for claim in (
             # Asked what changed, the changes come first.
             _changes_claim(findings, root, onset) if situation.asks_about_changes else None,
+            _fine_claim(findings, situation, ranking),
             _symptom_claim(findings, situation, ranking),
             _root_claim(findings, ranking),
             _kind_claim(findings, root, onset, diagnosis),
@@ -138,6 +141,36 @@ def compose(
     )
     answer.proposed_actions = _proposals(findings, situation, answer, ranking)
     return answer
+
+
+def not_failing(situation: Situation, ranking: Ranking) -> list[str]:
+    """The services the question names that show no trouble of their own (no strong departure of a serving or
+    resource signal): the answer says so before anything else."""
+    return [s for s in situation.named if s not in ranking.affected and s != ranking.root]
+
+
+def _fine_claim(findings: Findings, situation: Situation, ranking: Ranking) -> Claim | None:
+    """What shows that the services the question names are fine: the scan of every series found nothing strong."""
+    fine = not_failing(situation, ranking)
+    report = findings.anomalies
+    if not fine or report is None:
+        return None
+    name = findings.graph.label
+    one = len(fine) == 1
+    text = (
+        f"{_listed([name(s) for s in fine])} {'shows' if one else 'show'} no strong departure from "
+        f"{'its' if one else 'their'} baseline between {at(report.detect_start)} and {at(report.detect_end)}; "
+        f"{name(ranking.root or '?')} is where the trouble starts."
+    )
+    ids = [evidence_id(EvidenceKind.SERVICE, s) for s in fine]
+    symptoms = ranking.affected.get(ranking.root or "")
+    if symptoms is not None:
+        ids += [anomaly_id(a) for a in symptoms.serving()[:1]]
+    return Claim(text=text, evidence_ids=findings.cited(*ids))
+
+
+def _listed(names: list[str]) -> str:
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
 
 
 def _summary(situation: Situation, ranking: Ranking, diagnosis: Diagnosis, name: Callable[[str], str]) -> str:
@@ -164,6 +197,12 @@ def _summary(situation: Situation, ranking: Ranking, diagnosis: Diagnosis, name:
         text += (
             f" {', '.join(map(name, alongside))} also {'calls' if len(alongside) == 1 else 'call'} it and began "
             f"failing within {minutes(ONSET_TOLERANCE)} of it."
+        )
+    fine = not_failing(situation, ranking)
+    if fine:
+        text = (
+            f"{_listed([name(s) for s in fine])} {'is' if len(fine) == 1 else 'are'} not failing; {root} is, since "
+            f"{at(ranking.onset)}. " + text
         )
     if situation.asks_about_changes:
         change = diagnosis.change
@@ -587,8 +626,13 @@ def _no_root(findings: Findings, situation: Situation, missing: list[str]) -> An
                 evidence_ids=findings.cited(evidence_id(EvidenceKind.INCIDENT, situation.incident.id)),
             )
         )
+    fine = [findings.graph.label(s) for s in situation.named]
     return Answer(
-        summary="I could not find where the trouble starts: no service shows a strong departure from its baseline.",
+        # Nothing departed, so every service the question names is fine: that answers it first.
+        summary=f"{_listed(fine)} {'is' if len(fine) == 1 else 'are'} not failing: no service shows a strong "
+        "departure from its baseline."
+        if fine
+        else "I could not find where the trouble starts: no service shows a strong departure from its baseline.",
         claims=[c for c in claims if c.evidence_ids],
         root_cause=None,
         confidence=0.1,

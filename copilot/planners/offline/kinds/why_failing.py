@@ -85,6 +85,7 @@ def situation_of(context: PlanContext, findings: Findings) -> Situation:
         asked=list(dict.fromkeys(findings.graph.key(service) for service in asked)),
         alerted=list(dict.fromkeys(alerted)),
         incident=incident,
+        named=list(dict.fromkeys(findings.graph.key(service) for service in scope.named)),
         tools=context.tools,
         asks_about_changes=scope.asks_about_changes,
         unavailable=[tool for tool in ESSENTIAL if own_tool(context.tools, tool) is None],
