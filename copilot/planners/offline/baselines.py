@@ -14,8 +14,8 @@ from datetime import datetime
 
 from copilot.answer import Answer, Claim, EvidenceKind, RootCause
 from copilot.evidence import evidence_id
-from copilot.planners.offline.ranking import ERROR_SEVERITIES, STRONG_Z, symptoms_by_service
-from copilot.planners.offline.readings import Findings, Signal, read_findings, signal_of
+from copilot.planners.offline.ranking import ERROR_SEVERITIES, STRONG_Z, read_signal, symptoms_by_service
+from copilot.planners.offline.readings import Findings, Signal, read_findings
 from copilot.planners.offline.report import anomaly_id
 from copilot.planners.offline.rounds import (
     advance,
@@ -50,7 +50,7 @@ def naive_kind(anomaly: MetricAnomaly | None) -> str:
     """The fault kind the one departing signal suggests on its own."""
     if anomaly is None:
         return DEFAULT_KIND
-    return NAIVE_KINDS.get((signal_of(anomaly.name), anomaly.direction), DEFAULT_KIND)
+    return NAIVE_KINDS.get((read_signal(anomaly), anomaly.direction), DEFAULT_KIND)
 
 
 def strongest(findings: Findings, service: str) -> MetricAnomaly | None:

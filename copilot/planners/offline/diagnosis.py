@@ -19,10 +19,12 @@ from datetime import datetime, timedelta
 from copilot.planners.offline.graph import ServiceNode
 from copilot.planners.offline.ranking import (
     RESOURCE_LEAD,
+    RESOURCE_SIGNALS,
     STRONG_Z,
     blamed_by,
     is_resource_trouble,
     own_services,
+    read_signal,
 )
 from copilot.planners.offline.readings import Findings, Signal, signal_of
 from core_client.schemas import Deployment, MetricSeries
@@ -286,11 +288,13 @@ def _failed_share(errors: MetricAnomaly) -> float | None:
 
 
 def _moved(anomaly: MetricAnomaly, signal: Signal, direction: str) -> bool:
-    """Whether ``anomaly`` is ``signal`` moving ``direction`` by its name, or (for a resource) the signal its
-    source read it as, going the worse way: free disk space falling is the disk filling up."""
-    if signal_of(anomaly.name) is signal and anomaly.direction == direction:
-        return True
-    return signal is not Signal.TRAFFIC and is_resource_trouble(anomaly) and anomaly.signal == signal.value
+    """Whether ``anomaly`` is ``signal`` (as the scan read its series, else by its name) going the worse way: for
+    a resource, used up or running out (free disk space falling is the disk filling up), else ``direction``."""
+    if read_signal(anomaly) is not signal:
+        return False
+    if anomaly.signal in RESOURCE_SIGNALS:
+        return is_resource_trouble(anomaly)
+    return anomaly.direction == direction
 
 
 def _certificate(findings: Findings, root: str) -> MetricSeries | None:
@@ -304,9 +308,9 @@ def _certificate(findings: Findings, root: str) -> MetricSeries | None:
 
 
 def _serving(anomalies: list[MetricAnomaly]) -> list[MetricAnomaly]:
-    return [a for a in anomalies if signal_of(a.name) in (Signal.ERRORS, Signal.LATENCY, Signal.TRAFFIC)]
+    return [a for a in anomalies if read_signal(a) in (Signal.ERRORS, Signal.LATENCY, Signal.TRAFFIC)]
 
 
 def _strongest(anomalies: list[MetricAnomaly], signal: Signal) -> MetricAnomaly | None:
-    found = [a for a in anomalies if signal_of(a.name) is signal and a.direction == "up"]
+    found = [a for a in anomalies if read_signal(a) is signal and a.direction == "up"]
     return max(found, key=lambda a: abs(a.peak_z), default=None)

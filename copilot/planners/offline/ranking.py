@@ -63,8 +63,12 @@ class Symptoms:
 
 def read_signal(anomaly: MetricAnomaly) -> Signal:
     """What ``anomaly`` is about: as the scan read its series (a known exporter's family first), else by name."""
-    known = {s.value for s in Signal} - {Signal.OTHER.value}
-    return Signal(anomaly.signal) if anomaly.signal in known else signal_of(anomaly.name)
+    if anomaly.signal and anomaly.signal != Signal.OTHER.value:
+        # A reading this vocabulary has no word for (disk I/O, network...) is none of its signals, whatever words
+        # its name holds: ``rate(node_disk_reads_merged_total)`` is not disk space.
+        known = {s.value for s in Signal}
+        return Signal(anomaly.signal) if anomaly.signal in known else Signal.OTHER
+    return signal_of(anomaly.name)
 
 
 def is_resource_trouble(anomaly: MetricAnomaly) -> bool:
@@ -198,7 +202,7 @@ def covered(root: str, affected: dict[str, Symptoms], graph: ServiceGraph) -> li
 
 def surge(symptoms: Symptoms) -> MetricAnomaly | None:
     """The strongest rise of a service's traffic, if its traffic rose strongly."""
-    rises = [a for a in symptoms.anomalies if signal_of(a.name) is Signal.TRAFFIC and a.direction == "up"]
+    rises = [a for a in symptoms.anomalies if read_signal(a) is Signal.TRAFFIC and a.direction == "up"]
     return max(rises, key=lambda a: abs(a.peak_z), default=None)
 
 
