@@ -49,3 +49,24 @@ async def test_the_root_and_fault_kind_follow_from_the_evidence(
     assert answer.verdict.startswith(scenario.expected.service)
     assert answer.path and answer.path[0].service == scenario.expected.service
     assert "went out" not in answer.summary  # no release is named without a deployment
+
+
+async def test_a_failure_with_nothing_behind_it_is_answered_not_enough_evidence(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # inventory-api fails with no change to it, no resource running out and only a bare "failed" log line.
+    name = "shape-failing-with-nothing-behind-it"
+    monkeypatch.setenv(SCENARIOS_ENV, str(SHAPES))
+    spec = WorldSpec(2, name, SCALE)
+    built = tmp_path / f"{spec.key}.db"
+    build_world(spec, LIBRARY, built)
+    view = await ask((built, spec), LIBRARY.get(name).question)
+    answer = view.answer
+    assert view.state is RunState.DONE and answer is not None, view.error
+    assert answer.root_cause is None
+    assert answer.verdict == "Not enough evidence to name a cause."
+    assert "Best candidate: inventory-api" in answer.summary
+    assert "Next check: read inventory-api's own logs" in answer.summary
+    assert answer.confidence <= 0.2
+    assert any(note.startswith("no root cause named:") for note in answer.missing)
+    assert answer.claims and validate_answer(answer, evidence_of(view)).ok

@@ -73,6 +73,10 @@ CAPPED_NOUN: dict[str, str] = {
 }
 
 
+# What an answer that names no cause states as its confidence in one: it is not fully right.
+ABSTAINED_CONFIDENCE = 0.1
+
+
 @dataclass
 class Situation:
     """What the question is about, as the investigator read it."""
@@ -128,6 +132,9 @@ def compose(
         )
         if claim is not None and claim.evidence_ids
     ]
+    doubt = _doubt(findings, ranking, diagnosis)
+    if doubt is not None:
+        return _abstention(findings, situation, ranking, diagnosis, claims, missing, doubt)
     summary = _summary(situation, ranking, diagnosis, findings.graph.label)
     answer = Answer(
         kind=QuestionKind.CHANGE_VERDICT if situation.asks_about_changes else QuestionKind.WHY_FAILING,
@@ -141,6 +148,72 @@ def compose(
     )
     answer.proposed_actions = _proposals(findings, situation, answer, ranking)
     return answer
+
+
+@dataclass(frozen=True)
+class Doubt:
+    """Why the evidence is too thin to name a cause, who the best candidates are, and what to check next."""
+
+    reason: str
+    candidates: list[str]
+    next_check: str
+
+
+def _doubt(findings: Findings, ranking: Ranking, diagnosis: Diagnosis) -> Doubt | None:
+    """Why a root cause should not be named, or None when the evidence names one: the root fails with nothing
+    behind it (no change to it, no resource running out, no log line naming a cause, no word of an outage)."""
+    root = ranking.root
+    if root is None or diagnosis.specific:
+        return None
+    name = findings.graph.label
+    start = ranking.onset
+    return Doubt(
+        reason=(
+            f"{name(root)} is where the trouble starts, since {at(start)}, but nothing says why: no change to it, "
+            "no resource of its own running out and no log line naming a cause or an outage"
+        ),
+        candidates=[root, *ranking.competing[:2]],
+        next_check=(
+            f"read {name(root)}'s own logs from {at(start - PREDATES if start else None)} for its first errors "
+            f"(/logs?service={root}), and look for changes made outside the deployment record (a feature flag, "
+            "infrastructure, a certificate or a secret) to it or to what it calls"
+        ),
+    )
+
+
+def _abstention(
+    findings: Findings,
+    situation: Situation,
+    ranking: Ranking,
+    diagnosis: Diagnosis,
+    claims: list[Claim],
+    missing: list[str],
+    doubt: Doubt,
+) -> Answer:
+    """An answer that says "not enough evidence" first, names the best candidates with their cited findings and
+    the next check to run, and names no root cause."""
+    name = findings.graph.label
+    candidates = _listed([name(c) for c in doubt.candidates])
+    summary = (
+        f"Not enough evidence to name a cause. Best {'candidate' if len(doubt.candidates) == 1 else 'candidates'}: "
+        f"{candidates}; {doubt.reason}. Next check: {doubt.next_check}."
+    )
+    fine = not_failing(situation, ranking)
+    if fine:
+        summary = (
+            f"{_listed([name(s) for s in fine])} {'is' if len(fine) == 1 else 'are'} not failing. " + summary
+        )
+    return Answer(
+        kind=QuestionKind.CHANGE_VERDICT if situation.asks_about_changes else QuestionKind.WHY_FAILING,
+        verdict="Not enough evidence to name a cause.",
+        summary=summary,
+        claims=claims,
+        root_cause=None,
+        path=checked_path(findings, situation, ranking),
+        timeline=_timeline(findings, ranking, diagnosis),
+        confidence=ABSTAINED_CONFIDENCE,
+        missing=[*missing, f"no root cause named: {doubt.reason}"],
+    )
 
 
 def not_failing(situation: Situation, ranking: Ranking) -> list[str]:
@@ -176,17 +249,11 @@ def _listed(names: list[str]) -> str:
 def _summary(situation: Situation, ranking: Ranking, diagnosis: Diagnosis, name: Callable[[str], str]) -> str:
     root = name(ranking.root) if ranking.root else "?"
     after, alongside = followers(ranking)
-    if diagnosis.specific:
-        text = (
-            f"{root} is the likely root cause ({diagnosis.fault_kind}): {PHRASES.get(diagnosis.fault_kind, '')}, "
-            f"since {at(ranking.onset)}."
-        )
-    else:
-        text = (
-            f"{root} is where the trouble starts, since {at(ranking.onset)}, but nothing says why: no change to it, "
-            f"no resource running out and no log line naming a cause, so I read it as an outage "
-            f"({diagnosis.fault_kind}) with little certainty."
-        )
+    # An unspecific diagnosis never gets here: it is answered as "not enough evidence" (see _doubt).
+    text = (
+        f"{root} is the likely root cause ({diagnosis.fault_kind}): {PHRASES.get(diagnosis.fault_kind, '')}, "
+        f"since {at(ranking.onset)}."
+    )
     if after:
         one = len(after) == 1
         text += (
