@@ -251,7 +251,7 @@ def _summary(situation: Situation, ranking: Ranking, diagnosis: Diagnosis, name:
     after, alongside = followers(ranking)
     # An unspecific diagnosis never gets here: it is answered as "not enough evidence" (see _doubt).
     text = (
-        f"{root} is the likely root cause ({diagnosis.fault_kind}): {PHRASES.get(diagnosis.fault_kind, '')}, "
+        f"{root} is the likely root cause ({diagnosis.fault_kind.replace('_', ' ')}): {PHRASES.get(diagnosis.fault_kind, '')}, "
         f"since {at(ranking.onset)}."
     )
     if after:
