@@ -1,6 +1,7 @@
 """Fault shapes the shipped scenarios lack, each answered by rules about evidence (tests/copilot/shapes/*.yaml):
 a kind whose usual metric is missing, told from its log lines; an internal dependency that logs its own outage;
-one caller's surge saturating a dependency every caller shares."""
+one caller's surge saturating a dependency every caller shares; a surge beside a database whose own errors reach
+none of the services in between."""
 
 from __future__ import annotations
 
@@ -25,6 +26,7 @@ LIBRARY = load_library(SHAPES)
         "shape-disk-full-no-disk-metric",
         "shape-internal-outage-own-logs",
         "shape-surge-saturates-shared-cache",
+        "shape-surge-beside-a-database-erroring-alone",
     ],
 )
 async def test_the_root_and_fault_kind_follow_from_the_evidence(
