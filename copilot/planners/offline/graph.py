@@ -29,6 +29,8 @@ class ServiceNode:
     # What people call it ("Checkout API") and every other reference to it (id, aliases), for matching questions.
     label: str = ""
     aliases: tuple[str, ...] = ()
+    # The team that owns it, as the catalog says (its owner, or a ``team`` tag or metadata entry).
+    team: str = ""
 
     @property
     def external(self) -> bool:
@@ -70,6 +72,7 @@ class ServiceGraph:
                 hosts=tuple(hosts),
                 label=service.name or service.id,
                 aliases=tuple(service.references),
+                team=str(service.owner_team or service.tags.get("team") or metadata.get("team") or ""),
             )
         return graph
 

@@ -55,7 +55,7 @@ _OWNERSHIP = re.compile(
     re.I,
 )
 _HISTORY = re.compile(
-    r"\b(happened|seen|had|occurred)\b.{0,30}\b(before|previously|earlier)\b|\bbefore\b.{0,12}\bhappened\b"
+    r"\b(happen\w*|seen|had|occurred)\b.{0,30}\b(before|previously|earlier)\b|\bbefore\b.{0,12}\bhappened\b"
     r"|\b(similar|past|previous|earlier|prior)\s+(incidents?|outages?|issues?|problems?|failures?)\b"
     r"|\b(recurr\w*|repeat\w*|history|last time|ever)\b",
     re.I,

@@ -25,7 +25,10 @@ from core_client.schemas import (
     LogEntry,
     MetricDescriptor,
     MetricSeries,
+    OnCallShift,
     Runbook,
+    Team,
+    TeamMember,
     TimelineEntry,
 )
 from core_client.schemas.analysis import MetricAnomalyReport, PatternComparison
@@ -78,6 +81,15 @@ class Failure:
     error: str
 
 
+@dataclass(frozen=True)
+class Staffing:
+    """A team as ``get_team`` returns it: who is in it and who is on call now, by escalation level."""
+
+    team: Team
+    members: tuple[TeamMember, ...] = ()
+    oncall: tuple[OnCallShift, ...] = ()
+
+
 @dataclass
 class Findings:
     """Everything the run's calls returned so far, by what it is."""
@@ -96,6 +108,7 @@ class Findings:
     deployments: list[Deployment] = field(default_factory=list)
     series: list[MetricSeries] = field(default_factory=list)
     runbooks: list[Runbook] = field(default_factory=list)
+    teams: list[Staffing] = field(default_factory=list)
     failures: list[Failure] = field(default_factory=list)
     # Tools whose source was read only up to its cap (Page.truncated): what they found is not all there is.
     capped: list[str] = field(default_factory=list)
@@ -195,6 +208,21 @@ def _read(findings: Findings, tool: str, outcome: ToolOutcome) -> None:
         findings.series += _parsed(data, MetricSeries)
     elif tool == "get_runbook":
         findings.runbooks += _parsed(data, Runbook)
+    elif tool == "get_team":
+        staffing = _staffing(data)
+        if staffing is not None:
+            findings.teams.append(staffing)
+
+
+def _staffing(data: Any) -> Staffing | None:
+    if not isinstance(data, dict):
+        return None
+    team = _one(data.get("team"), Team)
+    if team is None:
+        return None
+    members = tuple(_parsed({"items": data.get("members") or []}, TeamMember))
+    oncall = tuple(_parsed({"items": data.get("oncall") or []}, OnCallShift))
+    return Staffing(team, members, tuple(sorted(oncall, key=lambda s: s.escalation_level)))
 
 
 def _merged(first: MetricAnomalyReport, second: MetricAnomalyReport) -> MetricAnomalyReport:

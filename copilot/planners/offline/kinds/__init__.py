@@ -19,7 +19,16 @@ from __future__ import annotations
 from typing import Protocol
 
 from copilot.answer import Answer, QuestionKind
-from copilot.planners.offline.kinds import change_verdict, history, log_summary, why_failing
+from copilot.planners.offline.kinds import (
+    change_verdict,
+    health,
+    history,
+    log_summary,
+    ownership,
+    situation,
+    unknown,
+    why_failing,
+)
 from copilot.planners.offline.readings import Findings
 from copilot.planners.offline.rounds import Round
 from copilot.planning import PlanContext
@@ -41,6 +50,10 @@ KINDS: dict[QuestionKind, KindModule] = {
     QuestionKind.CHANGE_VERDICT: change_verdict,
     QuestionKind.LOG_SUMMARY: log_summary,
     QuestionKind.HISTORY: history,
+    QuestionKind.HEALTH: health,
+    QuestionKind.SITUATION: situation,
+    QuestionKind.OWNERSHIP: ownership,
+    QuestionKind.UNKNOWN: unknown,
 }
 
 

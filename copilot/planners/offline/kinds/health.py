@@ -1,0 +1,181 @@
+"""Is X healthy, down or degraded: its state now, and its dependencies'.
+
+One round after the shared context (which brought the firing alerts, open incidents and the catalog): the anomaly
+scan of every service over the recent window, so the asked service and everything it calls are compared with their
+own baselines at once. The verdict says healthy, degraded or down first (answering yes or no when the question
+asked one of those), then the evidence: what is off baseline with its reading, what fires, what is open, and
+which of its dependencies are in trouble.
+"""
+
+from __future__ import annotations
+
+import re
+
+from copilot.answer import Answer, Claim, EvidenceKind, QuestionKind
+from copilot.evidence import evidence_id
+from copilot.planners.offline.kinds import situation
+from copilot.planners.offline.kinds.common import Health, ServiceState, asked_services, state_of
+from copilot.planners.offline.questions import question_of
+from copilot.planners.offline.readings import Findings
+from copilot.planners.offline.report import anomaly_id, at
+from copilot.planners.offline.rounds import Round, clock_note, signals_round
+from copilot.planning import PlanContext
+from core_client.schemas.analysis import MetricAnomaly
+from core_client.units import anomaly_reading
+
+# The state a question asks about, by its words: "is X down?" hopes for no, "is X ok?" for yes.
+ASKS_BAD = re.compile(r"\b(down|broken|degraded|failing|unhealthy|dead|out|slow|erroring)\b", re.I)
+ASKS_GOOD = re.compile(
+    r"\b(healthy|ok|okay|fine|up|working|alive|available|running|operational|good)\b", re.I
+)
+DEPENDENCIES_LISTED = 3
+
+
+def conclude(context: PlanContext, findings: Findings) -> Answer:
+    """The asked service's state first, then its evidence and its dependencies' state."""
+    services = asked_services(context, findings)
+    if not services:
+        # "Is anything down?": the state of everything.
+        return situation.conclude(context, findings).model_copy(update={"kind": QuestionKind.HEALTH})
+    service = services[0]
+    state = state_of(findings, service)
+    dependencies = [state_of(findings, d) for d in sorted(findings.graph.downstream(service))]
+    troubled = [d for d in dependencies if d.health != "healthy"]
+    troubled.sort(key=lambda d: (d.since is None, d.since))
+    verdict = _verdict(question_of(context).wording, state)
+    claims = [*_state_claims(findings, state), _dependencies_claim(findings, service, dependencies, troubled)]
+    claims = [c for c in claims if c is not None and c.evidence_ids]
+    summary = verdict
+    if troubled:
+        names = ", ".join(d.service for d in troubled[:DEPENDENCIES_LISTED])
+        summary += f" In trouble among what it calls: {names}."
+    missing = [f"{f.tool} failed: {f.error}" for f in findings.failures]
+    if findings.anomalies is None:
+        missing.append("no anomaly scan: its metrics could not be compared with their baselines")
+    note = clock_note(context)
+    if note is not None:
+        missing.append(note)
+    return Answer(
+        kind=QuestionKind.HEALTH,
+        verdict=verdict,
+        summary=summary,
+        claims=claims,
+        confidence=0.9 if findings.anomalies is not None else 0.4,
+        missing=missing,
+    )
+
+
+def _verdict(wording: str, state: ServiceState) -> str:
+    health: Health = state.health
+    hoped_good = ASKS_GOOD.search(wording) is not None and ASKS_BAD.search(wording) is None
+    asked_bad = ASKS_BAD.search(wording) is not None
+    if health == "healthy":
+        prefix = "Yes, " if hoped_good else "No, " if asked_bad else ""
+        return (
+            f"{prefix}{state.service} is healthy: no alert firing, no open incident, "
+            "and its metrics are within their baselines."
+        )
+    reading = _reading(state)
+    if health == "down":
+        prefix = "No, " if hoped_good else "Yes, " if asked_bad else ""
+        return f"{prefix}{state.service} is down: {reading}."
+    if asked_bad and re.search(r"\bdown\b", wording, re.I):
+        return f"{state.service} is degraded, not down: {reading}."
+    prefix = "No, " if hoped_good else ""
+    return f"{prefix}{state.service} is degraded: {reading}."
+
+
+def _reading(state: ServiceState) -> str:
+    """The strongest sign of trouble, said plainly: a reading against normal, an alert, an incident."""
+    since = f", since {at(state.since)}" if state.since else ""
+    if state.trouble:
+        return f"{anomaly_reading(state.trouble[0])}{since}"
+    if state.alerts:
+        return f"alert \u201c{state.alerts[0].title}\u201d firing{since}"
+    return f"incident {state.incidents[0].id} \u201c{state.incidents[0].title}\u201d open{since}"
+
+
+def _state_claims(findings: Findings, state: ServiceState) -> list[Claim]:
+    service = state.service
+    claims = []
+    if state.trouble:
+        parts = "; ".join(f"{a.name} {anomaly_reading(a)}, from {at(a.onset)}" for a in state.trouble[:4])
+        claims.append(
+            Claim(text=f"{service} is off its baseline: {parts}.", evidence_ids=_ids(findings, state.trouble))
+        )
+    if state.alerts:
+        parts = "; ".join(
+            f"\u201c{a.title}\u201d ({a.severity or 'no severity'}, since {at(a.created_at)})"
+            for a in state.alerts[:4]
+        )
+        claims.append(
+            Claim(
+                text=f"Firing on {service}: {parts}.",
+                evidence_ids=findings.cited(*(evidence_id(EvidenceKind.ALERT, a.id) for a in state.alerts)),
+            )
+        )
+    if state.incidents:
+        parts = "; ".join(f"{i.id} \u201c{i.title}\u201d ({i.status})" for i in state.incidents[:3])
+        claims.append(
+            Claim(
+                text=f"Open for {service}: {parts}.",
+                evidence_ids=findings.cited(
+                    *(evidence_id(EvidenceKind.INCIDENT, i.id) for i in state.incidents)
+                ),
+            )
+        )
+    if state.recovered:
+        parts = "; ".join(f"{a.name} from {at(a.onset)}" for a in state.recovered[:3])
+        claims.append(
+            Claim(
+                text=f"{service} was off its baseline earlier and is back within it: {parts}.",
+                evidence_ids=_ids(findings, state.recovered),
+            )
+        )
+    if state.health == "healthy" and findings.anomalies is not None:
+        report = findings.anomalies
+        claims.append(
+            Claim(
+                text=(
+                    f"Between {at(report.detect_start)} and {at(report.detect_end)} none of {service}'s error, "
+                    f"latency, traffic or resource series left its baseline, no alert fired on it and no incident "
+                    f"is open for it."
+                ),
+                evidence_ids=findings.cited(evidence_id(EvidenceKind.SERVICE, service)),
+            )
+        )
+    return claims
+
+
+def _dependencies_claim(
+    findings: Findings, service: str, dependencies: list[ServiceState], troubled: list[ServiceState]
+) -> Claim | None:
+    if not dependencies:
+        return None
+    if not troubled:
+        return Claim(
+            text=f"What {service} calls shows no trouble: {', '.join(d.service for d in dependencies)}.",
+            evidence_ids=findings.cited(
+                evidence_id(EvidenceKind.SERVICE, service),
+                *(evidence_id(EvidenceKind.SERVICE, d.service) for d in dependencies),
+            ),
+        )
+    parts = []
+    for dependency in troubled[:DEPENDENCIES_LISTED]:
+        since = f" since {at(dependency.since)}" if dependency.since else ""
+        parts.append(f"{dependency.service} is {dependency.health}{since} ({_reading(dependency)})")
+    ids = [i for d in troubled[:DEPENDENCIES_LISTED] for i in d.evidence_ids(findings)]
+    return Claim(
+        text=f"Of what {service} calls: " + "; ".join(parts) + ".",
+        evidence_ids=[*ids, *findings.cited(evidence_id(EvidenceKind.SERVICE, service))],
+    )
+
+
+def _ids(findings: Findings, anomalies: list[MetricAnomaly]) -> list[str]:
+    return findings.cited(*(anomaly_id(a) for a in anomalies))
+
+
+ROUNDS: tuple[Round, ...] = (signals_round,)
+THOUGHTS: tuple[str, ...] = (
+    "Compare every service's errors, latency, traffic and resources with their baselines.",
+)

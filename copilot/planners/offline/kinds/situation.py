@@ -1,0 +1,139 @@
+"""What is going on: the current situation, ranked.
+
+One round after the shared context (open incidents, firing alerts, the catalog): the anomaly scan of every
+service. The services off their baseline are ranked over the dependency graph as a root-cause question's are
+(``copilot.planners.offline.ranking``), so the verdict names where trouble starts and what it reaches, before the
+open incidents and firing alerts; a second, independent trouble is listed on its own.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+from copilot.answer import Answer, Claim, EvidenceKind, QuestionKind
+from copilot.evidence import evidence_id
+from copilot.planners.offline.ranking import Ranking, rank
+from copilot.planners.offline.readings import Findings
+from copilot.planners.offline.report import anomaly_id, at
+from copilot.planners.offline.rounds import Round, clock_note, signals_round
+from copilot.planning import PlanContext
+from core_client.schemas import Alert
+from core_client.units import anomaly_reading
+
+LISTED = 5
+SEVERITY_ORDER = {"critical": 0, "sev1": 0, "high": 1, "sev2": 1, "major": 1, "warning": 2, "medium": 2}
+
+
+def conclude(context: PlanContext, findings: Findings) -> Answer:
+    """Where trouble is now, ranked: its roots and what they reach, then open incidents and firing alerts."""
+    incidents = findings.active_incidents()
+    alerts = findings.firing_alerts()
+    key = findings.graph.key
+    ranking = rank(
+        findings,
+        list(dict.fromkeys(key(i.service) for i in incidents if i.service)),
+        list(dict.fromkeys(key(a.service) for a in alerts if a.service)),
+    )
+    roots = [r for r in (ranking.root, *ranking.competing) if r is not None]
+    roots += [r for r in ranking.roots if r not in roots]
+    counts = f"{_count(len(incidents), 'open incident')}, {_count(len(alerts), 'alert')} firing"
+    if roots:
+        root = roots[0]
+        reached = [s for s in ranking.coverage if s != root]
+        reach = (
+            f", reaching {len(reached)} service{'s' if len(reached) != 1 else ''} that depend on it"
+            if reached
+            else ""
+        )
+        verdict = f"Trouble starts at {root}, since {at(ranking.onset)}{reach}; {counts}."
+    elif incidents or alerts:
+        verdict = f"No service is off its baseline now, but there are {counts}."
+    else:
+        verdict = "All quiet: no open incident, no alert firing, and every service is within its baseline."
+    claims = [
+        *(_trouble_claim(findings, ranking, r) for r in roots[:LISTED]),
+        _incidents_claim(findings),
+        _alerts_claim(findings, alerts),
+    ]
+    summary = verdict
+    if len(roots) > 1:
+        summary += f" Separate trouble: {', '.join(roots[1:LISTED])}."
+    missing = [f"{f.tool} failed: {f.error}" for f in findings.failures]
+    note = clock_note(context)
+    if note is not None:
+        missing.append(note)
+    return Answer(
+        kind=QuestionKind.SITUATION,
+        verdict=verdict,
+        summary=summary,
+        claims=[c for c in claims if c is not None and c.evidence_ids],
+        confidence=0.9 if findings.anomalies is not None else 0.4,
+        missing=missing,
+    )
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{'no' if number == 0 else number} {noun}{'s' if number != 1 else ''}"
+
+
+def _trouble_claim(findings: Findings, ranking: Ranking, root: str) -> Claim | None:
+    symptoms = ranking.affected.get(root)
+    if symptoms is None:
+        return None
+    top = sorted(symptoms.serving() or symptoms.anomalies, key=lambda a: -abs(a.peak_z))[:2]
+    readings = "; ".join(f"{a.name} {anomaly_reading(a)}" for a in top)
+    onsets = {
+        s: onset
+        for s, by in ranking.explained_by.items()
+        if root in by and (onset := ranking.affected[s].onset) is not None
+    }
+    followers = sorted(onsets, key=lambda s: onsets[s])
+    after = ""
+    ids = [anomaly_id(a) for a in top]
+    if followers:
+        after = (
+            " Then: " + ", ".join(f"{s} ({at(ranking.affected[s].onset)})" for s in followers[:LISTED]) + "."
+        )
+        ids += [
+            anomaly_id(ranking.affected[s].anomalies[0])
+            for s in followers[:LISTED]
+            if ranking.affected[s].anomalies
+        ]
+    return Claim(
+        text=f"{root} since {at(symptoms.onset)}: {readings}.{after}", evidence_ids=findings.cited(*ids)
+    )
+
+
+def _incidents_claim(findings: Findings) -> Claim | None:
+    incidents = sorted(
+        findings.active_incidents(), key=lambda i: SEVERITY_ORDER.get((i.severity or "").lower(), 3)
+    )[:LISTED]
+    if not incidents:
+        return None
+    parts = "; ".join(
+        f"{i.id} \u201c{i.title}\u201d ({i.severity or 'no severity'}, {i.service or 'no service'}, "
+        f"opened {at(i.created_at)})"
+        for i in incidents
+    )
+    return Claim(
+        text=f"Open: {parts}.",
+        evidence_ids=findings.cited(*(evidence_id(EvidenceKind.INCIDENT, i.id) for i in incidents)),
+    )
+
+
+def _alerts_claim(findings: Findings, alerts: list[Alert]) -> Claim | None:
+    by_service: dict[str, list[Alert]] = defaultdict(list)
+    for alert in alerts:
+        by_service[findings.graph.key(alert.service) if alert.service else "no service"].append(alert)
+    if not by_service:
+        return None
+    ordered = sorted(by_service.items(), key=lambda item: -len(item[1]))[:LISTED]
+    parts = "; ".join(
+        f"{service}: " + ", ".join(f"\u201c{a.title}\u201d" for a in group[:3]) for service, group in ordered
+    )
+    ids = [evidence_id(EvidenceKind.ALERT, a.id) for _, group in ordered for a in group[:3]]
+    return Claim(text=f"Firing: {parts}.", evidence_ids=findings.cited(*ids))
+
+
+ROUNDS: tuple[Round, ...] = (signals_round,)
+THOUGHTS: tuple[str, ...] = ("Find which services left their baseline, and when.",)
