@@ -97,7 +97,9 @@ def _tool_card(card: rx.Var[ToolCard]) -> rx.Component:
     )
 
 
-def _proposal(turn: rx.Var[TurnView], proposal: rx.Var[ProposalRow]) -> rx.Component:
+def _proposal(
+    turn: rx.Var[TurnView], proposal: rx.Var[ProposalRow], busy: rx.Var[bool] | None
+) -> rx.Component:
     offered = proposal.status != ""
     return rx.hstack(
         rx.vstack(
@@ -131,7 +133,7 @@ def _proposal(turn: rx.Var[TurnView], proposal: rx.Var[ProposalRow]) -> rx.Compo
             variant="soft",
             flex_shrink="0",
             # One proposal, one change: an offer that waits, was approved or was carried out cannot be made again.
-            disabled=S.live | S.asking | proposal.final,
+            disabled=proposal.final if busy is None else busy | proposal.final,
             on_click=S.propose(turn.run_id, proposal.index),
             data_testid="propose-action",
         ),
@@ -140,7 +142,7 @@ def _proposal(turn: rx.Var[TurnView], proposal: rx.Var[ProposalRow]) -> rx.Compo
     )
 
 
-def _answer(turn: rx.Var[TurnView]) -> rx.Component:
+def _answer(turn: rx.Var[TurnView], can_act: rx.Var[bool], busy: rx.Var[bool] | None) -> rx.Component:
     answer = turn.answer
     return rx.vstack(
         answer_body(answer),
@@ -148,10 +150,10 @@ def _answer(turn: rx.Var[TurnView]) -> rx.Component:
         rx.cond(turn.done & (answer.kind != ""), draft_buttons(turn.run_id)),
         # Only people who may act see proposals: for a viewer there is nothing to do with them.
         rx.cond(
-            S.can_act & turn.done & (answer.proposals.length() > 0),
+            can_act & turn.done & (answer.proposals.length() > 0),
             rx.vstack(
                 rx.text("Proposed follow-ups (each needs a person's approval)", size="1", weight="bold"),
-                rx.foreach(answer.proposals, lambda proposal: _proposal(turn, proposal)),
+                rx.foreach(answer.proposals, lambda proposal: _proposal(turn, proposal, busy)),
                 spacing="2",
                 width="100%",
             ),
@@ -163,7 +165,11 @@ def _answer(turn: rx.Var[TurnView]) -> rx.Component:
     )
 
 
-def _turn(turn: rx.Var[TurnView]) -> rx.Component:
+def _turn(turn: rx.Var[TurnView], can_act: rx.Var[bool], busy: rx.Var[bool] | None = None) -> rx.Component:
+    """One question and its run. The vars a turn reads decide when it renders again: the earlier turns read
+    only ConversationState's and the session's (``busy`` None), so a run's events, which change
+    CopilotPanelState, re-render the latest turn alone. An earlier turn's Propose stays pressable while a run
+    works; the handler refuses then (STILL_WORKING)."""
     return rx.vstack(
         rx.box(
             rx.text(turn.question, size="2", weight="medium"),
@@ -206,7 +212,7 @@ def _turn(turn: rx.Var[TurnView]) -> rx.Component:
                 size="1",
             ),
         ),
-        rx.cond(turn.has_answer, _answer(turn)),
+        rx.cond(turn.has_answer, _answer(turn, can_act, busy)),
         problem(turn.error, test_id="run-error"),
         rx.cond(
             turn.tools.length() > 0,
@@ -343,8 +349,8 @@ def _conversation() -> rx.Component:
                     color=rx.color("gray", 10),
                 ),
             ),
-            rx.foreach(ConversationState.earlier, _turn),
-            rx.cond(S.latest.run_id != "", _turn(S.latest)),
+            rx.foreach(ConversationState.earlier, lambda turn: _turn(turn, ConversationState.can_act)),
+            rx.cond(S.latest.run_id != "", _turn(S.latest, S.can_act, S.live | S.asking)),
             spacing="3",
             width="100%",
             # Full screen, a line of text stays readable.
