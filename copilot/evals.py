@@ -91,6 +91,10 @@ class EvalCase(BaseModel):
     expected: Expected
     page: PageContext | None = Field(default=None, description="where the question is asked, if on a page")
     held_out: bool = Field(default=False, description="never shown case by case: only its totals are printed")
+    earlier: list[str] = Field(
+        default_factory=list,
+        description="questions asked first in the same conversation: the case's question is a follow-up to them",
+    )
 
 
 class Bucket(BaseModel):
@@ -264,7 +268,15 @@ async def run_evals(
 async def _ask(settings: Settings, core: CoreClient, planner: Planner, case: EvalCase) -> Score:
     copilot = Copilot.from_settings(settings, core=core, planner=planner)
     try:
-        view = await copilot.investigate(case.question, user=EVAL_USER, page=case.page)
+        conversation = None
+        for question in case.earlier:
+            earlier = await copilot.investigate(
+                question, user=EVAL_USER, page=case.page, conversation_id=conversation
+            )
+            conversation = earlier.conversation_id
+        view = await copilot.investigate(
+            case.question, user=EVAL_USER, page=case.page, conversation_id=conversation
+        )
     finally:
         await copilot.aclose()
     return score_run(case, planner.name, view)

@@ -40,6 +40,18 @@ def test_ask_follow_up_and_open_a_cited_log_line(page: Any) -> None:
     screenshot(page, "copilot-citation-log")
 
 
+def test_each_kind_of_question_gets_its_own_verdict_first(page: Any) -> None:
+    open_panel(page)
+    verdicts = {
+        question: ask(page, question).get_by_test_id("answer-verdict").inner_text()
+        for question in ("Is payflow down?", "Who is on call for orders-api?", "asdf qwerty")
+    }
+    assert verdicts["Is payflow down?"].startswith("No, payflow is healthy")
+    assert "is on call for orders-api" in verdicts["Who is on call for orders-api?"]
+    assert verdicts["asdf qwerty"].startswith("I could not tell what this question asks")
+    screenshot(page, "copilot-question-kinds")
+
+
 def test_ask_propose_approve_propose_again_files_one_ticket_linked_both_ways(
     page_as: Callable[[str], Any],
 ) -> None:

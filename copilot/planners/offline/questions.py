@@ -25,16 +25,17 @@ from copilot.planning import PlanContext
 # Where the offline investigator keeps its memory in a run: the round it is in, and the question as it read it.
 MEMORY_KEY = "offline"
 
-# An incident id as trackers write them: letters, a dash, digits ("INC-6013"). Deployments and changes have ids of
-# the same shape; one written right after a change word is the change's, not an incident's.
-_ID = r"[A-Za-z]{2,10}-\d{1,8}"
+# An incident id as trackers write them: letters, a dash, two or more digits ("INC-6013", not "sev-1"). Deployments
+# and changes have ids of the same shape; one written right after a change word is the change's, not an incident's.
+_ID = r"[A-Za-z]{2,10}-\d{2,8}"
 INCIDENT_ID = re.compile(rf"\b(?<![\w.-])({_ID})\b")
+# A change named: an id, a version or a commit after a change word ("deploy dep-17", "release 2.4.0"), or a version
+# on its own ("v2.3.1").
 CHANGE_REF = re.compile(
     rf"\b(?:deploy\w*|releas\w*|version|change|rollout|build|commit|sha)\s+(?:of\s+\S+\s+)?#?({_ID}|v?\d+(?:\.\d+)+\S*|[0-9a-f]{{7,40}})\b"
     r"|\b(v\d+(?:\.\d+)*[\w.-]*)\b",
     re.I,
 )
-# "v2.3.1", "1.4.0": a version, named on its own.
 _NUMBER_WORDS = {"a": 1, "an": 1, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "ten": 10}
 _UNITS = {"m": 60, "min": 60, "minute": 60, "h": 3600, "hr": 3600, "hour": 3600, "d": 86400, "day": 86400}
 LAST_SPAN = re.compile(
@@ -74,7 +75,7 @@ _SITUATION = re.compile(
     r"\bwhat('?s| is| are)\s+(going on|happening|up|on fire|broken)\b|\bgoing on\b|\bsituation\b|\boverview\b"
     r"|\bsitrep\b|\bsummary\b|\bsummari[sz]e\b|\bstatus\s+(report|update)\b|\bhow are things\b"
     r"|\b(is|are)\s+(everything|anything|all|things)\b|\b(anything|something)\s+(wrong|broken|on fire|off|going)\b"
-    r"|\bany\s+(incidents?|alerts?|problems?|issues?|outages?|fires?)\b|\bwhat needs\b|\bcurrent state\b",
+    r"|^\W*(status|health|state|overall)\W*$|\bany\s+(open\s+|active\s+|firing\s+|current\s+)?(incidents?|alerts?|problems?|issues?|outages?|fires?)\b|\bwhat needs\b|\bcurrent state\b",
     re.I,
 )
 _HEALTH = re.compile(
@@ -207,8 +208,9 @@ def _kind(text: str, graph: ServiceGraph | None) -> QuestionKind:
     if _WHY.search(text):
         return QuestionKind.WHY_FAILING
     names = named_services(text, graph) if graph is not None else []
-    if _SITUATION.search(text) and not names:
-        return QuestionKind.SITUATION
+    if _SITUATION.search(text):
+        # "What's going on with payments?" asks how one service is doing.
+        return QuestionKind.HEALTH if names else QuestionKind.SITUATION
     if re.match(r"^\s*(is|are|was|has|does|do|can|how('?s| is| are))\b", text, re.I) and (
         _HEALTH.search(text) or _SYMPTOM.search(text)
     ):
@@ -217,8 +219,6 @@ def _kind(text: str, graph: ServiceGraph | None) -> QuestionKind:
         return QuestionKind.HEALTH
     if _SYMPTOM.search(text):
         return QuestionKind.WHY_FAILING
-    if _SITUATION.search(text):
-        return QuestionKind.SITUATION
     if names:
         # Nothing but a service: how it is doing.
         return QuestionKind.HEALTH

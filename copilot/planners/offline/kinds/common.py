@@ -57,11 +57,16 @@ class ServiceState:
     alerts: list[Alert] = field(default_factory=list)
     incidents: list[Incident] = field(default_factory=list)
 
+    # Whether its metrics were compared with their baselines at all (the anomaly scan answered).
+    scanned: bool = True
+
     @property
     def health(self) -> Health:
+        """Down or degraded by what its metrics show or an open incident says; an alert alone, while every metric
+        is within its baseline, is an alert to mention (a flapping or noisy rule), not a degraded service."""
         if any(_down(a) for a in self.trouble):
             return "down"
-        if self.trouble or self.alerts or self.incidents:
+        if self.trouble or self.incidents or (self.alerts and not self.scanned):
             return "degraded"
         return "healthy"
 
@@ -85,8 +90,8 @@ class ServiceState:
 def state_of(findings: Findings, service: str) -> ServiceState:
     """``service``'s state from the run's anomaly scan, firing alerts and open incidents."""
     key = findings.graph.key
-    state = ServiceState(service)
     report = findings.anomalies
+    state = ServiceState(service, scanned=report is not None)
     for anomaly in report.anomalies if report else []:
         if abs(anomaly.peak_z) < STRONG_Z or key(anomaly.service) != service:
             continue

@@ -71,6 +71,11 @@ def _verdict(wording: str, state: ServiceState) -> str:
     asked_bad = ASKS_BAD.search(wording) is not None
     if health == "healthy":
         prefix = "Yes, " if hoped_good else "No, " if asked_bad else ""
+        if state.alerts:
+            return (
+                f"{prefix}{state.service} looks healthy: its metrics are within their baselines and no incident is "
+                f"open, though alert \u201c{state.alerts[0].title}\u201d is firing."
+            )
         return (
             f"{prefix}{state.service} is healthy: no alert firing, no open incident, "
             "and its metrics are within their baselines."
@@ -134,12 +139,12 @@ def _state_claims(findings: Findings, state: ServiceState) -> list[Claim]:
         )
     if state.health == "healthy" and findings.anomalies is not None:
         report = findings.anomalies
+        alerts = "" if state.alerts else ", no alert fired on it"
         claims.append(
             Claim(
                 text=(
                     f"Between {at(report.detect_start)} and {at(report.detect_end)} none of {service}'s error, "
-                    f"latency, traffic or resource series left its baseline, no alert fired on it and no incident "
-                    f"is open for it."
+                    f"latency, traffic or resource series left its baseline{alerts} and no incident is open for it."
                 ),
                 evidence_ids=findings.cited(evidence_id(EvidenceKind.SERVICE, service)),
             )

@@ -41,7 +41,7 @@ def conclude(context: PlanContext, findings: Findings) -> Answer:
         root = roots[0]
         reached = [s for s in ranking.coverage if s != root]
         reach = (
-            f", reaching {len(reached)} service{'s' if len(reached) != 1 else ''} that depend on it"
+            f", reaching {_count(len(reached), 'service')} that {'depends' if len(reached) == 1 else 'depend'} on it"
             if reached
             else ""
         )
