@@ -113,7 +113,7 @@ def kind_report(isolated: Settings) -> EvalReport:
     folder = isolated.data_dir / "generated"
     start = SEED_RANGES["ci"].start
     items, _ = generate_set(range(start, start + KIND_WORLDS), folder)
-    cases = [case for item in items for case in kind_cases(item)]
+    cases = [case for item in items for case in generated_kind_cases(item)]
     planners = [OfflineInvestigator(isolated)]
     world = demo_worlds(isolated, DEFAULT_SCALE, folder)
     return asyncio.run(
@@ -121,7 +121,7 @@ def kind_report(isolated: Settings) -> EvalReport:
     )
 
 
-def kind_cases(item: Generated) -> list[EvalCase]:
+def generated_kind_cases(item: Generated) -> list[EvalCase]:
     """The generator's questions of the kinds read so far, an unreadable question, and follow-ups, in ``item``'s
     world, each with what its verdict must say."""
     root = item.scenario.expected.service
