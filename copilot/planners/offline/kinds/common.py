@@ -52,6 +52,8 @@ class ServiceState:
     """A service's state now: what is off its baseline (and what was, and came back), what fires, what is open."""
 
     service: str
+    # What people call it (the catalog's name), for answer text; ``service`` is its graph key.
+    label: str = ""
     trouble: list[MetricAnomaly] = field(default_factory=list)
     recovered: list[MetricAnomaly] = field(default_factory=list)
     alerts: list[Alert] = field(default_factory=list)
@@ -91,7 +93,7 @@ def state_of(findings: Findings, service: str) -> ServiceState:
     """``service``'s state from the run's anomaly scan, firing alerts and open incidents."""
     key = findings.graph.key
     report = findings.anomalies
-    state = ServiceState(service, scanned=report is not None)
+    state = ServiceState(service, label=findings.graph.label(service), scanned=report is not None)
     for anomaly in report.anomalies if report else []:
         if abs(anomaly.peak_z) < STRONG_Z or key(anomaly.service) != service:
             continue

@@ -47,7 +47,7 @@ def conclude(context: PlanContext, findings: Findings) -> Answer:
     claims = [c for c in claims if c is not None and c.evidence_ids]
     summary = verdict
     if troubled:
-        names = ", ".join(d.service for d in troubled[:DEPENDENCIES_LISTED])
+        names = ", ".join(d.label for d in troubled[:DEPENDENCIES_LISTED])
         summary += f" In trouble among what it calls: {names}."
     missing = [f"{f.tool} failed: {f.error}" for f in findings.failures]
     if findings.anomalies is None:
@@ -73,21 +73,21 @@ def _verdict(wording: str, state: ServiceState) -> str:
         prefix = "Yes, " if hoped_good else "No, " if asked_bad else ""
         if state.alerts:
             return (
-                f"{prefix}{state.service} looks healthy: its metrics are within their baselines and no incident is "
+                f"{prefix}{state.label} looks healthy: its metrics are within their baselines and no incident is "
                 f"open, though alert \u201c{state.alerts[0].title}\u201d is firing."
             )
         return (
-            f"{prefix}{state.service} is healthy: no alert firing, no open incident, "
+            f"{prefix}{state.label} is healthy: no alert firing, no open incident, "
             "and its metrics are within their baselines."
         )
     reading = _reading(state)
     if health == "down":
         prefix = "No, " if hoped_good else "Yes, " if asked_bad else ""
-        return f"{prefix}{state.service} is down: {reading}."
+        return f"{prefix}{state.label} is down: {reading}."
     if asked_bad and re.search(r"\bdown\b", wording, re.I):
-        return f"{state.service} is degraded, not down: {reading}."
+        return f"{state.label} is degraded, not down: {reading}."
     prefix = "No, " if hoped_good else ""
-    return f"{prefix}{state.service} is degraded: {reading}."
+    return f"{prefix}{state.label} is degraded: {reading}."
 
 
 def _reading(state: ServiceState) -> str:
@@ -101,7 +101,7 @@ def _reading(state: ServiceState) -> str:
 
 
 def _state_claims(findings: Findings, state: ServiceState) -> list[Claim]:
-    service = state.service
+    service = state.label
     claims = []
     if state.trouble:
         parts = "; ".join(f"{a.name} {anomaly_reading(a)}, from {at(a.onset)}" for a in state.trouble[:4])
@@ -146,7 +146,7 @@ def _state_claims(findings: Findings, state: ServiceState) -> list[Claim]:
                     f"Between {at(report.detect_start)} and {at(report.detect_end)} none of {service}'s error, "
                     f"latency, traffic or resource series left its baseline{alerts} and no incident is open for it."
                 ),
-                evidence_ids=findings.cited(evidence_id(EvidenceKind.SERVICE, service)),
+                evidence_ids=findings.cited(evidence_id(EvidenceKind.SERVICE, state.service)),
             )
         )
     return claims
@@ -159,7 +159,7 @@ def _dependencies_claim(
         return None
     if not troubled:
         return Claim(
-            text=f"What {service} calls shows no trouble: {', '.join(d.service for d in dependencies)}.",
+            text=f"What {findings.graph.label(service)} calls shows no trouble: {', '.join(d.label for d in dependencies)}.",
             evidence_ids=findings.cited(
                 evidence_id(EvidenceKind.SERVICE, service),
                 *(evidence_id(EvidenceKind.SERVICE, d.service) for d in dependencies),
@@ -168,10 +168,10 @@ def _dependencies_claim(
     parts = []
     for dependency in troubled[:DEPENDENCIES_LISTED]:
         since = f" since {at(dependency.since)}" if dependency.since else ""
-        parts.append(f"{dependency.service} is {dependency.health}{since} ({_reading(dependency)})")
+        parts.append(f"{dependency.label} is {dependency.health}{since} ({_reading(dependency)})")
     ids = [i for d in troubled[:DEPENDENCIES_LISTED] for i in d.evidence_ids(findings)]
     return Claim(
-        text=f"Of what {service} calls: " + "; ".join(parts) + ".",
+        text=f"Of what {findings.graph.label(service)} calls: " + "; ".join(parts) + ".",
         evidence_ids=[*ids, *findings.cited(evidence_id(EvidenceKind.SERVICE, service))],
     )
 

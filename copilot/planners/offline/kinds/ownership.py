@@ -49,31 +49,32 @@ def conclude(context: PlanContext, findings: Findings) -> Answer:
     if not services:
         return _everyone(context, findings, teams)
     service = services[0]
+    called = findings.graph.label(service)
     node = findings.graph.nodes.get(service)
     team_id = node.team if node is not None else ""
     staffing = teams.get(team_id)
     claims = [
         Claim(
-            text=f"The catalog names {team_id or 'no team'} as the owner of {service}.",
+            text=f"The catalog names {team_id or 'no team'} as the owner of {called}.",
             evidence_ids=findings.cited(evidence_id(EvidenceKind.SERVICE, service)),
         )
     ]
     if not team_id:
-        verdict = f"The catalog names no owner for {service}."
+        verdict = f"The catalog names no owner for {called}."
     elif staffing is None:
-        verdict = f"{service} is owned by team {team_id}; who is on call could not be read."
+        verdict = f"{called} is owned by team {team_id}; who is on call could not be read."
     else:
         claims.append(_team_claim(context, findings, staffing))
         name = _team_name(staffing)
         first = staffing.oncall[0] if staffing.oncall else None
         if first is None:
-            verdict = f"{service} is owned by {name}; nobody is listed on call for it."
+            verdict = f"{called} is owned by {name}; nobody is listed on call for it."
         elif oncall_first:
             verdict = (
-                f"{_person(first)} is on call for {service}{_until(context, first)}, for its owner {name}."
+                f"{_person(first)} is on call for {called}{_until(context, first)}, for its owner {name}."
             )
         else:
-            verdict = f"{service} is owned by {name}; on call now: {_person(first)}."
+            verdict = f"{called} is owned by {name}; on call now: {_person(first)}."
     runbook = next((r for r in findings.runbooks if r.service == service), None)
     if runbook is not None:
         claims.append(

@@ -45,7 +45,9 @@ def conclude(context: PlanContext, findings: Findings) -> Answer:
             if reached
             else ""
         )
-        verdict = f"Trouble starts at {root}, since {at(ranking.onset)}{reach}; {counts}."
+        verdict = (
+            f"Trouble starts at {findings.graph.label(root)}, since {at(ranking.onset)}{reach}; {counts}."
+        )
     elif incidents or alerts:
         verdict = f"No service is off its baseline now, but there are {counts}."
     else:
@@ -57,7 +59,7 @@ def conclude(context: PlanContext, findings: Findings) -> Answer:
     ]
     summary = verdict
     if len(roots) > 1:
-        summary += f" Separate trouble: {', '.join(roots[1:LISTED])}."
+        summary += f" Separate trouble: {', '.join(map(findings.graph.label, roots[1:LISTED]))}."
     missing = [f"{f.tool} failed: {f.error}" for f in findings.failures]
     note = clock_note(context)
     if note is not None:
@@ -80,6 +82,7 @@ def _trouble_claim(findings: Findings, ranking: Ranking, root: str) -> Claim | N
     symptoms = ranking.affected.get(root)
     if symptoms is None:
         return None
+    label = findings.graph.label
     top = sorted(symptoms.serving() or symptoms.anomalies, key=lambda a: -abs(a.peak_z))[:2]
     readings = "; ".join(f"{a.name} {anomaly_reading(a)}" for a in top)
     onsets = {
@@ -92,7 +95,9 @@ def _trouble_claim(findings: Findings, ranking: Ranking, root: str) -> Claim | N
     ids = [anomaly_id(a) for a in top]
     if followers:
         after = (
-            " Then: " + ", ".join(f"{s} ({at(ranking.affected[s].onset)})" for s in followers[:LISTED]) + "."
+            " Then: "
+            + ", ".join(f"{label(s)} ({at(ranking.affected[s].onset)})" for s in followers[:LISTED])
+            + "."
         )
         ids += [
             anomaly_id(ranking.affected[s].anomalies[0])
@@ -100,7 +105,8 @@ def _trouble_claim(findings: Findings, ranking: Ranking, root: str) -> Claim | N
             if ranking.affected[s].anomalies
         ]
     return Claim(
-        text=f"{root} since {at(symptoms.onset)}: {readings}.{after}", evidence_ids=findings.cited(*ids)
+        text=f"{label(root)} since {at(symptoms.onset)}: {readings}.{after}",
+        evidence_ids=findings.cited(*ids),
     )
 
 
@@ -129,7 +135,8 @@ def _alerts_claim(findings: Findings, alerts: list[Alert]) -> Claim | None:
         return None
     ordered = sorted(by_service.items(), key=lambda item: -len(item[1]))[:LISTED]
     parts = "; ".join(
-        f"{service}: " + ", ".join(f"\u201c{a.title}\u201d" for a in group[:3]) for service, group in ordered
+        f"{findings.graph.label(service)}: " + ", ".join(f"\u201c{a.title}\u201d" for a in group[:3])
+        for service, group in ordered
     )
     ids = [evidence_id(EvidenceKind.ALERT, a.id) for _, group in ordered for a in group[:3]]
     return Claim(text=f"Firing: {parts}.", evidence_ids=findings.cited(*ids))

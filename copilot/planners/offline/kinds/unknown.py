@@ -28,7 +28,7 @@ CAN_ANSWER: tuple[tuple[str, str], ...] = (
 def conclude(context: PlanContext, findings: Findings) -> Answer:
     """That the question could not be read, what can be asked instead, and the services known."""
     nodes = sorted(findings.graph.nodes.values(), key=lambda n: (n.tier or 99, n.name))
-    example = nodes[0].name if nodes else "checkout"
+    example = (nodes[0].label or nodes[0].name) if nodes else "checkout"
     verdict = "I could not tell what this question asks, so I have not answered it."
     lines = "; ".join(f"{what} (\u201c{ask.format(service=example)}\u201d)" for what, ask in CAN_ANSWER)
     summary = f"{verdict} I can answer: {lines}."
@@ -38,7 +38,7 @@ def conclude(context: PlanContext, findings: Findings) -> Answer:
         more = f" and {len(nodes) - len(listed)} more" if len(nodes) > len(listed) else ""
         claims.append(
             Claim(
-                text=f"Services I can answer about: {', '.join(n.name for n in listed)}{more}.",
+                text=f"Services I can answer about: {', '.join(n.label or n.name for n in listed)}{more}.",
                 evidence_ids=findings.cited(*(evidence_id(EvidenceKind.SERVICE, n.name) for n in listed)),
             )
         )
