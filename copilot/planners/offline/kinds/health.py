@@ -48,7 +48,7 @@ def conclude(context: PlanContext, findings: Findings) -> Answer:
     summary = verdict
     if troubled:
         names = ", ".join(d.label for d in troubled[:DEPENDENCIES_LISTED])
-        summary += f" In trouble among what it calls: {names}."
+        summary += f" In trouble among what it calls, directly or not: {names}."
     missing = [f"{f.tool} failed: {f.error}" for f in findings.failures]
     if findings.anomalies is None:
         missing.append("no anomaly scan: its metrics could not be compared with their baselines")
@@ -159,7 +159,7 @@ def _dependencies_claim(
         return None
     if not troubled:
         return Claim(
-            text=f"What {findings.graph.label(service)} calls shows no trouble: {', '.join(d.label for d in dependencies)}.",
+            text=f"What {findings.graph.label(service)} calls, directly or not, shows no trouble: {', '.join(d.label for d in dependencies)}.",
             evidence_ids=findings.cited(
                 evidence_id(EvidenceKind.SERVICE, service),
                 *(evidence_id(EvidenceKind.SERVICE, d.service) for d in dependencies),
@@ -171,7 +171,7 @@ def _dependencies_claim(
         parts.append(f"{dependency.label} is {dependency.health}{since} ({_reading(dependency)})")
     ids = [i for d in troubled[:DEPENDENCIES_LISTED] for i in d.evidence_ids(findings)]
     return Claim(
-        text=f"Of what {findings.graph.label(service)} calls: " + "; ".join(parts) + ".",
+        text=f"Of what {findings.graph.label(service)} calls, directly or not: " + "; ".join(parts) + ".",
         evidence_ids=[*ids, *findings.cited(evidence_id(EvidenceKind.SERVICE, service))],
     )
 
