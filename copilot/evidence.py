@@ -27,6 +27,7 @@ from pydantic import ValidationError
 
 from copilot.answer import LABEL_CHARS, Evidence, EvidenceKind
 from copilot.planning import ToolOutcome, ToolSpec
+from core_client.analysis.semantics import read_as_gauge
 from core_client.analysis.variables import without_placeholders
 from core_client.links import (
     Link,
@@ -312,6 +313,8 @@ def _anomaly(anomaly: MetricAnomaly, report: MetricAnomalyReport, call_id: str) 
         f"{_when(anomaly.peak_at)} where {normal} is normal{times}, z {number(anomaly.peak_z)}"
         f"{', still ongoing' if anomaly.ongoing else ''}"
     )
+    if read_as_gauge(anomaly.semantics):
+        text += f"; {anomaly.semantics}"
     link = metrics_link(
         metric=anomaly.name,
         service=anomaly.service or None,

@@ -18,11 +18,11 @@ from typing import Any, TypeVar
 
 from core_client.analysis.histogram import histogram_from_entries
 from core_client.analysis.semantics import (
-    AS_REPORTED_RATE,
     Derived,
-    accumulates,
+    as_gauge,
     counter_rates,
     derive,
+    not_a_counter,
     rates_query_for,
     summed,
 )
@@ -308,8 +308,8 @@ class Metrics(_Namespace):
         raw = await self._every_page("metrics.query", lambda c: instance.query(raw_query, cursor=c))
         rated = [
             one.model_copy(update={"points": counter_rates(one.points, _spacing(one, query.step))})
-            if accumulates(one.points)
-            else one.model_copy(update={"metadata": {**one.metadata, "semantics": AS_REPORTED_RATE}})
+            if (reason := not_a_counter(one.points)) is None
+            else one.model_copy(update={"metadata": {**one.metadata, "semantics": as_gauge(reason)}})
             for one in raw
         ]
         if query.expression.aggregation == "sum":

@@ -65,9 +65,15 @@ class Derived:
     def name(self) -> str:
         """How the series is named: the expression itself."""
         if self.function == "quantile" and self.quantile is not None:
-            inner = f"p{_percent(self.quantile)}({self.metric})"
-        else:
-            inner = f"{self.function}({self.metric})"
+            return self._summed(f"p{_percent(self.quantile)}({self.metric})")
+        return self._summed(f"{self.function}({self.metric})")
+
+    @property
+    def gauge_name(self) -> str:
+        """How a rate is named when its "counter" was read as a gauge: the metric itself (summed as asked)."""
+        return self._summed(self.metric) if self.function == "rate" else self.name
+
+    def _summed(self, inner: str) -> str:
         if self.by is None:
             return inner
         if not self.by:
@@ -102,16 +108,35 @@ def rate_window(step_seconds: int, scrape_seconds: float) -> int:
     return max(1, math.ceil(max(step_seconds + scrape_seconds, 4 * scrape_seconds)))
 
 
-# What a "counter" is read as when its values do not accumulate: the source already reports a rate.
-AS_REPORTED_RATE = "as reported (the source's values do not accumulate, so they are read as a rate already)"
 # A cumulative counter only falls when its process restarts; more falls than this share of its steps, and it is not.
 RESET_SHARE = 0.05
+# A float64 counts whole units exactly only up to 2**53: values beyond it are not a count of anything.
+LARGEST_COUNT = float(2**53)
+# How a series that a source calls a counter but that cannot be one is read instead, and said.
+AS_GAUGE = "as reported, a gauge"
 
 
-def accumulates(points: Sequence[MetricPoint]) -> bool:
-    """Whether values behave as a cumulative counter's: they fall only now and then (a restart)."""
+def not_a_counter(points: Sequence[MetricPoint]) -> str | None:
+    """Why values cannot be a cumulative counter's (they fall often, or reach beyond any exact count), or None
+    when they can be. Differentiating such values gives nonsense rates (a compounding mock series gave 2.8e37/s),
+    so they are read as a gauge instead."""
     falls = sum(1 for a, b in pairwise(points) if b.value < a.value)
-    return falls <= max(1, RESET_SHARE * (len(points) - 1))
+    if falls > max(1, RESET_SHARE * (len(points) - 1)):
+        return f"its values fall at {falls} of {len(points) - 1} steps, and a counter falls only on a restart"
+    peak = max((abs(p.value) for p in points), default=0.0)
+    if peak > LARGEST_COUNT:
+        return f"its values reach {peak:.3g}, beyond what a counter can count exactly (2^53)"
+    return None
+
+
+def as_gauge(reason: str) -> str:
+    """The semantics of a "counter" read as a gauge, saying why."""
+    return f"{AS_GAUGE} (not a counter: {reason})"
+
+
+def read_as_gauge(semantics: str) -> bool:
+    """Whether ``semantics`` says a series its source calls a counter was read as a gauge."""
+    return semantics.startswith(AS_GAUGE)
 
 
 def counter_rates(points: Sequence[MetricPoint], window_seconds: float) -> list[MetricPoint]:
@@ -149,11 +174,16 @@ def summed(series: Iterable[MetricSeries], labels: Sequence[str], *, name: str) 
     """The sum of the series sharing a service, a deployment and ``labels``, point by point: a sum of rates is
     the rate of the sum."""
     grouped: dict[tuple[tuple[str, str], ...], dict[datetime, float]] = defaultdict(dict)
+    # A sum with a part read as a gauge (not a counter after all) says so, as the part did.
+    gauged: dict[tuple[tuple[str, str], ...], str] = {}
     for one in series:
         key = group_key(one, labels)
         values = grouped[key]
         for point in one.points:
             values[point.timestamp] = values.get(point.timestamp, 0.0) + point.value
+        semantics = str(one.metadata.get("semantics") or "")
+        if read_as_gauge(semantics):
+            gauged.setdefault(key, semantics)
     out = []
     for key, values in sorted(grouped.items()):
         labels_of = {k: v for k, v in key if k != "service" and v}
@@ -163,6 +193,7 @@ def summed(series: Iterable[MetricSeries], labels: Sequence[str], *, name: str) 
                 service=dict(key)["service"],
                 labels=labels_of,
                 points=[MetricPoint(timestamp=t, value=v) for t, v in sorted(values.items())],
+                metadata={"semantics": gauged[key]} if key in gauged else {},
             )
         )
     return out
@@ -303,4 +334,6 @@ def derive(derived: Derived, rates: Sequence[MetricSeries]) -> list[MetricSeries
     for one in found:
         one.metadata = {**shared, **one.metadata, "semantics": one.metadata.get("semantics") or what}
         one.url = one.url or url
+        if read_as_gauge(str(one.metadata["semantics"])):
+            one.name = derived.gauge_name
     return sorted(found, key=lambda one: (one.service, sorted(one.labels.items())))

@@ -1,4 +1,5 @@
-"""Metric semantics: counters as rates (resets included), histograms as quantiles, status counts as error ratios."""
+"""Metric semantics: counters as rates (resets included), histograms as quantiles, status counts as error ratios;
+a "counter" that cannot be one read as a gauge."""
 
 from __future__ import annotations
 
@@ -14,11 +15,16 @@ from core_client.analysis.semantics import (
     counter_rates,
     error_ratios,
     histogram_quantile,
+    not_a_counter,
     quantiles,
     rate_window,
+    read_as_gauge,
     summed,
 )
-from core_client.schemas import MetricPoint, MetricSeries
+from core_client.capabilities import Capability
+from core_client.client import CoreClient, LoadedProvider
+from core_client.schemas import MetricExpression, MetricPoint, MetricQuery, MetricSeries, Page
+from tests.adapters.prometheus.servers import ReadOnlyGate
 
 T0 = datetime(2026, 3, 1, tzinfo=UTC)
 
@@ -121,3 +127,64 @@ def test_sums_keep_services_and_environments_apart() -> None:
     ]
     found = {s.labels["env"]: [p.value for p in s.points] for s in summed(rates, ["mode"], name="cpu")}
     assert found == {"prod": [4.0, 6.0], "staging": [5.0, 5.0]}
+
+
+class RawSamples:
+    """A metric source that serves raw samples only (no rates of its own), as OpsOrch's Core does."""
+
+    def __init__(self, series: list[MetricSeries]) -> None:
+        self.series = series
+
+    async def query(self, query: MetricQuery, *, cursor: str | None = None) -> Page[MetricSeries]:
+        wanted = query.expression.metric_name
+        return Page[MetricSeries](items=[s for s in self.series if s.name == wanted])
+
+
+def _source(*series: MetricSeries) -> CoreClient:
+    loaded = LoadedProvider(Capability.METRIC, "raw", RawSamples(list(series)), timeout=5)
+    return CoreClient({Capability.METRIC: loaded}, gate=ReadOnlyGate())  # type: ignore[arg-type]
+
+
+def _rate_query(expression: str) -> MetricQuery:
+    return MetricQuery(
+        expression=MetricExpression(metric_name=expression), start=T0, end=T0 + timedelta(hours=1), step=15
+    )
+
+
+async def test_a_counter_from_raw_samples_is_a_per_second_rate() -> None:
+    counter = MetricSeries(name="jobs_total", service="api", points=_points([0, 30, 60, 90, 15, 45]))
+    (rate,) = (await _source(counter).metrics.query(_rate_query("rate(jobs_total)"))).items
+    assert rate.name == "rate(jobs_total)"
+    assert [p.value for p in rate.points] == [2.0, 2.0, 2.0, 1.0, 2.0]
+    assert str(rate.metadata["semantics"]).startswith("per-second rate of jobs_total")
+
+
+# A "counter" that compounds (each value a multiple of the last, as a mock's series did): monotonic, but a rate of it
+# reached 2.8e37 per second. And one whose values wave up and down: a gauge with a counter's name.
+COMPOUNDING = [13.0 * 1.6**i for i in range(200)]
+WAVING = [0.3 + 0.18 * math.sin(i / 3.5) + 0.02 * i for i in range(120)]
+
+
+@pytest.mark.parametrize(
+    ("values", "why"),
+    [(COMPOUNDING, "beyond what a counter can count"), (WAVING, "a counter falls only on a restart")],
+    ids=["compounding", "waving"],
+)
+async def test_a_counter_that_cannot_be_one_is_read_as_a_gauge_and_says_so(
+    values: list[float], why: str
+) -> None:
+    errors = MetricSeries(name="http_errors_total", service="search", points=_points(values))
+    core = _source(errors)
+    (read,) = (await core.metrics.query(_rate_query("rate(http_errors_total)"))).items
+    assert read.name == "http_errors_total"  # named as what it is, not as a rate
+    assert [p.value for p in read.points] == values  # as reported, never differentiated
+    semantics = str(read.metadata["semantics"])
+    assert read_as_gauge(semantics) and why in semantics
+    (total,) = (await core.metrics.query(_rate_query("sum(rate(http_errors_total))"))).items
+    assert total.name == "sum(http_errors_total)" and read_as_gauge(str(total.metadata["semantics"]))
+
+
+def test_a_counter_with_rare_restarts_is_still_a_counter() -> None:
+    restarted = [float(v) for v in range(0, 400, 4)] + [float(v) for v in range(0, 400, 4)]
+    assert not_a_counter(_points(restarted)) is None
+    assert not_a_counter(_points([0.0, 2.0**54])) is not None
