@@ -147,6 +147,11 @@ def _scale_floor(center: float) -> float:
     return max(abs(center) * RESOLUTION, 1e-9)
 
 
+def _noise_floor(points: Sequence[MetricPoint], center: float) -> float:
+    """The least spread a baseline of ``points`` around ``center`` can have: what the series can resolve."""
+    return max(_scale_floor(center), _quantum([p.value for p in points]))
+
+
 def _quantum(values: Sequence[float]) -> float:
     """Half the smallest step between the distinct values a series takes (0 with fewer than three: two levels
     are a jump, not a resolution).
@@ -194,7 +199,7 @@ def fit_baseline(
     center = statistics.median(values)
     flat_scale = _spread(values, center)
     span = reference[-1].timestamp - reference[0].timestamp
-    floor = max(_scale_floor(center), _quantum([p.value for p in points]))
+    floor = _noise_floor(points, center)
     flat = Baseline(
         center=center,
         scale=max(flat_scale, floor),
@@ -203,7 +208,9 @@ def fit_baseline(
         points=len(reference),
         history_minutes=span.total_seconds() / 60,
     )
-    if seasonal is False or (seasonal is None and span < SEASONAL_MIN_SPAN):
+    # Points every step over two days span two days less one step: what they cover is one step more.
+    covered = span + timedelta(seconds=_step_seconds(reference))
+    if seasonal is False or (seasonal is None and covered < SEASONAL_MIN_SPAN):
         return flat
     slot_seconds = int(max(_step_seconds(reference), _MIN_SLOT_SECONDS))
     profile = _seasonal_profile(reference, slot_seconds)
@@ -570,8 +577,13 @@ def detect_anomalies(
         )
         history = earlier.get(series_key(one)) if earlier else None
         if history:
+            # Floored by what the series can resolve, not by the trailing spread: on a series with a daily
+            # rhythm that spread is the rhythm itself, which would hide a real change or date it hours early.
             same_hour = same_hour_baseline(
-                window, history, reference=reference, floor=baseline.scale if baseline else 0.0
+                window,
+                history,
+                reference=reference,
+                floor=_noise_floor(points, statistics.median(p.value for p in points)),
             )
             baseline = same_hour or baseline
         if baseline is None:

@@ -6,6 +6,8 @@ import math
 import random
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from core_client.analysis.anomalies import baseline_band, detect_anomalies, fit_baseline
 from core_client.schemas import MetricPoint, MetricSeries
 
@@ -244,3 +246,49 @@ def test_a_counter_read_in_whole_steps_is_not_anomalous_one_step_up() -> None:
     jumped = [0.0] * 60 + [0.4] * 10
     found = detect_anomalies([_series("cpu_nice", jumped)], detect_start=T0 + timedelta(minutes=60)).anomalies
     assert found and found[0].onset == T0 + timedelta(minutes=60) and found[0].peak_z > 100
+
+
+def _business_day(moment: datetime) -> float:
+    """Quiet at night, busy by day: a steep rise towards 08:00 and a fall towards 18:00."""
+    hour = (moment.timestamp() % 86_400) / 3600
+    return 20 + 100 / (1 + math.exp(-(hour - 8) * 2.5)) - 100 / (1 + math.exp(-(hour - 18) * 2.5))
+
+
+@pytest.mark.parametrize("change_hour", [8.5, 9.5, 13.0])
+@pytest.mark.parametrize("step", [timedelta(minutes=1), timedelta(minutes=5)], ids=["1min", "5min"])
+def test_a_change_on_a_series_with_a_daily_rhythm_is_dated_when_it_happened(
+    change_hour: float, step: timedelta
+) -> None:
+    # Three days of a daily rhythm (3% noise); on the last, a lasting rise of 25 an hour before the question.
+    change = T0 + timedelta(days=3, hours=change_hour)
+    now = change + timedelta(hours=1)
+    rng = random.Random(int(change_hour * 10))
+    points = []
+    moment = now - timedelta(days=3)
+    while moment <= now:
+        value = _business_day(moment) * (1 + rng.gauss(0, 0.03)) + (25.0 if moment >= change else 0.0)
+        points.append(MetricPoint(timestamp=moment, value=value))
+        moment += step
+    series = MetricSeries(name="queue_depth", service="checkout", points=points)
+    since = now - timedelta(hours=3)
+
+    # Two days of reference (the scan's default) hold the daily rhythm: the baseline is seasonal.
+    [seasonal] = detect_anomalies(
+        [series], detect_start=since, detect_end=now, reference_start=since - timedelta(days=2)
+    ).anomalies
+    assert seasonal.baseline.kind == "seasonal"
+    assert abs(seasonal.onset - change) <= step, seasonal.onset
+
+    # A day of reference alone is flat, and the morning's rise reads as the change, up to hours early...
+    day = since - timedelta(days=1)
+    [flat] = detect_anomalies([series], detect_start=since, detect_end=now, reference_start=day).anomalies
+    assert flat.baseline.kind == "trailing"
+    # ...but the same hour on the earlier days dates it right.
+    earlier = {
+        (series.name, series.service, ()): [p for p in points if p.timestamp < now - timedelta(hours=20)]
+    }
+    [same_hour] = detect_anomalies(
+        [series], detect_start=since, detect_end=now, reference_start=day, earlier=earlier
+    ).anomalies
+    assert same_hour.baseline.kind == "same-hour"
+    assert abs(same_hour.onset - change) <= step, same_hour.onset
