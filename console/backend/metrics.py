@@ -194,7 +194,9 @@ async def metric_chart(core: CoreClient, view: MetricView, option: MetricOption 
         _series(core, expression, view.scope(), reference, chart_step(reference.span, REFERENCE_POINTS)),
     )
     combined = [_joined(history.get(key), series) for key, series in shown_now.items()]
-    report = detect_anomalies(
+    # A metric with hundreds of series is seconds of CPU work: off the event loop, as the console serves many.
+    report = await asyncio.to_thread(
+        detect_anomalies,
         combined,
         detect_start=window.start,
         detect_end=window.end,

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
@@ -125,15 +125,7 @@ async def scan_signals(core: CoreClient, scan: Scan) -> MetricAnomalyReport:
             f"{len(series) - MAX_SERIES} of {len(series)} series left out (the scan compares at most {MAX_SERIES})"
         )
         series = series[:MAX_SERIES]
-    report = detect_anomalies(
-        series,
-        detect_start=scan.since,
-        detect_end=scan.until,
-        reference_start=scan.reference_start,
-        reference_end=scan.since,
-        threshold=scan.threshold,
-        limit=max(scan.limit, RECHECK_LIMIT),
-    )
+    report = await _detect(series, scan, limit=max(scan.limit, RECHECK_LIMIT))
     if scan.same_hour and days >= SAME_HOUR_MIN_DAYS and report.anomalies:
         report = await _same_hour(core, report, plans, series, scan, step)
     truncated = report.truncated or len(report.anomalies) > scan.limit
@@ -254,14 +246,27 @@ async def _same_hour(
             earlier.setdefault(series_key(one), []).extend(one.points)
     if not earlier:
         return report
-    rechecked = detect_anomalies(
-        candidates,
+    rechecked = await _detect(candidates, scan, limit=len(candidates) or 1, earlier=earlier)
+    return merge_rechecked(report, rechecked, keys)
+
+
+async def _detect(
+    series: Sequence[MetricSeries],
+    scan: Scan,
+    *,
+    limit: int,
+    earlier: Mapping[SeriesKey, Sequence[MetricPoint]] | None = None,
+) -> MetricAnomalyReport:
+    """The scan's departures among ``series``. Comparing thousands of series is CPU work: it runs off the event
+    loop, so the process serves its other requests (console pages, other Copilot runs) meanwhile."""
+    return await asyncio.to_thread(
+        detect_anomalies,
+        series,
         detect_start=scan.since,
         detect_end=scan.until,
         reference_start=scan.reference_start,
         reference_end=scan.since,
         threshold=scan.threshold,
-        limit=len(candidates) or 1,
+        limit=limit,
         earlier=earlier,
     )
-    return merge_rechecked(report, rechecked, keys)

@@ -126,7 +126,11 @@ def register(server: MCPServer, core: CoreClient, budget: int, annotations: Tool
                 _collect_lines(core, query.model_copy(update={"start": since, "end": end})),
             )
             entries = before + after
-            comparison = compare_patterns(entries, since, start=start, end=end, limit=limit)
+            # Mining thousands of lines takes a core for a while: off the event loop, so every other request
+            # (the console's pages, other Copilot runs) is served meanwhile.
+            comparison = await asyncio.to_thread(
+                compare_patterns, entries, since, start=start, end=end, limit=limit
+            )
         except OpsPilotError as error:
             return error_result(error)
         summary = (
