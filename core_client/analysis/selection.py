@@ -81,17 +81,25 @@ def families(descriptors: Iterable[MetricDescriptor]) -> list[tuple[Family, Metr
     for descriptor in descriptors:
         members[family_name(descriptor.name)].append(descriptor)
     found = []
-    for name, group in sorted(members.items()):
-        names = tuple(sorted(d.name for d in group))
+    for name, everything in sorted(members.items()):
+        # A counter's ``_created`` timestamps and ``_info`` series are not what the family measures.
+        group = [d for d in everything if is_signal(d.name)] or everything
         declared = next((d.type for d in group if d.type not in ("", "unknown", "untyped")), "")
-        if any(n.endswith("_bucket") for n in names):
-            kind = Kind.HISTOGRAM
+        kinds: dict[Kind, list[MetricDescriptor]]
+        if any(d.name.endswith("_bucket") for d in group):
+            kinds = {Kind.HISTOGRAM: group}
         elif any("quantile" in d.labels for d in group) or declared == "summary":
-            kind = Kind.SUMMARY
+            kinds = {Kind.SUMMARY: group}
         else:
-            kind = kind_of(group[0].name, declared)
-        primary = next((d for d in group if d.name == name), group[0])
-        found.append((Family(name=name, kind=kind, names=names), primary))
+            # Two metrics can share a family name and differ in kind (the Go runtime's gauge
+            # ``go_memstats_alloc_bytes`` and counter ``go_memstats_alloc_bytes_total``): each is read as its own.
+            kinds = defaultdict(list)
+            for descriptor in group:
+                kinds[kind_of(descriptor.name, descriptor.type)].append(descriptor)
+        for kind, alike in kinds.items():
+            primary = next((d for d in alike if d.name == name), alike[0])
+            family = Family(name=name, kind=kind, names=tuple(sorted(d.name for d in alike)))
+            found.append((family, primary))
     return found
 
 
@@ -117,12 +125,17 @@ def _plans_for(family: Family, descriptor: MetricDescriptor) -> list[SignalPlan]
 
 def _distribution(family: Family, spec: SignalSpec, labels: set[str]) -> list[SignalPlan]:
     """A histogram's quantiles (or a summary's, as reported), and the rate and failed share of its count."""
-    duration = spec.signal is Signal.LATENCY or spec.unit in ("seconds", "ms")
-    quantile_spec = (
-        SignalSpec(Signal.LATENCY, Facet.DURATION, "up", spec.unit or "seconds")
-        if duration
-        else spec.refined(facet=Facet.LEVEL, worse="both")
+    # A distribution of durations is how long work takes, unless it is a known family about something else (the
+    # Go runtime's garbage-collection pauses are the process's internals, not requests served).
+    duration = spec.signal is Signal.LATENCY or (
+        spec.signal is Signal.OTHER and spec.unit in ("seconds", "ms")
     )
+    if duration:
+        quantile_spec = SignalSpec(Signal.LATENCY, Facet.DURATION, "up", spec.unit or "seconds")
+    elif spec.signal is Signal.OTHER:
+        quantile_spec = spec.refined(facet=Facet.LEVEL, worse="both")
+    else:
+        quantile_spec = spec
     plans: list[SignalPlan] = []
     if family.kind is Kind.HISTOGRAM:
         as_reported = family.name if family.name in family.names else None

@@ -18,7 +18,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, replace
 from enum import StrEnum
-from typing import Literal
+from typing import Literal, cast
 
 Worse = Literal["up", "down", "both"]
 
@@ -190,171 +190,152 @@ def status_label(labels: set[str] | list[str] | tuple[str, ...]) -> str | None:
 # --- recognition -----------------------------------------------------------------------------------------------
 
 _S = SignalSpec
+
+
+def _rules(table: str, *, anchored: bool) -> tuple[tuple[re.Pattern[str], SignalSpec], ...]:
+    """Recognition rules from a table, one a line: signal, facet, worse direction, unit (``-`` for none) and the
+    regex (a whole family name when ``anchored``, else words found in it); ``#`` lines are comments."""
+    rules = []
+    for line in table.splitlines():
+        if not line.strip() or line.startswith("#"):
+            continue
+        signal, facet, worse, unit, pattern = line.split()
+        spec = SignalSpec(Signal(signal), Facet(facet), cast(Worse, worse), "" if unit == "-" else unit)
+        rules.append((re.compile(f"^(?:{pattern})$" if anchored else pattern), spec))
+    return tuple(rules)
+
+
 # Families of well-known exporters, by exact family name (after the suffix is stripped) or by regex.
-_KNOWN: tuple[tuple[str, SignalSpec], ...] = (
-    # node_exporter: USE for the host.
-    (r"node_cpu_seconds", _S(Signal.CPU, Facet.UTILIZATION, "up", "cores")),
-    (r"node_cpu_guest_seconds", _S(Signal.CPU, Facet.LEVEL, "both", "cores")),
-    (r"node_load(1|5|15)", _S(Signal.CPU, Facet.SATURATION, "up", "tasks")),
-    (r"node_procs_running", _S(Signal.CPU, Facet.SATURATION, "up", "tasks")),
-    (r"node_procs_blocked", _S(Signal.DISK_IO, Facet.SATURATION, "up", "tasks")),
-    (r"node_pressure_cpu_waiting_seconds", _S(Signal.CPU, Facet.SATURATION, "up", "ratio")),
-    (r"node_pressure_memory_(waiting|stalled)_seconds", _S(Signal.MEMORY, Facet.SATURATION, "up", "ratio")),
-    (r"node_pressure_io_(waiting|stalled)_seconds", _S(Signal.DISK_IO, Facet.SATURATION, "up", "ratio")),
-    (r"node_memory_MemAvailable_bytes", _S(Signal.MEMORY, Facet.HEADROOM, "down", "bytes")),
-    # MemFree falls whenever the page cache grows (MemAvailable is what is left), and shared memory and kernel
-    # slabs grow with tmpfs files and caches: levels, not symptoms.
-    (r"node_memory_SwapFree_bytes", _S(Signal.MEMORY, Facet.HEADROOM, "down", "bytes")),
-    (
-        r"node_memory_(MemTotal|SwapTotal|CommitLimit)_bytes",
-        _S(Signal.MEMORY, Facet.CAPACITY, "both", "bytes"),
-    ),
-    (
-        r"node_memory_(Active_anon|AnonPages|Inactive_anon)_bytes",
-        _S(Signal.MEMORY, Facet.UTILIZATION, "up", "bytes"),
-    ),
-    (r"node_memory_.*_bytes", _S(Signal.MEMORY, Facet.LEVEL, "both", "bytes")),
-    (r"node_vmstat_oom_kill", _S(Signal.MEMORY, Facet.ERRORS, "up", "kills")),
-    (r"node_vmstat_pgmajfault", _S(Signal.MEMORY, Facet.SATURATION, "up", "faults")),
-    (r"node_filesystem_(avail|free)_bytes", _S(Signal.DISK, Facet.HEADROOM, "down", "bytes")),
-    (r"node_filesystem_files_free", _S(Signal.DISK, Facet.HEADROOM, "down", "inodes")),
-    (r"node_filesystem_(size_bytes|files)", _S(Signal.DISK, Facet.CAPACITY, "both")),
-    (r"node_filesystem_(readonly|device_error)", _S(Signal.DISK, Facet.ERRORS, "up")),
-    (r"node_disk_io_time_seconds", _S(Signal.DISK_IO, Facet.UTILIZATION, "up", "ratio")),
-    (r"node_disk_io_time_weighted_seconds", _S(Signal.DISK_IO, Facet.SATURATION, "up")),
-    (r"node_disk_io_now", _S(Signal.DISK_IO, Facet.SATURATION, "up", "requests")),
-    (r"node_disk_.*", _S(Signal.DISK_IO, Facet.LEVEL, "both")),
-    (
-        r"node_network_(receive|transmit)_(errs|drop|fifo|frame|carrier|colls)",
-        _S(Signal.NETWORK, Facet.ERRORS, "up"),
-    ),
-    (r"node_network_(receive|transmit)_bytes", _S(Signal.NETWORK, Facet.UTILIZATION, "both", "bytes/s")),
-    (r"node_network_up", _S(Signal.AVAILABILITY, Facet.UTILIZATION, "down")),
-    (r"node_network_.*", _S(Signal.NETWORK, Facet.LEVEL, "both")),
-    (r"node_netstat_Tcp_(RetransSegs|InErrs)", _S(Signal.NETWORK, Facet.ERRORS, "up")),
-    (r"node_netstat_TcpExt_(ListenDrops|ListenOverflows)", _S(Signal.NETWORK, Facet.SATURATION, "up")),
-    (r"node_(sockstat|netstat)_.*", _S(Signal.NETWORK, Facet.LEVEL, "both")),
-    (r"node_filefd_allocated", _S(Signal.FILE_DESCRIPTORS, Facet.UTILIZATION, "up", "files")),
-    (r"node_filefd_maximum", _S(Signal.FILE_DESCRIPTORS, Facet.CAPACITY, "both", "files")),
-    (r"node_(context_switches|intr|forks)", _S(Signal.CPU, Facet.LEVEL, "both")),
-    (r"node_timex_.*|node_time_.*|node_boot_time_seconds", _S(Signal.OTHER, Facet.CAPACITY, "both")),
-    # The standard process and runtime metrics of the client libraries: USE for the instrumented process.
-    (r"process_cpu_seconds|process_cpu_time_seconds", _S(Signal.CPU, Facet.UTILIZATION, "up", "cores")),
-    (r"process_resident_memory_bytes", _S(Signal.MEMORY, Facet.UTILIZATION, "up", "bytes")),
-    (r"process_virtual_memory_(max_)?bytes", _S(Signal.MEMORY, Facet.LEVEL, "both", "bytes")),
-    (r"process_open_fds", _S(Signal.FILE_DESCRIPTORS, Facet.UTILIZATION, "up", "files")),
-    (r"process_max_fds", _S(Signal.FILE_DESCRIPTORS, Facet.CAPACITY, "both", "files")),
-    (r"process_start_time_seconds", _S(Signal.RESTARTS, Facet.ERRORS, "up", "seconds")),
-    (r"go_memstats_(heap_inuse|heap_alloc|alloc)_bytes", _S(Signal.MEMORY, Facet.UTILIZATION, "up", "bytes")),
-    # The Go runtime's garbage collector pauses: the instrumented process's internals, not requests served.
-    (r"go_gc_duration_seconds", _S(Signal.MEMORY, Facet.LEVEL, "both", "seconds")),
-    (r"go_goroutines|go_threads", _S(Signal.CPU, Facet.SATURATION, "up")),
-    (r"jvm_memory_(used|bytes_used)(_bytes)?", _S(Signal.MEMORY, Facet.UTILIZATION, "up", "bytes")),
-    (r"jvm_gc_(pause|collection)_seconds", _S(Signal.MEMORY, Facet.SATURATION, "up", "seconds")),
-    # cAdvisor and kube-state-metrics: USE for containers, restarts and availability for workloads.
-    (r"container_cpu_usage_seconds", _S(Signal.CPU, Facet.UTILIZATION, "up", "cores")),
-    (r"container_cpu_cfs_throttled_(periods|seconds)", _S(Signal.CPU, Facet.SATURATION, "up")),
-    (r"container_memory_(working_set|rss|usage)_bytes", _S(Signal.MEMORY, Facet.UTILIZATION, "up", "bytes")),
-    (r"container_memory_failures|container_oom_events", _S(Signal.MEMORY, Facet.ERRORS, "up")),
-    (r"container_spec_memory_limit_bytes", _S(Signal.MEMORY, Facet.CAPACITY, "both", "bytes")),
-    (r"container_fs_usage_bytes", _S(Signal.DISK, Facet.UTILIZATION, "up", "bytes")),
-    (r"container_network_.*_errors|container_network_.*_dropped", _S(Signal.NETWORK, Facet.ERRORS, "up")),
-    (r"container_network_.*_bytes", _S(Signal.NETWORK, Facet.UTILIZATION, "both", "bytes/s")),
-    (r"kube_pod_container_status_restarts", _S(Signal.RESTARTS, Facet.ERRORS, "up")),
-    (
-        r"kube_pod_container_status_(last_)?terminated_reason|kube_pod_container_status_waiting_reason",
-        _S(Signal.RESTARTS, Facet.ERRORS, "up"),
-    ),
-    (r"kube_deployment_status_replicas_unavailable", _S(Signal.AVAILABILITY, Facet.ERRORS, "up")),
-    (
-        r"kube_(deployment|statefulset)_status_replicas_(available|ready)",
-        _S(Signal.AVAILABILITY, Facet.UTILIZATION, "down"),
-    ),
-    (r"kube_pod_status_ready", _S(Signal.AVAILABILITY, Facet.UTILIZATION, "down")),
-    (r"kube_node_status_condition", _S(Signal.AVAILABILITY, Facet.ERRORS, "both")),
-    (r"kube_.*_(limits|requests|capacity|allocatable).*", _S(Signal.OTHER, Facet.CAPACITY, "both")),
-    # blackbox_exporter: availability and latency seen from outside.
-    (r"probe_success", _S(Signal.AVAILABILITY, Facet.UTILIZATION, "down")),
-    (r"probe_(http_)?duration_seconds", _S(Signal.LATENCY, Facet.DURATION, "up", "seconds")),
-    (r"probe_http_status_code", _S(Signal.ERRORS, Facet.LEVEL, "both")),
-    (
-        r"probe_ssl_earliest_cert_expiry|probe_ssl_last_chain_expiry_timestamp_seconds",
-        _S(Signal.CERTIFICATE, Facet.HEADROOM, "down", "seconds"),
-    ),
-    # postgres_exporter and redis_exporter.
-    (r"pg_up|redis_up|mysql_up|mongodb_up", _S(Signal.AVAILABILITY, Facet.UTILIZATION, "down")),
-    (
-        r"pg_stat_database_numbackends|pg_stat_activity_count",
-        _S(Signal.POOL, Facet.UTILIZATION, "up", "connections"),
-    ),
-    (r"pg_settings_max_connections", _S(Signal.POOL, Facet.CAPACITY, "both", "connections")),
-    (r"pg_stat_database_(deadlocks|conflicts|xact_rollback)", _S(Signal.ERRORS, Facet.ERRORS, "up")),
-    (r"pg_stat_database_xact_commit", _S(Signal.TRAFFIC, Facet.RATE, "both", "transactions/s")),
-    (r"pg_locks_count", _S(Signal.POOL, Facet.SATURATION, "up", "locks")),
-    (r"pg_database_size_bytes", _S(Signal.DISK, Facet.UTILIZATION, "up", "bytes")),
-    (
-        r"pg_replication_lag(_seconds)?|pg_stat_replication_.*lag.*",
-        _S(Signal.QUEUE, Facet.SATURATION, "up", "seconds"),
-    ),
-    (r"redis_connected_clients", _S(Signal.POOL, Facet.UTILIZATION, "up", "connections")),
-    (r"redis_blocked_clients", _S(Signal.POOL, Facet.SATURATION, "up", "connections")),
-    (r"redis_rejected_connections", _S(Signal.POOL, Facet.ERRORS, "up")),
-    (r"redis_memory_used_bytes", _S(Signal.MEMORY, Facet.UTILIZATION, "up", "bytes")),
-    (r"redis_memory_max_bytes", _S(Signal.MEMORY, Facet.CAPACITY, "both", "bytes")),
-    (r"redis_evicted_keys", _S(Signal.MEMORY, Facet.SATURATION, "up")),
-    (r"redis_commands_processed", _S(Signal.TRAFFIC, Facet.RATE, "both", "commands/s")),
-    # OpenTelemetry semantic conventions, as Prometheus exports them.
-    (r"system_cpu_utilization(_ratio)?", _S(Signal.CPU, Facet.UTILIZATION, "up", "ratio")),
-    (r"system_cpu_load_average_1m(_ratio)?", _S(Signal.CPU, Facet.SATURATION, "up")),
-    (r"system_memory_(usage|utilization)(_bytes|_ratio)?", _S(Signal.MEMORY, Facet.UTILIZATION, "up")),
-    (r"system_filesystem_(usage|utilization)(_bytes|_ratio)?", _S(Signal.DISK, Facet.UTILIZATION, "up")),
-    (r"system_network_errors|system_network_dropped", _S(Signal.NETWORK, Facet.ERRORS, "up")),
-    (r"(http|rpc)_server_active_requests", _S(Signal.TRAFFIC, Facet.SATURATION, "up", "requests")),
-    (r"db_client_connections?_(usage|count)", _S(Signal.POOL, Facet.UTILIZATION, "up", "connections")),
-    (r"db_client_connections?_(max|idle_max)", _S(Signal.POOL, Facet.CAPACITY, "both", "connections")),
-    (
-        r"db_client_connections?_(pending_requests|wait_time.*|timeouts)",
-        _S(Signal.POOL, Facet.SATURATION, "up"),
-    ),
+_KNOWN = _rules(
+    """
+# node_exporter: USE for the host.
+cpu              utilization up   cores          node_cpu_seconds
+cpu              level       both cores          node_cpu_guest_seconds
+cpu              saturation  up   tasks          node_load1
+# The 5 and 15 minute load averages lag the 1 minute one by design: still "up" long after a fault has gone.
+cpu              level       both tasks          node_load(5|15)
+cpu              saturation  up   tasks          node_procs_running
+disk_io          saturation  up   tasks          node_procs_blocked
+cpu              saturation  up   ratio          node_pressure_cpu_waiting_seconds
+memory           saturation  up   ratio          node_pressure_memory_(waiting|stalled)_seconds
+disk_io          saturation  up   ratio          node_pressure_io_(waiting|stalled)_seconds
+memory           headroom    down bytes          node_memory_MemAvailable_bytes
+# MemFree falls whenever the page cache grows (MemAvailable is what is left), and shared memory and kernel
+# slabs grow with tmpfs files and caches: levels, not symptoms.
+memory           headroom    down bytes          node_memory_SwapFree_bytes
+memory           capacity    both bytes          node_memory_(MemTotal|SwapTotal|CommitLimit)_bytes
+memory           utilization up   bytes          node_memory_(Active_anon|AnonPages|Inactive_anon)_bytes
+memory           level       both bytes          node_memory_.*_bytes
+memory           errors      up   kills          node_vmstat_oom_kill
+memory           saturation  up   faults         node_vmstat_pgmajfault
+disk             headroom    down bytes          node_filesystem_(avail|free)_bytes
+disk             headroom    down inodes         node_filesystem_files_free
+disk             capacity    both -              node_filesystem_(size_bytes|files)
+disk             errors      up   -              node_filesystem_(readonly|device_error)
+disk_io          utilization up   ratio          node_disk_io_time_seconds
+disk_io          saturation  up   -              node_disk_io_time_weighted_seconds
+disk_io          saturation  up   requests       node_disk_io_now
+disk_io          level       both -              node_disk_.*
+network          errors      up   -              node_network_(receive|transmit)_(errs|drop|fifo|frame|carrier|colls)
+network          utilization both bytes/s        node_network_(receive|transmit)_bytes
+availability     utilization down -              node_network_up
+network          level       both -              node_network_.*
+network          errors      up   -              node_netstat_Tcp_(RetransSegs|InErrs)
+network          saturation  up   -              node_netstat_TcpExt_(ListenDrops|ListenOverflows)
+network          level       both -              node_(sockstat|netstat)_.*
+file_descriptors utilization up   files          node_filefd_allocated
+file_descriptors capacity    both files          node_filefd_maximum
+cpu              level       both -              node_(context_switches|intr|forks)
+other            capacity    both -              node_timex_.*|node_time_.*|node_boot_time_seconds
+# The standard process and runtime metrics of the client libraries: USE for the instrumented process.
+cpu              utilization up   cores          process_cpu_seconds|process_cpu_time_seconds
+memory           utilization up   bytes          process_resident_memory_bytes
+memory           level       both bytes          process_virtual_memory_(max_)?bytes
+file_descriptors utilization up   files          process_open_fds
+file_descriptors capacity    both files          process_max_fds
+restarts         errors      up   seconds        process_start_time_seconds
+memory           utilization up   bytes          go_memstats_(heap_inuse|heap_alloc|alloc)_bytes
+# The Go runtime's garbage collector pauses: the instrumented process's internals, not requests served.
+memory           level       both seconds        go_gc_duration_seconds
+cpu              saturation  up   -              go_goroutines|go_threads
+memory           utilization up   bytes          jvm_memory_(used|bytes_used)(_bytes)?
+memory           saturation  up   seconds        jvm_gc_(pause|collection)_seconds
+# cAdvisor and kube-state-metrics: USE for containers, restarts and availability for workloads.
+cpu              utilization up   cores          container_cpu_usage_seconds
+cpu              saturation  up   -              container_cpu_cfs_throttled_(periods|seconds)
+memory           utilization up   bytes          container_memory_(working_set|rss|usage)_bytes
+memory           errors      up   -              container_memory_failures|container_oom_events
+memory           capacity    both bytes          container_spec_memory_limit_bytes
+disk             utilization up   bytes          container_fs_usage_bytes
+network          errors      up   -              container_network_.*_errors|container_network_.*_dropped
+network          utilization both bytes/s        container_network_.*_bytes
+restarts         errors      up   -              kube_pod_container_status_restarts
+restarts         errors      up   -              kube_pod_container_status_(last_)?terminated_reason
+restarts         errors      up   -              kube_pod_container_status_waiting_reason
+availability     errors      up   -              kube_deployment_status_replicas_unavailable
+availability     utilization down -              kube_(deployment|statefulset)_status_replicas_(available|ready)
+availability     utilization down -              kube_pod_status_ready
+availability     errors      both -              kube_node_status_condition
+other            capacity    both -              kube_.*_(limits|requests|capacity|allocatable).*
+# blackbox_exporter: availability and latency seen from outside.
+availability     utilization down -              probe_success
+latency          duration    up   seconds        probe_(http_)?duration_seconds
+errors           level       both -              probe_http_status_code
+certificate      headroom    down seconds        probe_ssl_earliest_cert_expiry
+certificate      headroom    down seconds        probe_ssl_last_chain_expiry_timestamp_seconds
+# postgres_exporter and redis_exporter.
+availability     utilization down -              pg_up|redis_up|mysql_up|mongodb_up
+pool             utilization up   connections    pg_stat_database_numbackends|pg_stat_activity_count
+pool             capacity    both connections    pg_settings_max_connections
+errors           errors      up   -              pg_stat_database_(deadlocks|conflicts|xact_rollback)
+traffic          rate        both transactions/s pg_stat_database_xact_commit
+pool             saturation  up   locks          pg_locks_count
+disk             utilization up   bytes          pg_database_size_bytes
+queue            saturation  up   seconds        pg_replication_lag(_seconds)?|pg_stat_replication_.*lag.*
+pool             utilization up   connections    redis_connected_clients
+pool             saturation  up   connections    redis_blocked_clients
+pool             errors      up   -              redis_rejected_connections
+memory           utilization up   bytes          redis_memory_used_bytes
+memory           capacity    both bytes          redis_memory_max_bytes
+memory           saturation  up   -              redis_evicted_keys
+traffic          rate        both commands/s     redis_commands_processed
+# OpenTelemetry semantic conventions, as Prometheus exports them.
+cpu              utilization up   ratio          system_cpu_utilization(_ratio)?
+cpu              saturation  up   -              system_cpu_load_average_1m(_ratio)?
+memory           utilization up   -              system_memory_(usage|utilization)(_bytes|_ratio)?
+disk             utilization up   -              system_filesystem_(usage|utilization)(_bytes|_ratio)?
+network          errors      up   -              system_network_errors|system_network_dropped
+traffic          saturation  up   requests       (http|rpc)_server_active_requests
+pool             utilization up   connections    db_client_connections?_(usage|count)
+pool             capacity    both connections    db_client_connections?_(max|idle_max)
+pool             saturation  up   -              db_client_connections?_(pending_requests|wait_time.*|timeouts)
+""",
+    anchored=True,
 )
-_KNOWN_COMPILED = tuple((re.compile(f"^(?:{pattern})$"), spec) for pattern, spec in _KNOWN)
 
 # Words a metric name is made of, most specific first (``db_pool_in_use`` is a pool, not a "use").
 _CAPACITY_WORDS = re.compile(r"(^|_)(limit|max|maximum|size|capacity|total_bytes|quota)(_|$)")
 _HEADROOM_WORDS = re.compile(r"(^|_)(free|avail|available|remaining|left|idle|to_expiry|until_expiry)(_|$)")
-_WORDS: tuple[tuple[re.Pattern[str], SignalSpec], ...] = tuple(
-    (re.compile(pattern), spec)
-    for pattern, spec in (
-        (r"cert|tls|ssl|x509", _S(Signal.CERTIFICATE, Facet.HEADROOM, "down")),
-        (
-            r"(^|_)(up|alive|healthy|health|ready|probe_success)(_|$)",
-            _S(Signal.AVAILABILITY, Facet.UTILIZATION, "down"),
-        ),
-        (r"pool|connections?(_|$)|conns(_|$)|(^|_)clients?(_|$)", _S(Signal.POOL, Facet.UTILIZATION, "up")),
-        (r"disk|volume|filesystem|inode|(^|_)fs_|storage", _S(Signal.DISK, Facet.UTILIZATION, "up")),
-        (r"restart|oom|crash", _S(Signal.RESTARTS, Facet.ERRORS, "up")),
-        (r"memory|heap|(^|_)rss(_|$)|(^|_)mem(_|$)", _S(Signal.MEMORY, Facet.UTILIZATION, "up")),
-        (r"cpu|(^|_)load(_|$)|throttl", _S(Signal.CPU, Facet.UTILIZATION, "up")),
-        (r"(^|_)fds?(_|$)|file_descriptors|open_files", _S(Signal.FILE_DESCRIPTORS, Facet.UTILIZATION, "up")),
-        (
-            r"queue|backlog|(^|_)lag(_|$)|pending|waiting|inflight|in_flight",
-            _S(Signal.QUEUE, Facet.SATURATION, "up"),
-        ),
-        (
-            r"error|errors|5xx|fail|exception|panic|rejected|timeouts?(_|$)",
-            _S(Signal.ERRORS, Facet.ERRORS, "up"),
-        ),
-        (r"latency|duration|response_time|elapsed|(^|_)rtt(_|$)", _S(Signal.LATENCY, Facet.DURATION, "up")),
-        (
-            r"network|(^|_)net_|(^|_)(rx|tx)(_|$)|receive|transmit",
-            _S(Signal.NETWORK, Facet.UTILIZATION, "both"),
-        ),
-        (
-            r"request|requests|(^|_)rps(_|$)|throughput|traffic|(^|_)calls(_|$)|(^|_)ops(_|$)|handled|served",
-            _S(Signal.TRAFFIC, Facet.RATE, "both"),
-        ),
-        (r"hit_ratio|hit_rate|hits_ratio", _S(Signal.OTHER, Facet.UTILIZATION, "down")),
-    )
+_WORDS = _rules(
+    """
+certificate      headroom    down -              cert|tls|ssl|x509
+availability     utilization down -              (^|_)(up|alive|healthy|health|ready|probe_success)(_|$)
+pool             utilization up   -              pool|connections?(_|$)|conns(_|$)|(^|_)clients?(_|$)
+disk             utilization up   -              disk|volume|filesystem|inode|(^|_)fs_|storage
+restarts         errors      up   -              restart|oom|crash
+memory           utilization up   -              memory|heap|(^|_)rss(_|$)|(^|_)mem(_|$)
+cpu              utilization up   -              cpu|(^|_)load(_|$)|throttl
+file_descriptors utilization up   -              (^|_)fds?(_|$)|file_descriptors|open_files
+queue            saturation  up   -              queue|backlog|(^|_)lag(_|$)|pending|waiting|inflight
+queue            saturation  up   -              in_flight
+errors           errors      up   -              error|errors|5xx|fail|exception|panic|rejected|timeouts?(_|$)
+latency          duration    up   -              latency|duration|response_time|elapsed|(^|_)rtt(_|$)
+network          utilization both -              network|(^|_)net_|(^|_)(rx|tx)(_|$)|receive|transmit
+traffic          rate        both -              request|requests|(^|_)rps(_|$)|throughput|traffic
+traffic          rate        both -              (^|_)calls(_|$)|(^|_)ops(_|$)|handled|served
+other            utilization down -              hit_ratio|hit_rate|hits_ratio
+""",
+    anchored=False,
 )
 _OTHER = _S(Signal.OTHER, Facet.LEVEL, "both")
 # Families that describe the monitoring itself or never change: not signals of any service.
@@ -372,7 +353,7 @@ def is_signal(name: str) -> bool:
 def recognize(name: str, kind: Kind = Kind.GAUGE, unit: str = "") -> SignalSpec:
     """The signal a metric (or a family, by its name) stands for, with its facet, worse direction and unit."""
     family = family_name(name)
-    for pattern, spec in _KNOWN_COMPILED:
+    for pattern, spec in _KNOWN:
         if pattern.match(family) or pattern.match(name):
             return spec if spec.unit else spec.refined(unit=unit_of(name, unit))
     lowered = family.lower()

@@ -50,6 +50,8 @@ def test_families_and_units_come_from_the_suffixes() -> None:
         # node_exporter: USE of a host.
         ("node_cpu_seconds_total", Kind.COUNTER, Signal.CPU, Facet.UTILIZATION, "up"),
         ("node_load1", Kind.GAUGE, Signal.CPU, Facet.SATURATION, "up"),
+        # The longer load averages lag the 1 minute one: still up long after a fault is gone.
+        ("node_load15", Kind.GAUGE, Signal.CPU, Facet.LEVEL, "both"),
         ("node_pressure_cpu_waiting_seconds_total", Kind.COUNTER, Signal.CPU, Facet.SATURATION, "up"),
         ("node_memory_MemAvailable_bytes", Kind.GAUGE, Signal.MEMORY, Facet.HEADROOM, "down"),
         ("node_memory_Active_anon_bytes", Kind.GAUGE, Signal.MEMORY, Facet.UTILIZATION, "up"),
@@ -157,3 +159,47 @@ def test_the_plan_reads_red_for_requests_and_use_for_resources() -> None:
 def test_a_counter_without_a_status_label_has_no_error_ratio() -> None:
     expressions = {p.expression for p in plan([_descriptor("http_requests_total", "counter", ("path",))])}
     assert expressions == {"sum(rate(http_requests_total))"}
+
+
+def test_a_known_summary_of_durations_keeps_its_own_signal() -> None:
+    # The Go runtime's GC pauses, as node_exporter exports them: a summary in seconds, but no requests served.
+    plans = {
+        p.expression: p
+        for p in plan(
+            [
+                _descriptor("go_gc_duration_seconds", "summary", ("quantile", "job")),
+                _descriptor("go_gc_duration_seconds_count", "summary", ("job",)),
+                _descriptor("go_gc_duration_seconds_sum", "summary", ("job",)),
+                _descriptor("rpc_duration_seconds", "summary", ("quantile", "job")),
+                _descriptor("rpc_duration_seconds_count", "summary", ("job",)),
+            ]
+        )
+    }
+    assert set(plans) == {
+        "go_gc_duration_seconds",
+        "rpc_duration_seconds",
+        "sum(rate(rpc_duration_seconds_count))",
+    }
+    assert (plans["go_gc_duration_seconds"].spec.signal, plans["go_gc_duration_seconds"].spec.facet) == (
+        Signal.MEMORY,
+        Facet.LEVEL,
+    )
+    assert plans["rpc_duration_seconds"].spec.signal is Signal.LATENCY
+
+
+def test_a_family_is_read_by_what_its_members_are() -> None:
+    found = families(
+        [
+            # prometheus_client: a counter and its creation time (a gauge of timestamps).
+            _descriptor("http_requests_created", "gauge", ("code",)),
+            _descriptor("http_requests_total", "counter", ("code",)),
+            # The Go runtime: a gauge and a counter that share a family name.
+            _descriptor("go_memstats_alloc_bytes", "gauge"),
+            _descriptor("go_memstats_alloc_bytes_total", "counter"),
+        ]
+    )
+    assert sorted((f.name, f.kind, f.names) for f, _ in found) == [
+        ("go_memstats_alloc_bytes", Kind.COUNTER, ("go_memstats_alloc_bytes_total",)),
+        ("go_memstats_alloc_bytes", Kind.GAUGE, ("go_memstats_alloc_bytes",)),
+        ("http_requests", Kind.COUNTER, ("http_requests_total",)),
+    ]
