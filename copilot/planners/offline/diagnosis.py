@@ -253,9 +253,11 @@ def _classify(
     outage = [c for c in own + complaints if says_outage(c)]
     if outage:
         return Diagnosis("dependency_outage", anomalies=_serving(mine), evidence_patterns=outage)
-    # Slow rather than down: requests take a multiple of their usual time while most still succeed.
-    latency = _strongest(mine, Signal.LATENCY)
-    errors = _strongest(mine, Signal.ERRORS)
+    # Slow rather than down: requests take a multiple of their usual time while most still succeed. What the
+    # service still does decides, not what it did and stopped doing earlier in the window.
+    now = [a for a in mine if a.ongoing] or mine
+    latency = _strongest(now, Signal.LATENCY)
+    errors = _strongest(now, Signal.ERRORS)
     if latency is not None and (errors is None or _slow_not_down(latency, errors)):
         slow = [c for c in own + complaints if _says(c, SLOW_WORDS)]
         return Diagnosis("latency_injection", anomalies=[latency], evidence_patterns=slow)
