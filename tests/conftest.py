@@ -92,6 +92,12 @@ def specs_dir() -> Path:
 @pytest.fixture(autouse=True)
 def _isolated_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """Each test gets its own data folder and ignores the developer's opspilot.toml and provider variables."""
+    isolate_settings(monkeypatch, tmp_path)
+
+
+def isolate_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Settings of OpsPilot's own in ``tmp_path`` only (for a fixture wider than one test, which
+    :func:`_isolated_settings` does not reach): no developer's opspilot.toml, provider variables or CLI token."""
     for variable in list(os.environ):
         if variable.startswith(("OPSORCH_", "OPSPILOT_")) and variable not in (
             "OPSPILOT_REQUIRE_SERVICES",

@@ -1,0 +1,271 @@
+"""Issue 19's "done when": real faults on real telemetry are diagnosed by ``opspilot ask``.
+
+Debian's Prometheus scrapes the machine's node_exporter and two instrumented HTTP services (a caller and the service
+it calls, under a steady load) every few seconds; OpsPilot reads metrics from that Prometheus, its service catalog
+from a file naming the host and both services, and everything else from the demo world (the mixed mode
+docs/providers.md describes). After a quiet baseline, faults come in three phases, each healed before the next:
+CPU saturation of the host with latency injected into the callee, a memory leak with errors injected into the
+callee, then a filling disk.
+Once about a minute of each fault has been scraped, the question an operator would ask is asked once; its answer must
+name the right service with the right fault kind, cite the series that shows it, and link that series on the
+Metrics page over a window that holds the onset.
+
+The whole scenario runs once for the module (about 8 minutes); each test reads one fault's answer.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import time
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from copilot.answer import Evidence, EvidenceKind
+from copilot.records import RunView
+from core_client.links import parse_link, parse_time
+from tests.conftest import isolate_settings
+from tests.demo.world_fixture import build_small, install
+from tests.integration.real_telemetry import (
+    SCRAPE_SECONDS,
+    Stack,
+    cpu_saturation,
+    disk_filling,
+    memory_leak,
+    running_stack,
+    settings_env,
+)
+from tests.support.cli_users import add_cli_user
+
+pytestmark = pytest.mark.services
+
+HOST, CALLER, CALLEE, ENVIRONMENT = "edge-host", "storefront", "ledger", "prod"
+# A trailing baseline needs two minutes of history before a change (anomalies.MIN_REFERENCE_SPAN), and a margin.
+BASELINE_SECONDS = 150
+# The brief: a question asked once a minute of fault data is in (a few scrapes more, so the minute is all stored).
+FAULT_SECONDS = 60 + 2 * SCRAPE_SECONDS
+# After a fault is healed, long enough for the healed values to be scraped and rates over them to settle.
+RECOVERY_SECONDS = 15
+
+
+@dataclass(frozen=True)
+class Case:
+    """One fault: how to cause it, what to ask, and what a right answer names and cites."""
+
+    name: str
+    question: str
+    scope: str
+    root: str
+    # None: the answer names no fault kind ("not enough evidence to name a cause") but puts the root first on
+    # its checked path, as it must for a service that fails with nothing behind it (no change, log or resource).
+    fault_kinds: frozenset[str | None]
+    propagates_to: str | None = None  # the caller the checked path must reach from the root
+    series: tuple[str, ...]  # metric name prefixes, one of which a cited series must have
+    cause: Callable[[Stack], AbstractContextManager[object]]
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """A fault's answer and when the fault began (on the machine's clock, which Prometheus shares)."""
+
+    run: RunView
+    began: datetime
+
+
+def injected(stack: Stack, port: Callable[[Stack], int], **fault: float) -> AbstractContextManager[object]:
+    """A fault injected into a service for as long as the context lasts."""
+
+    class Injected:
+        def __enter__(self) -> None:
+            stack.inject(port(stack), **fault)
+
+        def __exit__(self, *_: object) -> None:
+            stack.inject(port(stack), **{name: 0.0 for name in fault})
+
+    return Injected()
+
+
+CASES = (
+    Case(
+        "cpu_saturation",
+        f"Why is {HOST} slow?",
+        HOST,
+        HOST,
+        frozenset({"cpu_saturation"}),
+        ("node_cpu_seconds_total", "node_load", "node_pressure_cpu", "node_procs_running"),
+        lambda stack: cpu_saturation(stack.workdir),
+    ),
+    Case(
+        "memory_leak",
+        f"Why is {HOST} running out of memory?",
+        HOST,
+        HOST,
+        frozenset({"memory_leak"}),
+        ("node_memory_",),
+        lambda stack: memory_leak(stack.workdir),
+    ),
+    Case(
+        "disk_full",
+        f"Why is {HOST} in trouble?",
+        HOST,
+        HOST,
+        frozenset({"disk_full"}),
+        ("node_filesystem_avail_bytes", "node_filesystem_free_bytes"),
+        lambda stack: disk_filling(stack.disk),
+    ),
+    Case(
+        "latency",
+        f"Why is {CALLER} slow?",
+        CALLER,
+        CALLEE,
+        frozenset({"latency_injection"}),
+        ("http_request_duration_seconds",),
+        lambda stack: injected(stack, lambda s: s.callee_port, latency_seconds=0.4),
+        CALLER,
+    ),
+    Case(
+        "errors",
+        f"Why is {CALLER} failing?",
+        CALLER,
+        CALLEE,
+        frozenset({None}),
+        ("http_requests_total",),
+        lambda stack: injected(stack, lambda s: s.callee_port, error_ratio=0.6),
+        CALLER,
+    ),
+)
+
+
+# A fault of the host and one of the services at a time (they touch different series), so the scenario stays near
+# eight minutes: CPU with latency, the leak with errors, then the disk.
+PHASES = ((CASES[0], CASES[3]), (CASES[1], CASES[4]), (CASES[2],))
+
+
+def ask(question: str, service: str) -> RunView:
+    """``opspilot ask QUESTION --service SERVICE --json`` as a responder; the run it printed."""
+    responder = add_cli_user(f"responder-{time.monotonic_ns()}", "responder")
+    result = responder.invoke("ask", question, "--service", service, "--json", "--auto-reject")
+    assert result.stdout, f"opspilot ask printed nothing (exit {result.exit_code}): {result.output}"
+    run = RunView.model_validate_json(result.stdout.strip().splitlines()[-1])
+    assert result.exit_code == 0, f"the run ended {run.state}: {run.error}"
+    return run
+
+
+@pytest.fixture(scope="module")
+def outcomes(
+    tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
+) -> Iterator[dict[str, Outcome]]:
+    """Run the whole scenario once: the stack, a baseline, each fault in turn with its question asked."""
+    workdir = tmp_path_factory.mktemp("real-faults")
+    with running_stack(
+        workdir / "stack", host=HOST, caller=CALLER, callee=CALLEE, environment=ENVIRONMENT
+    ) as stack:
+        baseline_ends = time.monotonic() + BASELINE_SECONDS
+        environment = pytest.MonkeyPatch()
+        request.addfinalizer(environment.undo)
+        isolate_settings(environment, workdir)
+        for name, value in settings_env(stack).items():
+            environment.setenv(name, value)
+        # The demo world serving the other capabilities is built while the baseline is scraped.
+        install(build_small(workdir / "world"))
+        time.sleep(max(0.0, baseline_ends - time.monotonic()))
+        results: dict[str, Outcome] = {}
+        for phase in PHASES:
+            began = datetime.now(UTC)
+            with contextlib.ExitStack() as faults:
+                for case in phase:
+                    faults.enter_context(case.cause(stack))
+                time.sleep(FAULT_SECONDS)
+                for case in phase:
+                    run = ask(case.question, case.scope)
+                    results[case.name] = Outcome(run, began)
+                    # Kept beside the servers' logs, for reading an answer after a failure.
+                    (workdir / f"{case.name}.json").write_text(
+                        json.dumps({"began": began.isoformat(), "run": run.model_dump(mode="json")})
+                    )
+            time.sleep(RECOVERY_SECONDS)
+        yield results
+
+
+def cited(run: RunView) -> list[Evidence]:
+    """The evidence the answer cites (in its claims, its path and its timeline), as the calls returned it."""
+    answer = run.answer
+    assert answer is not None
+    ids = {
+        evidence_id
+        for part in (*answer.claims, *answer.path, *answer.timeline)
+        for evidence_id in part.evidence_ids
+    }
+    found = {evidence.id: evidence for outcome in run.outcomes for evidence in outcome.evidence}
+    return [found[evidence_id] for evidence_id in sorted(ids) if evidence_id in found]
+
+
+def described(run: RunView) -> str:
+    """The answer as a reader sees it, for failure messages."""
+    answer = run.answer
+    if answer is None:
+        return f"no answer ({run.state}: {run.error})"
+    return json.dumps(
+        {
+            "verdict": answer.verdict,
+            "root_cause": answer.root_cause and answer.root_cause.model_dump(),
+            "path": [hop.service for hop in answer.path],
+            "missing": answer.missing,
+            "cited": [f"{e.kind}:{e.ref} {e.excerpt!r} {e.link}" for e in cited(run)],
+        },
+        indent=1,
+    )
+
+
+def series_cited(run: RunView, prefixes: tuple[str, ...]) -> list[Evidence]:
+    """The metric series (anomalies or series read) the answer cites whose metric starts with one of ``prefixes``
+    (a derived series, ``rate(node_cpu_seconds_total)``, by the metric it is computed from)."""
+    return [
+        evidence
+        for evidence in cited(run)
+        if evidence.kind in (EvidenceKind.ANOMALY, EvidenceKind.METRIC)
+        and evidence.link
+        and any(parse_link(evidence.link).params.get("metric", "").find(p) >= 0 for p in prefixes)
+    ]
+
+
+@pytest.mark.parametrize("case", CASES, ids=[case.name for case in CASES])
+def test_a_real_fault_is_diagnosed_with_its_series_and_onset(
+    case: Case, outcomes: dict[str, Outcome]
+) -> None:
+    outcome = outcomes[case.name]
+    run = outcome.run
+    answer = run.answer
+    assert answer is not None, described(run)
+    named = answer.root_cause
+    root, kind = (
+        (named.service, named.fault_kind)
+        if named
+        else (answer.path[0].service if answer.path else None, None)
+    )
+    assert (root, kind in case.fault_kinds) == (case.root, True), described(run)
+    if case.propagates_to:
+        hops = [hop.service for hop in answer.path]
+        assert hops[:1] == [case.root] and case.propagates_to in hops, described(run)
+
+    series = series_cited(run, case.series)
+    assert series, described(run)
+    # The Metrics link of a cited series opens on a window that holds the onset, and the onset is the fault's.
+    onsets = []
+    for evidence in series:
+        assert evidence.link, described(run)
+        link = parse_link(evidence.link)
+        assert link.kind == "metrics"
+        opened = parse_time(link.params["from"]), parse_time(link.params["to"])
+        mark = parse_time(link.params["mark"])
+        assert opened[0] <= mark <= opened[1], evidence.link
+        onsets.append(mark)
+    slack = timedelta(seconds=2 * SCRAPE_SECONDS)
+    assert any(outcome.began - slack <= onset <= run.created_at for onset in onsets), (
+        f"fault began {outcome.began:%H:%M:%S}, onsets {[f'{o:%H:%M:%S}' for o in onsets]}",
+        described(run),
+    )
