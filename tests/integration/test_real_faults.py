@@ -63,9 +63,9 @@ class Case:
     # None: the answer names no fault kind ("not enough evidence to name a cause") but puts the root first on
     # its checked path, as it must for a service that fails with nothing behind it (no change, log or resource).
     fault_kinds: frozenset[str | None]
-    propagates_to: str | None = None  # the caller the checked path must reach from the root
     series: tuple[str, ...]  # metric name prefixes, one of which a cited series must have
     cause: Callable[[Stack], AbstractContextManager[object]]
+    propagates_to: str | None = None  # the caller the checked path must reach from the root
 
 
 @dataclass(frozen=True)
