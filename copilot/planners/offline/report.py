@@ -217,9 +217,10 @@ def _abstention(
 
 
 def not_failing(situation: Situation, ranking: Ranking) -> list[str]:
-    """The services the question names that show no trouble of their own (no strong departure of a serving or
-    resource signal): the answer says so before anything else."""
-    return [s for s in situation.named if s not in ranking.affected and s != ranking.root]
+    """The services asked about (named in the question, else the page's and the incident's) that show no trouble
+    of their own (no strong departure of a serving or resource signal): the answer says so before anything else."""
+    asked = situation.named or situation.asked
+    return [s for s in asked if s not in ranking.affected and s != ranking.root]
 
 
 def _fine_claim(findings: Findings, situation: Situation, ranking: Ranking) -> Claim | None:
