@@ -134,14 +134,12 @@ class SignInThrottle:
             row = session.get(SignInFailures, key)
             if row is None:
                 return
-            if row.locked_until is not None and row.locked_until > now:
-                raise Throttled(row.locked_until - now)
-            if row.last_at + rule.window <= now or row.locked_until is not None:
-                session.delete(row)  # the window has passed, or the lock has ended: a fresh start
+            lock_over = row.locked_until is not None and row.locked_until <= now
+            window_over = row.locked_until is None and row.last_at + rule.window <= now
+            if lock_over or window_over:
+                session.delete(row)  # the lock has ended, or the window has passed: a fresh start
                 return
-            ready_at = row.last_at + rule.wait_after(row.failures)
-            if ready_at > now:
-                raise Throttled(ready_at - now)
+            _refuse_early(row, rule, now)
 
     def _count(self, key: str, rule: ThrottleRule, now: datetime, username: str, client: str) -> None:
         with self._database.transaction() as session:
@@ -160,6 +158,9 @@ class SignInThrottle:
                 except IntegrityError:
                     raise Throttled(timedelta(seconds=1)) from None  # another attempt was counted first
             else:
+                # Checked again on the very count this attempt replaces: a parallel attempt may have been counted
+                # since _check, and its wait applies to this one too.
+                _refuse_early(row, rule, now)
                 changed = session.execute(
                     update(SignInFailures)
                     .where(col(SignInFailures.key) == key, col(SignInFailures.failures) == seen)
@@ -180,6 +181,15 @@ class SignInThrottle:
                     },
                     session=session,
                 )
+
+
+def _refuse_early(row: SignInFailures, rule: ThrottleRule, now: datetime) -> None:
+    """``Throttled`` while ``row``'s lock holds or its failures' wait has not passed."""
+    if row.locked_until is not None and row.locked_until > now:
+        raise Throttled(row.locked_until - now)
+    ready_at = row.last_at + rule.wait_after(row.failures)
+    if ready_at > now:
+        raise Throttled(ready_at - now)
 
 
 def safe_next(target: str | None) -> str:
