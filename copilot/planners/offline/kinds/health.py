@@ -15,10 +15,11 @@ from copilot.answer import Answer, Claim, EvidenceKind, QuestionKind
 from copilot.evidence import evidence_id
 from copilot.planners.offline.kinds import situation
 from copilot.planners.offline.kinds.common import Health, ServiceState, asked_services, state_of
+from copilot.planners.offline.kinds.why_failing import situation_of
 from copilot.planners.offline.questions import question_of
 from copilot.planners.offline.readings import Findings
-from copilot.planners.offline.report import anomaly_id, at
-from copilot.planners.offline.rounds import Round, clock_note, signals_round
+from copilot.planners.offline.report import anomaly_id, at, run_notes
+from copilot.planners.offline.rounds import Round, signals_round
 from copilot.planning import PlanContext
 from core_client.schemas.analysis import MetricAnomaly
 from core_client.units import anomaly_reading
@@ -49,12 +50,9 @@ def conclude(context: PlanContext, findings: Findings) -> Answer:
     if troubled:
         names = ", ".join(d.label for d in troubled[:DEPENDENCIES_LISTED])
         summary += f" In trouble among what it calls, directly or not: {names}."
-    missing = [f"{f.tool} failed: {f.error}" for f in findings.failures]
+    missing = run_notes(context, findings, situation_of(context, findings))
     if findings.anomalies is None:
         missing.append("no anomaly scan: its metrics could not be compared with their baselines")
-    note = clock_note(context)
-    if note is not None:
-        missing.append(note)
     return Answer(
         kind=QuestionKind.HEALTH,
         verdict=verdict,

@@ -12,9 +12,10 @@ import re
 from copilot.answer import Answer, Claim, EvidenceKind, QuestionKind
 from copilot.evidence import evidence_id
 from copilot.planners.offline.kinds.common import asked_services
+from copilot.planners.offline.kinds.why_failing import situation_of
 from copilot.planners.offline.questions import question_of
 from copilot.planners.offline.readings import Findings, Staffing
-from copilot.planners.offline.report import at
+from copilot.planners.offline.report import at, run_notes
 from copilot.planners.offline.rounds import Round, request
 from copilot.planning import PlanContext, ToolRequest
 from core_client.schemas import OnCallShift
@@ -89,7 +90,7 @@ def conclude(context: PlanContext, findings: Findings) -> Answer:
         summary=verdict,
         claims=[c for c in claims if c.evidence_ids],
         confidence=0.95 if staffing is not None else 0.5,
-        missing=[f"{f.tool} failed: {f.error}" for f in findings.failures],
+        missing=run_notes(context, findings, situation_of(context, findings)),
     )
 
 
@@ -110,7 +111,7 @@ def _everyone(context: PlanContext, findings: Findings, teams: dict[str, Staffin
         summary=verdict,
         claims=[_team_claim(context, findings, t) for t in staffed],
         confidence=0.9 if staffed else 0.2,
-        missing=[f"{f.tool} failed: {f.error}" for f in findings.failures],
+        missing=run_notes(context, findings, situation_of(context, findings)),
     )
 
 

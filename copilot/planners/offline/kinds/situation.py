@@ -12,10 +12,11 @@ from collections import defaultdict
 
 from copilot.answer import Answer, Claim, EvidenceKind, QuestionKind
 from copilot.evidence import evidence_id
+from copilot.planners.offline.kinds.why_failing import situation_of
 from copilot.planners.offline.ranking import Ranking, rank
 from copilot.planners.offline.readings import Findings
-from copilot.planners.offline.report import anomaly_id, at
-from copilot.planners.offline.rounds import Round, clock_note, signals_round
+from copilot.planners.offline.report import anomaly_id, at, run_notes
+from copilot.planners.offline.rounds import Round, signals_round
 from copilot.planning import PlanContext
 from core_client.schemas import Alert
 from core_client.units import anomaly_reading
@@ -60,10 +61,7 @@ def conclude(context: PlanContext, findings: Findings) -> Answer:
     summary = verdict
     if len(roots) > 1:
         summary += f" Separate trouble: {', '.join(map(findings.graph.label, roots[1:LISTED]))}."
-    missing = [f"{f.tool} failed: {f.error}" for f in findings.failures]
-    note = clock_note(context)
-    if note is not None:
-        missing.append(note)
+    missing = run_notes(context, findings, situation_of(context, findings))
     return Answer(
         kind=QuestionKind.SITUATION,
         verdict=verdict,
