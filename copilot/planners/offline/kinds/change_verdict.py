@@ -80,6 +80,12 @@ def change_kind(change: Deployment) -> str:
     return "configuration change" if is_config(change) else "deployment"
 
 
+def fault_in_words(fault_kind: str) -> str:
+    """What a fault kind means, as a sentence's clause ("its database connection pool is exhausted, ..."), never the
+    kind's identifier."""
+    return PHRASES.get(fault_kind, fault_kind.replace("_", " "))
+
+
 def changed_services(question: Question, graph: ServiceGraph) -> list[str]:
     """The services whose change the question names: those named next to a change word ("the search-api deploy",
     "the new orders-api release", "a config change to catalog"), not the ones whose trouble it mentions ("caused
@@ -171,7 +177,7 @@ def weigh(change: Deployment, findings: Findings, ranking: Ranking, diagnosis: D
     reason = (
         f"{minutes(lead)} before {trouble}, too long before for errors to have followed it"
         if lead > CHANGE_LEAD
-        else f"just before {trouble}, but the evidence names another cause ({diagnosis.fault_kind if diagnosis else 'unknown'})"
+        else f"just before {trouble}, but the evidence names another cause: {fault_in_words(diagnosis.fault_kind) if diagnosis else 'unknown'}"
     )
     return Weighed(change, False, f"Unlikely: {what}, {reason}.", ids + root_ids)
 
@@ -328,7 +334,10 @@ def conclude(context: PlanContext, findings: Findings) -> Answer:
     missing = run_notes(context, findings, situation)
     summary = verdict
     if ranking.root is not None and diagnosis is not None:
-        summary += f" The trouble starts at {findings.graph.label(ranking.root)} ({diagnosis.fault_kind}), since {at(ranking.onset)}."
+        summary += (
+            f" The trouble starts at {findings.graph.label(ranking.root)}, since {at(ranking.onset)}: "
+            f"{fault_in_words(diagnosis.fault_kind)}."
+        )
     return Answer(
         kind=QuestionKind.CHANGE_VERDICT,
         verdict=verdict,
@@ -375,7 +384,7 @@ def _trouble_claim(findings: Findings, ranking: Ranking, diagnosis: Diagnosis | 
     )
     patterns = diagnosis.own_patterns[:1] or diagnosis.evidence_patterns[:1]
     text += "".join(f"; its logs say `{c.template}` ({c.count_after} lines)" for c in patterns)
-    text += f" ({diagnosis.fault_kind})."
+    text += f"; {fault_in_words(diagnosis.fault_kind)}."
     ids = [anomaly_id(a) for a in serving] + [evidence_id(EvidenceKind.LOG_PATTERN, c.id) for c in patterns]
     return Claim(text=text, evidence_ids=findings.cited(*ids))
 
