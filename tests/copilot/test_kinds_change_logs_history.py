@@ -9,10 +9,11 @@ from datetime import UTC, datetime
 from copilot.answer import Answer, EvidenceKind, QuestionKind
 from copilot.citations import validate_answer
 from copilot.machine import RunState
-from copilot.planners.offline.kinds.history import SIMILAR, similarity, traits_of_text
+from copilot.planners.offline.kinds.history import SIMILAR, same_line, similarity, traits_of_text, window_of
 from copilot.planners.offline.readings import Findings, Signal
 from copilot.records import RunView
 from core_client.schemas import Incident, TimelineEntry
+from core_client.schemas.analysis import PatternChange, PatternComparison
 from tests.copilot.test_offline import Worlds, ask, evidence_of, worlds
 
 __all__ = ["worlds"]
@@ -48,6 +49,10 @@ async def test_a_deploy_after_the_onset_is_not_the_cause_and_the_verdict_says_so
     # Evidence about the change itself: what its service logged after it.
     assert any("search-api" in c.text and "after it" in c.text for c in answer.claims[1:])
     assert [m.kind for m in answer.timeline].count("change") == 1
+    # The fault is said in words, never by its identifier.
+    assert "The trouble starts at orders-api, since " in answer.summary
+    assert "connection pool is exhausted" in answer.summary
+    assert "_" not in " ".join([answer.summary, *(c.text for c in answer.claims)]).replace("`", "")
 
 
 async def test_the_release_that_broke_checkout_is_named_the_cause(worlds: Worlds) -> None:
@@ -104,6 +109,69 @@ async def test_has_this_happened_before_ranks_past_incidents_of_the_service_and_
     assert any("timeline" in cited_kinds(answer) and "resolved at" in c.text for c in answer.claims)
 
 
+async def test_has_this_happened_before_with_no_service_means_the_fault_and_compares_its_logs(
+    worlds: Worlds,
+) -> None:
+    view = await ask(worlds("orders-pool-exhaustion", 1), "Has this happened before?")
+    answer = answered(view, QuestionKind.HISTORY)
+    # The open incident is checkout-api's, but the fault under investigation is orders-api's pool.
+    assert answer.verdict.startswith("Yes: orders-api has had ")
+    compared = [
+        o
+        for o in view.outcomes
+        if o.tool.endswith(".compare_log_patterns") and o.arguments.get("service") == "orders-api"
+    ]
+    assert compared, "the closest past incidents' own log windows were mined"
+    assert not any("not kept with past incidents" in note for note in answer.missing)
+    # Each window compared either shares a line with the fault or says why it could not be compared.
+    said = " ".join([*(c.text for c in answer.claims), *answer.missing])
+    assert "log" in said and ("no logs are kept from the time of" in said or "its logs then" in said)
+
+
+def _pattern(template: str, count: int, since: datetime) -> PatternChange:
+    return PatternChange(
+        id=f"p_{abs(hash(template)) % 10**12:012d}",
+        template=template,
+        count=count,
+        first_seen=since,
+        last_seen=since,
+        example=template,
+        change="new",
+        count_before=0,
+        count_after=count,
+        rate_before=0.0,
+        rate_after=float(count),
+    )
+
+
+def test_a_past_incident_that_logged_the_faults_own_lines_ranks_above_one_that_did_not() -> None:
+    then = datetime(2025, 5, 1, 10, tzinfo=UTC)
+    now = traits_of_text("orders-api", "orders-api errors")
+    now.patterns = [
+        _pattern("timeout acquiring connection from pool 'orders-main' after <duration>", 900, then)
+    ]
+    same = PatternComparison(
+        since=then,
+        start=then,
+        end=then,
+        lines_before=40,
+        lines_after=300,
+        patterns=3,
+        changes=[_pattern("timeout acquiring connection from pool 'orders-main' after <*>", 250, then)],
+    )
+    other = same.model_copy(update={"changes": [_pattern("disk <*> is full", 250, then)]})
+    unkept = same.model_copy(update={"changes": [], "lines_before": 0, "lines_after": 0})
+    past = Incident(
+        id="INC-1", title="orders-api error rate above 2%", service="orders-api", status="resolved"
+    )
+    shared = similarity(now, past, [], Findings(), window_of(now, same))
+    apart = similarity(now, past, [], Findings(), window_of(now, other))
+    assert shared.score > apart.score >= SIMILAR
+    assert any("the same log line" in s for s in shared.shared)
+    assert not window_of(now, unkept).kept and window_of(now, same).kept
+    assert same_line("a <*> b c d", "a <ip> b c d") and not same_line("disk full", "pool exhausted")
+
+
 def test_a_past_incident_shares_more_than_its_service_to_be_similar() -> None:
     now = traits_of_text("orders-api", "orders-api errors: timeout acquiring connection from pool")
     assert {Signal.ERRORS, Signal.POOL} <= now.symptoms and "connection_pool_exhaustion" in now.mechanisms
@@ -115,7 +183,7 @@ def test_a_past_incident_shares_more_than_its_service_to_be_similar() -> None:
     same_symptom = similarity(now, past("orders-api error rate above 2%"), [], Findings())
     elsewhere = similarity(now, past("connection pool exhausted, errors", "accounts-api"), [], Findings())
     assert only_service.score < SIMILAR <= same_symptom.score
-    assert elsewhere.score >= SIMILAR and any("mechanism" in shared for shared in elsewhere.shared)
+    assert elsewhere.score >= SIMILAR and any("the same fault" in shared for shared in elsewhere.shared)
     assert same_symptom.score < elsewhere.score, (
         "a resource and a mechanism shared say more than a common symptom"
     )
