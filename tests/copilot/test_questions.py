@@ -41,6 +41,10 @@ def asked(question: str, *earlier: str) -> PlanContext:
         ("Was the search-api deploy the cause?", QuestionKind.CHANGE_VERDICT),
         ("What's going on?", QuestionKind.SITUATION),
         ("Is everything ok?", QuestionKind.SITUATION),
+        ("how's production looking?", QuestionKind.SITUATION),
+        ("How is staging?", QuestionKind.SITUATION),
+        ("how are we doing", QuestionKind.SITUATION),
+        ("How's payflow looking?", QuestionKind.HEALTH),
         ("Who is on call for orders-api?", QuestionKind.OWNERSHIP),
         ("Who owns payflow?", QuestionKind.OWNERSHIP),
         ("What did orders-api log in the last hour?", QuestionKind.LOG_SUMMARY),
@@ -89,13 +93,17 @@ def test_a_question_that_stands_on_its_own_is_not_a_follow_up() -> None:
     assert fresh.kind is QuestionKind.OWNERSHIP and not fresh.follow_up and "payflow" not in fresh.wording
 
 
-HELD_OUT = Path(__file__).parents[1] / "evals" / "kinds" / "held_out_phrasings.yaml"
-# The share of held-out phrasings read right (55 of 56 when they were written); raise it, never lower it.
-HELD_OUT_FLOOR = 0.9
+HELD_OUT = Path(__file__).parents[1] / "evals" / "kinds"
+# The share of each held-out set of phrasings read right; raise a floor, never lower it. held_out_phrasings.yaml:
+# 55 of 56 when written. held_out_phrasings_s6.yaml (every kind, written before the session's reader changes): 21 of
+# 30 before them, 22 of 30 after; its misses were read after that last score, so it is no longer held out for the
+# next change of the reader.
+HELD_OUT_FLOORS = {"held_out_phrasings.yaml": 0.9, "held_out_phrasings_s6.yaml": 0.7}
 
 
-def test_held_out_phrasings_are_read_as_their_kind() -> None:
-    cases = yaml.safe_load(HELD_OUT.read_text(encoding="utf-8"))
+@pytest.mark.parametrize("name", sorted(HELD_OUT_FLOORS))
+def test_held_out_phrasings_are_read_as_their_kind(name: str) -> None:
+    cases = yaml.safe_load((HELD_OUT / name).read_text(encoding="utf-8"))
     graph = ServiceGraph.from_rows([{"id": s.name, "name": s.name} for s in SERVICES])
     misread = []
     for case in cases:
@@ -104,4 +112,4 @@ def test_held_out_phrasings_are_read_as_their_kind() -> None:
             misread.append(f"{case['question']!r} read as {read.kind.value}")
     groups = {case["kind"] for case in cases if not case.get("earlier")}
     assert {"health", "situation", "ownership", "unknown"} <= groups
-    assert len(cases) - len(misread) >= HELD_OUT_FLOOR * len(cases), misread
+    assert len(cases) - len(misread) >= HELD_OUT_FLOORS[name] * len(cases), misread

@@ -74,6 +74,9 @@ _WHY = re.compile(
 _SITUATION = re.compile(
     r"\bwhat('?s| is| are)\s+(going on|happening|up|on fire|broken)\b|\bgoing on\b|\bsituation\b|\boverview\b"
     r"|\bsitrep\b|\bsummary\b|\bsummari[sz]e\b|\bstatus\s+(report|update)\b|\bhow are things\b"
+    # "How's prod?", "how are we doing?": how the whole of it is, an environment or "we" rather than a service.
+    r"|\bhow('?s|\s+is|\s+are|\s+does)\s+(our\s+|the\s+)?(prod|production|staging|live|everything|things|we"
+    r"|systems?|platform|site|infra\w*)\b"
     r"|\b(is|are)\s+(everything|anything|all|things)\b|\b(anything|something)\s+(wrong|broken|on fire|off|going)\b"
     r"|^\W*(status|health|state|overall)\W*$|\bany\s+(open\s+|active\s+|firing\s+|current\s+)?(incidents?|alerts?|problems?|issues?|outages?|fires?)\b|\bwhat needs\b|\bcurrent state\b",
     re.I,
