@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import itertools
 import json
 import queue
 import sqlite3
@@ -29,10 +30,12 @@ from adapters.demo.logstore import (
     LINE_COLUMNS,
     REGEXP_FUNCTION,
     ROLLUP_MINUTE_MS,
+    SEVERITIES_KEY,
     RollupPlan,
     compile_rollup,
     compile_search,
     regexp,
+    severity_match,
 )
 from core_client.analysis.histogram import bucket_seconds_for
 from core_client.clock import Clock
@@ -56,6 +59,9 @@ T = TypeVar("T")
 # How many SQLite virtual-machine steps run between two checks for cancellation.
 PROGRESS_STEPS = 20_000
 DEFAULT_HISTOGRAM_WINDOW = timedelta(hours=1)
+# A histogram of a word search reads its matching lines (about a microsecond each) rather than splitting their
+# count by severity in the full-text index (walks of whole posting lists) while there are fewer than this.
+READ_MATCHES_BELOW = 5_000
 
 
 def _ms(instant: datetime) -> int:
@@ -109,6 +115,85 @@ def _rollup_tally(
             [start_ms, width_ms, count - 1, lo, hi, *line_args],
         ).fetchall()
     return rows
+
+
+def _postings_tally(
+    conn: sqlite3.Connection, match: str, start_ms: int, end_ms: int, width_ms: int, count: int
+) -> list[tuple[int, str, int]] | None:
+    """(slot, severity, lines) of ``[start_ms, end_ms)`` matching ``match``, counted from the full-text index's
+    posting lists alone; ``None`` when the window holds so few matches that reading them costs less.
+
+    Rowid order is time order, so the window and each slot are rowid ranges the index counts in without reading
+    a line. A line has one severity, so the lines of one severity are the matches less those of every other:
+    over the window that one is the store's commonest, whose list is never walked; in a slot, the window's
+    commonest among the matches, and severities without a match in the window are not asked again.
+    """
+    edges = [_first_rowid_at(conn, min(start_ms + i * width_ms, end_ms)) for i in range(count + 1)]
+
+    def matches(expression: str, lo: int, hi: int) -> int:
+        if lo >= hi:
+            return 0
+        return int(
+            conn.execute(
+                "SELECT count(*) FROM log_fts WHERE log_fts MATCH ? AND rowid >= ? AND rowid < ?",
+                [expression, lo, hi],
+            ).fetchone()[0]
+        )
+
+    def split(left: int, lo: int, hi: int, derived: str, asked: list[str]) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for severity in asked:
+            if not left:
+                break
+            n = matches(f"({match}) AND {severity_match(severity)}", lo, hi)
+            if n:
+                counts[severity] = n
+                left -= n
+        if left:
+            counts[derived] = left
+        return counts
+
+    total = matches(match, edges[0], edges[-1])
+    # FTS5 looks for an AND's first match from the start of its lists, wherever the range begins: a severity
+    # that (nearly) never meets the search costs a walk of both lists, whatever the window.
+    if total < READ_MATCHES_BELOW:
+        return None
+    severities = _severities(conn, start_ms, end_ms)
+    window = split(total, edges[0], edges[-1], severities[0], severities[1:])
+    if count == 1:
+        return [(0, severity, n) for severity, n in window.items()]
+    ranked = sorted(window, key=lambda severity: -window[severity])
+    rows: list[tuple[int, str, int]] = []
+    for slot, (lo, hi) in enumerate(itertools.pairwise(edges)):
+        counts = split(matches(match, lo, hi), lo, hi, ranked[0], ranked[1:])
+        rows += [(slot, severity, n) for severity, n in counts.items()]
+    return rows
+
+
+def _severities(conn: sqlite3.Connection, start_ms: int, end_ms: int) -> list[str]:
+    """Every severity lines of ``[start_ms, end_ms)`` may have (a superset is harmless), commonest first: the
+    store's own list, or the window's rollup in a store built before that list was kept."""
+    kept = conn.execute("SELECT value FROM log_meta WHERE key = ?", [SEVERITIES_KEY]).fetchone()
+    if kept is not None:
+        return [severity for severity, _ in json.loads(kept[0])]
+    return [
+        severity
+        for (severity,) in conn.execute(
+            "SELECT severity FROM log_rollup_severity WHERE minute_ms >= ? AND minute_ms < ? "
+            "GROUP BY severity ORDER BY sum(n) DESC",
+            [start_ms - start_ms % ROLLUP_MINUTE_MS, end_ms],
+        )
+    ]
+
+
+def _first_rowid_at(conn: sqlite3.Connection, ms: int) -> int:
+    """The rowid of the first line at or after ``ms`` (one past the last line when there is none)."""
+    row = conn.execute(
+        "SELECT rowid FROM log_line WHERE ts_ms >= ? ORDER BY ts_ms, rowid LIMIT 1", (ms,)
+    ).fetchone()
+    if row is not None:
+        return int(row[0])
+    return int(conn.execute("SELECT coalesce(max(rowid), 0) FROM log_line").fetchone()[0]) + 1
 
 
 class _ReadOnlyPool:
@@ -240,22 +325,21 @@ class DemoLogs:
         count = max(int(-(-(end - start).total_seconds() // width)), 1)
         start_ms, end_ms = _ms(start), _ms(end)
         rollup = compile_rollup(query)
-        if rollup is not None:
+        plan = compile_search(query, source=self._source)
 
-            def tally(conn: sqlite3.Connection) -> list[tuple[int, str, int]]:
+        def tally(conn: sqlite3.Connection) -> list[tuple[int, str, int]]:
+            if rollup is not None:
                 return _rollup_tally(conn, rollup, start_ms, end_ms, width * 1000, count)
-
-        else:
-            plan = compile_search(query, source=self._source)
-
-            def tally(conn: sqlite3.Connection) -> list[tuple[int, str, int]]:
-                lo, hi = self._rowid_range(conn, start_ms, end_ms)
-                sql, args, _ = plan.source(conn, lo, hi)
-                return conn.execute(
-                    f"SELECT min((l.ts_ms - ?) / ?, ?) AS slot, l.severity, count(*) {sql} "
-                    "GROUP BY slot, l.severity",
-                    [start_ms, width * 1000, count - 1, *args],
-                ).fetchall()
+            if plan.index_match is not None:
+                counted = _postings_tally(conn, plan.index_match, start_ms, end_ms, width * 1000, count)
+                if counted is not None:
+                    return counted
+            lo, hi = self._rowid_range(conn, start_ms, end_ms)
+            sql, args, _ = plan.source(conn, lo, hi)
+            return conn.execute(
+                f"SELECT min((l.ts_ms - ?) / ?, ?) AS slot, l.severity, count(*) {sql} GROUP BY slot, l.severity",
+                [start_ms, width * 1000, count - 1, *args],
+            ).fetchall()
 
         slots = [HistogramBucket(start=start + timedelta(seconds=i * width)) for i in range(count)]
         total = 0

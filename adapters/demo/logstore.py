@@ -19,7 +19,9 @@ window.
 
 ``log_rollup`` counts lines per minute, severity, service, environment and team, and ``log_rollup_severity`` per
 minute and severity, so a volume histogram without search text reads rollup rows (a few per minute of its window)
-whatever the number of lines (:func:`compile_rollup`).
+whatever the number of lines (:func:`compile_rollup`). One whose search the index of words decides alone
+(:attr:`SearchPlan.index_match`) is counted from the index's posting lists, a slot at a time as a rowid range,
+without reading a line.
 
 :func:`compile_search` turns a :class:`~core_client.schemas.LogQuery` into that SQL; the provider
 (``adapters.demo.logs``) runs it.
@@ -27,13 +29,14 @@ whatever the number of lines (:func:`compile_rollup`).
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import re._constants as re_constants
 import re._parser as re_parser
 import sqlite3
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -41,6 +44,8 @@ from core_client.errors import BadQuery
 from core_client.schemas import LogFilter, LogQuery
 
 SEVERITIES = ("debug", "info", "warn", "error", "fatal")
+# log_meta's key for the store's severities and their line counts.
+SEVERITIES_KEY = "severities"
 # Attributes with a column of their own; any other filter field is a label name.
 COLUMN_FIELDS = ("service", "severity", "environment", "team", "message")
 TAG_PREFIX = {"service": "s", "severity": "v", "environment": "e", "team": "t"}
@@ -163,6 +168,11 @@ def tag_token(attribute: str, value: str) -> str:
     return TAG_PREFIX[attribute] + value.encode().hex()
 
 
+def severity_match(severity: str) -> str:
+    """The full-text ``match`` expression of the lines whose severity is exactly ``severity``."""
+    return "tags : " + _fts_string(tag_token("severity", severity))
+
+
 def label_token(name: str, value: str) -> str:
     """The exact ``tags`` token of label ``name`` having ``value``; ``x`` is not a hex digit, so it separates."""
     return "l" + name.encode().hex() + "x" + value.encode().hex()
@@ -170,8 +180,14 @@ def label_token(name: str, value: str) -> str:
 
 def regexp(pattern: str, value: str | None) -> bool:
     """The SQLite function behind the ``regex`` operator: does ``pattern`` occur anywhere in ``value``."""
-    # re keeps its own cache of compiled patterns, and patterns were validated before the query ran.
-    return value is not None and re.search(pattern, value) is not None
+    return value is not None and _searcher(pattern)(value) is not None
+
+
+@functools.lru_cache(maxsize=64)
+def _searcher(pattern: str) -> Callable[[str], re.Match[str] | None]:
+    # Called once per line a regex is checked on: re.search's own cache lookup would cost twice the match.
+    # Patterns were validated before the query ran.
+    return re.compile(pattern).search
 
 
 class LogStore:
@@ -258,11 +274,16 @@ class LogStore:
         conn.execute(SEVERITY_ROLLUP_TABLE)
         conn.execute(SEVERITY_ROLLUP_FILL)
         lines, first, last = conn.execute("SELECT count(*), min(ts_ms), max(ts_ms) FROM log_line").fetchone()
+        severities = conn.execute(
+            "SELECT severity, sum(n) FROM log_rollup_severity GROUP BY severity ORDER BY 2 DESC, 1"
+        ).fetchall()
         meta = {
             "lines": str(lines),
             "first_ts_ms": str(first if first is not None else 0),
             "last_ts_ms": str(last if last is not None else 0),
             "short_lines": str(short_lines),
+            # [[severity, lines], ...], commonest first: what counting from the posting lists splits by.
+            SEVERITIES_KEY: json.dumps(severities),
             "build_seconds": f"{time.perf_counter() - started:.3f}",
             "finished": "1",
         }
@@ -307,6 +328,12 @@ class SearchPlan:
     short_literals: list[str] = field(default_factory=list)
     predicates: list[str] = field(default_factory=list)
     args: list[Any] = field(default_factory=list)
+
+    @property
+    def index_match(self) -> str | None:
+        """``match`` when it alone decides which lines match (nothing is checked on the lines themselves), so
+        they can be counted from the index's posting lists without reading one; else ``None``."""
+        return self.match if self.exclude_match is None and not self.predicates else None
 
     def require(self, literal: str) -> None:
         """Note that every matching line holds ``literal`` (case aside), for the trigram index to narrow by."""
@@ -523,9 +550,7 @@ def compile_search(query: LogQuery, *, source: str | None = None) -> SearchPlan:
 
     severities = [s.strip().lower() for s in query.expression.severity_in if s.strip()]
     if severities:
-        positive.append(
-            "(" + " OR ".join("tags : " + _fts_string(tag_token("severity", s)) for s in severities) + ")"
-        )
+        positive.append("(" + " OR ".join(severity_match(s) for s in severities) + ")")
 
     for flt in query.expression.filters:
         _compile_filter(flt, plan, positive, negative, source)
