@@ -6,6 +6,7 @@ import sys
 
 import typer
 
+from console.address import adopt_reflex_address
 from console.commands import approvals, ask, demo, login, mcp, runs, users, verbosity
 from console.commands import eval as evaluation
 from core_client.errors import OpsPilotError
@@ -48,6 +49,8 @@ app.command("eval")(evaluation.evaluate)
 def main() -> None:
     """Run the CLI; a typed OpsPilot error becomes one clear line on stderr and exit status 1."""
     try:
+        # Links the CLI prints point where rxconfig says the console is served (see console/address.py).
+        adopt_reflex_address()
         app()
     except OpsPilotError as exc:
         typer.secho(f"error: {exc}", err=True, fg=typer.colors.RED)

@@ -11,6 +11,7 @@ from reflex.config import get_config
 
 import console.pages  # noqa: F401  (registers every page)
 from console import runtime
+from console.address import adopt_reflex_address
 from console.backend.health import health_api
 from console.backend.sign_in import sign_in_routes
 from core_client.mcp.http import McpEndpoint
@@ -21,5 +22,8 @@ backend = health_api()
 backend.router.routes.extend([*sign_in_routes(), *mcp_endpoint.routes()])
 # Toasts at the top: at the bottom right they would cover the Copilot panel's question box.
 app = rx.App(api_transformer=backend, toaster=rx.toast.provider(position="top-center"))
+# First, in each backend worker (not at import: `reflex run` may still move the port then): links (approvals,
+# tickets, the Copilot's) point where Reflex serves the console, rxconfig's deploy_url included.
+app.register_lifespan_task(adopt_reflex_address)
 app.register_lifespan_task(mcp_endpoint.lifespan)
 app.register_lifespan_task(runtime.RUNTIME.serving)

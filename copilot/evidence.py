@@ -148,6 +148,28 @@ def _evidence(
     )
 
 
+def shown(item: Evidence, name: Callable[[str], str]) -> Evidence:
+    """``item`` as a person reads it: its service's reference in the label and excerpt written the way people call
+    the service (``name``, e.g. ``console.backend.records.service_names``: ``svc-checkout`` -> "Checkout API").
+
+    Evidence keeps the reference its tool returned (an OpsOrch Core's records say ``svc-checkout``), which is what
+    planners and citations key on; the chips, citation lists and CLI show this instead.
+    """
+    if not item.service:
+        return item
+    called = name(item.service)
+    if called == item.service:
+        return item
+    # Whole references only: "svc-checkout" must not be rewritten inside "svc-checkout-worker".
+    reference = re.compile(rf"(?<![\w-]){re.escape(item.service)}(?![\w-])")
+    return item.model_copy(
+        update={
+            "label": excerpt(reference.sub(called, item.label), LABEL_CHARS),
+            "excerpt": excerpt(reference.sub(called, item.excerpt)),
+        }
+    )
+
+
 def series_label(name: str, service: str, labels: dict[str, str]) -> str:
     """A series as a person names it: ``orders-api error_rate``, ``checkout-api latency_ms p99``."""
     extra = " ".join(

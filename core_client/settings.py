@@ -190,7 +190,9 @@ def served_console_url() -> str:
 
     ``reflex run`` exports the frontend port it settled on (``REFLEX_FRONTEND_PORT``, also when it moved off a
     busy 3000) to its backend workers, and an operator may give the public address as ``REFLEX_DEPLOY_URL``
-    (Reflex's own setting for it). Both are read from the environment, so core_client needs no Reflex import.
+    (Reflex's own setting for it). Both are read from the environment, so core_client needs no Reflex import;
+    the console's backend and the ``opspilot`` command put Reflex's answer there, rxconfig.py's ``deploy_url`` or
+    ``frontend_port`` included (``console/address.py``).
     Behind a proxy, set ``OPSPILOT_CONSOLE_URL`` (or ``console_url`` in opspilot.toml): it wins over both.
     """
     deploy_url = os.environ.get("REFLEX_DEPLOY_URL", "").strip()

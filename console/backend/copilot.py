@@ -15,6 +15,7 @@ from pydantic import BaseModel
 
 from console.backend.approvals import PreviewView
 from copilot.answer import Answer, Evidence
+from copilot.evidence import shown
 from copilot.followups import ProposalState
 from copilot.machine import TERMINAL, RunState
 from copilot.planning import ToolOutcome
@@ -185,8 +186,9 @@ def tool_card(outcome: ToolOutcome) -> ToolCard:
     )
 
 
-def citation(number: int, evidence: Evidence) -> Citation:
-    """Evidence as a numbered chip opening it on its console page."""
+def citation(number: int, evidence: Evidence, name: Callable[[str], str] = str) -> Citation:
+    """Evidence as a numbered chip opening it on its console page, its service shown by ``name``."""
+    evidence = shown(evidence, name)
     return Citation(
         number=number,
         evidence_id=evidence.id,
@@ -235,7 +237,7 @@ def answer_view(answer: Answer, evidence: list[Evidence], name: Callable[[str], 
         )
         for moment in answer.timeline
     ]
-    citations = [citation(n, by_id[i]) for i, n in numbers.items()]
+    citations = [citation(n, by_id[i], name) for i, n in numbers.items()]
     kinds = list(dict.fromkeys(item.kind for item in citations))
     root = answer.root_cause
     rest = answer.summary.strip()
@@ -276,10 +278,13 @@ def _states(view: RunView) -> list[str]:
 
 
 def pending_approval(
-    view: RunView, request: dict[str, Any] | None, preview: PreviewView | None = None
+    view: RunView,
+    request: dict[str, Any] | None,
+    preview: PreviewView | None = None,
+    name: Callable[[str], str] = str,
 ) -> PendingApproval:
     """The approval a NEEDS_APPROVAL run waits for, from its request row (as ``ApprovalRequest.model_dump()``)
-    and the change it would make."""
+    and the change it would make; its evidence shows services by ``name``."""
     if view.state != RunState.NEEDS_APPROVAL or request is None or request.get("status") != "pending":
         return PendingApproval()
     cited = [Evidence.model_validate(item) for item in request.get("evidence", []) if "id" in item]
@@ -288,7 +293,7 @@ def pending_approval(
         tool=str(request["tool"]),
         arguments=json.dumps(json.loads(str(request["arguments"])), indent=2, sort_keys=True),
         risk=str(request.get("risk") or "unknown"),
-        evidence=[citation(n, item) for n, item in enumerate(cited, start=1)],
+        evidence=[citation(n, item, name) for n, item in enumerate(cited, start=1)],
         preview=preview or PreviewView(),
     )
 
@@ -323,5 +328,5 @@ def turn_view(
         answer=with_offers(answer, offers or []),
         error=view.error or "",
         waiting=view.state == RunState.NEEDS_APPROVAL,
-        pending=pending_approval(view, request, preview),
+        pending=pending_approval(view, request, preview, name),
     )

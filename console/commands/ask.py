@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import aclosing, asynccontextmanager
 from typing import TYPE_CHECKING, Annotated
 
@@ -20,9 +20,11 @@ import typer
 from rich.console import Console
 from rich.text import Text
 
+from console.backend.records import service_names
 from console.commands.identity import cli_actor
 from copilot.answer import Evidence
 from copilot.events import RunEvent
+from copilot.evidence import shown
 from copilot.machine import RunState
 from copilot.planning import PageContext
 from copilot.records import RunView, StepView
@@ -49,13 +51,19 @@ JsonFlag = Annotated[
 @asynccontextmanager
 async def open_copilot(settings: Settings) -> AsyncIterator[Copilot]:
     """A Copilot over the configured providers, closed (its runs handed back) on exit."""
+    async with _open_core_and_copilot(settings) as (_, copilot):
+        yield copilot
+
+
+@asynccontextmanager
+async def _open_core_and_copilot(settings: Settings) -> AsyncIterator[tuple[CoreClient, Copilot]]:
     # Imported here: the Copilot brings MCP and the planners, which the other commands need not load.
     from copilot.runtime import Copilot
 
     core = await asyncio.to_thread(CoreClient.from_settings, settings)
     copilot = Copilot.from_settings(settings, core=core)
     try:
-        yield copilot
+        yield core, copilot
     finally:
         await copilot.aclose()
         await core.aclose()
@@ -75,10 +83,10 @@ def ask(
     settings = load_settings()
     actor = cli_actor(settings)
     page = PageContext(service=service, incident_id=incident)
-    view = asyncio.run(
+    view, name = asyncio.run(
         _ask(settings, question, actor, page, conversation, as_json=as_json, auto_reject=auto_reject)
     )
-    finish(view, settings, as_json=as_json)
+    finish(view, settings, as_json=as_json, name=name)
 
 
 async def _ask(
@@ -90,10 +98,12 @@ async def _ask(
     *,
     as_json: bool,
     auto_reject: bool,
-) -> RunView:
-    async with open_copilot(settings) as copilot:
+) -> tuple[RunView, Callable[[str], str]]:
+    """The run once it ends (or waits on someone else), and how its services are called (for its printout)."""
+    async with _open_core_and_copilot(settings) as (core, copilot):
         run_id = await copilot.ask(question, user=actor, page=page, conversation_id=conversation)
-        return await follow(copilot, run_id, actor, quiet=as_json, auto_reject=auto_reject)
+        view = await follow(copilot, run_id, actor, quiet=as_json, auto_reject=auto_reject)
+        return view, await service_names(core)
 
 
 async def follow(copilot: Copilot, run_id: str, actor: Actor, *, quiet: bool, auto_reject: bool) -> RunView:
@@ -161,12 +171,13 @@ def _waits(out: Console, why: str, event: RunEvent) -> bool:
     return False
 
 
-def finish(view: RunView, settings: Settings, *, as_json: bool) -> None:
-    """Print the run (JSON, or the answer with numbered citations); exit 1 when it failed."""
+def finish(view: RunView, settings: Settings, *, as_json: bool, name: Callable[[str], str] = str) -> None:
+    """Print the run (JSON, or the answer with numbered citations, services shown by ``name``); exit 1 when it
+    failed."""
     if as_json:
         typer.echo(view.model_dump_json())
     else:
-        print_outcome(view, settings.console_url, Console(highlight=False, soft_wrap=True))
+        print_outcome(view, settings.console_url, Console(highlight=False, soft_wrap=True), name)
     if view.state == RunState.FAILED:
         raise typer.Exit(1)
 
@@ -220,8 +231,9 @@ def _short(text: str) -> str:
     return flat if len(flat) <= RESULT_CHARS else flat[: RESULT_CHARS - 1] + "…"
 
 
-def print_outcome(view: RunView, console_url: str, out: Console) -> None:
-    """The answer with numbered citations and absolute links, or why the run has no answer."""
+def print_outcome(view: RunView, console_url: str, out: Console, name: Callable[[str], str] = str) -> None:
+    """The answer with numbered citations and absolute links, or why the run has no answer. Services read as
+    ``name`` calls them (``records.service_names``: "Checkout API" where the records say ``svc-checkout``)."""
     base = console_url.rstrip("/")
     out.print()
     if view.state == RunState.FAILED:
@@ -239,7 +251,7 @@ def print_outcome(view: RunView, console_url: str, out: Console) -> None:
         if answer.root_cause is not None:
             cause = answer.root_cause
             out.print(
-                f"Root cause: {cause.service} — {cause.fault_kind} (confidence {answer.confidence:.0%})"
+                f"Root cause: {name(cause.service)} — {cause.fault_kind} (confidence {answer.confidence:.0%})"
             )
         for index, claim in enumerate(answer.claims, 1):
             marks = "".join(f"[{numbers[item]}]" for item in claim.evidence_ids)
@@ -247,7 +259,8 @@ def print_outcome(view: RunView, console_url: str, out: Console) -> None:
         if numbers:
             out.print(Text("Citations", style="bold"))
             for evidence_id, number in numbers.items():
-                out.print(_citation(number, evidence_id, evidence.get(evidence_id), base))
+                item = evidence.get(evidence_id)
+                out.print(_citation(number, evidence_id, shown(item, name) if item else None, base))
         if answer.suspicious:
             out.print(
                 Text(
@@ -274,7 +287,8 @@ def print_outcome(view: RunView, console_url: str, out: Console) -> None:
 
 
 def _citation(number: int, evidence_id: str, item: Evidence | None, base: str) -> Text:
-    line = Text(f" [{number}] {evidence_id}")
+    # What it is (its label), not its id: the id names the service by its key ("anomaly:svc-checkout:...").
+    line = Text(f" [{number}] {item.label if item is not None else evidence_id}")
     if item is not None:
         line.append(f" — {_short(item.excerpt)}", style="dim")
         if item.link:

@@ -232,3 +232,34 @@ async def test_an_approval_given_in_another_process_wakes_the_run(bob: CliUser) 
     finally:
         await copilot.aclose()
         await core.aclose()
+
+
+@pytest.mark.parametrize(
+    ("rxconfig", "environment", "base"),
+    [
+        ('deploy_url="https://ops.example.com/"', {}, "https://ops.example.com"),
+        ("frontend_port=3005", {}, "http://localhost:3005"),
+        (
+            "frontend_port=3005",
+            {"OPSPILOT_CONSOLE_URL": "https://proxy.example.com"},
+            "https://proxy.example.com",
+        ),
+    ],
+    ids=["rxconfig-deploy-url", "rxconfig-frontend-port", "opspilot-setting-wins"],
+)
+def test_printed_links_follow_where_rxconfig_serves_the_console(
+    alice: CliUser, tmp_path: Path, rxconfig: str, environment: dict[str, str], base: str
+) -> None:
+    run = ask_json(alice)
+    folder = tmp_path / "deployment"
+    folder.mkdir()
+    (folder / "rxconfig.py").write_text(
+        f'import reflex as rx\nconfig = rx.Config(app_name="console", {rxconfig})\n'
+    )
+    shown = subprocess.run(
+        [sys.executable, "-m", "console.cli", "runs", "show", run["id"]],
+        cwd=folder, env={**alice.env(), **environment}, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert shown.returncode == 0, shown.stderr
+    assert f"run {run['id']}: {base}/runs/{run['id']}" in shown.stdout
+    assert f"{base}/incidents/INC-" in shown.stdout  # the citations' links too

@@ -39,7 +39,7 @@ from core_client.schemas import DeploymentQuery
 from core_client.settings import load_settings
 from tests.console.demo_world import PASSWORD, signed_in
 from tests.copilot.toolbox_fixtures import SERVERS
-from tests.remote.fake_core import TOKEN, RunningCore, serving
+from tests.remote.fake_core import CATALOG, TOKEN, RunningCore, serving
 from tests.support.cli_users import CliUser
 
 ALICE = Actor(user="alice", role=Role.RESPONDER, via="console")
@@ -199,6 +199,10 @@ async def test_a_copilot_run_calls_a_read_only_foreign_server_for_what_no_provid
         ("Payments Service", "svc-payments"),
         ("Checkout API", "svc-checkout"),
     ]
+    # The evidence chips too: "Payments Service http_request_duration_seconds", not "svc-payments ...".
+    assert any(chip.label.startswith("Payments Service ") for chip in shown.citations), shown.citations
+    catalog_ids = {service_id for service_id, *_ in CATALOG}
+    assert not [chip.label for chip in shown.citations if catalog_ids & set(chip.label.split())]
     # "Calls" is what payments calls directly; the rules engine, reached through fraud scoring, is only counted.
     [root_claim] = [claim.text for claim in answer.claims if "left its baseline first" in claim.text]
     assert root_claim.startswith("Payments Service left its baseline first"), root_claim
@@ -298,3 +302,25 @@ def test_the_cli_keeps_library_logging_quiet_unless_asked(
     told = alice.invoke("-v", "ask", "What is open?", "--auto-reject")
     assert told.exit_code == 0, told.output
     assert "HTTP Request: POST " in told.stderr and "HTTP Request" not in told.stdout
+
+
+def test_opspilot_ask_names_the_root_cause_and_its_evidence_as_people_call_them(
+    core_server: RunningCore, monkeypatch: pytest.MonkeyPatch, cli_user: Callable[..., CliUser]
+) -> None:
+    now = datetime.now(UTC).replace(microsecond=0)
+    core_server.state.metric_shifts = {
+        "svc-payments": (now - timedelta(minutes=40), 4.0),
+        "svc-checkout": (now - timedelta(minutes=37), 2.5),
+    }
+    monkeypatch.setenv("OPSORCH_CORE_URL", core_server.url)
+    monkeypatch.setenv("OPSORCH_CORE_TOKEN", TOKEN)
+    asked = cli_user("alice", "responder").invoke("ask", "Why is checkout failing?", "--auto-reject")
+    assert asked.exit_code == 0, asked.output
+    answer = asked.stdout.split("answer ready", 1)[1]
+    assert "Root cause: Payments Service — " in answer
+    citations = answer.split("Citations", 1)[1]
+    assert " Payments Service http_request_duration_seconds" in citations
+    # Links keep the ids (the console resolves both); what a person reads does not.
+    assert "/metrics?metric=http_request_duration_seconds&service=svc-payments" in citations
+    read = [line for line in citations.splitlines() if not line.lstrip().startswith("http")]
+    assert not [line for line in read if "svc-payments" in line or "svc-checkout" in line]
