@@ -53,7 +53,13 @@ from core_client.schemas import (
     Ticket,
     TimelineEntry,
 )
-from core_client.schemas.analysis import MetricAnomaly, MetricAnomalyReport, PatternChange, PatternComparison
+from core_client.schemas.analysis import (
+    LogPattern,
+    MetricAnomaly,
+    MetricAnomalyReport,
+    PatternChange,
+    PatternComparison,
+)
 from core_client.service_directory import ServiceDirectory
 from core_client.units import number, quantity
 
@@ -269,9 +275,16 @@ def _patterns(structured: Any, call_id: str) -> Iterator[Evidence]:
         yield _pattern(change, comparison, call_id)
         if change.example_id:
             yield _pattern_example(change, comparison, call_id)
+    changed = {change.id for change in comparison.changes}
+    # The most frequent patterns after `since`: a pattern among the changes is cited by what changed of it.
+    for pattern in comparison.frequent:
+        if pattern.id not in changed:
+            yield _pattern(pattern, comparison, call_id)
+            if pattern.example_id:
+                yield _pattern_example(pattern, comparison, call_id)
 
 
-def _pattern_example(change: PatternChange, comparison: PatternComparison, call_id: str) -> Evidence:
+def _pattern_example(change: LogPattern, comparison: PatternComparison, call_id: str) -> Evidence:
     """One real line of the pattern, so a claim can point at a line and not only at a template."""
     where = change.services[0] if len(change.services) == 1 else None
     link = logs_link(service=where, start=comparison.since, end=comparison.end, highlight=change.example_id)
@@ -288,10 +301,12 @@ def _pattern_example(change: PatternChange, comparison: PatternComparison, call_
     )
 
 
-def _pattern(change: PatternChange, comparison: PatternComparison, call_id: str) -> Evidence:
+def _pattern(change: LogPattern, comparison: PatternComparison, call_id: str) -> Evidence:
     severities = ",".join(sorted(change.by_severity)) or "?"
     where = ", ".join(change.services) or "?"
-    if change.change == "new":
+    if not isinstance(change, PatternChange):
+        how = f"{change.count} lines since {_when(comparison.since)}"
+    elif change.change == "new":
         how = f"new since {_when(comparison.since)}: {change.count_after} lines"
     else:
         how = (

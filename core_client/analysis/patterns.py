@@ -52,15 +52,20 @@ def _chronological(entries: Iterable[LogEntry]) -> list[LogEntry]:
 
 def _mine(
     ordered: list[LogEntry], config: MinerConfig | None, since: datetime | None
-) -> list[tuple[str, _Tally]]:
+) -> list[tuple[str, _Tally, _Tally]]:
+    """Each template with the tally of all its lines, and of its lines from ``since`` on (all of them without)."""
     miner = PatternMiner(config)
     for entry in ordered:
         miner.add(entry.message)
     mined = miner.patterns()
     tallies = [_Tally() for _ in mined.templates]
+    after = [_Tally() for _ in mined.templates]
     for entry, pattern in zip(ordered, mined.of_line, strict=True):
-        tallies[pattern].add(entry, before=since is not None and entry.timestamp < since)
-    return list(zip(mined.templates, tallies, strict=True))
+        before = since is not None and entry.timestamp < since
+        tallies[pattern].add(entry, before=before)
+        if not before:
+            after[pattern].add(entry, before=False)
+    return list(zip(mined.templates, tallies, after, strict=True))
 
 
 def _pattern(template: str, tally: _Tally) -> LogPattern:
@@ -86,7 +91,7 @@ def mine_patterns(
     The example of each pattern is its newest line.
     """
     mined = _mine(_chronological(entries), config, None)
-    patterns = sorted((_pattern(t, tally) for t, tally in mined), key=lambda p: (-p.count, p.template))
+    patterns = sorted((_pattern(t, tally) for t, tally, _ in mined), key=lambda p: (-p.count, p.template))
     return patterns if limit is None else patterns[:limit]
 
 
@@ -99,9 +104,12 @@ def compare_patterns(
     growth_threshold: float = 2.0,
     min_count: int = 3,
     limit: int = 20,
+    frequent_limit: int = 5,
     config: MinerConfig | None = None,
 ) -> PatternComparison:
-    """The patterns new (no line before ``since``) or grown (hourly rate after / before >= ``growth_threshold``).
+    """The patterns new (no line before ``since``) or grown (hourly rate after / before >= ``growth_threshold``),
+    and the ``frequent_limit`` most frequent patterns from ``since`` on, whatever their change (counted, with their
+    severities and newest line, over the lines from ``since`` on alone).
 
     ``start`` and ``end`` bound the two windows (default: the oldest and newest line). A pattern needs at
     least ``min_count`` lines after ``since`` to be reported. New patterns come first, by count after; then
@@ -116,10 +124,14 @@ def compare_patterns(
     hours_before = max((since - start).total_seconds(), 1.0) / 3600
     hours_after = max((end - since).total_seconds(), 1.0) / 3600
     mined = _mine(ordered, config, since)
-    lines_before = sum(t.before for _, t in mined)
+    lines_before = sum(t.before for _, t, _ in mined)
+    frequent = sorted(
+        (_pattern(template, after) for template, _, after in mined if after.count),
+        key=lambda p: (-p.count, p.template),
+    )
 
     changes: list[PatternChange] = []
-    for template, tally in mined:
+    for template, tally, _ in mined:
         after = tally.count - tally.before
         if after < min_count:
             continue
@@ -155,4 +167,5 @@ def compare_patterns(
         patterns=len(mined),
         changes=changes[:limit],
         truncated=len(changes) > limit,
+        frequent=frequent[:frequent_limit],
     )

@@ -109,7 +109,8 @@ def register(server: MCPServer, core: CoreClient, budget: int, annotations: Tool
         limit: Annotated[int, Field(ge=1, le=100)] = 20,
     ) -> Annotated[CallToolResult, PatternComparison]:
         """Log patterns (templates with counts, first/last seen and an example line id) that are new or grew
-        after `since`, new ones first. Use this to see what the logs started saying when trouble began."""
+        after `since`, new ones first, and the most frequent patterns after `since` whatever their change
+        (`frequent`). Use this to see what the logs started saying when trouble began, or what a window logged."""
         try:
             end = until or core.clock.now()
             start = since - timedelta(hours=before_hours)

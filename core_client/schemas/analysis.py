@@ -49,7 +49,8 @@ class PatternChange(LogPattern):
 
 
 class PatternComparison(CamelModel):
-    """Patterns new or grown after ``since``, new first, then by growth."""
+    """Patterns new or grown after ``since``, new first, then by growth; and the most frequent patterns after
+    ``since`` whatever their change (``frequent``: counts, severities and examples of the lines after it alone)."""
 
     since: UtcDatetime
     start: UtcDatetime
@@ -59,6 +60,7 @@ class PatternComparison(CamelModel):
     patterns: int
     changes: list[PatternChange] = Field(default_factory=list)
     truncated: bool = False
+    frequent: list[LogPattern] = Field(default_factory=list)
 
 
 AnomalyDirection = Literal["up", "down"]

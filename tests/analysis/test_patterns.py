@@ -196,6 +196,15 @@ def test_compare_patterns_ranks_new_before_grown_and_leaves_steady_ones_out() ->
     assert comparison.to_json()["changes"][0]["countAfter"] == 10
 
 
+def test_compare_patterns_counts_the_most_frequent_patterns_after_since_whatever_their_change() -> None:
+    comparison = compare_patterns(_traffic(), T0 + timedelta(minutes=60), frequent_limit=2)
+    # Steady GET lines are left out of the changes but are the most frequent after `since`: 30 of them.
+    assert [(p.template, p.count) for p in comparison.frequent] == [(GET, 30), (RETRY, 30)]
+    assert comparison.frequent[0].first_seen == T0 + timedelta(minutes=60)
+    assert comparison.frequent[1].by_severity == {"warn": 30}
+    assert sum(p.count for p in compare_patterns(_traffic(), T0 + timedelta(minutes=60)).frequent) == 70
+
+
 def test_compare_patterns_respects_limit_and_minimum_count() -> None:
     comparison = compare_patterns(_traffic(), T0 + timedelta(minutes=60), limit=1)
     assert len(comparison.changes) == 1 and comparison.truncated

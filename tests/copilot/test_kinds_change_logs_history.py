@@ -77,22 +77,32 @@ async def test_what_changed_lists_every_change_with_the_cause_first(worlds: Worl
 async def test_a_log_question_gets_the_services_patterns_with_counts_new_ones_first(worlds: Worlds) -> None:
     view = await ask(worlds("orders-pool-exhaustion", 1), "What did orders-api log in the last 2 hours?")
     answer = answered(view, QuestionKind.LOG_SUMMARY)
-    assert answer.verdict.startswith("orders-api logged ") and "new since then" in answer.verdict
+    assert answer.verdict.startswith("orders-api in prod logged ") and "new since then" in answer.verdict
     # The pattern that began with the fault is quoted literally, placeholders and all.
     assert "`timeout acquiring connection" in answer.verdict and "<" in answer.verdict
     assert {"log_pattern", "log"} <= cited_kinds(answer)
     patterns = {e.id: e for e in evidence_of(view) if e.kind is EvidenceKind.LOG_PATTERN}
     assert patterns and all(e.service in (None, "orders-api") for e in patterns.values())
-    assert any(c.text.startswith("Most frequent in orders-api") for c in answer.claims)
+    # Every line of the window is counted, not a sample of the newest: the most frequent patterns' counts come
+    # from the same count as the verdict's total.
+    total = int(answer.verdict.split(" logged ")[1].split()[0].replace(",", ""))
+    compared = [o for o in view.outcomes if o.tool.endswith(".compare_log_patterns") and o.ok]
+    assert [o.structured["linesAfter"] for o in compared] == [total] and total > 1000
+    frequent = compared[0].structured["frequent"]
+    assert frequent and sum(p["count"] for p in frequent) <= total
+    assert frequent[0]["count"] > 1000, "the fault's own line is counted in full"
+    claim = next(c.text for c in answer.claims if c.text.startswith("Most frequent in orders-api"))
+    assert f"{total:,} lines since" in claim and f"\u00d7{frequent[0]['count']:,}" in claim
 
 
 async def test_errors_of_a_service_read_only_its_errors(worlds: Worlds) -> None:
     view = await ask(worlds("orders-pool-exhaustion", 1), "errors of orders-api in the last hour")
     answer = answered(view, QuestionKind.LOG_SUMMARY)
     assert " errors since " in answer.verdict
-    read = [o for o in view.outcomes if o.tool.endswith(".search_logs") and o.ok]
-    lines = [line for outcome in read for line in outcome.structured["items"]]
-    assert lines and {line["severity"] for line in lines} <= {"error", "fatal", "critical"}
+    compared = [o for o in view.outcomes if o.tool.endswith(".compare_log_patterns") and o.ok]
+    assert compared and compared[0].arguments["severities"] == ["error", "fatal", "critical"]
+    counted = compared[0].structured["frequent"]
+    assert counted and all(set(p["bySeverity"]) <= {"error", "fatal", "critical"} for p in counted)
 
 
 async def test_has_this_happened_before_ranks_past_incidents_of_the_service_and_says_what_resolved_them(

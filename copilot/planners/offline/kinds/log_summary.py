@@ -1,9 +1,10 @@
 """What did X log; errors of X since T: its log patterns with counts, which are new or grown, and example lines.
 
-One round after the context: the service's patterns new or grown since the start of the window asked about
-(against the hours before it), and its newest lines of the window, which are grouped into patterns here to say
-what it logs most. Templates are quoted literally (in backticks: a placeholder such as ``<*>`` is not markup);
-each pattern cites the comparison or the lines the tools returned.
+One round after the context: the service's log patterns over the window asked about, compared with the hours
+before it. Every line of the window is counted (the comparison mines them all): the patterns new or grown since the
+window began, and the most frequent ones whatever their change, each with its count and an example line.
+Templates are quoted literally (in backticks: a placeholder such as ``<*>`` is not markup); each pattern cites the
+comparison that counted it and its example line.
 """
 
 from __future__ import annotations
@@ -19,8 +20,7 @@ from copilot.planners.offline.readings import Findings
 from copilot.planners.offline.report import at, minutes, run_notes
 from copilot.planners.offline.rounds import Round, apart, environment_of, iso, request
 from copilot.planning import PlanContext, ToolRequest
-from core_client.analysis.patterns import mine_patterns
-from core_client.schemas.analysis import LogPattern, PatternChange
+from core_client.schemas.analysis import LogPattern, PatternChange, PatternComparison
 from core_client.units import number
 
 ERRORS = ["error", "fatal", "critical"]
@@ -31,7 +31,6 @@ _WARNING_WORDS = re.compile(r"\bwarn(ing)?s?\b", re.I)
 # The window's patterns are compared with this long before it.
 HOURS_BEFORE = 3.0
 CHANGES_LIMIT = 10
-LINES_READ = 200
 MAX_NEW = 4
 MAX_FREQUENT = 4
 
@@ -62,38 +61,25 @@ def _logs_round(context: PlanContext, findings: Findings) -> list[ToolRequest]:
     since, until = window_of(context)
     severities = severities_asked(question_of(context))
     environment = environment_of(context, findings)
-    calls = [
-        request(
-            context,
-            "compare_log_patterns",
-            f"what {findings.graph.label(service) if service else 'every service'} logs that is new or grown since {at(since)}",
-            since=iso(since),
-            service=service,
-            before_hours=HOURS_BEFORE,
-            until=iso(until),
-            severities=severities,
-            environment=environment,
-            limit=CHANGES_LIMIT,
-        ),
-        request(
-            context,
-            "search_logs",
-            f"{findings.graph.label(service) if service else 'every service'}'s newest lines since {at(since)}",
-            service=service,
-            severities=severities,
-            start=iso(since),
-            end=iso(until),
-            environment=environment,
-            limit=LINES_READ,
-        ),
-    ]
-    return [c for c in calls if c is not None]
+    call = request(
+        context,
+        "compare_log_patterns",
+        f"every line {findings.graph.label(service) if service else 'every service'} logged since {at(since)}: "
+        "its patterns, and which are new or grown",
+        since=iso(since),
+        service=service,
+        before_hours=HOURS_BEFORE,
+        until=iso(until),
+        severities=severities,
+        environment=environment,
+        limit=CHANGES_LIMIT,
+    )
+    return [call] if call is not None else []
 
 
-def comparison_of(findings: Findings, service: str | None) -> list[PatternChange]:
-    """The patterns new or grown in the window, for ``service`` (or every service)."""
-    comparison = findings.service_patterns.get(service) if service else findings.patterns
-    return list(comparison.changes) if comparison is not None else []
+def comparison_of(findings: Findings, service: str | None) -> PatternComparison | None:
+    """The window's patterns, for ``service`` (or every service)."""
+    return findings.service_patterns.get(service) if service else findings.patterns
 
 
 def conclude(context: PlanContext, findings: Findings) -> Answer:
@@ -103,19 +89,18 @@ def conclude(context: PlanContext, findings: Findings) -> Answer:
     severities = severities_asked(question_of(context))
     what = "errors" if severities == ERRORS else "warnings and errors" if severities else "lines"
     who = findings.graph.label(service) if service else "the services"
-    comparison = findings.service_patterns.get(service) if service else findings.patterns
-    changes = comparison_of(findings, service)
-    lines = [
-        line for line in findings.log_lines if service is None or findings.graph.key(line.service) == service
-    ]
-    frequent = mine_patterns(lines, limit=MAX_FREQUENT)
+    comparison = comparison_of(findings, service)
+    changes = list(comparison.changes) if comparison is not None else []
+    frequent = list(comparison.frequent[:MAX_FREQUENT]) if comparison is not None else []
     fresh = [c for c in changes if c.change == "new"]
     grown = [c for c in changes if c.change == "grown"]
-    total = comparison.lines_after if comparison is not None else len(lines)
-    verdict = _verdict(who, what, since, total, fresh, grown, frequent, comparison is not None)
+    total = comparison.lines_after if comparison is not None else 0
+    environment = environment_of(context, findings)
+    where = f"{who} in {environment}" if environment else who
+    verdict = _verdict(where, what, since, total, fresh, grown, frequent, comparison is not None)
     claims = [
         *(_change_claim(findings, c, since) for c in [*fresh, *grown][:MAX_NEW]),
-        _frequent_claim(findings, who, frequent, len(lines)),
+        _frequent_claim(findings, who, frequent, total, since),
     ]
     missing = run_notes(context, findings, situation_of(context, findings))
     if service is None:
@@ -134,7 +119,7 @@ def conclude(context: PlanContext, findings: Findings) -> Answer:
             )
             for c in sorted(fresh, key=lambda c: c.first_seen)[:MAX_NEW]
         ],
-        confidence=0.9 if comparison is not None or lines else 0.3,
+        confidence=0.9 if comparison is not None else 0.3,
         missing=missing,
     )
 
@@ -187,16 +172,22 @@ def _change_claim(findings: Findings, change: PatternChange, since: datetime) ->
     return Claim(text=text, evidence_ids=findings.cited(*ids))
 
 
-def _frequent_claim(findings: Findings, who: str, frequent: list[LogPattern], read: int) -> Claim | None:
+def _frequent_claim(
+    findings: Findings, who: str, frequent: list[LogPattern], total: int, since: datetime
+) -> Claim | None:
     if not frequent:
         return None
-    listed = "; ".join(f"`{p.template}` \u00d7{p.count}" for p in frequent)
-    text = f"Most frequent in {who}'s newest {read} lines: {listed}."
-    ids = [evidence_id(EvidenceKind.LOG, p.example_id) for p in frequent if p.example_id]
+    listed = "; ".join(f"`{p.template}` \u00d7{p.count:,}" for p in frequent)
+    text = f"Most frequent in {who}'s {total:,} lines since {at(since)}: {listed}."
+    ids = [
+        i
+        for p in frequent
+        for i in (evidence_id(EvidenceKind.LOG_PATTERN, p.id), evidence_id(EvidenceKind.LOG, p.example_id))
+    ]
     return Claim(text=text, evidence_ids=findings.cited(*ids))
 
 
 ROUNDS: tuple[Round, ...] = (_logs_round,)
 THOUGHTS: tuple[str, ...] = (
-    "Compare the logs of the window with the hours before it, and read its newest lines.",
+    "Count every line of the window by pattern, and compare them with the hours before it.",
 )
