@@ -4,14 +4,18 @@ calls returned."""
 
 from __future__ import annotations
 
+import re
+from datetime import UTC, datetime
 from pathlib import Path
 
 from adapters.demo.build import WorldSpec
 from copilot.answer import Answer, QuestionKind
 from copilot.citations import validate_answer
 from copilot.machine import RunState
+from copilot.planners.offline.kinds.common import named_reading
 from copilot.planning import PageContext
 from copilot.records import RunView
+from core_client.schemas.analysis import MetricAnomaly, MetricBaseline
 from tests.copilot.test_offline import ALICE, Worlds, copilot_in, evidence_of, worlds
 
 __all__ = ["worlds"]
@@ -45,6 +49,11 @@ async def test_a_service_that_is_fine_is_said_healthy_and_a_failing_one_degraded
     fine = answered(await ask(world, "Is payflow down?"), QuestionKind.HEALTH)
     assert fine.verdict.startswith("No, payflow is healthy")
     assert fine.root_cause is None and fine.claims
+    # The values behind "healthy", with their units, each cited by the series it was read from.
+    assert re.search(r"healthy: [\d.]+% errors, normally [\d.]+%; [\d.]+ m?s p95, normally", fine.verdict)
+    assert re.search(r"[\d.]+ req/s, normally [\d.]+ req/s", fine.verdict)
+    now = next(c for c in fine.claims if c.text.startswith("payflow now: "))
+    assert len([i for i in now.evidence_ids if i.startswith("metric:payflow:")]) == 3
     failing = answered(await ask(world, "is orders-api ok?"), QuestionKind.HEALTH)
     assert failing.verdict.startswith("No, orders-api is degraded") and "errors" in failing.verdict
     assert any("anomaly:orders-api:" in " ".join(c.evidence_ids) for c in failing.claims)
@@ -97,3 +106,29 @@ async def test_follow_ups_answer_against_the_previous_turn(worlds: Worlds) -> No
 async def test_the_page_says_which_service_a_question_is_about(worlds: Worlds) -> None:
     view = await ask(worlds(SCENARIO, 1), "is it healthy?", page=PageContext(service="payflow"))
     assert answered(view, QuestionKind.HEALTH).verdict.startswith("Yes, payflow is healthy")
+
+
+def test_a_reading_names_its_metric_once() -> None:
+    def anomaly(name: str, unit: str, facet: str) -> MetricAnomaly:
+        at = datetime(2025, 6, 11, 13, 38, tzinfo=UTC)
+        return MetricAnomaly(
+            name=name,
+            unit=unit,
+            signal="errors",
+            facet=facet,
+            direction="up",
+            onset=at,
+            peak_at=at,
+            peak_value=14.3,
+            expected_at_peak=0.14,
+            peak_z=40.0,
+            anomalous_points=10,
+            ongoing=True,
+            baseline=MetricBaseline(median=0.14, scale=0.05, reference_start=at, reference_end=at, points=60),
+        )
+
+    assert (
+        named_reading(anomaly("error_rate", "percent", "errors")) == "error_rate 14.3% errors, normally 0.14%"
+    )
+    counted = named_reading(anomaly("http_errors_total", "errors/s", "level"))
+    assert counted.count("http_errors_total") == 1

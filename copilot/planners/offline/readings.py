@@ -98,6 +98,8 @@ class Findings:
     incidents: list[Incident] = field(default_factory=list)
     alerts: list[Alert] = field(default_factory=list)
     metric_names: set[str] = field(default_factory=set)
+    # The unit each metric's descriptor declares, by name (a series' points carry none).
+    metric_units: dict[str, str] = field(default_factory=dict)
     anomalies: MetricAnomalyReport | None = None
     patterns: PatternComparison | None = None
     # Comparisons asked for one service (around a change to it, over a window asked about), by that service as the
@@ -184,7 +186,9 @@ def _read(findings: Findings, tool: str, outcome: ToolOutcome) -> None:
     elif tool == "query_alerts":
         findings.alerts += _parsed(data, Alert)
     elif tool == "describe_metrics":
-        findings.metric_names |= {d.name for d in _parsed(data, MetricDescriptor)}
+        descriptors = _parsed(data, MetricDescriptor)
+        findings.metric_names |= {d.name for d in descriptors}
+        findings.metric_units |= {d.name: d.unit for d in descriptors if d.unit}
     elif tool == "detect_metric_anomalies":
         report = _one(data, MetricAnomalyReport)
         if report is not None:

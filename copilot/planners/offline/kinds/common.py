@@ -17,6 +17,7 @@ from copilot.planners.offline.scope import named_services
 from copilot.planning import PlanContext
 from core_client.schemas import Alert, Incident
 from core_client.schemas.analysis import MetricAnomaly
+from core_client.units import anomaly_reading
 
 # Traffic this far under its normal, or this share of requests failing, is a service that is down, not degraded.
 DOWN_TRAFFIC_SHARE = 0.1
@@ -117,3 +118,10 @@ def _down(anomaly: MetricAnomaly) -> bool:
         if unit in RATIO_UNITS and anomaly.peak_value <= 1:
             return anomaly.peak_value >= DOWN_ERROR_SHARE
     return False
+
+
+def named_reading(anomaly: MetricAnomaly) -> str:
+    """An anomaly's reading led by its metric's name, said once: ``error_rate 14.3% errors, normally 0.14%``, and
+    ``http_errors_total 12 errors/s, normally 0.2`` where the reading already names it."""
+    reading = anomaly_reading(anomaly)
+    return reading if reading.startswith(f"{anomaly.name} ") else f"{anomaly.name} {reading}"

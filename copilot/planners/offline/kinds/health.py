@@ -1,28 +1,42 @@
 """Is X healthy, down or degraded: its state now, and its dependencies'.
 
-One round after the shared context (which brought the firing alerts, open incidents and the catalog): the anomaly
-scan of every service over the recent window, so the asked service and everything it calls are compared with their
-own baselines at once. The verdict says healthy, degraded or down first (answering yes or no when the question
-asked one of those), then the evidence: what is off baseline with its reading, what fires, what is open, and
+1. After the shared context (which brought the firing alerts, open incidents and the catalog): the anomaly scan of
+   every service over the recent window, so the asked service and everything it calls are compared with their own
+   baselines at once.
+2. When the service is healthy: the current values behind that, one gauge each of its errors, latency and traffic
+   from the catalog (counters and histograms are left to the scan, which reads them as rates and quantiles).
+
+The verdict says healthy, degraded or down first (answering yes or no when the question asked one of those), with
+the readings behind it, then the evidence: what is off baseline with its reading, what fires, what is open, and
 which of its dependencies are in trouble.
 """
 
 from __future__ import annotations
 
 import re
+from datetime import timedelta
+from statistics import median
 
 from copilot.answer import Answer, Claim, EvidenceKind, QuestionKind
-from copilot.evidence import evidence_id
+from copilot.evidence import evidence_id, series_ref
 from copilot.planners.offline.kinds import situation
-from copilot.planners.offline.kinds.common import Health, ServiceState, asked_services, state_of
+from copilot.planners.offline.kinds.common import (
+    Health,
+    ServiceState,
+    asked_services,
+    named_reading,
+    state_of,
+)
 from copilot.planners.offline.kinds.why_failing import situation_of
 from copilot.planners.offline.questions import question_of
 from copilot.planners.offline.readings import Findings
 from copilot.planners.offline.report import anomaly_id, at, run_notes
-from copilot.planners.offline.rounds import Round, signals_round
-from copilot.planning import PlanContext
+from copilot.planners.offline.rounds import Round, environment_of, iso, request, signals_round
+from copilot.planning import PlanContext, ToolRequest
+from core_client.analysis.signals import Kind, Signal, kind_of, recognize, unit_of
+from core_client.schemas import MetricSeries
 from core_client.schemas.analysis import MetricAnomaly
-from core_client.units import anomaly_reading
+from core_client.units import against_normal, anomaly_reading, quantile_name
 
 # The state a question asks about, by its words: "is X down?" hopes for no, "is X ok?" for yes.
 ASKS_BAD = re.compile(r"\b(down|broken|degraded|failing|unhealthy|dead|out|slow|erroring)\b", re.I)
@@ -30,6 +44,15 @@ ASKS_GOOD = re.compile(
     r"\b(healthy|ok|okay|fine|up|working|alive|available|running|operational|good)\b", re.I
 )
 DEPENDENCIES_LISTED = 3
+# What a healthy verdict shows the current value of, in this order.
+VALUE_SIGNALS = (Signal.ERRORS, Signal.LATENCY, Signal.TRAFFIC)
+# Current values are read over this window at this step: the last point is now, the points before the most recent
+# minutes are what is normal.
+VALUE_WINDOW = timedelta(minutes=90)
+VALUE_STEP = timedelta(minutes=5)
+RECENT = timedelta(minutes=15)
+# The latency quantile people quote, when a series is kept per quantile.
+QUOTED_QUANTILE = "p95"
 
 
 def conclude(context: PlanContext, findings: Findings) -> Answer:
@@ -43,8 +66,17 @@ def conclude(context: PlanContext, findings: Findings) -> Answer:
     dependencies = [state_of(findings, d) for d in sorted(findings.graph.downstream(service))]
     troubled = [d for d in dependencies if d.health != "healthy"]
     troubled.sort(key=lambda d: (d.since is None, d.since))
-    verdict = _verdict(question_of(context).wording, state)
+    values = current_values(findings, service) if state.health == "healthy" else []
+    verdict = _verdict(question_of(context).wording, state, [text for text, _ in values])
     claims = [*_state_claims(findings, state), _dependencies_claim(findings, service, dependencies, troubled)]
+    if values:
+        claims.insert(
+            0,
+            Claim(
+                text=f"{state.label} now: {'; '.join(text for text, _ in values)}.",
+                evidence_ids=findings.cited(*(i for _, i in values)),
+            ),
+        )
     claims = [c for c in claims if c is not None and c.evidence_ids]
     summary = verdict
     if troubled:
@@ -63,19 +95,99 @@ def conclude(context: PlanContext, findings: Findings) -> Answer:
     )
 
 
-def _verdict(wording: str, state: ServiceState) -> str:
+def value_metrics(findings: Findings) -> list[str]:
+    """One gauge of the catalog per signal of :data:`VALUE_SIGNALS`, whose raw points are its values."""
+    chosen: dict[Signal, str] = {}
+    for name in sorted(findings.metric_names):
+        kind = kind_of(name)
+        spec = recognize(name, kind)
+        if kind is Kind.GAUGE and spec.signal in VALUE_SIGNALS:
+            chosen.setdefault(spec.signal, name)
+    return [chosen[signal] for signal in VALUE_SIGNALS if signal in chosen]
+
+
+def _values_round(context: PlanContext, findings: Findings) -> list[ToolRequest]:
+    """The current values of a healthy service's errors, latency and traffic (not needed when it is in trouble:
+    its departures say more)."""
+    services = asked_services(context, findings)
+    if not services or findings.anomalies is None or state_of(findings, services[0]).health != "healthy":
+        return []
+    service = services[0]
+    calls = [
+        request(
+            context,
+            "query_metrics",
+            f"{findings.graph.label(service)}'s {name} now and over the last {int(VALUE_WINDOW.total_seconds() // 60)} min",
+            metric_name=name,
+            service=service,
+            environment=environment_of(context, findings),
+            start=iso(context.now - VALUE_WINDOW),
+            end=iso(context.now),
+            step=int(VALUE_STEP.total_seconds()),
+        )
+        for name in value_metrics(findings)
+    ]
+    return [c for c in calls if c is not None]
+
+
+def current_values(findings: Findings, service: str) -> list[tuple[str, str]]:
+    """Each value read for ``service`` now beside its normal ("0.12% errors, normally 0.10%"), with its evidence id:
+    the last point, against the median of the points before the most recent minutes."""
+    said: list[tuple[str, str]] = []
+    for name in value_metrics(findings):
+        series = _quoted(
+            [s for s in findings.series if s.name == name and findings.graph.key(s.service) == service]
+        )
+        if series is None or not series.points:
+            continue
+        last = series.points[-1]
+        earlier = [p.value for p in series.points if p.timestamp <= last.timestamp - RECENT]
+        if not earlier:
+            continue
+        declared = series.metadata.get("unit")
+        unit = unit_of(
+            name, declared if isinstance(declared, str) and declared else findings.metric_units.get(name, "")
+        )
+        spec = recognize(name, Kind.GAUGE, unit)
+        text = against_normal(
+            last.value,
+            median(earlier),
+            unit=unit,
+            name=name,
+            signal=spec.signal.value,
+            facet=spec.facet.value,
+            quantile=series.labels.get("quantile", ""),
+        )
+        said.append(
+            (text, evidence_id(EvidenceKind.METRIC, series_ref(series.name, series.service, series.labels)))
+        )
+    return said
+
+
+def _quoted(series: list[MetricSeries]) -> MetricSeries | None:
+    """The series a person would quote: of a latency kept per quantile, the p95 (else the highest); else the first."""
+    if not series:
+        return None
+    by_quantile = {quantile_name(s.labels.get("quantile")): s for s in series if s.labels.get("quantile")}
+    if by_quantile:
+        return by_quantile.get(QUOTED_QUANTILE) or by_quantile[max(by_quantile)]
+    return sorted(series, key=lambda s: sorted(s.labels.items()))[0]
+
+
+def _verdict(wording: str, state: ServiceState, values: list[str]) -> str:
     health: Health = state.health
     hoped_good = ASKS_GOOD.search(wording) is not None and ASKS_BAD.search(wording) is None
     asked_bad = ASKS_BAD.search(wording) is not None
     if health == "healthy":
         prefix = "Yes, " if hoped_good else "No, " if asked_bad else ""
+        now = f"{'; '.join(values)}; " if values else ""
         if state.alerts:
             return (
-                f"{prefix}{state.label} looks healthy: its metrics are within their baselines and no incident is "
-                f"open, though alert \u201c{state.alerts[0].title}\u201d is firing."
+                f"{prefix}{state.label} looks healthy: {now}its metrics are within their baselines and no incident "
+                f"is open, though alert \u201c{state.alerts[0].title}\u201d is firing."
             )
         return (
-            f"{prefix}{state.label} is healthy: no alert firing, no open incident, "
+            f"{prefix}{state.label} is healthy: {now}no alert firing, no open incident, "
             "and its metrics are within their baselines."
         )
     reading = _reading(state)
@@ -102,7 +214,7 @@ def _state_claims(findings: Findings, state: ServiceState) -> list[Claim]:
     service = state.label
     claims = []
     if state.trouble:
-        parts = "; ".join(f"{a.name} {anomaly_reading(a)}, from {at(a.onset)}" for a in state.trouble[:4])
+        parts = "; ".join(f"{named_reading(a)}, from {at(a.onset)}" for a in state.trouble[:4])
         claims.append(
             Claim(text=f"{service} is off its baseline: {parts}.", evidence_ids=_ids(findings, state.trouble))
         )
@@ -178,7 +290,8 @@ def _ids(findings: Findings, anomalies: list[MetricAnomaly]) -> list[str]:
     return findings.cited(*(anomaly_id(a) for a in anomalies))
 
 
-ROUNDS: tuple[Round, ...] = (signals_round,)
+ROUNDS: tuple[Round, ...] = (signals_round, _values_round)
 THOUGHTS: tuple[str, ...] = (
     "Compare every service's errors, latency, traffic and resources with their baselines.",
+    "Read the healthy service's errors, latency and traffic now, beside what is normal for them.",
 )

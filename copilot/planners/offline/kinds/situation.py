@@ -12,6 +12,7 @@ from collections import defaultdict
 
 from copilot.answer import Answer, Claim, EvidenceKind, QuestionKind
 from copilot.evidence import evidence_id
+from copilot.planners.offline.kinds.common import named_reading
 from copilot.planners.offline.kinds.why_failing import situation_of
 from copilot.planners.offline.ranking import Ranking, rank
 from copilot.planners.offline.readings import Findings
@@ -19,7 +20,6 @@ from copilot.planners.offline.report import anomaly_id, at, run_notes
 from copilot.planners.offline.rounds import Round, signals_round
 from copilot.planning import PlanContext
 from core_client.schemas import Alert
-from core_client.units import anomaly_reading
 
 LISTED = 5
 SEVERITY_ORDER = {"critical": 0, "sev1": 0, "high": 1, "sev2": 1, "major": 1, "warning": 2, "medium": 2}
@@ -82,7 +82,7 @@ def _trouble_claim(findings: Findings, ranking: Ranking, root: str) -> Claim | N
         return None
     label = findings.graph.label
     top = sorted(symptoms.serving() or symptoms.anomalies, key=lambda a: -abs(a.peak_z))[:2]
-    readings = "; ".join(f"{a.name} {anomaly_reading(a)}" for a in top)
+    readings = "; ".join(map(named_reading, top))
     onsets = {
         s: onset
         for s, by in ranking.explained_by.items()
@@ -115,7 +115,8 @@ def _incidents_claim(findings: Findings) -> Claim | None:
     if not incidents:
         return None
     parts = "; ".join(
-        f"{i.id} \u201c{i.title}\u201d ({i.severity or 'no severity'}, {i.service or 'no service'}, "
+        f"{i.id} \u201c{i.title}\u201d ({i.severity or 'no severity'}, "
+        f"{findings.graph.label(i.service) if i.service else 'no service'}, "
         f"opened {at(i.created_at)})"
         for i in incidents
     )
