@@ -64,6 +64,24 @@ async def test_the_release_that_broke_checkout_is_named_the_cause(worlds: Worlds
     assert answer.confidence >= 0.7
 
 
+async def test_the_change_verdict_and_the_root_cause_answer_put_a_change_and_an_onset_on_one_timeline(
+    worlds: Worlds,
+) -> None:
+    world = worlds("checkout-release-regression", 1)
+    verdict = answered(
+        await ask(world, "Was the checkout-api release the cause?"), QuestionKind.CHANGE_VERDICT
+    )
+    why = (await ask(world, "Why is checkout-api failing?")).answer
+    assert why is not None and why.kind is QuestionKind.WHY_FAILING
+
+    def moments(answer: Answer, kind: str) -> list[tuple[object, ...]]:
+        return [(m.at, m.label, tuple(m.evidence_ids)) for m in answer.timeline if m.kind == kind]
+
+    change = moments(verdict, "change")
+    assert change and change == moments(why, "change")
+    assert set(moments(verdict, "onset")) <= set(moments(why, "onset")) and moments(verdict, "onset")
+
+
 async def test_what_changed_lists_every_change_with_the_cause_first(worlds: Worlds) -> None:
     view = await ask(worlds("checkout-release-regression", 1), "What changed before the errors began?")
     answer = answered(view, QuestionKind.CHANGE_VERDICT)

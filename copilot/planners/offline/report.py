@@ -11,7 +11,7 @@ from itertools import pairwise
 
 from copilot.answer import Answer, Claim, EvidenceKind, Hop, Moment, ProposedAction, QuestionKind, RootCause
 from copilot.evidence import evidence_id, series_ref
-from copilot.planners.offline.diagnosis import CHANGE_SLACK, PREDATES, Diagnosis
+from copilot.planners.offline.diagnosis import CHANGE_SLACK, PREDATES, Diagnosis, is_config
 from copilot.planners.offline.ranking import ERROR_SEVERITIES, ONSET_TOLERANCE, Ranking, Symptoms, is_serving
 from copilot.planners.offline.readings import Failure, Findings, own_tool
 from copilot.planners.offline.rounds import clock_note
@@ -440,29 +440,47 @@ def _hop(findings: Findings, ranking: Ranking, service: str) -> Hop:
     )
 
 
+def change_kind(change: Deployment) -> str:
+    """What a change is, in words: a deployment, a configuration change or a feature flag."""
+    what = str(change.fields.get("change") or change.fields.get("type") or "").lower()
+    if what == "flag" or "flag" in change.fields:
+        return "feature flag change"
+    return "configuration change" if is_config(change) else "deployment"
+
+
+def change_moment(findings: Findings, change: Deployment) -> Moment | None:
+    """A change on a timeline: "dep-17 to orders-api (v2.3.1)", or its kind when it has no version."""
+    if change.started_at is None:
+        return None
+    return Moment(
+        at=change.started_at,
+        kind="change",
+        label=f"{change.id} to {findings.graph.label(change.service)} ({change.version or change_kind(change)})",
+        evidence_ids=findings.cited(evidence_id(EvidenceKind.DEPLOYMENT, change.id)),
+    )
+
+
+def onset_moment(findings: Findings, service: str, onset: datetime, symptoms: Symptoms) -> Moment:
+    """When ``service`` began failing on a timeline, cited by its first serving departure."""
+    return Moment(
+        at=onset,
+        kind="onset",
+        label=f"{findings.graph.label(service)} began failing",
+        evidence_ids=findings.cited(*[anomaly_id(a) for a in symptoms.serving()[:1]]),
+    )
+
+
 def _timeline(findings: Findings, ranking: Ranking, diagnosis: Diagnosis) -> list[Moment]:
     """Onsets along the coverage, the suspect change and the alerts that fired, in time order."""
-    name = findings.graph.label
     moments = [
-        Moment(
-            at=symptoms.onset,
-            kind="onset",
-            label=f"{name(service)} began failing",
-            evidence_ids=findings.cited(*[anomaly_id(a) for a in symptoms.serving()[:1]]),
-        )
+        onset_moment(findings, service, symptoms.onset, symptoms)
         for service in ranking.coverage[: MAX_CHAINS + 1]
         if (symptoms := ranking.affected.get(service)) is not None and symptoms.onset is not None
     ]
     change = diagnosis.change
-    if change is not None and change.started_at is not None:
-        moments.append(
-            Moment(
-                at=change.started_at,
-                kind="change",
-                label=f"{change.id} to {name(change.service)} ({change.version or 'a change'})",
-                evidence_ids=findings.cited(evidence_id(EvidenceKind.DEPLOYMENT, change.id)),
-            )
-        )
+    suspect = change_moment(findings, change) if change is not None else None
+    if suspect is not None:
+        moments.append(suspect)
     covered = set(ranking.coverage)
     moments += [
         Moment(

@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 
 from copilot.answer import Answer, Claim, EvidenceKind, Moment, QuestionKind, RootCause
 from copilot.evidence import evidence_id
-from copilot.planners.offline.diagnosis import CHANGE_LEAD, CHANGE_SLACK, Diagnosis, diagnose, is_config
+from copilot.planners.offline.diagnosis import CHANGE_LEAD, CHANGE_SLACK, Diagnosis, diagnose
 from copilot.planners.offline.graph import ServiceGraph
 from copilot.planners.offline.kinds.why_failing import fallback_onset, situation_of
 from copilot.planners.offline.questions import Question, question_of
@@ -29,8 +29,11 @@ from copilot.planners.offline.report import (
     Situation,
     anomaly_id,
     at,
+    change_kind,
+    change_moment,
     checked_path,
     minutes,
+    onset_moment,
     run_notes,
 )
 from copilot.planners.offline.rounds import (
@@ -70,14 +73,6 @@ class Weighed:
     cause: bool
     verdict: str
     evidence_ids: list[str]
-
-
-def change_kind(change: Deployment) -> str:
-    """What a change is, in words: a deployment, a configuration change or a feature flag."""
-    what = str(change.fields.get("change") or change.fields.get("type") or "").lower()
-    if what == "flag" or "flag" in change.fields:
-        return "feature flag change"
-    return "configuration change" if is_config(change) else "deployment"
 
 
 def fault_in_words(fault_kind: str) -> str:
@@ -390,25 +385,10 @@ def _trouble_claim(findings: Findings, ranking: Ranking, diagnosis: Diagnosis | 
 
 
 def _timeline(findings: Findings, ranking: Ranking, weighed: list[Weighed]) -> list[Moment]:
-    moments = [
-        Moment(
-            at=_started(w.change),
-            kind="change",
-            label=f"{w.change.id} to {findings.graph.label(w.change.service)} ({w.change.version or change_kind(w.change)})",
-            evidence_ids=findings.cited(evidence_id(EvidenceKind.DEPLOYMENT, w.change.id)),
-        )
-        for w in weighed
-    ]
-    root = ranking.root
-    if root is not None and ranking.onset is not None:
-        moments.append(
-            Moment(
-                at=ranking.onset,
-                kind="onset",
-                label=f"{findings.graph.label(root)} began failing",
-                evidence_ids=findings.cited(*[anomaly_id(a) for a in ranking.affected[root].serving()[:1]]),
-            )
-        )
+    moments = [m for w in weighed if (m := change_moment(findings, w.change)) is not None]
+    root, onset = ranking.root, ranking.onset
+    if root is not None and onset is not None:
+        moments.append(onset_moment(findings, root, onset, ranking.affected[root]))
     return sorted(moments, key=lambda m: m.at)
 
 
