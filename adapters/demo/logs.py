@@ -32,6 +32,7 @@ from adapters.demo.logstore import (
     ROLLUP_MINUTE_MS,
     SEVERITIES_KEY,
     RollupPlan,
+    anchored,
     compile_rollup,
     compile_search,
     regexp,
@@ -120,14 +121,18 @@ def _rollup_tally(
 def _postings_tally(
     conn: sqlite3.Connection, match: str, start_ms: int, end_ms: int, width_ms: int, count: int
 ) -> list[tuple[int, str, int]] | None:
-    """(slot, severity, lines) of ``[start_ms, end_ms)`` matching ``match``, counted from the full-text index's
-    posting lists alone; ``None`` when the window holds so few matches that reading them costs less.
+    """(slot, severity, lines) of ``[start_ms, end_ms)`` matching ``match`` (anchored), counted from the full-text
+    index's posting lists alone; ``None`` when the window holds so few matches that reading them costs less, or
+    the store is older than its list of severities.
 
     Rowid order is time order, so the window and each slot are rowid ranges the index counts in without reading
     a line. A line has one severity, so the lines of one severity are the matches less those of every other:
     over the window that one is the store's commonest, whose list is never walked; in a slot, the window's
     commonest among the matches, and severities without a match in the window are not asked again.
     """
+    severities = _severities(conn)
+    if not severities:
+        return None
     edges = [_first_rowid_at(conn, min(start_ms + i * width_ms, end_ms)) for i in range(count + 1)]
 
     def matches(expression: str, lo: int, hi: int) -> int:
@@ -145,7 +150,7 @@ def _postings_tally(
         for severity in asked:
             if not left:
                 break
-            n = matches(f"({match}) AND {severity_match(severity)}", lo, hi)
+            n = matches(f"{match} AND {anchored(severity_match(severity))}", lo, hi)
             if n:
                 counts[severity] = n
                 left -= n
@@ -154,11 +159,8 @@ def _postings_tally(
         return counts
 
     total = matches(match, edges[0], edges[-1])
-    # FTS5 looks for an AND's first match from the start of its lists, wherever the range begins: a severity
-    # that (nearly) never meets the search costs a walk of both lists, whatever the window.
     if total < READ_MATCHES_BELOW:
         return None
-    severities = _severities(conn, start_ms, end_ms)
     window = split(total, edges[0], edges[-1], severities[0], severities[1:])
     if count == 1:
         return [(0, severity, n) for severity, n in window.items()]
@@ -170,20 +172,11 @@ def _postings_tally(
     return rows
 
 
-def _severities(conn: sqlite3.Connection, start_ms: int, end_ms: int) -> list[str]:
-    """Every severity lines of ``[start_ms, end_ms)`` may have (a superset is harmless), commonest first: the
-    store's own list, or the window's rollup in a store built before that list was kept."""
+def _severities(conn: sqlite3.Connection) -> list[str] | None:
+    """Every severity of the store's lines, commonest first; ``None`` for a store built before the list (and the
+    anchor) were kept."""
     kept = conn.execute("SELECT value FROM log_meta WHERE key = ?", [SEVERITIES_KEY]).fetchone()
-    if kept is not None:
-        return [severity for severity, _ in json.loads(kept[0])]
-    return [
-        severity
-        for (severity,) in conn.execute(
-            "SELECT severity FROM log_rollup_severity WHERE minute_ms >= ? AND minute_ms < ? "
-            "GROUP BY severity ORDER BY sum(n) DESC",
-            [start_ms - start_ms % ROLLUP_MINUTE_MS, end_ms],
-        )
-    ]
+    return None if kept is None else [severity for severity, _ in json.loads(kept[0])]
 
 
 def _first_rowid_at(conn: sqlite3.Connection, ms: int) -> int:

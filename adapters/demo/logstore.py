@@ -90,6 +90,14 @@ SELECT rowid, message,
 FROM log_line ORDER BY rowid
 """
 
+# The anchor: a document of its own at rowid 0 (no line has it) holding one token no line's tags hold. FTS5 (3.40)
+# looks for the first match of an AND from the start of its posting lists, whatever rowid range the query asks
+# for: when its parts (nearly) never meet, that walks both lists whole. With every positive part OR'd with the
+# anchor, the first match is the anchor itself, and the range is then reached by seeking. Ranges start at rowid 1.
+ANCHOR_TOKEN = "z"
+ANCHOR_MATCH = f'tags : "{ANCHOR_TOKEN}"'
+FTS_ANCHOR = f"INSERT INTO log_fts(rowid, message, tags) VALUES (0, '', '{ANCHOR_TOKEN}')"
+
 TRIGRAM_TABLE = """
 CREATE VIRTUAL TABLE log_trigram USING fts5(
     message, content='', columnsize=0, detail=none, tokenize='trigram case_sensitive 0'
@@ -166,6 +174,11 @@ class LogRow:
 def tag_token(attribute: str, value: str) -> str:
     """The exact ``tags`` token of ``attribute`` (service, severity, environment, team) having ``value``."""
     return TAG_PREFIX[attribute] + value.encode().hex()
+
+
+def anchored(part: str) -> str:
+    """A positive part of a ``match`` expression that also holds the anchor document (see ANCHOR)."""
+    return f"({part} OR {ANCHOR_MATCH})"
 
 
 def severity_match(severity: str) -> str:
@@ -254,6 +267,7 @@ class LogStore:
         conn.execute("DROP TABLE IF EXISTS log_fts")
         conn.execute(FTS_TABLE)
         conn.execute(FTS_FILL)
+        conn.execute(FTS_ANCHOR)
         conn.execute("INSERT INTO log_fts(log_fts) VALUES ('optimize')")
         conn.execute("DROP TABLE IF EXISTS log_trigram")
         conn.execute(TRIGRAM_TABLE)
@@ -282,7 +296,8 @@ class LogStore:
             "first_ts_ms": str(first if first is not None else 0),
             "last_ts_ms": str(last if last is not None else 0),
             "short_lines": str(short_lines),
-            # [[severity, lines], ...], commonest first: what counting from the posting lists splits by.
+            # [[severity, lines], ...], commonest first: what counting from the posting lists splits by (a
+            # store without it has no anchor either, and is counted line by line).
             SEVERITIES_KEY: json.dumps(severities),
             "build_seconds": f"{time.perf_counter() - started:.3f}",
             "finished": "1",
@@ -329,11 +344,14 @@ class SearchPlan:
     predicates: list[str] = field(default_factory=list)
     args: list[Any] = field(default_factory=list)
 
+    # ``match`` with each of its positive parts OR'd with the anchor (see ANCHOR): the same lines.
+    anchored_match: str | None = None
+
     @property
     def index_match(self) -> str | None:
-        """``match`` when it alone decides which lines match (nothing is checked on the lines themselves), so
-        they can be counted from the index's posting lists without reading one; else ``None``."""
-        return self.match if self.exclude_match is None and not self.predicates else None
+        """The anchored ``match`` when it alone decides which lines match (nothing is checked on the lines
+        themselves), so they can be counted from the index's posting lists without reading one; else ``None``."""
+        return self.anchored_match if self.exclude_match is None and not self.predicates else None
 
     def require(self, literal: str) -> None:
         """Note that every matching line holds ``literal`` (case aside), for the trigram index to narrow by."""
@@ -557,8 +575,11 @@ def compile_search(query: LogQuery, *, source: str | None = None) -> SearchPlan:
 
     if positive:
         plan.match = " AND ".join(positive)
+        plan.anchored_match = " AND ".join(anchored(part) for part in positive)
         if negative:
-            plan.match = f"({plan.match}) NOT ({' OR '.join(negative)})"
+            excluded = " OR ".join(negative)
+            plan.match = f"({plan.match}) NOT ({excluded})"
+            plan.anchored_match = f"({plan.anchored_match}) NOT ({excluded})"
     elif negative:
         plan.exclude_match = " OR ".join(negative)
     return plan
