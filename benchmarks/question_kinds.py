@@ -32,6 +32,8 @@ QUESTIONS: tuple[tuple[str, str], ...] = (
     ("ownership", "Who owns {service}?"),
     ("log-summary", "What did {service} log in the last hour?"),
     ("history", "Has {service} had this before?"),
+    # "this" with no service named: the fault under investigation, whose past incidents' logs are mined too.
+    ("history (this)", "Has this happened before?"),
 )
 
 

@@ -6,13 +6,21 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from adapters.demo.incidents import DemoIncidents
+from adapters.demo.world import World
 from copilot.answer import Answer, EvidenceKind, QuestionKind
 from copilot.citations import validate_answer
 from copilot.machine import RunState
 from copilot.planners.offline.kinds.history import SIMILAR, same_line, similarity, traits_of_text, window_of
 from copilot.planners.offline.readings import Findings, Signal
 from copilot.records import RunView
-from core_client.schemas import Incident, TimelineEntry
+from core_client.schemas import (
+    CreateIncidentInput,
+    Incident,
+    TimelineAppendInput,
+    TimelineEntry,
+    UpdateIncidentInput,
+)
 from core_client.schemas.analysis import PatternChange, PatternComparison
 from tests.copilot.test_offline import Worlds, ask, evidence_of, worlds
 
@@ -153,7 +161,35 @@ async def test_has_this_happened_before_with_no_service_means_the_fault_and_comp
     assert not any("not kept with past incidents" in note for note in answer.missing)
     # Each window compared either shares a line with the fault or says why it could not be compared.
     said = " ".join([*(c.text for c in answer.claims), *answer.missing])
-    assert "log" in said and ("no logs are kept from the time of" in said or "its logs then" in said)
+    assert (
+        "no logs are kept from the time of" in said or "the same log line" in said or "its logs then" in said
+    )
+
+
+async def test_a_past_incident_whose_logs_said_the_faults_own_lines_is_the_closest_and_cites_them(
+    worlds: Worlds,
+) -> None:
+    path, spec = worlds("orders-pool-exhaustion", 2)
+    # Someone opened the pool trouble as an incident of its own and closed it (a duplicate, resolved): its window
+    # is within the logs kept, and they say what the fault's say now.
+    incidents = DemoIncidents(World(path))
+    past = await incidents.create(
+        CreateIncidentInput(title="orders-api requests failing", service="orders-api", severity="sev3")
+    )
+    await incidents.append_timeline(
+        past.id,
+        TimelineAppendInput(kind="status", body="Resolved. Raised the pool size; errors back to baseline."),
+    )
+    await incidents.update(past.id, UpdateIncidentInput(status="resolved"))
+    view = await ask((path, spec), "Has this happened before?")
+    answer = answered(view, QuestionKind.HISTORY)
+    assert answer.verdict.startswith("Yes: orders-api has had ") and past.id in answer.verdict
+    assert "the same log line `timeout acquiring connection" in answer.verdict
+    claim = next(c for c in answer.claims if past.id in c.text)
+    assert "the same log line `timeout acquiring connection" in claim.text and " lines from " in claim.text
+    assert "resolved at" in claim.text and "Raised the pool size" in claim.text
+    # The same template is the same pattern (its id is the template's), cited once for both windows.
+    assert any(i.startswith("log_pattern:") for i in claim.evidence_ids)
 
 
 def _pattern(template: str, count: int, since: datetime) -> PatternChange:

@@ -482,9 +482,10 @@ def _match_claim(findings: Findings, match: Match, *, closest_only: bool = False
     window = match.window
     if window is not None and window.shared:
         mine, then = window.shared[0]
+        # The line itself is quoted among what is shared: here, how much of it then and now.
         text += (
-            f"; its logs then began `{then.template}` ({then.count_after:,} lines from {at(then.first_seen)}), "
-            f"as the fault's do now ({mine.count_after:,} lines from {at(mine.first_seen)})"
+            f" ({then.count_after:,} lines from {at(then.first_seen)} then, "
+            f"{mine.count_after:,} from {at(mine.first_seen)} now)"
         )
         ids += [
             evidence_id(EvidenceKind.LOG_PATTERN, then.id),
