@@ -60,6 +60,9 @@ def search_box(
             rx.input.slot(rx.icon("search", size=14)),
             name=name,
             default_value=value,
+            # A new filter value (Back, Forward, Clear filters) makes a new box: an uncontrolled input keeps what
+            # was typed in it, so it would go on showing a search the URL and the rows no longer hold.
+            key=value,
             placeholder=placeholder,
             size="2",
             width="100%",

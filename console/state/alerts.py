@@ -31,7 +31,7 @@ class AlertsState(PagedList, ScopeState):
         return await alerts_page(core, filters, self.query_scope(), cursor)
 
     @rx.event
-    def filter_severity(self, value: str) -> EventSpec:
+    def filter_severity(self, value: str) -> list[EventSpec]:
         return self._refilter(severity="" if value == ANY else value)
 
 

@@ -68,11 +68,11 @@ class IncidentsState(PagedList, ScopeState):
         return self.window_label if self.ordered_by_provider and self.range_chosen else ""
 
     @rx.event
-    def filter_severity(self, value: str) -> EventSpec:
+    def filter_severity(self, value: str) -> list[EventSpec]:
         return self._refilter(severity="" if value == ANY else value)
 
     @rx.event
-    def sort_by(self, value: str) -> EventSpec:
+    def sort_by(self, value: str) -> list[EventSpec]:
         return self._refilter(sort=value)
 
 

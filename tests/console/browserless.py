@@ -28,6 +28,8 @@ S = TypeVar("S", bound=BaseState)
 # refs['__toast']?.["info"]("Sent ...", ({ ["description"] : "..." })): a toast's kind and arguments.
 TOAST = re.compile(r"""__toast'\]\?\.\["(?P<kind>\w+)"\]\((?P<args>.*)\)""")
 STRING = re.compile(r'"(?:[^"\\]|\\.)*"')
+# window.history.pushState(window.history.state, '', "/logs?q=x"): an address written without navigating.
+PUSHED = re.compile(r"""history\.(pushState|replaceState)\(window\.history\.state, '', "([^"]*)"\)""")
 
 
 @dataclass
@@ -45,6 +47,17 @@ class Sent:
 
     def redirects(self) -> list[str]:
         return [str(e.payload["path"]) for e in self.frontend if e.name == "_redirect"]
+
+    def urls(self) -> list[tuple[str, str]]:
+        """The URLs written into the address bar without navigating, each with how (pushState or replaceState)."""
+        found = []
+        for event in self.frontend:
+            match = PUSHED.search(
+                str(event.payload.get("javascript_code", event.payload.get("function", "")))
+            )
+            if match:
+                found.append((match.group(1), match.group(2)))
+        return found
 
     def toasts(self) -> list[str]:
         """Each toast as ``kind: message description`` (``rx.toast.*`` becomes a call of sonner's function)."""

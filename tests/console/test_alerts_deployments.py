@@ -93,8 +93,8 @@ async def test_the_page_states(demo_core: CoreClient, people) -> None:
     assert [row.status for row in alerts.rows] == ["firing"] * 3 and alerts.has_next
     await client.fire(AlertsState.next_page)
     assert {row.status for row in (await client.state(AlertsState)).rows} == {"resolved"}
-    assert (await client.fire(AlertsState.filter_status, value="firing")).redirects() == [
-        "/alerts?status=firing"
+    assert (await client.fire(AlertsState.filter_status, value="firing")).urls() == [
+        ("pushState", "/alerts?status=firing")
     ]
 
     client.goto(f"/alerts/{alerts.rows[0].id}", route="/alerts/[alert_ref]")

@@ -206,17 +206,24 @@ async def test_filter_controls_write_the_url(demo_core: CoreClient, people) -> N
     client = await signed_in(demo_core, "vera", "/incidents?service=checkout-api&severity=sev2")
     await client.follow(await client.fire(ScopeState.open_page))
 
-    assert (await client.fire(IncidentsState.filter_status, value="active")).redirects() == [
-        "/incidents?service=checkout-api&severity=sev2&status=active"
+    # Each writes the URL without navigating, then opens page 1 of the filters it wrote.
+    active = await client.fire(IncidentsState.filter_status, value="active")
+    [(how, url)] = active.urls()
+    assert (how, url) == ("pushState", "/incidents?service=checkout-api&severity=sev2&status=active")
+    assert active.handlers() == ["incidents_state.open_filtered"]
+    client.goto(url)
+    await client.follow(active)
+    shown = await client.state(IncidentsState)
+    assert shown.status == "active" and shown.rows
+    assert all(row.status != "resolved" and row.severity == "sev2" for row in shown.rows)
+    assert (await client.fire(IncidentsState.filter_severity, value="any")).urls() == [
+        ("pushState", "/incidents?service=checkout-api&status=active")
     ]
-    assert (await client.fire(IncidentsState.filter_severity, value="any")).redirects() == [
-        "/incidents?service=checkout-api"
+    assert (await client.fire(IncidentsState.search, form={"q": " pool "})).urls() == [
+        ("pushState", "/incidents?q=pool&service=checkout-api&severity=sev2&status=active")
     ]
-    assert (await client.fire(IncidentsState.search, form={"q": " pool "})).redirects() == [
-        "/incidents?q=pool&service=checkout-api&severity=sev2"
-    ]
-    assert (await client.fire(IncidentsState.clear_filters)).redirects() == [
-        "/incidents?service=checkout-api"
+    assert (await client.fire(IncidentsState.clear_filters)).urls() == [
+        ("pushState", "/incidents?service=checkout-api")
     ]
 
 

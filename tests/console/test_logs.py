@@ -36,7 +36,6 @@ from tests.console.demo_world import built_world, demo_core, people, signed_in
 __all__ = ["built_world", "demo_core", "people"]
 
 POOL = "timeout acquiring connection from pool 'orders-main'"
-PUSHED = re.compile(r"""history\.(pushState|replaceState)\(window\.history\.state, '', "([^"]*)"\)""")
 
 
 def two_hours(core: CoreClient, **fields: object) -> LogSearch:
@@ -274,16 +273,6 @@ async def run(client: Client, sent: Sent) -> Sent:
     return everything
 
 
-def urls(sent: Sent) -> list[tuple[str, str]]:
-    """The URLs written into the address bar (pushState or replaceState) by the scripts ``sent`` carries."""
-    found = []
-    for event in sent.frontend:
-        match = PUSHED.search(str(event.payload.get("javascript_code", event.payload.get("function", ""))))
-        if match:
-            found.append((match.group(1), match.group(2)))
-    return found
-
-
 def scripts(sent: Sent) -> str:
     return " ".join(str(event.payload) for event in sent.frontend)
 
@@ -324,7 +313,7 @@ async def test_every_change_writes_the_url_and_the_url_restores_it(demo_core: Co
         client, await client.fire(LogsState.submit, form={"q": ' "orders-main" /waiting \\d+/ '})
     )
     sent_severity = await client.fire(LogsState.pick_severity, value="error,fatal")
-    (mode, url), (_, severity_url) = urls(sent)[0], urls(sent_severity)[0]
+    (mode, url), (_, severity_url) = sent.urls()[0], sent_severity.urls()[0]
     assert mode == "pushState"
     params = dict(parse_qsl(urlsplit(url).query))
     assert params["q"] == '"orders-main" /waiting \\d+/' and params["service"] == "orders-api"
@@ -394,7 +383,7 @@ async def test_patterns_tab_and_context_in_the_state(demo_core: CoreClient, peop
     await open_page(client)
 
     sent = await run(client, await client.fire(LogsState.pick_tab, tab="patterns"))
-    assert dict(parse_qsl(urlsplit(urls(sent)[0][1]).query))["tab"] == "patterns"
+    assert dict(parse_qsl(urlsplit(sent.urls()[0][1]).query))["tab"] == "patterns"
     state = await client.state(LogsState)
     assert not state.patterns_loading and state.patterns_error == ""
     assert any(row.change == "new" and row.template.startswith(POOL) for row in state.patterns)
@@ -403,7 +392,7 @@ async def test_patterns_tab_and_context_in_the_state(demo_core: CoreClient, peop
 
     # A pattern's example opens on the Lines tab, marked.
     shown = await client.fire(LogsState.show_line, log_id=pool.example_id)
-    params = dict(parse_qsl(urlsplit(urls(shown)[0][1]).query))
+    params = dict(parse_qsl(urlsplit(shown.urls()[0][1]).query))
     assert params["highlight"] == pool.example_id and "tab" not in params
     state = await client.state(LogsState)
     assert (state.tab, state.highlight) == ("lines", pool.example_id)

@@ -26,7 +26,7 @@ from core_client.errors import BadQuery
 from core_client.links import format_time, metrics_link, parse_link
 from core_client.schemas import MetricPoint, MetricQuery, MetricSeries, Page
 from tests.console.demo_world import built_world, demo_core, people, signed_in
-from tests.console.test_logs import open_page, run, urls
+from tests.console.test_logs import open_page, run
 
 __all__ = ["built_world", "demo_core", "people"]
 
@@ -210,11 +210,11 @@ async def test_a_bare_url_picks_a_metric_and_changes_write_the_url(demo_core: Co
 
     state = await client.state(MetricsState)
     assert state.metric == DEFAULT_METRIC and state.series
-    mode, url = urls(sent)[0]
+    mode, url = sent.urls()[0]
     assert mode == "replaceState" and dict(parse_qsl(urlsplit(url).query))["metric"] == DEFAULT_METRIC
 
     grouped = await run(client, await client.fire(MetricsState.toggle_group, label="service"))
-    mode, url = urls(grouped)[0]
+    mode, url = grouped.urls()[0]
     assert mode == "pushState" and dict(parse_qsl(urlsplit(url).query))["group_by"] == "service"
     state = await client.state(MetricsState)
     assert state.group_by == ["service"] and state.series[0].name == "orders-api"
@@ -224,7 +224,7 @@ async def test_a_bare_url_picks_a_metric_and_changes_write_the_url(demo_core: Co
     assert [s.name for s in (await other.state(MetricsState)).series] == [s.name for s in state.series]
 
     marked = await run(client, await client.fire(MetricsState.place_mark, form={"mark": "2025-06-11T13:35"}))
-    assert dict(parse_qsl(urlsplit(urls(marked)[0][1]).query))["mark"] == "2025-06-11T13:35:00Z"
+    assert dict(parse_qsl(urlsplit(marked.urls()[0][1]).query))["mark"] == "2025-06-11T13:35:00Z"
     assert (await client.state(MetricsState)).mark_label == "13:35"
 
 

@@ -15,6 +15,8 @@ pytestmark = pytest.mark.browser
 
 TIMEOUT_MS = 60_000
 NO_SKELETON = ".rt-Skeleton"
+# A list whose next rows are on their way (the rows before stay, dimmed).
+BUSY = 'table[aria-busy="true"]'
 
 
 def settled(page: Any) -> None:
@@ -95,7 +97,19 @@ def test_filter_scope_and_paginate_incidents(page: Any) -> None:
     page.get_by_test_id("filter-text").press("Enter")
     expect(page).to_have_url(re.compile(r"q=pool"))
     settled(page)
+    expect(page.locator(BUSY)).to_have_count(0, timeout=TIMEOUT_MS)
     screenshot(page, "incidents-filtered")
+    pooled = rows.count()
+
+    # Back and Forward over a filter: the search box and the rows follow the address.
+    page.go_back()
+    expect(page).to_have_url(re.compile(r"/incidents\?service=orders-api&severity=sev1$"))
+    expect(page.get_by_test_id("filter-text")).to_have_value("")
+    page.go_forward()
+    expect(page).to_have_url(re.compile(r"q=pool"))
+    expect(page.get_by_test_id("filter-text")).to_have_value("pool")
+    expect(page.locator(BUSY)).to_have_count(0, timeout=TIMEOUT_MS)
+    expect(rows).to_have_count(pooled)
 
     # The URL holds it all: a fresh tab on the same link shows the same filters and scope.
     page.reload()
