@@ -60,9 +60,10 @@ T = TypeVar("T")
 # How many SQLite virtual-machine steps run between two checks for cancellation.
 PROGRESS_STEPS = 20_000
 DEFAULT_HISTOGRAM_WINDOW = timedelta(hours=1)
-# A histogram of a word search reads its matching lines (about a microsecond each) rather than splitting their
-# count by severity in the full-text index (walks of whole posting lists) while there are fewer than this.
-READ_MATCHES_BELOW = 5_000
+# A histogram of a word search reads its matching lines rather than counting them in the full-text index, slot by
+# slot and severity by severity, while there are fewer than this many per slot: reading a line costs about this
+# share of one such count's setup.
+READ_MATCHES_PER_SLOT = 300
 
 
 def _ms(instant: datetime) -> int:
@@ -159,7 +160,7 @@ def _postings_tally(
         return counts
 
     total = matches(match, edges[0], edges[-1])
-    if total < READ_MATCHES_BELOW:
+    if total < READ_MATCHES_PER_SLOT * count:
         return None
     window = split(total, edges[0], edges[-1], severities[0], severities[1:])
     if count == 1:
