@@ -62,6 +62,10 @@ RAMP_FIT = 0.6
 RAMP_SPREADS = 3.0
 RAMP_SHARE = 0.5
 UNCHECKED_LIMIT = 25
+# What is left of a resource is running out when it is down to this share of its normal, or would be gone within
+# this long at its current trend.
+SCARCE_SHARE = 0.5
+EXHAUSTION_HORIZON = timedelta(hours=1)
 # A shift under this many thresholds, before a larger departure of the same series, is drift, not its onset.
 WEAK_SHIFT = 2.0
 _DAY = timedelta(days=1)
@@ -668,12 +672,27 @@ def merge_rechecked(
 
 
 def adverse(anomaly: MetricAnomaly) -> bool:
-    """Whether a departure is a known signal moving the way that is worse (errors up, free space down...)."""
-    return (
+    """Whether a departure is a known signal moving the way that is worse (errors up, free space down...); for
+    what is left of a resource, only when it is running out (see :func:`running_out`)."""
+    worse = (
         anomaly.signal != Signal.OTHER.value
         and anomaly.facet in ADVERSE_FACETS
         and (anomaly.worse == "both" or anomaly.direction == anomaly.worse)
     )
+    return worse and (anomaly.facet != "headroom" or running_out(anomaly))
+
+
+def running_out(anomaly: MetricAnomaly) -> bool:
+    """Whether what is left of a resource is running out: down to a fraction of its normal, or falling fast
+    enough to be gone within :data:`EXHAUSTION_HORIZON`. A disk with 66 GiB free that lost 1.5 GiB to another
+    process has not filled up, however far that is from its baseline."""
+    left, normal = anomaly.peak_value, anomaly.expected_at_peak
+    if normal > 0 and left <= SCARCE_SHARE * normal:
+        return True
+    trend = anomaly.trend_per_minute
+    if anomaly.shape != "ramp" or trend is None or trend >= 0:
+        return False
+    return left / -trend <= EXHAUSTION_HORIZON.total_seconds() / 60
 
 
 def rank_key(anomaly: MetricAnomaly) -> tuple[bool, float, datetime, str, list[tuple[str, str]]]:

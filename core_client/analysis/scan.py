@@ -33,6 +33,7 @@ from core_client.analysis.anomalies import (
     series_key,
 )
 from core_client.analysis.selection import SignalPlan, plan
+from core_client.analysis.semantics import gauge_reading, read_as_gauge
 from core_client.analysis.signals import Kind, family_name, for_series
 from core_client.errors import BadQuery, NotFound, Unsupported
 from core_client.schemas import (
@@ -176,6 +177,8 @@ async def _series(
     for series in found:
         spec = for_series(one.spec, series.labels)
         semantics = str(series.metadata.get("semantics") or "as reported")
+        if read_as_gauge(semantics):
+            spec = gauge_reading(spec)
         series.metadata = {**series.metadata, **reading_from(spec, semantics=semantics).model_dump()}
     return found
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from itertools import pairwise
 
-from core_client.analysis.signals import STATUS_LABELS, failed_status
+from core_client.analysis.signals import STATUS_LABELS, Facet, SignalSpec, failed_status
 from core_client.schemas import MetricPoint, MetricQuery, MetricSeries
 
 _METRIC = r"[a-zA-Z_:][a-zA-Z0-9_:]*"
@@ -114,6 +114,8 @@ RESET_SHARE = 0.05
 LARGEST_COUNT = float(2**53)
 # How a series that a source calls a counter but that cannot be one is read instead, and said.
 AS_GAUGE = "as reported, a gauge"
+# The unit a counter counts in, where its rate's unit is not that unit per second.
+COUNTED_UNITS = {"cores": "seconds"}
 
 
 def not_a_counter(points: Sequence[MetricPoint]) -> str | None:
@@ -137,6 +139,14 @@ def as_gauge(reason: str) -> str:
 def read_as_gauge(semantics: str) -> bool:
     """Whether ``semantics`` says a series its source calls a counter was read as a gauge."""
     return semantics.startswith(AS_GAUGE)
+
+
+def gauge_reading(spec: SignalSpec) -> SignalSpec:
+    """How a series read as a gauge (its source calls it a counter, but it cannot be one) is read: in the
+    counter's own unit, not per second, and as a level. Its values compound or fall at random, so how high they
+    are says nothing of trouble: it is shown, never a symptom on its own."""
+    unit = COUNTED_UNITS.get(spec.unit, spec.unit.removesuffix("/s"))
+    return spec.refined(facet=Facet.LEVEL, worse="both", unit=unit)
 
 
 def counter_rates(points: Sequence[MetricPoint], window_seconds: float) -> list[MetricPoint]:

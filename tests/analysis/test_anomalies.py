@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from core_client.analysis.anomalies import baseline_band, detect_anomalies, fit_baseline
+from core_client.analysis.anomalies import adverse, baseline_band, detect_anomalies, fit_baseline, running_out
 from core_client.schemas import MetricPoint, MetricSeries
 
 T0 = datetime(2024, 5, 1, tzinfo=UTC)
@@ -292,3 +292,30 @@ def test_a_change_on_a_series_with_a_daily_rhythm_is_dated_when_it_happened(
     ).anomalies
     assert same_hour.baseline.kind == "same-hour"
     assert abs(same_hour.onset - change) <= step, same_hour.onset
+
+
+def _free_space(values: list[float]) -> MetricSeries:
+    series = _series("node_filesystem_avail_bytes", values)
+    series.metadata = {"signal": "disk", "facet": "headroom", "worse": "down", "unit": "bytes"}
+    return series
+
+
+@pytest.mark.parametrize(
+    ("after", "running"),
+    [
+        # Another process wrote 1.5 GiB to a disk with 68 GiB free: far from its baseline, nowhere near full.
+        ([66.8] * 20, False),
+        # Filling steadily at 1 GiB a minute: three quarters still free, but gone within the hour.
+        ([68.3 - i for i in range(20)], True),
+        # Down to a third of its normal at once.
+        ([22.0] * 20, True),
+    ],
+    ids=["lost-a-little", "filling-fast", "mostly-gone"],
+)
+def test_free_space_falling_is_trouble_only_when_it_runs_out(after: list[float], running: bool) -> None:
+    gib = 1024.0**3
+    values = [v * gib for v in _noise(3, 120, 68.3, 0.01) + after]
+    report = detect_anomalies([_free_space(values)], detect_start=T0 + timedelta(minutes=100))
+    (anomaly,) = report.anomalies
+    assert anomaly.direction == "down" and abs(anomaly.peak_z) > 10
+    assert (running_out(anomaly), adverse(anomaly)) == (running, running)

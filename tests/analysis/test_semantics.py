@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from core_client.analysis.scan import Scan, scan_signals
 from core_client.analysis.semantics import (
     Derived,
     counter_rates,
@@ -23,7 +24,15 @@ from core_client.analysis.semantics import (
 )
 from core_client.capabilities import Capability
 from core_client.client import CoreClient, LoadedProvider
-from core_client.schemas import MetricExpression, MetricPoint, MetricQuery, MetricSeries, Page
+from core_client.schemas import (
+    MetricDescriptor,
+    MetricExpression,
+    MetricPoint,
+    MetricQuery,
+    MetricSeries,
+    Page,
+    QueryScope,
+)
 from tests.adapters.prometheus.servers import ReadOnlyGate
 
 T0 = datetime(2026, 3, 1, tzinfo=UTC)
@@ -132,16 +141,20 @@ def test_sums_keep_services_and_environments_apart() -> None:
 class RawSamples:
     """A metric source that serves raw samples only (no rates of its own), as OpsOrch's Core does."""
 
-    def __init__(self, series: list[MetricSeries]) -> None:
+    def __init__(self, series: list[MetricSeries], described: list[MetricDescriptor] | None = None) -> None:
         self.series = series
+        self.described = described or []
+
+    async def describe(self, scope: QueryScope | None = None) -> list[MetricDescriptor]:
+        return self.described
 
     async def query(self, query: MetricQuery, *, cursor: str | None = None) -> Page[MetricSeries]:
         wanted = query.expression.metric_name
         return Page[MetricSeries](items=[s for s in self.series if s.name == wanted])
 
 
-def _source(*series: MetricSeries) -> CoreClient:
-    loaded = LoadedProvider(Capability.METRIC, "raw", RawSamples(list(series)), timeout=5)
+def _source(*series: MetricSeries, described: list[MetricDescriptor] | None = None) -> CoreClient:
+    loaded = LoadedProvider(Capability.METRIC, "raw", RawSamples(list(series), described), timeout=5)
     return CoreClient({Capability.METRIC: loaded}, gate=ReadOnlyGate())  # type: ignore[arg-type]
 
 
@@ -182,6 +195,21 @@ async def test_a_counter_that_cannot_be_one_is_read_as_a_gauge_and_says_so(
     assert read_as_gauge(semantics) and why in semantics
     (total,) = (await core.metrics.query(_rate_query("sum(rate(http_errors_total))"))).items
     assert total.name == "sum(http_errors_total)" and read_as_gauge(str(total.metadata["semantics"]))
+
+
+async def test_a_scan_shows_a_counter_that_cannot_be_one_as_a_level_in_its_own_unit() -> None:
+    # OpsOrch's mock: container restarts "counted" by a compounding series, declared a counter of restarts.
+    minute = 60
+    restarts = MetricSeries(
+        name="container_restarts_total", service="checkout", points=_points(COMPOUNDING[:150], step=minute)
+    )
+    described = [MetricDescriptor(name="container_restarts_total", type="counter", unit="restarts")]
+    scan = Scan(since=T0 + timedelta(hours=2), until=T0 + timedelta(minutes=149), reference_start=T0)
+    report = await scan_signals(_source(restarts, described=described), scan)
+    (shown,) = report.anomalies
+    assert shown.name == "container_restarts_total" and read_as_gauge(shown.semantics)
+    # Values as reported carry the counter's unit, not "per second", and how high they went is a level only.
+    assert (shown.signal, shown.unit, shown.facet) == ("restarts", "restarts", "level")
 
 
 def test_a_counter_with_rare_restarts_is_still_a_counter() -> None:

@@ -14,6 +14,7 @@ import json
 import os
 import shutil
 import signal
+import statistics
 import subprocess
 import sys
 import threading
@@ -277,3 +278,147 @@ def settings_env(stack: Stack) -> dict[str, str]:
         "OPSORCH_SERVICE_PROVIDER": "files",
         "OPSORCH_SERVICE_CONFIG": json.dumps({"catalog": str(stack.catalog)}),
     }
+
+
+# Another process is said to have disturbed a phase when, meanwhile, it took this much more memory, CPU or disk
+# space than before the phase (the test's own processes, the faults included, are not counted), or left less than
+# this much CPU idle (on a machine already busy, a CPU fault adds nothing the host's series can show).
+DISTURBING_MIB = 256
+DISTURBING_CORES = 0.5
+LEAST_IDLE_CORES = 0.5
+SAMPLE_SECONDS = 1.0
+_CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+_CORES = os.cpu_count() or 1
+
+
+@dataclass(frozen=True)
+class Sample:
+    """The rest of the machine at one moment: what every process but this test's holds and uses."""
+
+    at: float  # time.monotonic()
+    memory_mib: float  # anonymous memory of the other processes
+    disk_mib: float  # space used on the root filesystem (the test writes its faults to a tmpfs of its own)
+    cores: float | None  # CPU the other processes used since the previous sample
+
+
+@dataclass(frozen=True)
+class Disturbance:
+    """How much more memory, disk space and CPU the machine's other processes took during a phase than before
+    it, and how much CPU they left idle."""
+
+    memory_mib: float
+    disk_mib: float
+    cores: float
+    idle_cores: float
+
+    @property
+    def disturbed(self) -> bool:
+        return (
+            max(self.memory_mib, self.disk_mib) >= DISTURBING_MIB
+            or self.cores >= DISTURBING_CORES
+            or self.idle_cores < LEAST_IDLE_CORES
+        )
+
+    def __str__(self) -> str:
+        return (
+            f"other processes took {self.memory_mib:+.0f} MiB of memory, {self.disk_mib:+.0f} MiB of disk and "
+            f"{self.cores:+.2f} cores meanwhile, leaving {self.idle_cores:.2f} of {_CORES} cores idle"
+        )
+
+
+class Bystanders:
+    """What the machine's other processes (everything but this test and what it started) do while it runs,
+    sampled from /proc every second: the host's series a fault is read from (node_exporter reads the same /proc)
+    move with them too, so a phase they disturbed can be told apart from a wrong answer."""
+
+    def __init__(self) -> None:
+        self.samples: list[Sample] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> Bystanders:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+    def during(self, start: float, end: float, *, before_seconds: float = 30.0) -> Disturbance:
+        """How much more the others took between ``start`` and ``end`` (monotonic) than in the seconds before."""
+        before = [s for s in self.samples if start - before_seconds <= s.at < start]
+        meanwhile = [s for s in self.samples if start <= s.at <= end]
+        if not before or not meanwhile:
+            return Disturbance(0.0, 0.0, 0.0, float(_CORES))
+        return Disturbance(
+            memory_mib=max(s.memory_mib for s in meanwhile) - statistics.median(s.memory_mib for s in before),
+            disk_mib=max(s.disk_mib for s in meanwhile) - statistics.median(s.disk_mib for s in before),
+            cores=_mean_cores(meanwhile) - _mean_cores(before),
+            idle_cores=max(0.0, _CORES - _mean_cores(meanwhile)),
+        )
+
+    def _run(self) -> None:
+        previous: tuple[float, float, dict[int, float]] | None = None
+        while not self._stop.is_set():
+            at, busy, ours = time.monotonic(), _busy_ticks(), _our_processes()
+            others_memory = _anonymous_mib() - sum(memory for memory, _ in ours.values())
+            root = os.statvfs("/")
+            disk = (root.f_blocks - root.f_bavail) * root.f_frsize / 1024**2
+            ticks = {pid: used for pid, (_, used) in ours.items()}
+            cores = None
+            if previous is not None:
+                then, busy_then, ticks_then = previous
+                ours_used = sum(ticks[pid] - ticks_then[pid] for pid in ticks.keys() & ticks_then.keys())
+                cores = max(0.0, busy - busy_then - ours_used) / _CLOCK_TICKS / (at - then)
+            self.samples.append(Sample(at, others_memory, disk, cores))
+            previous = (at, busy, ticks)
+            self._stop.wait(SAMPLE_SECONDS)
+
+
+def _mean_cores(samples: list[Sample]) -> float:
+    found = [s.cores for s in samples if s.cores is not None]
+    return statistics.fmean(found) if found else 0.0
+
+
+def _anonymous_mib() -> float:
+    for line in Path("/proc/meminfo").read_text().splitlines():
+        if line.startswith("AnonPages:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def _busy_ticks() -> float:
+    """CPU ticks the whole machine spent busy (user, nice, system, interrupts, steal) since boot."""
+    user, nice, system, _idle, _iowait, irq, softirq, steal = map(
+        int, Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]
+    )
+    return float(user + nice + system + irq + softirq + steal)
+
+
+def _our_processes() -> dict[int, tuple[float, float]]:
+    """This test's process and every descendant: anonymous memory (MiB) and CPU ticks used, by pid."""
+    parents: dict[int, int] = {}
+    stats: dict[int, list[str]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        with contextlib.suppress(OSError):
+            # The fields after the command name, which may itself hold spaces and parentheses.
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            parents[int(entry.name)], stats[int(entry.name)] = int(fields[1]), fields
+    ours = {os.getpid()}
+    grew = True
+    while grew:
+        found = {pid for pid, parent in parents.items() if parent in ours} - ours
+        ours |= found
+        grew = bool(found)
+    taken: dict[int, tuple[float, float]] = {}
+    for pid in ours & stats.keys():
+        with contextlib.suppress(OSError):
+            status = Path(f"/proc/{pid}/status").read_text()
+            anonymous = next(
+                (int(line.split()[1]) / 1024 for line in status.splitlines() if line.startswith("RssAnon:")),
+                0.0,
+            )
+            taken[pid] = (anonymous, float(int(stats[pid][11]) + int(stats[pid][12])))
+    return taken

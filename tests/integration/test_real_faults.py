@@ -10,7 +10,8 @@ Once about a minute of each fault has been scraped, the question an operator wou
 name the right service with the right fault kind, cite the series that shows it, and link that series on the
 Metrics page over a window that holds the onset.
 
-The whole scenario runs once for the module (about 8 minutes); each test reads one fault's answer.
+The whole scenario runs once for the module (about 8 minutes); each test reads one fault's answer. The machine is
+shared: a phase answered wrong while other processes took memory or CPU meanwhile is run once more, and says so.
 """
 
 from __future__ import annotations
@@ -18,10 +19,12 @@ from __future__ import annotations
 import contextlib
 import json
 import time
+import warnings
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
@@ -32,6 +35,8 @@ from tests.conftest import isolate_settings
 from tests.demo.world_fixture import build_small, install
 from tests.integration.real_telemetry import (
     SCRAPE_SECONDS,
+    Bystanders,
+    Disturbance,
     Stack,
     cpu_saturation,
     disk_filling,
@@ -50,6 +55,9 @@ BASELINE_SECONDS = 150
 FAULT_SECONDS = 60 + 2 * SCRAPE_SECONDS
 # After a fault is healed, long enough for the healed values to be scraped and rates over them to settle.
 RECOVERY_SECONDS = 15
+# Before a disturbed phase is run again: long enough that the trailing baselines of its second try are mostly
+# healed values, not the first try's fault.
+RETRY_RECOVERY_SECONDS = 60
 
 
 @dataclass(frozen=True)
@@ -60,9 +68,7 @@ class Case:
     question: str
     scope: str
     root: str
-    # None: the answer names no fault kind ("not enough evidence to name a cause") but puts the root first on
-    # its checked path, as it must for a service that fails with nothing behind it (no change, log or resource).
-    fault_kinds: frozenset[str | None]
+    fault_kinds: frozenset[str]
     series: tuple[str, ...]  # metric name prefixes, one of which a cited series must have
     cause: Callable[[Stack], AbstractContextManager[object]]
     propagates_to: str | None = None  # the caller the checked path must reach from the root
@@ -70,10 +76,13 @@ class Case:
 
 @dataclass(frozen=True)
 class Outcome:
-    """A fault's answer and when the fault began (on the machine's clock, which Prometheus shares)."""
+    """A fault's answer, when the fault began (on the machine's clock, which Prometheus shares), and what the
+    machine's other processes did meanwhile (and, when that disturbed a first try, what it found)."""
 
     run: RunView
     began: datetime
+    bystanders: Disturbance
+    retried: str = ""
 
 
 def injected(stack: Stack, port: Callable[[Stack], int], **fault: float) -> AbstractContextManager[object]:
@@ -132,7 +141,9 @@ CASES = (
         f"Why is {CALLER} failing?",
         CALLER,
         CALLEE,
-        frozenset({None}),
+        # The caller fails because the service it calls fails: that is known, though nothing says why the callee
+        # fails (no change, log line or resource of its own), so the answer names it and says what to check next.
+        frozenset({"dependency_outage"}),
         ("http_requests_total",),
         lambda stack: injected(stack, lambda s: s.callee_port, error_ratio=0.6),
         CALLER,
@@ -159,11 +170,19 @@ def ask(question: str, service: str) -> RunView:
 def outcomes(
     tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
 ) -> Iterator[dict[str, Outcome]]:
-    """Run the whole scenario once: the stack, a baseline, each fault in turn with its question asked."""
+    """Run the whole scenario once: the stack, a baseline, each fault in turn with its question asked.
+
+    The machine is shared, and the host's series move with every process on it. A phase whose answer is wrong
+    while other processes took memory or CPU meanwhile (a host's memory is a leak only when nobody else takes it)
+    is run again once, after a recovery, and the test says so; its second answer stands.
+    """
     workdir = tmp_path_factory.mktemp("real-faults")
-    with running_stack(
-        workdir / "stack", host=HOST, caller=CALLER, callee=CALLEE, environment=ENVIRONMENT
-    ) as stack:
+    with (
+        running_stack(
+            workdir / "stack", host=HOST, caller=CALLER, callee=CALLEE, environment=ENVIRONMENT
+        ) as stack,
+        Bystanders() as bystanders,
+    ):
         baseline_ends = time.monotonic() + BASELINE_SECONDS
         environment = pytest.MonkeyPatch()
         request.addfinalizer(environment.undo)
@@ -174,21 +193,54 @@ def outcomes(
         install(build_small(workdir / "world"))
         time.sleep(max(0.0, baseline_ends - time.monotonic()))
         results: dict[str, Outcome] = {}
+        retries = 1
         for phase in PHASES:
-            began = datetime.now(UTC)
-            with contextlib.ExitStack() as faults:
-                for case in phase:
-                    faults.enter_context(case.cause(stack))
-                time.sleep(FAULT_SECONDS)
-                for case in phase:
-                    run = ask(case.question, case.scope)
-                    results[case.name] = Outcome(run, began)
-                    # Kept beside the servers' logs, for reading an answer after a failure.
-                    (workdir / f"{case.name}.json").write_text(
-                        json.dumps({"began": began.isoformat(), "run": run.model_dump(mode="json")})
-                    )
+            found = run_phase(stack, phase, bystanders, workdir)
+            disturbed = next(iter(found.values())).bystanders
+            wrong = [case.name for case in phase if problems(case, found[case.name])]
+            if wrong and disturbed.disturbed and retries:
+                retries -= 1
+                said = f"{', '.join(wrong)} answered wrong while {disturbed}; the phase was run again"
+                warnings.warn(DisturbedPhase(said), stacklevel=1)
+                time.sleep(RETRY_RECOVERY_SECONDS)
+                found = {
+                    name: replace(outcome, retried=said)
+                    for name, outcome in run_phase(stack, phase, bystanders, workdir).items()
+                }
+            results |= found
             time.sleep(RECOVERY_SECONDS)
         yield results
+
+
+class DisturbedPhase(UserWarning):
+    """A phase of the scenario was run again because other processes on the machine disturbed it."""
+
+
+def run_phase(
+    stack: Stack, phase: tuple[Case, ...], bystanders: Bystanders, workdir: Path
+) -> dict[str, Outcome]:
+    """Cause a phase's faults, ask each case's question once a minute of them is in, and heal them."""
+    began, started = datetime.now(UTC), time.monotonic()
+    results: dict[str, Outcome] = {}
+    with contextlib.ExitStack() as faults:
+        for case in phase:
+            faults.enter_context(case.cause(stack))
+        time.sleep(FAULT_SECONDS)
+        meanwhile = bystanders.during(started, time.monotonic())
+        for case in phase:
+            run = ask(case.question, case.scope)
+            results[case.name] = Outcome(run, began, meanwhile)
+            # Kept beside the servers' logs, for reading an answer after a failure.
+            (workdir / f"{case.name}.json").write_text(
+                json.dumps(
+                    {
+                        "began": began.isoformat(),
+                        "bystanders": str(meanwhile),
+                        "run": run.model_dump(mode="json"),
+                    }
+                )
+            )
+    return results
 
 
 def cited(run: RunView) -> list[Evidence]:
@@ -233,39 +285,42 @@ def series_cited(run: RunView, prefixes: tuple[str, ...]) -> list[Evidence]:
     ]
 
 
+def problems(case: Case, outcome: Outcome) -> list[str]:
+    """What is wrong with a fault's answer (nothing when it is right): the root and fault kind it names, the path
+    from the root to the caller, the series it cites, and where their Metrics links open."""
+    run = outcome.run
+    answer = run.answer
+    if answer is None:
+        return ["no answer"]
+    named = answer.root_cause
+    found: list[str] = []
+    if named is None or (named.service, named.fault_kind in case.fault_kinds) != (case.root, True):
+        found.append(f"named {named}, not {case.root} with one of {sorted(case.fault_kinds)}")
+    hops = [hop.service for hop in answer.path]
+    if case.propagates_to and not (hops[:1] == [case.root] and case.propagates_to in hops):
+        found.append(f"path {hops} does not run from {case.root} to {case.propagates_to}")
+    series = series_cited(run, case.series)
+    if not series:
+        found.append(f"cites none of {case.series}")
+    # The Metrics link of a cited series opens on a window that holds the onset, and the onset is the fault's.
+    onsets = []
+    for evidence in series:
+        link = parse_link(evidence.link or "")
+        opened = parse_time(link.params["from"]), parse_time(link.params["to"])
+        mark = parse_time(link.params["mark"])
+        if link.kind != "metrics" or not opened[0] <= mark <= opened[1]:
+            found.append(f"{evidence.link} does not open on its onset")
+        onsets.append(mark)
+    slack = timedelta(seconds=2 * SCRAPE_SECONDS)
+    if series and not any(outcome.began - slack <= onset <= run.created_at for onset in onsets):
+        found.append(f"fault began {outcome.began:%H:%M:%S}, onsets {[f'{o:%H:%M:%S}' for o in onsets]}")
+    return found
+
+
 @pytest.mark.parametrize("case", CASES, ids=[case.name for case in CASES])
 def test_a_real_fault_is_diagnosed_with_its_series_and_onset(
     case: Case, outcomes: dict[str, Outcome]
 ) -> None:
     outcome = outcomes[case.name]
-    run = outcome.run
-    answer = run.answer
-    assert answer is not None, described(run)
-    named = answer.root_cause
-    root, kind = (
-        (named.service, named.fault_kind)
-        if named
-        else (answer.path[0].service if answer.path else None, None)
-    )
-    assert (root, kind in case.fault_kinds) == (case.root, True), described(run)
-    if case.propagates_to:
-        hops = [hop.service for hop in answer.path]
-        assert hops[:1] == [case.root] and case.propagates_to in hops, described(run)
-
-    series = series_cited(run, case.series)
-    assert series, described(run)
-    # The Metrics link of a cited series opens on a window that holds the onset, and the onset is the fault's.
-    onsets = []
-    for evidence in series:
-        assert evidence.link, described(run)
-        link = parse_link(evidence.link)
-        assert link.kind == "metrics"
-        opened = parse_time(link.params["from"]), parse_time(link.params["to"])
-        mark = parse_time(link.params["mark"])
-        assert opened[0] <= mark <= opened[1], evidence.link
-        onsets.append(mark)
-    slack = timedelta(seconds=2 * SCRAPE_SECONDS)
-    assert any(outcome.began - slack <= onset <= run.created_at for onset in onsets), (
-        f"fault began {outcome.began:%H:%M:%S}, onsets {[f'{o:%H:%M:%S}' for o in onsets]}",
-        described(run),
-    )
+    found = problems(case, outcome)
+    assert not found, (found, f"{outcome.bystanders}; {outcome.retried}", described(outcome.run))

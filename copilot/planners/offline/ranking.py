@@ -18,6 +18,7 @@ from datetime import datetime, timedelta
 from copilot.planners.offline.graph import ServiceGraph, ServiceNode
 from copilot.planners.offline.readings import Findings, Signal, signal_of
 from core_client.analysis.anomalies import adverse
+from core_client.analysis.semantics import read_as_gauge
 from core_client.schemas.analysis import MetricAnomaly, PatternChange
 
 # A departure this strong is a symptom; the baseline noise of a busy afternoon stays well below it.
@@ -63,6 +64,10 @@ class Symptoms:
 
 def read_signal(anomaly: MetricAnomaly) -> Signal:
     """What ``anomaly`` is about: as the scan read its series (a known exporter's family first), else by name."""
+    if read_as_gauge(anomaly.semantics):
+        # A "counter" that cannot be one (its values compound or fall at random) is a number of unknown meaning,
+        # whatever its name: how high it went is no symptom of anything.
+        return Signal.OTHER
     if anomaly.signal and anomaly.signal != Signal.OTHER.value:
         # A reading this vocabulary has no word for (disk I/O, network...) is none of its signals, whatever words
         # its name holds: ``rate(node_disk_reads_merged_total)`` is not disk space.

@@ -12,7 +12,14 @@ from itertools import pairwise
 from copilot.answer import Answer, Claim, EvidenceKind, Hop, Moment, ProposedAction, QuestionKind, RootCause
 from copilot.evidence import evidence_id, series_ref
 from copilot.planners.offline.diagnosis import CHANGE_SLACK, PREDATES, Diagnosis, is_config
-from copilot.planners.offline.ranking import ERROR_SEVERITIES, ONSET_TOLERANCE, Ranking, Symptoms, is_serving
+from copilot.planners.offline.ranking import (
+    ERROR_SEVERITIES,
+    ONSET_TOLERANCE,
+    Ranking,
+    Symptoms,
+    is_resource_trouble,
+    is_serving,
+)
 from copilot.planners.offline.readings import Failure, Findings, own_tool
 from copilot.planners.offline.rounds import clock_note
 from copilot.planning import PlanContext, ToolSpec
@@ -133,15 +140,21 @@ def compose(
         if claim is not None and claim.evidence_ids
     ]
     doubt = _doubt(findings, ranking, diagnosis)
-    if doubt is not None:
+    path = checked_path(findings, situation, ranking)
+    if doubt is not None and not _explains_asked(situation, root, path):
         return _abstention(findings, situation, ranking, diagnosis, claims, missing, doubt)
     summary = _summary(situation, ranking, diagnosis, findings.graph.label)
+    if doubt is not None:
+        # The trouble asked about is the root's, passed on along the path: that cause is known. What is not is
+        # why the root itself fails, and what to check for it.
+        summary += f" {doubt.reason}. Next check: {doubt.next_check}."
+        missing = [*missing, f"no cause named for {findings.graph.label(root)}'s own failure: {doubt.reason}"]
     answer = Answer(
         kind=QuestionKind.CHANGE_VERDICT if situation.asks_about_changes else QuestionKind.WHY_FAILING,
         summary=summary,
         claims=claims,
         root_cause=RootCause(service=root, fault_kind=diagnosis.fault_kind),
-        path=checked_path(findings, situation, ranking),
+        path=path,
         timeline=_timeline(findings, ranking, diagnosis),
         confidence=_confidence(situation, ranking, diagnosis, findings),
         missing=missing,
@@ -179,6 +192,14 @@ def _doubt(findings: Findings, ranking: Ranking, diagnosis: Diagnosis) -> Doubt 
             "infrastructure, a certificate or a secret) to it or to what it calls"
         ),
     )
+
+
+def _explains_asked(situation: Situation, root: str, path: list[Hop]) -> bool:
+    """Whether the root is not a service asked about but one their trouble verifiably follows: the checked path
+    runs from it to a service asked about. Then it is the cause of that trouble, even when nothing says why the
+    root itself fails."""
+    asked = set(situation.asked)
+    return root not in asked and bool(path) and any(hop.service in asked for hop in path[1:])
 
 
 def _abstention(
@@ -250,7 +271,7 @@ def _listed(names: list[str]) -> str:
 def _summary(situation: Situation, ranking: Ranking, diagnosis: Diagnosis, name: Callable[[str], str]) -> str:
     root = name(ranking.root) if ranking.root else "?"
     after, alongside = followers(ranking)
-    # An unspecific diagnosis never gets here: it is answered as "not enough evidence" (see _doubt).
+    # An unspecific diagnosis gets here only for a root the trouble asked about verifiably follows (see compose).
     text = (
         f"{root} is the likely root cause ({diagnosis.fault_kind.replace('_', ' ')}): {PHRASES.get(diagnosis.fault_kind, '')}, "
         f"since {at(ranking.onset)}."
@@ -317,7 +338,9 @@ def _root_claim(findings: Findings, ranking: Ranking) -> Claim | None:
     symptoms = ranking.affected.get(root)
     if symptoms is None or not symptoms.anomalies:
         return None
-    serving = sorted(symptoms.serving(), key=lambda a: a.onset)[:3]
+    # A host or a resource serves no requests: what left its baseline is its own CPU, memory or disk.
+    departed = symptoms.serving() or [a for a in symptoms.anomalies if is_resource_trouble(a)]
+    shown = sorted(departed, key=lambda a: a.onset)[:3]
     # "Calls" names the services it calls directly; the ones reached through them are counted, not listed.
     name = findings.graph.label
     called = sorted(findings.graph.dependencies_of(root), key=name)
@@ -329,16 +352,17 @@ def _root_claim(findings: Findings, ranking: Ranking) -> Claim | None:
         if further
         else ""
     )
+    readings = "; ".join(f"{anomaly_reading(a)}, from {at(a.onset)}" for a in shown)
     text = (
-        f"{name(root)} left its baseline first, at {at(symptoms.onset)}: "
-        + "; ".join(f"{anomaly_reading(a)}, from {at(a.onset)}" for a in serving)
+        f"{name(root)} left its baseline first, at {at(symptoms.onset)}"
+        + (f": {readings}" if readings else "")
         + (
             f". Nothing it calls ({', '.join(map(name, called))}){beyond} was in trouble before it."
             if called
             else ". It calls no other service of ours."
         )
     )
-    ids = [anomaly_id(a) for a in serving] + [evidence_id(EvidenceKind.SERVICE, root)]
+    ids = [anomaly_id(a) for a in shown] + [evidence_id(EvidenceKind.SERVICE, root)]
     return Claim(text=text, evidence_ids=findings.cited(*ids))
 
 
