@@ -280,7 +280,10 @@ async def test_the_planner_is_stateless_and_deterministic(worlds: Worlds) -> Non
     first_round = [o for o in view.outcomes if o.call_id.startswith("s1")]
     plans = [await OfflineInvestigator().plan(context_from(view, first_round, stage=1)) for _ in range(2)]
     assert isinstance(plans[0], CallTools) and plans[0] == plans[1]
-    assert [call.tool for call in plans[0].calls] == ["opspilot.detect_metric_anomalies"] * 2
+    # Two scans of every series (serving signals, resources), then the asked service's and its callees' own.
+    calls = plans[0].calls
+    assert {call.tool for call in calls} == {"opspilot.detect_metric_anomalies"}
+    assert [call.arguments.get("service") for call in calls][:3] == [None, None, "payments-api"]
     again = await ask(worlds("payflow-outage", 1), "Why are payments failing?")
     assert again.answer == view.answer
 

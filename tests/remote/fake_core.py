@@ -19,6 +19,12 @@ What it does the way the real Core does (see the report of issue 15 for the comp
   (``"0001-01-01T00:00:00Z"``: a running deployment's ``finishedAt``);
 - every metric query answers each series with a ``<name>.baseline`` companion (labels plus ``variant=baseline``),
   labels are ``map[string]any``; log entries carry no service and no id;
+- a metric query without ``scope.service`` answers each metric for its one home service only (the mock's
+  ``DefaultService``: ``http_*`` on checkout), and a scoped one for the service asked about, whatever it is: a
+  service's series are seen only by asking for that service;
+- a counter on a service with firing alerts compounds step after step (the mock's ``container_restarts_total``
+  reaches 1e35 within a few hours of 30-second steps), so its values cannot be a counter's; a ``.baseline`` follows its series a tenth
+  below, departures included;
 - a nil slice is ``null`` (a team without members), appending to a timeline answers ``201 {"status": "ok"}``,
   ``GET /providers/{capability}`` lists compiled-in providers (``[]``: the core runs plugins).
 
@@ -354,6 +360,15 @@ CATALOG = [
     ("svc-web", "Web Frontend", "frontend", "team-velocity", ["svc-checkout", "svc-search"]),
 ]
 INCIDENT_SERVICES = ["svc-checkout", "svc-payments", "svc-search", "svc-database"]  # one outside the catalog
+# The one service an unscoped metric query answers each metric for (the metric mock's DefaultService).
+METRIC_HOMES = {
+    "http_request_duration_seconds": "svc-checkout",
+    "http_requests_total": "svc-checkout",
+    "container_restarts_total": "svc-checkout",
+}
+# Counters the mock compounds on a service with firing alerts, and by how much per step.
+COMPOUNDING_COUNTERS = {"container_restarts_total"}
+COMPOUNDING = 1.25
 
 
 def world() -> dict[str, Any]:
@@ -427,6 +442,8 @@ def world() -> dict[str, Any]:
          "description": "HTTP request latency", "labels": ["service", "method"]},
         {"name": "http_requests_total", "type": "counter", "unit": "requests",
          "description": "Total number of HTTP requests", "labels": ["service", "method", "status"]},
+        {"name": "container_restarts_total", "type": "counter", "unit": "restarts",
+         "description": "Container restart count", "labels": ["service", "pod"]},
     ]  # fmt: skip
     tickets = [
         {
@@ -551,39 +568,39 @@ def _find(items: list[dict[str, Any]], value: str, what: str) -> dict[str, Any]:
 
 
 def _series(core: FakeCore, q: MetricQueryIn) -> list[dict[str, Any]]:
-    """One series per service (the scoped one, or every catalog service), each with its ``.baseline`` companion."""
+    """One series per metric, for the scoped service or else the metric's home, each with its ``.baseline``
+    companion."""
     expression = q.expression or MetricExpressionIn()
     known = {d["name"] for d in core.data["descriptors"]}
     names = [expression.metricName] if expression.metricName in known else sorted(known)
     end = q.end or T0
     start = q.start or end - timedelta(minutes=30)
     step = timedelta(seconds=q.step if q.step and q.step > 0 else 60)
-    services = [q.scope.service] if q.scope and q.scope.service else [s["id"] for s in core.data["service"]]
+    alerted = {a["service"] for a in core.data["alert"] if a["status"] == "firing"}
     answer: list[dict[str, Any]] = []
     for name in names:
-        for service in services:
-            points, moment, n = [], start, 0
-            while moment <= end:
-                value = 0.2 + 0.01 * ((n * 7) % 5)
-                shift = core.metric_shifts.get(service)
-                if shift is not None and moment >= shift[0]:
-                    value *= shift[1]
-                points.append({"timestamp": go_time(moment), "value": round(value, 4)})
-                moment, n = moment + step, n + 1
-            labels: dict[str, Any] = {"service": service, "env": "prod", "method": "GET", "replicas": 3}
-            series = {"name": name, "service": service, "labels": labels, "points": points,
-                      "url": f"https://grafana.example.com/explore?query={name}", "metadata": {"variant": "active"}}  # fmt: skip
-            baseline = {
-                **series,
-                "name": f"{name}.baseline",
-                "labels": {**labels, "variant": "baseline"},
-                "points": [
-                    {"timestamp": p["timestamp"], "value": round(0.21 + 0.002 * (i % 5), 4)}
-                    for i, p in enumerate(points)
-                ],
-                "metadata": {"variant": "baseline"},
-            }
-            answer += [series, baseline]
+        service = q.scope.service if q.scope and q.scope.service else METRIC_HOMES[name]
+        compounding = name in COMPOUNDING_COUNTERS and service in alerted
+        points, moment, n = [], start, 0
+        while moment <= end:
+            value = 2.2 * COMPOUNDING**n if compounding else 0.2 + 0.01 * ((n * 7) % 5)
+            shift = core.metric_shifts.get(service)
+            if shift is not None and moment >= shift[0]:
+                value *= shift[1]
+            points.append({"timestamp": go_time(moment), "value": round(value, 4)})
+            moment, n = moment + step, n + 1
+        labels: dict[str, Any] = {"service": service, "env": "prod", "method": "GET", "replicas": 3}
+        series = {"name": name, "service": service, "labels": labels, "points": points,
+                  "url": f"https://grafana.example.com/explore?query={name}", "metadata": {"variant": "active"}}  # fmt: skip
+        # The mock's "baseline" follows the series it accompanies, a tenth below it, departures included.
+        baseline = {
+            **series,
+            "name": f"{name}.baseline",
+            "labels": {**labels, "variant": "baseline"},
+            "points": [{"timestamp": p["timestamp"], "value": round(0.9 * p["value"], 4)} for p in points],
+            "metadata": {"variant": "baseline"},
+        }
+        answer += [series, baseline]
     return answer
 
 

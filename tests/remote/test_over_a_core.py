@@ -185,6 +185,9 @@ async def test_a_copilot_run_calls_a_read_only_foreign_server_for_what_no_provid
     answer = view.answer
     assert view.state is RunState.DONE and answer is not None, view.error
     assert answer.root_cause is not None and answer.root_cause.service == "svc-payments"
+    # The core serves Payments' series only when asked for Payments: the run asked.
+    scans = [o for o in view.outcomes if o.tool == "opspilot.detect_metric_anomalies"]
+    assert "svc-payments" in {o.arguments.get("service") for o in scans}
     # The graph came from dependencies listed by id: checkout's trouble is traced to what it calls.
     # The Copilot's graph came from dependencies listed by id, so checkout's trouble is traced to what it calls.
     [catalog] = [o for o in view.outcomes if o.tool == "opspilot.query_services"]
@@ -281,7 +284,12 @@ async def test_the_metrics_page_draws_the_cores_baseline_and_names_every_series(
     now = datetime.now(UTC)
     view = MetricView(metric="http_request_duration_seconds", start=now - timedelta(hours=1), end=now)
     options = {option.name: option for option in await metric_options(remote_core)}
-    assert set(options) == {"http_request_duration_seconds", "http_requests_total"}  # no ".baseline" metric
+    assert set(options) == {
+        "http_request_duration_seconds",
+        "http_requests_total",
+        "container_restarts_total",
+    }
+    assert not any(name.endswith(".baseline") for name in options)
     chart = await metric_chart(remote_core, view, options[view.metric])
     names = [series.name for series in chart.series]
     assert names and all(name and name != "-" for name in names)

@@ -201,9 +201,14 @@ async def test_metric_routes(core: CoreClient, fake_core: Any) -> None:
         step=60,
     )
     page = await core.metrics.query(query)
-    # Each series' ".baseline" companion is its expected values, not a series of its own.
-    assert sorted(s.service for s in page.items) == sorted(s["id"] for s in fake_core.state.data["service"])
+    # Unscoped, the core answers for the metric's home service only; each series' ".baseline" companion is its
+    # expected values, not a series of its own.
+    assert [s.service for s in page.items] == ["svc-checkout"]
     assert all(s.name == "http_request_duration_seconds" and s.expected for s in page.items)
+    scoped = await core.metrics.query(
+        query.model_copy(update={"scope": QueryScope(service="Payments Service")})
+    )
+    assert [s.service for s in scoped.items] == ["svc-payments"]  # asked by name, sent by id
     first = page.items[0]
     assert [p.timestamp for p in first.expected] == [p.timestamp for p in first.points]
     assert first.labels["replicas"] == "3" and "variant" not in first.labels  # map[string]any labels
@@ -212,9 +217,13 @@ async def test_metric_routes(core: CoreClient, fake_core: Any) -> None:
     )
 
     described = await core.metrics.describe()
-    assert [d.name for d in described] == ["http_request_duration_seconds", "http_requests_total"]
+    assert [d.name for d in described] == [
+        "http_request_duration_seconds",
+        "http_requests_total",
+        "container_restarts_total",
+    ]
     assert described[0].type == "histogram"
-    assert len(await core.metrics.describe(QueryScope(service="Checkout API"))) == 2
+    assert len(await core.metrics.describe(QueryScope(service="Checkout API"))) == 3
     assert fake_core.state.asked("POST", "/metrics/describe") == [{"service": "svc-checkout"}]
     assert [m for m, p, _ in fake_core.state.requests if p == "/metrics/describe"] == ["GET", "POST"]
     no_unknown_fields(fake_core.state)

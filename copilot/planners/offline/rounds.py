@@ -146,6 +146,23 @@ def signals_round(context: PlanContext, findings: Findings) -> list[ToolRequest]
         )
         for signals, limit in groups
     ]
+    # A source may serve a service's series only when asked for that service (an OpsOrch Core's metric plugin
+    # answers an unscoped query with each metric's one home service): the service in question and what it calls
+    # are read by name too, so their departures are seen and none of them is called healthy unread.
+    for service in focus_services(context, findings):
+        calls.append(
+            request(
+                context,
+                "detect_metric_anomalies",
+                f"where and when {findings.graph.label(service)}'s own series left their baseline",
+                service=service,
+                since=iso(since),
+                until=iso(context.now),
+                reference_hours=round((context.now - since).total_seconds() / 3600, 3),
+                environment=environment_of(context, findings),
+                limit=RESOURCE_ANOMALY_LIMIT,
+            )
+        )
     return [c for c in calls if c is not None]
 
 
@@ -180,3 +197,20 @@ def patterns_request(
         environment=environment_of(context, findings),
         limit=PATTERN_LIMIT,
     )
+
+
+def focus_services(context: PlanContext, findings: Findings) -> list[str]:
+    """The service the run is about (the asked incident's, else the page's, else the one the question names first)
+    and the services it calls directly, by the graph's keys; none when the run is about no one service."""
+    graph = findings.graph
+    incident = incident_of(context, findings) if asked_incident(context) else None
+    named = read_scope(context.question, graph).named
+    focus = (
+        (incident.service if incident is not None else None)
+        or context.page.service
+        or next(iter(named), None)
+    )
+    if not focus:
+        return []
+    key = graph.key(focus)
+    return [key, *graph.dependencies_of(key)]
