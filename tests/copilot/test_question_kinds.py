@@ -50,8 +50,10 @@ async def test_a_service_that_is_fine_is_said_healthy_and_a_failing_one_degraded
     assert fine.verdict.startswith("No, payflow is healthy")
     assert fine.root_cause is None and fine.claims
     # The values behind "healthy", with their units, each cited by the series it was read from.
-    assert re.search(r"healthy: [\d.]+% errors, normally [\d.]+%; [\d.]+ m?s p95, normally", fine.verdict)
-    assert re.search(r"[\d.]+ req/s, normally [\d.]+ req/s", fine.verdict)
+    assert re.search(r"healthy: error rate [\d.]+%, normally [\d.]+%; p95 [\d.]+ m?s, normally", fine.verdict)
+    assert re.search(r"traffic [\d.]+ req/s, normally [\d.]+ req/s", fine.verdict)
+    # A healthy service's readings never read as trouble ("errors", "down").
+    assert not re.search(r"\b(errors|down|degraded|failing)\b", fine.verdict.split("healthy", 1)[1])
     now = next(c for c in fine.claims if c.text.startswith("payflow now: "))
     assert len([i for i in now.evidence_ids if i.startswith("metric:payflow:")]) == 3
     failing = answered(await ask(world, "is orders-api ok?"), QuestionKind.HEALTH)

@@ -36,7 +36,7 @@ from copilot.planning import PlanContext, ToolRequest
 from core_client.analysis.signals import Kind, Signal, kind_of, recognize, unit_of
 from core_client.schemas import MetricSeries
 from core_client.schemas.analysis import MetricAnomaly
-from core_client.units import against_normal, anomaly_reading, quantile_name
+from core_client.units import anomaly_reading, quantile_name, quantity
 
 # The state a question asks about, by its words: "is X down?" hopes for no, "is X ok?" for yes.
 ASKS_BAD = re.compile(r"\b(down|broken|degraded|failing|unhealthy|dead|out|slow|erroring)\b", re.I)
@@ -51,6 +51,9 @@ VALUE_SIGNALS = (Signal.ERRORS, Signal.LATENCY, Signal.TRAFFIC)
 VALUE_WINDOW = timedelta(minutes=90)
 VALUE_STEP = timedelta(minutes=5)
 RECENT = timedelta(minutes=15)
+# What each value is called, led by its name ("error rate 0.12%"): said as a reading of a healthy service, not as a
+# count of errors.
+VALUE_NAMES = {Signal.ERRORS: "error rate", Signal.LATENCY: "latency", Signal.TRAFFIC: "traffic"}
 # The latency quantile people quote, when a series is kept per quantile.
 QUOTED_QUANTILE = "p95"
 
@@ -131,7 +134,7 @@ def _values_round(context: PlanContext, findings: Findings) -> list[ToolRequest]
 
 
 def current_values(findings: Findings, service: str) -> list[tuple[str, str]]:
-    """Each value read for ``service`` now beside its normal ("0.12% errors, normally 0.10%"), with its evidence id:
+    """Each value read for ``service`` now beside its normal ("error rate 0.12%, normally 0.10%"), with its evidence id:
     the last point, against the median of the points before the most recent minutes."""
     said: list[tuple[str, str]] = []
     for name in value_metrics(findings):
@@ -148,16 +151,11 @@ def current_values(findings: Findings, service: str) -> list[tuple[str, str]]:
         unit = unit_of(
             name, declared if isinstance(declared, str) and declared else findings.metric_units.get(name, "")
         )
-        spec = recognize(name, Kind.GAUGE, unit)
-        text = against_normal(
-            last.value,
-            median(earlier),
-            unit=unit,
-            name=name,
-            signal=spec.signal.value,
-            facet=spec.facet.value,
-            quantile=series.labels.get("quantile", ""),
+        what = (
+            quantile_name(series.labels.get("quantile"))
+            or VALUE_NAMES[recognize(name, Kind.GAUGE, unit).signal]
         )
+        text = f"{what} {quantity(last.value, unit)}, normally {quantity(median(earlier), unit)}"
         said.append(
             (text, evidence_id(EvidenceKind.METRIC, series_ref(series.name, series.service, series.labels)))
         )
