@@ -332,3 +332,31 @@ def test_opspilot_ask_names_the_root_cause_and_its_evidence_as_people_call_them(
     assert "/metrics?metric=http_request_duration_seconds&service=svc-payments" in citations
     read = [line for line in citations.splitlines() if not line.lstrip().startswith("http")]
     assert not [line for line in read if "svc-payments" in line or "svc-checkout" in line]
+
+
+async def test_a_series_found_by_both_scans_is_read_out_once(
+    core_server: RunningCore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Checkout is the metrics' home service: the scan of every series and the scan of Checkout's own both find it.
+    core_server.state.metric_shifts = {"svc-checkout": (datetime.now(UTC) - timedelta(minutes=37), 2.5)}
+    monkeypatch.setenv("OPSORCH_CORE_URL", core_server.url)
+    monkeypatch.setenv("OPSORCH_CORE_TOKEN", TOKEN)
+    settings = load_settings()
+    core = CoreClient.from_settings(settings)
+    copilot = Copilot.from_settings(settings, core=core, planner=OfflineInvestigator(settings))
+    try:
+        view = await copilot.investigate("Why is checkout failing?", user=ALICE)
+    finally:
+        await copilot.aclose()
+        await core.aclose()
+    answer = view.answer
+    assert (
+        answer is not None and answer.root_cause is not None and answer.root_cause.service == "svc-checkout"
+    )
+    scans = [
+        o.arguments.get("service") for o in view.outcomes if o.tool == "opspilot.detect_metric_anomalies"
+    ]
+    assert None in scans and "svc-checkout" in scans
+    [first] = [claim.text for claim in answer.claims if "left its baseline first" in claim.text]
+    readings = [part.strip() for part in first.split(". ")[0].split(" UTC: ", 1)[1].split(";")]
+    assert len(readings) == len(set(readings)), first

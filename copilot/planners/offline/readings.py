@@ -31,7 +31,7 @@ from core_client.schemas import (
     TeamMember,
     TimelineEntry,
 )
-from core_client.schemas.analysis import MetricAnomalyReport, PatternComparison
+from core_client.schemas.analysis import MetricAnomaly, MetricAnomalyReport, PatternComparison
 
 M = TypeVar("M", bound=BaseModel)
 R = TypeVar("R", Incident, Alert, Deployment, Runbook)
@@ -230,8 +230,12 @@ def _staffing(data: Any) -> Staffing | None:
 
 
 def _merged(first: MetricAnomalyReport, second: MetricAnomalyReport) -> MetricAnomalyReport:
-    """Two reports over different metrics as one: every anomaly, strongest first, over both windows."""
-    anomalies = sorted([*first.anomalies, *second.anomalies], key=lambda a: -abs(a.peak_z))
+    """Two reports as one: every anomaly, strongest first, over both windows. A series both found (a scan of every
+    series and one of its service's own) is kept once."""
+    series: dict[tuple[str, str, tuple[tuple[str, str], ...]], MetricAnomaly] = {}
+    for anomaly in [*first.anomalies, *second.anomalies]:
+        series.setdefault((anomaly.service, anomaly.name, tuple(sorted(anomaly.labels.items()))), anomaly)
+    anomalies = sorted(series.values(), key=lambda a: -abs(a.peak_z))
     return first.model_copy(
         update={
             "detect_start": min(first.detect_start, second.detect_start),
