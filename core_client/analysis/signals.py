@@ -257,7 +257,9 @@ restarts         errors      up   seconds        process_start_time_seconds
 memory           utilization up   bytes          go_memstats_(heap_inuse|heap_alloc|alloc)_bytes
 # The Go runtime's garbage collector pauses: the instrumented process's internals, not requests served.
 memory           level       both seconds        go_gc_duration_seconds
-cpu              saturation  up   -              go_goroutines|go_threads
+cpu              saturation  up   -              go_goroutines
+# The OS threads a Go runtime keeps: one more when a blocking call parks a thread, not a sign of a busy CPU.
+cpu              level       both -              go_threads
 memory           utilization up   bytes          jvm_memory_(used|bytes_used)(_bytes)?
 memory           saturation  up   seconds        jvm_gc_(pause|collection)_seconds
 # cAdvisor and kube-state-metrics: USE for containers, restarts and availability for workloads.

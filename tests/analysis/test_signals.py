@@ -53,6 +53,8 @@ def test_families_and_units_come_from_the_suffixes() -> None:
         # The longer load averages lag the 1 minute one: still up long after a fault is gone.
         ("node_load15", Kind.GAUGE, Signal.CPU, Facet.LEVEL, "both"),
         ("node_pressure_cpu_waiting_seconds_total", Kind.COUNTER, Signal.CPU, Facet.SATURATION, "up"),
+        # A Go runtime's OS threads: one more when a call blocks, not a busy CPU.
+        ("go_threads", Kind.GAUGE, Signal.CPU, Facet.LEVEL, "both"),
         ("node_memory_MemAvailable_bytes", Kind.GAUGE, Signal.MEMORY, Facet.HEADROOM, "down"),
         ("node_memory_Active_anon_bytes", Kind.GAUGE, Signal.MEMORY, Facet.UTILIZATION, "up"),
         ("node_filesystem_avail_bytes", Kind.GAUGE, Signal.DISK, Facet.HEADROOM, "down"),

@@ -282,10 +282,10 @@ def settings_env(stack: Stack) -> dict[str, str]:
 
 # Another process is said to have disturbed a phase when, meanwhile, it took this much more memory, CPU or disk
 # space than before the phase (the test's own processes, the faults included, are not counted), or left less than
-# this much CPU idle (on a machine already busy, a CPU fault adds nothing the host's series can show).
+# a core idle (the CPU fault is one worker: on a machine already that busy, the host's series cannot show it).
 DISTURBING_MIB = 256
 DISTURBING_CORES = 0.5
-LEAST_IDLE_CORES = 0.5
+LEAST_IDLE_CORES = 1.0
 SAMPLE_SECONDS = 1.0
 _CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 _CORES = os.cpu_count() or 1

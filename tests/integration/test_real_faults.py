@@ -11,7 +11,8 @@ name the right service with the right fault kind, cite the series that shows it,
 Metrics page over a window that holds the onset.
 
 The whole scenario runs once for the module (about 8 minutes); each test reads one fault's answer. The machine is
-shared: a phase answered wrong while other processes took memory or CPU meanwhile is run once more, and says so.
+shared: a phase answered wrong while other processes took memory, disk or CPU meanwhile (or left no core idle) is run
+once more, and says so.
 """
 
 from __future__ import annotations
@@ -193,13 +194,11 @@ def outcomes(
         install(build_small(workdir / "world"))
         time.sleep(max(0.0, baseline_ends - time.monotonic()))
         results: dict[str, Outcome] = {}
-        retries = 1
         for phase in PHASES:
             found = run_phase(stack, phase, bystanders, workdir)
             disturbed = next(iter(found.values())).bystanders
             wrong = [case.name for case in phase if problems(case, found[case.name])]
-            if wrong and disturbed.disturbed and retries:
-                retries -= 1
+            if wrong and disturbed.disturbed:
                 said = f"{', '.join(wrong)} answered wrong while {disturbed}; the phase was run again"
                 warnings.warn(DisturbedPhase(said), stacklevel=1)
                 time.sleep(RETRY_RECOVERY_SECONDS)
