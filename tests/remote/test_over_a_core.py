@@ -32,6 +32,7 @@ from copilot.citations import validate_answer
 from copilot.machine import RunState
 from copilot.planners.offline import OfflineInvestigator
 from copilot.planners.offline.graph import ServiceGraph
+from copilot.planning import PageContext
 from copilot.runtime import Copilot
 from core_client.client import CoreClient
 from core_client.identity import Actor, Role
@@ -188,6 +189,9 @@ async def test_a_copilot_run_calls_a_read_only_foreign_server_for_what_no_provid
     # The core serves Payments' series only when asked for Payments: the run asked.
     scans = [o for o in view.outcomes if o.tool == "opspilot.detect_metric_anomalies"]
     assert "svc-payments" in {o.arguments.get("service") for o in scans}
+    # Its restart "counter" compounds to 1e46: no counter, so no rate and no sign of a leak.
+    assert answer.root_cause.fault_kind != "memory_leak"
+    assert not [claim.text for claim in answer.claims if "/s" in claim.text]
     # The graph came from dependencies listed by id: checkout's trouble is traced to what it calls.
     # The Copilot's graph came from dependencies listed by id, so checkout's trouble is traced to what it calls.
     [catalog] = [o for o in view.outcomes if o.tool == "opspilot.query_services"]
@@ -360,3 +364,51 @@ async def test_a_series_found_by_both_scans_is_read_out_once(
     [first] = [claim.text for claim in answer.claims if "left its baseline first" in claim.text]
     readings = [part.strip() for part in first.split(". ")[0].split(" UTC: ", 1)[1].split(";")]
     assert len(readings) == len(set(readings)), first
+
+
+async def test_a_copilot_answer_about_an_incident_reads_its_service_and_never_blames_a_caller(
+    core_server: RunningCore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As over the real Core: the incident is on Payments; Checkout, which calls it, was in trouble first; the
+    core serves Payments' series only when asked for Payments, and its restart "counter" compounds to 1e46."""
+    now = datetime.now(UTC).replace(microsecond=0)
+    core_server.state.metric_shifts = {
+        "svc-checkout": (now - timedelta(minutes=50), 2.5),
+        "svc-payments": (now - timedelta(minutes=40), 4.0),
+    }
+    monkeypatch.setenv("OPSORCH_CORE_URL", core_server.url)
+    monkeypatch.setenv("OPSORCH_CORE_TOKEN", TOKEN)
+    settings = load_settings()
+    core = CoreClient.from_settings(settings)
+    copilot = Copilot.from_settings(settings, core=core, planner=OfflineInvestigator(settings))
+    incident = next(i for i in core_server.state.data["incident"] if i["service"] == "svc-payments")
+    try:
+        view = await copilot.investigate(
+            f"Why is {incident['id']} happening?", user=ALICE, page=PageContext(incident_id=incident["id"])
+        )
+        evidence = [item for outcome in view.outcomes for item in outcome.evidence]
+        shown = answer_view(view.answer, evidence, await service_names(core)) if view.answer else None
+    finally:
+        await copilot.aclose()
+        await core.aclose()
+    answer = view.answer
+    assert view.state is RunState.DONE and answer is not None and shown is not None, view.error
+    scans = [o for o in view.outcomes if o.tool == "opspilot.detect_metric_anomalies" and o.ok]
+    assert any(o.arguments.get("service") == "svc-payments" for o in scans), (
+        "Payments' own series were not read"
+    )
+    # The root is Payments itself (what it calls is healthy), or the answer says it cannot tell; never Checkout,
+    # which calls Payments and so cannot be the cause of Payments' trouble.
+    if answer.root_cause is not None:
+        assert answer.root_cause.service == "svc-payments", answer.verdict
+        # A restart count of 1e46 is no counter: it is no evidence of a leak, and no rate.
+        assert answer.root_cause.fault_kind != "memory_leak", answer.claims
+    text = "\n".join(
+        [answer.summary, *(claim.text for claim in answer.claims), *(c.label for c in shown.citations)]
+    )
+    assert "not failing" not in text and "no strong departure" not in text, text
+    assert "/s" not in text, text  # no series of this core is a counter: none is a rate
+    # Ids only where the records' own titles carry them ("HighLatency svc-payments").
+    for record in [*core_server.state.data["alert"], *core_server.state.data["incident"]]:
+        text = text.replace(record["title"], "")
+    assert not [service_id for service_id, *_ in CATALOG if service_id in text], text
