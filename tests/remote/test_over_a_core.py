@@ -16,7 +16,7 @@ import pytest
 
 from console import runtime
 from console.backend import incidents as incidents_backend
-from console.backend.copilot import answer_view
+from console.backend.copilot import AnswerView, answer_view
 from console.backend.incident import related_deploys
 from console.backend.metrics import MetricView, metric_chart, metric_options
 from console.backend.records import service_names
@@ -33,6 +33,7 @@ from copilot.machine import RunState
 from copilot.planners.offline import OfflineInvestigator
 from copilot.planners.offline.graph import ServiceGraph
 from copilot.planning import PageContext
+from copilot.records import RunView
 from copilot.runtime import Copilot
 from core_client.client import CoreClient
 from core_client.identity import Actor, Role
@@ -343,16 +344,7 @@ async def test_a_series_found_by_both_scans_is_read_out_once(
 ) -> None:
     # Checkout is the metrics' home service: the scan of every series and the scan of Checkout's own both find it.
     core_server.state.metric_shifts = {"svc-checkout": (datetime.now(UTC) - timedelta(minutes=37), 2.5)}
-    monkeypatch.setenv("OPSORCH_CORE_URL", core_server.url)
-    monkeypatch.setenv("OPSORCH_CORE_TOKEN", TOKEN)
-    settings = load_settings()
-    core = CoreClient.from_settings(settings)
-    copilot = Copilot.from_settings(settings, core=core, planner=OfflineInvestigator(settings))
-    try:
-        view = await copilot.investigate("Why is checkout failing?", user=ALICE)
-    finally:
-        await copilot.aclose()
-        await core.aclose()
+    view, _ = await investigated(core_server, monkeypatch, "Why is checkout failing?")
     answer = view.answer
     assert (
         answer is not None and answer.root_cause is not None and answer.root_cause.service == "svc-checkout"
@@ -376,21 +368,13 @@ async def test_a_copilot_answer_about_an_incident_reads_its_service_and_never_bl
         "svc-checkout": (now - timedelta(minutes=50), 2.5),
         "svc-payments": (now - timedelta(minutes=40), 4.0),
     }
-    monkeypatch.setenv("OPSORCH_CORE_URL", core_server.url)
-    monkeypatch.setenv("OPSORCH_CORE_TOKEN", TOKEN)
-    settings = load_settings()
-    core = CoreClient.from_settings(settings)
-    copilot = Copilot.from_settings(settings, core=core, planner=OfflineInvestigator(settings))
     incident = next(i for i in core_server.state.data["incident"] if i["service"] == "svc-payments")
-    try:
-        view = await copilot.investigate(
-            f"Why is {incident['id']} happening?", user=ALICE, page=PageContext(incident_id=incident["id"])
-        )
-        evidence = [item for outcome in view.outcomes for item in outcome.evidence]
-        shown = answer_view(view.answer, evidence, await service_names(core)) if view.answer else None
-    finally:
-        await copilot.aclose()
-        await core.aclose()
+    view, shown = await investigated(
+        core_server,
+        monkeypatch,
+        f"Why is {incident['id']} happening?",
+        PageContext(incident_id=incident["id"]),
+    )
     answer = view.answer
     assert view.state is RunState.DONE and answer is not None and shown is not None, view.error
     scans = [o for o in view.outcomes if o.tool == "opspilot.detect_metric_anomalies" and o.ok]
@@ -412,3 +396,22 @@ async def test_a_copilot_answer_about_an_incident_reads_its_service_and_never_bl
     for record in [*core_server.state.data["alert"], *core_server.state.data["incident"]]:
         text = text.replace(record["title"], "")
     assert not [service_id for service_id, *_ in CATALOG if service_id in text], text
+
+
+async def investigated(
+    core_server: RunningCore, monkeypatch: pytest.MonkeyPatch, question: str, page: PageContext | None = None
+) -> tuple[RunView, AnswerView | None]:
+    """The offline Copilot's run on ``question`` over the fake core, and its answer as the panel shows it."""
+    monkeypatch.setenv("OPSORCH_CORE_URL", core_server.url)
+    monkeypatch.setenv("OPSORCH_CORE_TOKEN", TOKEN)
+    settings = load_settings()
+    core = CoreClient.from_settings(settings)
+    copilot = Copilot.from_settings(settings, core=core, planner=OfflineInvestigator(settings))
+    try:
+        view = await copilot.investigate(question, user=ALICE, page=page)
+        evidence = [item for outcome in view.outcomes for item in outcome.evidence]
+        shown = answer_view(view.answer, evidence, await service_names(core)) if view.answer else None
+    finally:
+        await copilot.aclose()
+        await core.aclose()
+    return view, shown
