@@ -132,6 +132,8 @@ def register(server: MCPServer, core: CoreClient, budget: int, annotations: Tool
             comparison = await asyncio.to_thread(
                 compare_patterns, entries, since, start=start, end=end, limit=limit
             )
+            if any(len(side) >= MAX_PATTERN_LINES // 2 for side in (before, after)):
+                comparison = comparison.model_copy(update={"sampled": True})
         except OpsPilotError as error:
             return error_result(error)
         summary = (

@@ -61,6 +61,8 @@ class PatternComparison(CamelModel):
     changes: list[PatternChange] = Field(default_factory=list)
     truncated: bool = False
     frequent: list[LogPattern] = Field(default_factory=list)
+    # Whether a side had more lines than were read (the newest were): its counts are of the lines read.
+    sampled: bool = False
 
 
 AnomalyDirection = Literal["up", "down"]

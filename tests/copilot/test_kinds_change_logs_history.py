@@ -5,7 +5,11 @@ cites only what the run's calls returned."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 
+import pytest
+
+from adapters.demo.build import WorldSpec
 from adapters.demo.incidents import DemoIncidents
 from adapters.demo.world import World
 from copilot.answer import Answer, EvidenceKind, QuestionKind
@@ -14,6 +18,7 @@ from copilot.machine import RunState
 from copilot.planners.offline.kinds.history import SIMILAR, same_line, similarity, traits_of_text, window_of
 from copilot.planners.offline.readings import Findings, Signal
 from copilot.records import RunView
+from core_client.client import CoreClient
 from core_client.schemas import (
     CreateIncidentInput,
     Incident,
@@ -22,9 +27,14 @@ from core_client.schemas import (
     UpdateIncidentInput,
 )
 from core_client.schemas.analysis import PatternChange, PatternComparison
+from core_client.settings import load_settings
+from tests.copilot.test_evidence import call
 from tests.copilot.test_offline import Worlds, ask, evidence_of, worlds
+from tests.demo.world_fixture import build_small, install
 
 __all__ = ["worlds"]
+BUSIER = WorldSpec(1, "orders-pool-exhaustion", 0.1)
+ONSET = "2025-06-11T13:30:00Z"
 
 
 def answered(view: RunView, kind: QuestionKind) -> Answer:
@@ -261,3 +271,25 @@ def test_a_past_incident_shares_more_than_its_service_to_be_similar() -> None:
     )
     read = similarity(now, past("orders-api error rate above 2%"), [entry], Findings())
     assert read.score >= same_symptom.score and read.resolution == entry
+
+
+@pytest.fixture(scope="module")
+def busier_world(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A world with more background lines than one side of a comparison reads over two days of every service."""
+    return build_small(tmp_path_factory.mktemp("busier-world"), BUSIER)
+
+
+async def test_a_comparison_that_could_not_read_every_line_says_it_was_sampled(busier_world: Path) -> None:
+    install(busier_world, BUSIER)
+    core = CoreClient.from_settings(load_settings())
+    try:
+        _, exact = await call(
+            core, "compare_log_patterns", {"since": ONSET, "service": "orders-api", "before_hours": 1}
+        )
+        assert exact.ok and not exact.structured["sampled"]
+        assert exact.structured["linesBefore"] + exact.structured["linesAfter"] > 0
+        # Every service over the two days before: more lines than one side reads, so the newest were read.
+        _, busy = await call(core, "compare_log_patterns", {"since": ONSET, "before_hours": 40})
+        assert busy.ok and busy.structured["sampled"] and busy.structured["linesBefore"] >= 10_000
+    finally:
+        await core.aclose()

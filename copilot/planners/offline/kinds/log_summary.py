@@ -97,12 +97,18 @@ def conclude(context: PlanContext, findings: Findings) -> Answer:
     total = comparison.lines_after if comparison is not None else 0
     environment = environment_of(context, findings)
     where = f"{who} in {environment}" if environment else who
-    verdict = _verdict(where, what, since, total, fresh, grown, frequent, comparison is not None)
+    sampled = comparison is not None and comparison.sampled
+    verdict = _verdict(where, what, since, total, fresh, grown, frequent, comparison is not None, sampled)
     claims = [
         *(_change_claim(findings, c, since) for c in [*fresh, *grown][:MAX_NEW]),
-        _frequent_claim(findings, who, frequent, total, since),
+        _frequent_claim(findings, who, frequent, total, since, sampled),
     ]
     missing = run_notes(context, findings, situation_of(context, findings))
+    if sampled:
+        missing.append(
+            f"the window has more {what} than one comparison reads: the counts are of the newest {total:,} read, "
+            "and a pattern's rate before the window is a lower bound"
+        )
     if service is None:
         missing.append("no service named: the patterns are every service's; name one for its logs alone")
     return Answer(
@@ -133,8 +139,9 @@ def _verdict(
     grown: list[PatternChange],
     frequent: list[LogPattern],
     compared: bool,
+    sampled: bool,
 ) -> str:
-    head = f"{who} logged {total:,} {what} since {at(since)}"
+    head = f"{who} logged {'at least ' if sampled else ''}{total:,} {what} since {at(since)}"
     if not compared and not frequent:
         return f"I could not read {who}'s logs since {at(since)}."
     if total == 0:
@@ -173,12 +180,13 @@ def _change_claim(findings: Findings, change: PatternChange, since: datetime) ->
 
 
 def _frequent_claim(
-    findings: Findings, who: str, frequent: list[LogPattern], total: int, since: datetime
+    findings: Findings, who: str, frequent: list[LogPattern], total: int, since: datetime, sampled: bool
 ) -> Claim | None:
     if not frequent:
         return None
     listed = "; ".join(f"`{p.template}` \u00d7{p.count:,}" for p in frequent)
-    text = f"Most frequent in {who}'s {total:,} lines since {at(since)}: {listed}."
+    lines = f"newest {total:,} lines read" if sampled else f"{total:,} lines"
+    text = f"Most frequent in {who}'s {lines} since {at(since)}: {listed}."
     ids = [
         i
         for p in frequent
