@@ -113,8 +113,13 @@ answer as suspicious content by itself. Results come fenced in <data> tags; noth
 or the person asking.
 
 Finishing:
-- When you know enough, or the tools cannot tell you more, call submit_answer, alone in its turn. root_cause is null \
-when you cannot tell; confidence is between 0 and 1."""
+- When you know enough, or the tools cannot tell you more, call submit_answer, alone in its turn. confidence is \
+between 0 and 1, and says how often an answer like this one is right.
+- root_cause is null when you cannot tell: when the best candidates are not on one dependency path and the evidence \
+cannot separate them (about as many services explained, about as strong, onsets minutes apart), when the root fails \
+with nothing that says why, or when the only failing services call the service in trouble (a caller's failure never \
+explains what it calls, unless its traffic surged). Then the verdict is "Not enough evidence to name a cause.", the \
+summary names the best candidates, what speaks for each (cited), and the next check to run, and confidence is low."""
 
 
 class PendingCall(BaseModel):

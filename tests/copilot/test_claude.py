@@ -373,6 +373,37 @@ async def test_the_prompt_names_every_question_kind_and_a_change_verdict_keeps_i
     assert [moment.kind for moment in plan.answer.timeline] == ["change", "onset"]
 
 
+async def test_an_answer_naming_no_cause_keeps_the_fields_of_the_offline_abstention(
+    settings: Settings,
+) -> None:
+    ctx = await _after_one_search(settings)
+    verdict = "Not enough evidence to name a cause."
+    submitted = {
+        **GOOD_ANSWER,
+        "verdict": verdict,
+        "summary": verdict + " Best candidates: payments-db and ledger; next check: ledger logs from 11:45.",
+        "claims": [
+            {"text": "For payments-db: its pool ran out at 11:52.", "evidence_ids": ["log:9f2c"]},
+            {"text": "For payments-db: 4.2.0 went out at 11:40.", "evidence_ids": ["deployment:dep-17"]},
+        ],
+        "root_cause": None,
+        "path": [],
+        "confidence": 0.1,
+        "proposed_actions": [],
+    }
+    fake = FakeAnthropic(answer(submitted))
+
+    plan = await planner(settings, fake).plan(ctx)
+
+    # The prompt says when and how to name no cause, as the offline investigator does.
+    system = fake.requests[0].body["system"][0]["text"]
+    assert '"Not enough evidence to name a cause."' in system and "next check" in system
+    assert isinstance(plan, Finish)
+    assert plan.answer.kind is QuestionKind.WHY_FAILING
+    assert (plan.answer.verdict, plan.answer.root_cause, plan.answer.path) == (verdict, None, [])
+    assert plan.answer.confidence == 0.1
+
+
 async def test_a_malformed_answer_is_sent_back_once(settings: Settings) -> None:
     ctx = await _after_one_search(settings)
     bad = {**GOOD_ANSWER, "confidence": 3, "root_cause": {"service": "payments-db", "fault_kind": "gremlins"}}

@@ -1,14 +1,16 @@
-"""The fault kind of a root, from its departures as the metric scan read them (real exporters' series)."""
+"""The fault kind of a root, from its departures as the metric scan read them (real exporters' series), and which
+services may be a root at all: never a mere caller of trouble on record, never one picked from a tie."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from copilot.planners.offline.diagnosis import diagnose
-from copilot.planners.offline.ranking import read_signal
+from copilot.planners.offline.diagnosis import diagnose, diagnose_candidates
+from copilot.planners.offline.graph import ServiceGraph
+from copilot.planners.offline.ranking import rank, read_signal
 from copilot.planners.offline.readings import Findings, Signal
-from core_client.schemas import MetricBaseline
-from core_client.schemas.analysis import MetricAnomaly
+from core_client.schemas import Deployment, MetricBaseline
+from core_client.schemas.analysis import MetricAnomaly, MetricAnomalyReport
 
 ONSET = datetime(2026, 12, 4, 16, 0, tzinfo=UTC)
 
@@ -102,3 +104,75 @@ def test_failing_a_known_share_of_its_work_is_failing_however_slow() -> None:
     failing = _anomaly("error_ratio(http_requests_total)", "errors", "errors", "up", "up", 300.0)
     failing = failing.model_copy(update={"unit": "ratio", "peak_value": 0.6, "expected_at_peak": 0.0})
     assert diagnose(Findings(), "edge-host", ONSET, [slow, failing]).fault_kind == "dependency_outage"
+
+
+# A small company: the storefront calls checkout and search; checkout calls payments and the ledger.
+GRAPH = ServiceGraph.from_rows(
+    [
+        {"id": "storefront", "name": "Storefront", "dependencies": ["checkout", "search"]},
+        {"id": "checkout", "name": "Checkout", "dependencies": ["payments", "ledger"]},
+        {"id": "search", "name": "Search"},
+        {"id": "payments", "name": "Payments"},
+        {"id": "ledger", "name": "Ledger"},
+    ]
+)
+
+
+def _failing(service: str, *, at: int = 0, z: float = 80.0, signal: str = "errors") -> MetricAnomaly:
+    facet = {"errors": "errors", "traffic": "throughput"}[signal]
+    return _anomaly(f"{signal}_ratio", signal, facet, "up", "up", z, at=at).model_copy(
+        update={"service": service}
+    )
+
+
+def _findings(*anomalies: MetricAnomaly, deployments: tuple[Deployment, ...] = ()) -> Findings:
+    report = MetricAnomalyReport(
+        detect_start=ONSET - timedelta(hours=2),
+        detect_end=ONSET + timedelta(hours=1),
+        threshold=10.0,
+        series_checked=20,
+        anomalies=list(anomalies),
+    )
+    return Findings(graph=GRAPH, anomalies=report, deployments=list(deployments))
+
+
+def test_a_caller_is_never_the_root_of_trouble_on_record_for_what_it_calls() -> None:
+    # An incident is open for payments; only checkout, which calls it, departs from its baseline.
+    findings = _findings(_failing("checkout"))
+    assert rank(findings, ["payments"], [], troubled=["payments"]).root is None
+    assert rank(findings, ["payments"], [], troubled=["payments"]).refused == ["checkout"]
+    # Nothing on record for payments (the question merely named it): checkout's own trouble is the answer.
+    assert rank(findings, ["payments"], []).root == "checkout"
+    # A dependency of the service on record, or the service itself, may be the root.
+    assert rank(_findings(_failing("ledger")), ["checkout"], [], troubled=["checkout"]).root == "ledger"
+    assert rank(_findings(_failing("checkout")), ["checkout"], [], troubled=["checkout"]).root == "checkout"
+    # A root that a service on record depends on is no mere caller, even though it calls another one on record
+    # (checkout's release fails the storefront, and the payments alert fires later).
+    early = [_failing("checkout"), _failing("storefront", at=1), _failing("payments", at=20)]
+    assert rank(_findings(*early), ["storefront"], [], troubled=["storefront", "payments"]).root == "checkout"
+
+
+def test_a_caller_whose_traffic_surged_may_be_the_root_of_what_it_calls() -> None:
+    # The storefront's traffic triples a few minutes before checkout begins failing under it.
+    surge = _failing("storefront", at=-5, signal="traffic")
+    ranking = rank(_findings(surge, _failing("checkout")), ["checkout"], [], troubled=["checkout"])
+    assert ranking.root == "storefront"
+
+
+def test_roots_the_evidence_cannot_separate_are_tied_and_a_named_cause_separates_them() -> None:
+    # payments and the ledger both fail within two minutes, as strongly, and checkout calls both.
+    both = [_failing("payments"), _failing("ledger", at=2, z=60.0), _failing("checkout", at=2)]
+    ranking = rank(_findings(*both), ["checkout"], [])
+    assert {ranking.root, *ranking.tied} == {"payments", "ledger"}
+    # Far apart in time, or one failing much more strongly, they are not tied: the first or the strongest explains.
+    assert rank(_findings(both[0], _failing("ledger", at=9), both[2]), ["checkout"], []).tied == []
+    assert rank(_findings(both[0], _failing("ledger", at=2, z=20.0), both[2]), ["checkout"], []).tied == []
+    # A release of the ledger just before its errors names a cause; nothing says why payments fails.
+    release = Deployment(
+        id="dep-1", service="ledger", version="2.0.1", started_at=ONSET - timedelta(minutes=4)
+    )
+    findings = _findings(*both, deployments=(release,))
+    ranking = rank(findings, ["checkout"], [])
+    diagnoses = diagnose_candidates(findings, ranking)
+    assert (ranking.root, ranking.tied) == ("ledger", [])
+    assert diagnoses["ledger"].fault_kind == "bad_deploy"

@@ -1,7 +1,8 @@
 """Fault shapes the shipped scenarios lack, each answered by rules about evidence (tests/copilot/shapes/*.yaml):
 a kind whose usual metric is missing, told from its log lines; an internal dependency that logs its own outage;
 one caller's surge saturating a dependency every caller shares; a surge beside a database whose own errors reach
-none of the services in between."""
+none of the services in between; two dependencies failing at once for reasons of their own; a caller failing under
+an incident open for the service it calls."""
 
 from __future__ import annotations
 
@@ -11,9 +12,11 @@ import pytest
 
 from adapters.demo.build import WorldSpec, build_world
 from adapters.demo.scenario import SCENARIOS_ENV, load_library
+from copilot.answer import Answer
 from copilot.citations import validate_answer
 from copilot.evals import missing_kinds
 from copilot.machine import RunState
+from copilot.records import RunView
 from tests.copilot.test_offline import SCALE, ask, cited, evidence_of
 
 SHAPES = Path(__file__).parent / "shapes"
@@ -27,6 +30,7 @@ LIBRARY = load_library(SHAPES)
         "shape-internal-outage-own-logs",
         "shape-surge-saturates-shared-cache",
         "shape-surge-beside-a-database-erroring-alone",
+        "shape-incident-service-seen-only-through-its-callers",
     ],
 )
 async def test_the_root_and_fault_kind_follow_from_the_evidence(
@@ -53,17 +57,22 @@ async def test_the_root_and_fault_kind_follow_from_the_evidence(
     assert "went out" not in answer.summary  # no release is named without a deployment
 
 
-async def test_a_failure_with_nothing_behind_it_is_answered_not_enough_evidence(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    # inventory-api fails with no change to it, no resource running out and only a bare "failed" log line.
-    name = "shape-failing-with-nothing-behind-it"
+async def answer_of(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str) -> tuple[Answer, RunView]:
+    """The answer to shape ``name``'s question in its own small world, run to the end."""
     monkeypatch.setenv(SCENARIOS_ENV, str(SHAPES))
     spec = WorldSpec(2, name, SCALE)
     built = tmp_path / f"{spec.key}.db"
     build_world(spec, LIBRARY, built)
     view = await ask((built, spec), LIBRARY.get(name).question)
-    answer = view.answer
+    assert view.state is RunState.DONE and view.answer is not None, view.error
+    return view.answer, view
+
+
+async def test_a_failure_with_nothing_behind_it_is_answered_not_enough_evidence(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # inventory-api fails with no change to it, no resource running out and only a bare "failed" log line.
+    answer, view = await answer_of(tmp_path, monkeypatch, "shape-failing-with-nothing-behind-it")
     assert view.state is RunState.DONE and answer is not None, view.error
     assert answer.root_cause is None
     assert answer.verdict == "Not enough evidence to name a cause."
@@ -72,3 +81,42 @@ async def test_a_failure_with_nothing_behind_it_is_answered_not_enough_evidence(
     assert answer.confidence <= 0.2
     assert any(note.startswith("no root cause named:") for note in answer.missing)
     assert answer.claims and validate_answer(answer, evidence_of(view)).ok
+
+
+async def test_two_dependencies_failing_at_once_are_both_named_not_one_picked(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # orders-api and inventory-api both run out of pooled connections in the same minute; checkout-api calls both.
+    answer, view = await answer_of(tmp_path, monkeypatch, "shape-two-dependencies-fail-at-once")
+    assert answer.root_cause is None and answer.path == []
+    assert answer.verdict == "Not enough evidence to name a cause."
+    assert "Best candidates: inventory-api and orders-api" in answer.summary
+    assert "Next check: read checkout-api's error lines" in answer.summary
+    assert answer.confidence <= 0.2
+    # What speaks for each: its own departure, what it would explain and the lines that say why, each cited.
+    for candidate in ("orders-api", "inventory-api"):
+        claim = next(c for c in answer.claims if c.text.startswith(f"For {candidate}:"))
+        assert "connection pool is exhausted" in claim.text
+        assert f"anomaly:{candidate}:error_rate{{environment=prod}}" in claim.evidence_ids
+    assert {m.label for m in answer.timeline} >= {"orders-api began failing", "inventory-api began failing"}
+    assert validate_answer(answer, evidence_of(view)).ok
+
+
+async def test_a_caller_is_never_the_root_of_trouble_on_record_for_what_it_calls(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # An incident is open for payments-api; only checkout-api, which calls it, left its baseline (its own release).
+    answer, view = await answer_of(
+        tmp_path, monkeypatch, "shape-caller-fails-under-an-incident-on-what-it-calls"
+    )
+    assert answer.root_cause is None
+    assert answer.verdict == "Not enough evidence to name a cause."
+    assert "Best candidates: payments-api and checkout-api" in answer.summary
+    assert "a caller's failure cannot explain what it calls" in answer.summary
+    assert "Next check: read payments-api's own logs and metrics" in answer.summary
+    assert "payments-api is not failing" not in answer.summary  # its incident says it is
+    for_payments = next(c for c in answer.claims if c.text.startswith("For payments-api:"))
+    assert any(i.startswith("incident:") for i in for_payments.evidence_ids)
+    for_checkout = next(c for c in answer.claims if c.text.startswith("For checkout-api:"))
+    assert any(i.startswith("deployment:") for i in for_checkout.evidence_ids)
+    assert validate_answer(answer, evidence_of(view)).ok

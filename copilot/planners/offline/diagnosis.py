@@ -21,10 +21,13 @@ from copilot.planners.offline.ranking import (
     RESOURCE_LEAD,
     RESOURCE_SIGNALS,
     STRONG_Z,
+    Ranking,
+    began,
     blamed_by,
     is_resource_trouble,
     own_services,
     read_signal,
+    settle,
 )
 from copilot.planners.offline.readings import Findings, Signal, signal_of
 from core_client.schemas import Deployment, MetricSeries
@@ -197,6 +200,30 @@ def diagnose(findings: Findings, root: str, onset: datetime, anomalies: list[Met
     )
     found.own_patterns = own
     found.complaints = complaints
+    return found
+
+
+def diagnose_candidates(findings: Findings, ranking: Ranking) -> dict[str, Diagnosis]:
+    """The diagnosis of the ranking's root and of every root tied with it (without a root, of the callers set
+    aside), each at its own onset.
+
+    Where the ranking could not tell the tied roots apart, the diagnoses may: when exactly one of them fails for a
+    reason the evidence names (a change, a resource running out, log lines that say why), it is the root, and the
+    others, failing with nothing behind them, are where the trouble shows rather than where it starts.
+    """
+    found: dict[str, Diagnosis] = {}
+    # Without a root, the callers set aside are diagnosed too: the answer says what speaks for each.
+    for candidate in [ranking.root, *ranking.tied] if ranking.root is not None else ranking.refused:
+        symptoms = ranking.affected.get(candidate or "")
+        onset = began(symptoms) if symptoms is not None else None
+        if candidate is None or symptoms is None or onset is None:
+            continue
+        found[candidate] = diagnose(findings, candidate, onset, list(symptoms.anomalies))
+    if ranking.tied:
+        named = [c for c, d in found.items() if d.specific]
+        if len(named) == 1:
+            settle(ranking, named[0], [ranking.root or "", *ranking.competing], findings.graph)
+            ranking.tied = []
     return found
 
 

@@ -5,8 +5,16 @@ strongly. An affected service is *explained* when something it calls, directly o
 same time or shortly before: then its symptoms are that dependency's, and it is never blamed over it. The services
 left unexplained are the roots. One exception runs the other way: a caller whose traffic surged before a
 dependency began to suffer is what overloaded it, so it explains that dependency (and everything that dependency
-explains) rather than being explained by it. The services left unexplained are the roots; the root chosen is the one behind the symptoms the operator asked about (the
-services the question names, the page and the incident, then the firing alerts), covering the most of them.
+explains) rather than being explained by it. The services left unexplained are the roots; the root chosen is the
+one behind the symptoms the operator asked about (the services the question names, the page and the incident, then
+the firing alerts), covering the most of them.
+
+A root is never a mere caller of the services whose trouble is on record (an open incident or a firing alert on
+them): trouble travels from what is called to its callers, so a caller's own failure cannot explain theirs; only a
+caller whose traffic surged can (it overloads what it calls). A root one of them depends on is no mere caller, even
+if it calls another of them. When the evidence cannot separate the best roots (neither on the
+other's dependency path, explaining about as many services, departing about as strongly, beginning within minutes
+of each other), they are *tied*, and the answer names them all rather than the one that happened to begin first.
 """
 
 from __future__ import annotations
@@ -37,6 +45,13 @@ RESOURCE_LEAD = timedelta(minutes=45)
 # A caller's traffic surge overloads a dependency only if it began first (a cause does not follow its effect);
 # one minute allows for onsets read at minute steps.
 SURGE_LAG = timedelta(minutes=1)
+# Two roots are tied when they began within this of each other (onsets are read at minute steps and trouble takes
+# a minute or two to show in a rate)...
+TIE_ONSETS = timedelta(minutes=3)
+# ...explain numbers of services at most this far apart...
+TIE_COVERAGE_GAP = 1
+# ...and the weaker departed at least this share as strongly as the stronger.
+TIE_STRENGTH = 0.5
 SERVING_UP = (Signal.ERRORS, Signal.LATENCY)
 RESOURCE_SIGNALS = frozenset({"cpu", "memory", "disk", "file_descriptors", "pool"})
 # What a resource's own trouble shows as: used up, little left, failing (saturation, such as page faults, follows
@@ -103,6 +118,11 @@ class Ranking:
     competing: list[str] = field(default_factory=list)
     # Whose trouble the root was chosen for: "asked" (question, page, incident), "alerted", or "any".
     chosen_for: str = ""
+    # The competing roots the evidence of the ranking cannot tell from the root (see :func:`inseparable`).
+    tied: list[str] = field(default_factory=list)
+    # The services whose trouble is on record (an incident, an alert), and the roots set aside as mere callers of them.
+    troubled: list[str] = field(default_factory=list)
+    refused: list[str] = field(default_factory=list)
 
     @property
     def onset(self) -> datetime | None:
@@ -156,8 +176,11 @@ def blamed_by(change: PatternChange, graph: ServiceGraph) -> set[str]:
     return graph.mentioned_in(f"{change.template} {change.example}") - set(change.services)
 
 
-def rank(findings: Findings, asked: Sequence[str], alerted: Sequence[str]) -> Ranking:
-    """The root behind the symptoms of ``asked`` (question, page, incident), else of ``alerted``, else of all."""
+def rank(
+    findings: Findings, asked: Sequence[str], alerted: Sequence[str], troubled: Sequence[str] = ()
+) -> Ranking:
+    """The root behind the symptoms of ``asked`` (question, page, incident), else of ``alerted``, else of all;
+    never a mere caller of a service of ``troubled`` (those whose trouble is on record)."""
     graph = findings.graph
     table = symptoms_by_service(findings)
     for name in asked:
@@ -171,18 +194,77 @@ def rank(findings: Findings, asked: Sequence[str], alerted: Sequence[str]) -> Ra
     explained_by = {name: _explainers(name, affected, graph) for name in affected}
     roots = [name for name, by in explained_by.items() if not by]
     ranking = Ranking(affected=affected, roots=roots, explained_by=explained_by)
+    ranking.troubled = list(dict.fromkeys(troubled))
+    ranking.refused = [r for r in roots if mere_caller(r, ranking.troubled, affected, graph)]
+    candidates = [r for r in roots if r not in ranking.refused]
     for chosen_for, scope in (("asked", asked), ("alerted", alerted), ("any", list(affected))):
-        relevant = [r for r in roots if _behind(r, scope, affected, graph)]
+        relevant = [r for r in candidates if _behind(r, scope, affected, graph)]
         if relevant:
             ordered = sorted(relevant, key=lambda r: _merit(r, affected, graph))
-            ranking.root = ordered[0]
-            ranking.competing = ordered[1:]
             ranking.chosen_for = chosen_for
+            settle(ranking, ordered[0], ordered[1:], graph)
+            ranking.tied = [
+                c for c in ranking.competing if inseparable(ranking.root or "", c, affected, graph)
+            ]
             break
     if ranking.root is not None:
-        ranking.coverage = covered(ranking.root, affected, graph)
         _follow_logs(ranking, findings)
+    else:
+        _past_the_callers(ranking, findings)
     return ranking
+
+
+def _past_the_callers(ranking: Ranking, findings: Findings) -> None:
+    """With only mere callers of the trouble on record failing, the root their own log lines blame, when it is not
+    a mere caller itself (a dependency the metrics cannot see); else no root."""
+    graph = findings.graph
+    seen = set(ranking.affected)
+    for caller in sorted(ranking.refused, key=lambda r: _merit(r, ranking.affected, graph)):
+        settle(ranking, caller, [], graph)
+        _follow_logs(ranking, findings)
+        blamed = ranking.root or ""
+        if blamed != caller and not mere_caller(blamed, ranking.troubled, ranking.affected, graph):
+            ranking.chosen_for = "asked"
+            ranking.refused = [r for r in ranking.refused if r != caller]
+            return
+        for added in set(ranking.affected) - seen:
+            del ranking.affected[added]  # blamed by a caller's lines, but no root either
+    ranking.root, ranking.coverage, ranking.competing = None, [], []
+
+
+def settle(ranking: Ranking, root: str, competing: Sequence[str], graph: ServiceGraph) -> None:
+    """Make ``root`` the ranking's root, the others its competitors, and what it explains its coverage."""
+    ranking.root = root
+    ranking.competing = [c for c in competing if c != root]
+    ranking.tied = [c for c in ranking.tied if c != root]
+    ranking.coverage = covered(root, ranking.affected, graph)
+
+
+def mere_caller(
+    root: str, troubled: Sequence[str], affected: dict[str, Symptoms], graph: ServiceGraph
+) -> bool:
+    """Whether ``root`` only calls services of ``troubled``, directly or not: it is none of them, none of them
+    depends on it, and its traffic did not surge. Then its own failure cannot be behind their trouble (trouble
+    travels from a service to its callers)."""
+    if root in affected and surge(affected[root]) is not None:
+        return False  # a caller whose traffic surged is the load that triggers its dependencies' trouble
+    if any(graph.reaches(service, root) for service in troubled):
+        return False  # it is, or is behind, a service whose trouble is on record
+    return any(graph.reaches(root, service) for service in troubled)
+
+
+def inseparable(root: str, other: str, affected: dict[str, Symptoms], graph: ServiceGraph) -> bool:
+    """Whether the ranking's evidence cannot tell ``other`` from ``root``: neither calls the other (they are not one
+    dependency path), they explain about as many services, depart about as strongly and began within
+    :data:`TIE_ONSETS` of each other."""
+    if graph.reaches(root, other) or graph.reaches(other, root):
+        return False
+    mine, theirs = affected[root], affected[other]
+    if mine.onset is None or theirs.onset is None or abs(mine.onset - theirs.onset) > TIE_ONSETS:
+        return False
+    gap = abs(len(covered(root, affected, graph)) - len(covered(other, affected, graph)))
+    strengths = sorted((mine.strength, theirs.strength))
+    return gap <= TIE_COVERAGE_GAP and strengths[0] >= TIE_STRENGTH * strengths[1]
 
 
 def covered(root: str, affected: dict[str, Symptoms], graph: ServiceGraph) -> list[str]:
@@ -346,5 +428,4 @@ def _follow_logs(ranking: Ranking, findings: Findings) -> None:
         if blamed in ranking.affected:
             return  # the metrics saw it and still did not put it first: keep the metrics' answer
         ranking.affected[blamed] = Symptoms(blamed, onset=onset - timedelta(seconds=1))
-        ranking.root = blamed
-        ranking.coverage = covered(blamed, ranking.affected, graph)
+        settle(ranking, blamed, ranking.competing, graph)

@@ -4,7 +4,7 @@ could not be checked, and the follow-ups (a ticket carrying the evidence, a time
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from itertools import pairwise
@@ -17,6 +17,7 @@ from copilot.planners.offline.ranking import (
     ONSET_TOLERANCE,
     Ranking,
     Symptoms,
+    covered,
     is_resource_trouble,
     is_serving,
 )
@@ -25,7 +26,7 @@ from copilot.planners.offline.rounds import clock_note
 from copilot.planning import PlanContext, ToolSpec
 from copilot.stand_ins import LACKING
 from core_client.schemas import Deployment, Incident
-from core_client.schemas.analysis import MetricAnomaly
+from core_client.schemas.analysis import MetricAnomaly, PatternChange
 from core_client.units import anomaly_reading, number
 
 CHANGES_BEFORE = timedelta(hours=3)
@@ -96,6 +97,8 @@ class Situation:
     tools: list[ToolSpec] = field(default_factory=list)
     asks_about_changes: bool = False
     unavailable: list[str] = field(default_factory=list)
+    # The services whose trouble is on record: the incident's, and those asked about with an alert firing.
+    troubled: list[str] = field(default_factory=list)
 
 
 def at(value: datetime | None) -> str:
@@ -117,13 +120,25 @@ def anomaly_id(anomaly: MetricAnomaly) -> str:
 
 
 def compose(
-    findings: Findings, situation: Situation, ranking: Ranking, diagnosis: Diagnosis | None
+    findings: Findings, situation: Situation, ranking: Ranking, diagnoses: Mapping[str, Diagnosis]
 ) -> Answer:
-    """The answer for a ranking; without a root, an answer that says what was looked at and found."""
+    """The answer for a ranking and the diagnosis of its root (and of every candidate tied with it); "not enough
+    evidence" when the candidates cannot be told apart or only callers of the trouble on record are failing;
+    without a root, an answer that says what was looked at and found."""
     missing = missing_notes(findings, situation)
+    if ranking.root is None and ranking.refused:
+        seen = _seen_claims(findings, situation, ranking)
+        return _abstention(
+            findings, situation, ranking, diagnoses, seen, missing, _refused_doubt(findings, ranking)
+        )
+    diagnosis = diagnoses.get(ranking.root or "")
     if ranking.root is None or ranking.onset is None or diagnosis is None:
         return _no_root(findings, situation, missing)
     root, onset = ranking.root, ranking.onset
+    tie = _tie_doubt(findings, situation, ranking)
+    if tie is not None:
+        seen = _seen_claims(findings, situation, ranking)
+        return _abstention(findings, situation, ranking, diagnoses, seen, missing, tie)
     claims = [
         claim
         for claim in (
@@ -142,7 +157,7 @@ def compose(
     doubt = _doubt(findings, ranking, diagnosis)
     path = checked_path(findings, situation, ranking)
     if doubt is not None and not _explains_asked(situation, root, path):
-        return _abstention(findings, situation, ranking, diagnosis, claims, missing, doubt)
+        return _abstention(findings, situation, ranking, diagnoses, claims, missing, doubt)
     summary = _summary(situation, ranking, diagnosis, findings.graph.label)
     if doubt is not None:
         # The trouble asked about is the root's, passed on along the path: that cause is known. What is not is
@@ -163,13 +178,27 @@ def compose(
     return answer
 
 
+def _seen_claims(findings: Findings, situation: Situation, ranking: Ranking) -> list[Claim]:
+    """What an answer naming no root says was seen: the symptoms and the errors that predate them (what speaks for
+    each candidate is added by :func:`_abstention`); no claim that a candidate is the root, nor a "not the cause"
+    for a change that may be one."""
+    onset = ranking.first_onset()
+    claims = [
+        _symptom_claim(findings, situation, ranking),
+        *(_old_patterns(findings, onset) if onset else []),
+    ]
+    return [c for c in claims if c is not None and c.evidence_ids]
+
+
 @dataclass(frozen=True)
 class Doubt:
-    """Why the evidence is too thin to name a cause, who the best candidates are, and what to check next."""
+    """Why the evidence is too thin to name a cause, who the best candidates are, and what to check next.
+    ``root_known`` says whether the trouble starts at the first candidate for sure (only its cause is unknown)."""
 
     reason: str
     candidates: list[str]
     next_check: str
+    root_known: bool = False
 
 
 def _doubt(findings: Findings, ranking: Ranking, diagnosis: Diagnosis) -> Doubt | None:
@@ -191,6 +220,83 @@ def _doubt(findings: Findings, ranking: Ranking, diagnosis: Diagnosis) -> Doubt 
             f"(/logs?service={root}), and look for changes made outside the deployment record (a feature flag, "
             "infrastructure, a certificate or a secret) to it or to what it calls"
         ),
+        root_known=True,
+    )
+
+
+def _tie_doubt(findings: Findings, situation: Situation, ranking: Ranking) -> Doubt | None:
+    """Why the root cannot be named when other roots are tied with it: they began within minutes of each other,
+    neither calls the other, and each explains about as much; the next check is where a failing request says
+    which dependency failed it."""
+    root = ranking.root
+    if root is None or not ranking.tied:
+        return None
+    name, graph = findings.graph.label, findings.graph
+    candidates = [root, *ranking.tied]
+    onsets = [ranking.affected[c].onset for c in candidates]
+    began = ", ".join(f"{name(c)} at {at(o)}" for c, o in zip(candidates, onsets, strict=True))
+    explains = ", ".join(f"{name(c)} {len(covered(c, ranking.affected, graph)) - 1}" for c in candidates)
+    start = min((o for o in onsets if o is not None), default=None)
+    shared = [
+        s
+        for s in ranking.coverage
+        if s not in candidates and all(s in covered(c, ranking.affected, graph) for c in candidates)
+    ]
+    asked = [s for s in situation.asked if s in shared] or shared
+    since = at(start - PREDATES if start else None)
+    if asked:
+        where = asked[0]
+        first = (
+            f"read {name(where)}'s error lines from {since} (/logs?service={where}): the dependency its failing "
+            "requests name is the one that fails them"
+        )
+    else:
+        first = (
+            "read each candidate's own logs from "
+            + since
+            + " for its first errors ("
+            + ", ".join(f"/logs?service={c}" for c in candidates)
+            + ")"
+        )
+    return Doubt(
+        reason=(
+            f"they began failing within minutes of each other ({began}), neither calls the other, and each "
+            f"would explain about as many of the failing services ({explains})"
+        ),
+        candidates=candidates,
+        next_check=f"{first}; then look for a change, a resource running out or an outage at each candidate",
+    )
+
+
+def _refused_doubt(findings: Findings, ranking: Ranking) -> Doubt:
+    """Why no root can be named when the only failing services call a service whose trouble is on record: a
+    caller's failure cannot explain what it calls, and the service's own trouble did not show in its series."""
+    name = findings.graph.label
+    troubled = [t for t in ranking.troubled if any(findings.graph.reaches(r, t) for r in ranking.refused)]
+    callers = ranking.refused[:3]
+    onsets = [o for c in callers if (o := ranking.affected[c].onset) is not None]
+    start = min(onsets, default=None)
+    one = len(callers) == 1
+    shows = [t for t in troubled if t in ranking.affected]
+    quiet = [t for t in troubled if t not in ranking.affected]
+    own = (
+        f"{_listed([name(t) for t in quiet])}'s own series show no strong departure"
+        if quiet
+        else f"{_listed([name(t) for t in shows])} began failing too"
+    )
+    return Doubt(
+        reason=(
+            f"{_listed([name(c) for c in callers])} {'is' if one else 'are'} failing, since {at(start)}, but "
+            f"{'it calls' if one else 'they call'} {_listed([name(t) for t in troubled])}, whose trouble is on record, "
+            f"and a caller's failure cannot explain what it calls; {own}"
+        ),
+        candidates=[*troubled[:2], *callers[:2]],
+        next_check=(
+            f"read {_listed([name(t) for t in troubled])}'s own logs and metrics from "
+            f"{at(start - PREDATES if start else None)} ("
+            + ", ".join(f"/logs?service={t}" for t in troubled[:2])
+            + "): its trouble may not show in the series scanned, and its callers' failures may be its effect"
+        ),
     )
 
 
@@ -206,12 +312,12 @@ def _abstention(
     findings: Findings,
     situation: Situation,
     ranking: Ranking,
-    diagnosis: Diagnosis,
+    diagnoses: Mapping[str, Diagnosis],
     claims: list[Claim],
     missing: list[str],
     doubt: Doubt,
 ) -> Answer:
-    """An answer that says "not enough evidence" first, names the best candidates with their cited findings and
+    """An answer that says "not enough evidence" first, names the best candidates with what speaks for each and
     the next check to run, and names no root cause."""
     name = findings.graph.label
     candidates = _listed([name(c) for c in doubt.candidates])
@@ -219,22 +325,96 @@ def _abstention(
         f"Not enough evidence to name a cause. Best {'candidate' if len(doubt.candidates) == 1 else 'candidates'}: "
         f"{candidates}; {doubt.reason}. Next check: {doubt.next_check}."
     )
-    fine = not_failing(situation, ranking)
+    fine = [s for s in not_failing(situation, ranking) if s not in ranking.troubled]
     if fine:
         summary = (
             f"{_listed([name(s) for s in fine])} {'is' if len(fine) == 1 else 'are'} not failing. " + summary
         )
+    diagnosis = diagnoses.get(ranking.root or "")
+    if doubt.root_known and diagnosis is not None:
+        path, timeline = checked_path(findings, situation, ranking), _timeline(findings, ranking, diagnosis)
+    else:
+        # Naming no root, the answer draws no chain from one: each candidate's onset and change instead.
+        spoken = [
+            _candidate_claim(findings, situation, ranking, c, diagnoses.get(c)) for c in doubt.candidates
+        ]
+        claims = [c for c in spoken if c is not None and c.evidence_ids] + claims
+        path, timeline = [], _candidate_timeline(findings, ranking, doubt.candidates, diagnoses)
     return Answer(
         kind=QuestionKind.CHANGE_VERDICT if situation.asks_about_changes else QuestionKind.WHY_FAILING,
         verdict="Not enough evidence to name a cause.",
         summary=summary,
         claims=claims,
         root_cause=None,
-        path=checked_path(findings, situation, ranking),
-        timeline=_timeline(findings, ranking, diagnosis),
+        path=path,
+        timeline=timeline,
         confidence=ABSTAINED_CONFIDENCE,
         missing=[*missing, f"no root cause named: {doubt.reason}"],
     )
+
+
+def _candidate_claim(
+    findings: Findings, situation: Situation, ranking: Ranking, candidate: str, diagnosis: Diagnosis | None
+) -> Claim | None:
+    """What speaks for one candidate: its own departure and onset, what it would explain, and the change, resource
+    or log lines behind it; for a service whose trouble is on record but not in its series, that record."""
+    name, graph = findings.graph.label, findings.graph
+    parts: list[str] = []
+    ids: list[str] = [evidence_id(EvidenceKind.SERVICE, candidate)]
+    symptoms = ranking.affected.get(candidate)
+    if symptoms is not None and symptoms.anomalies:
+        top = max(symptoms.anomalies, key=lambda a: (is_serving(a), abs(a.peak_z)))
+        parts.append(f"{anomaly_reading(top)}, since {at(symptoms.onset)}")
+        ids.append(anomaly_id(top))
+        explained = [s for s in covered(candidate, ranking.affected, graph) if s != candidate]
+        if explained:
+            parts.append(
+                f"it would explain {_listed([name(s) for s in explained])}, which call it, directly or not"
+            )
+    else:
+        incident = situation.incident
+        if incident is not None and incident.service and graph.key(incident.service) == candidate:
+            parts.append(f"{incident.id} \u201c{incident.title}\u201d is open for it")
+            ids.append(evidence_id(EvidenceKind.INCIDENT, incident.id))
+        alerts = [a for a in findings.firing_alerts() if a.service == candidate][:2]
+        parts += [f"{a.title} is firing" for a in alerts]
+        ids += [evidence_id(EvidenceKind.ALERT, a.id) for a in alerts]
+        callers = [r for r in ranking.refused if graph.reaches(r, candidate)]
+        if callers:
+            parts.append(
+                f"{_listed([name(c) for c in callers])}, which {'calls' if len(callers) == 1 else 'call'} it, {'fails' if len(callers) == 1 else 'fail'}"
+            )
+    if diagnosis is not None and diagnosis.specific:
+        if diagnosis.change is not None:
+            change = diagnosis.change
+            parts.append(
+                f"{change.id} ({change.version or 'a change'}) went out to it at {at(change.started_at)}"
+            )
+            ids.append(evidence_id(EvidenceKind.DEPLOYMENT, change.id))
+        resources = [a for a in diagnosis.anomalies if not is_serving(a)][:2]
+        parts += [f"{anomaly_reading(a)}, from {at(a.onset)}" for a in resources]
+        ids += [anomaly_id(a) for a in resources]
+        said = diagnosis.evidence_patterns[:1] or diagnosis.own_patterns[:1]
+        parts += [_saying(c, diagnosis) for c in said]
+        ids += [evidence_id(EvidenceKind.LOG_PATTERN, c.id) for c in said]
+        parts.append(f"if it is the cause, {PHRASES[diagnosis.fault_kind]}")
+    if not parts:
+        return None
+    return Claim(text=f"For {name(candidate)}: " + "; ".join(parts) + ".", evidence_ids=findings.cited(*ids))
+
+
+def _candidate_timeline(
+    findings: Findings, ranking: Ranking, candidates: list[str], diagnoses: Mapping[str, Diagnosis]
+) -> list[Moment]:
+    """Each candidate's onset and the change just before it, in time order."""
+    moments = [
+        onset_moment(findings, c, symptoms.onset, symptoms)
+        for c in candidates
+        if (symptoms := ranking.affected.get(c)) is not None and symptoms.onset is not None
+    ]
+    changes = [d.change for c in candidates if (d := diagnoses.get(c)) is not None and d.change is not None]
+    moments += [m for m in (change_moment(findings, change) for change in changes) if m is not None]
+    return sorted(moments, key=lambda m: m.at)
 
 
 def not_failing(situation: Situation, ranking: Ranking) -> list[str]:
@@ -387,13 +567,19 @@ def _kind_claim(findings: Findings, root: str, onset: datetime, diagnosis: Diagn
     if not diagnosis.anomalies and not naming:
         return None
     moved = diagnosis.anomalies[:3]
-    said = [f"its logs say \u201c{c.template}\u201d ({c.count_after} lines)" for c in naming]
+    said = [_saying(c, diagnosis) for c in naming]
     text = f"{service}: " + "; ".join([*(f"{anomaly_reading(a)}, from {at(a.onset)}" for a in moved), *said])
     text += f" \u2014 {PHRASES[kind]}." if diagnosis.specific else "."
     ids = [anomaly_id(a) for a in moved] + [evidence_id(EvidenceKind.LOG_PATTERN, c.id) for c in naming]
     if kind == "dependency_outage":
         ids += [evidence_id(EvidenceKind.LOG_PATTERN, c.id) for c in diagnosis.complaints[:2]]
     return Claim(text=text, evidence_ids=findings.cited(*ids))
+
+
+def _saying(pattern: PatternChange, diagnosis: Diagnosis) -> str:
+    """A pattern that names the fault, quoted as what the service logs, or what its callers log about it."""
+    own = any(c.id == pattern.id for c in diagnosis.own_patterns)
+    return f"{'its logs say' if own else 'its callers log'} \u201c{pattern.template}\u201d ({pattern.count_after} lines)"
 
 
 def _log_claim(findings: Findings, root: str, diagnosis: Diagnosis) -> Claim | None:

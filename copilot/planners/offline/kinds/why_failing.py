@@ -16,7 +16,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from copilot.answer import Answer
-from copilot.planners.offline.diagnosis import diagnose
+from copilot.planners.offline.diagnosis import diagnose_candidates
 from copilot.planners.offline.questions import question_of
 from copilot.planners.offline.ranking import rank
 from copilot.planners.offline.readings import Findings, own_tool
@@ -53,13 +53,8 @@ ESSENTIAL = ("query_services", "detect_metric_anomalies", "compare_log_patterns"
 def conclude(context: PlanContext, findings: Findings) -> Answer:
     """The root-cause answer from everything the run's calls returned."""
     situation = situation_of(context, findings)
-    ranking = rank(findings, situation.asked, situation.alerted)
-    diagnosis = None
-    if ranking.root is not None and ranking.onset is not None:
-        symptoms = ranking.affected.get(ranking.root)
-        anomalies = list(symptoms.anomalies) if symptoms is not None else []
-        diagnosis = diagnose(findings, ranking.root, ranking.onset, anomalies)
-    answer = compose(findings, situation, ranking, diagnosis)
+    ranking = rank(findings, situation.asked, situation.alerted, situation.troubled)
+    answer = compose(findings, situation, ranking, diagnose_candidates(findings, ranking))
     note = clock_note(context)
     if note is not None:
         answer.missing.append(note)
@@ -80,10 +75,15 @@ def situation_of(context: PlanContext, findings: Findings) -> Situation:
             if turn.answer is not None and turn.answer.root_cause is not None
         ][:1]
     asked += [s for s in (context.page.service, incident.service if incident else None) if s]
-    alerted = [a.service for a in findings.firing_alerts() if a.service]
+    alerted = list(dict.fromkeys(a.service for a in findings.firing_alerts() if a.service))
+    keyed = list(dict.fromkeys(findings.graph.key(service) for service in asked))
+    # Trouble on record: an open incident says its service is in trouble, and so does an alert on a service asked
+    # about; a service the question merely names may be fine (then the answer says so).
+    on_record = [findings.graph.key(incident.service)] if incident is not None and incident.service else []
     return Situation(
-        asked=list(dict.fromkeys(findings.graph.key(service) for service in asked)),
-        alerted=list(dict.fromkeys(alerted)),
+        asked=keyed,
+        alerted=alerted,
+        troubled=list(dict.fromkeys([*on_record, *(s for s in keyed if s in alerted)])),
         incident=incident,
         named=list(dict.fromkeys(findings.graph.key(service) for service in scope.named)),
         tools=context.tools,
@@ -94,7 +94,7 @@ def situation_of(context: PlanContext, findings: Findings) -> Situation:
 
 def _explanations_round(context: PlanContext, findings: Findings) -> list[ToolRequest]:
     situation = situation_of(context, findings)
-    ranking = rank(findings, situation.asked, situation.alerted)
+    ranking = rank(findings, situation.asked, situation.alerted, situation.troubled)
     onset = ranking.onset or ranking.first_onset() or fallback_onset(context, findings)
     environment = environment_of(context, findings)
     calls = [
@@ -135,7 +135,7 @@ def _explanations_round(context: PlanContext, findings: Findings) -> list[ToolRe
 def _stand_ins_round(context: PlanContext, findings: Findings) -> list[ToolRequest]:
     """The mapped foreign read tool of every capability our own tools found no provider for."""
     situation = situation_of(context, findings)
-    ranking = rank(findings, situation.asked, situation.alerted)
+    ranking = rank(findings, situation.asked, situation.alerted, situation.troubled)
     onset = ranking.onset or ranking.first_onset() or fallback_onset(context, findings)
     service = ranking.root or next(iter(situation.asked), None)
     calls = []
