@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+
 import reflex as rx
 from reflex.event import EventSpec
 
@@ -30,9 +32,10 @@ class AlertsState(PagedList, ScopeState):
         filters = AlertFilters(status=self.status, severity=self.severity, text=self.text)
         return await alerts_page(core, filters, self.query_scope(), cursor)
 
-    @rx.event
-    def filter_severity(self, value: str) -> list[EventSpec]:
-        return self._refilter(severity="" if value == ANY else value)
+    @rx.event(background=True)
+    async def filter_severity(self, value: str) -> AsyncIterator[EventSpec]:
+        async for event in self._refilter(severity="" if value == ANY else value):
+            yield event
 
 
 class AlertState(RecordPage, ScopeState):

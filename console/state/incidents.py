@@ -67,13 +67,15 @@ class IncidentsState(PagedList, ScopeState):
         """The chosen time range the provider applied to the list, as the scope bar labels it ("" for all time)."""
         return self.window_label if self.ordered_by_provider and self.range_chosen else ""
 
-    @rx.event
-    def filter_severity(self, value: str) -> list[EventSpec]:
-        return self._refilter(severity="" if value == ANY else value)
+    @rx.event(background=True)
+    async def filter_severity(self, value: str) -> AsyncIterator[EventSpec]:
+        async for event in self._refilter(severity="" if value == ANY else value):
+            yield event
 
-    @rx.event
-    def sort_by(self, value: str) -> list[EventSpec]:
-        return self._refilter(sort=value)
+    @rx.event(background=True)
+    async def sort_by(self, value: str) -> AsyncIterator[EventSpec]:
+        async for event in self._refilter(sort=value):
+            yield event
 
 
 def _with(known: list[str], value: str) -> list[str]:

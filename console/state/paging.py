@@ -4,7 +4,7 @@ A list state mixes ``PagedList`` into a ``ScopeState`` subclass, declares a ``ro
 its filters model (``_filter_type``), and provides ``_fetch``: one page from the provider for those filters and
 the current scope. Filters live in the URL: a filter handler writes the new URL into the address bar
 (``history.pushState``, no navigation, so the page is neither re-rendered nor re-opened) and opens page 1 for
-them (``open_filtered``); ``load``, the page's on_load (a link, a reload, Back, Forward), reads them back from the
+them, in the same event; ``load``, the page's on_load (a link, a reload, Back, Forward), reads them back from the
 URL and opens page 1; ``next_page`` and ``previous_page`` move with the cursors remembered for the pages
 seen, and only with the query that made them (a cursor is bound to its query): a click while a newer page 1 is
 on its way waits for it, and a query changed since opens page 1 of the new one. A load overtaken by a newer one
@@ -16,7 +16,7 @@ Redis (several workers), the state fetched under the lock carries the router of 
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any, Literal, Protocol
 
 import reflex as rx
@@ -100,32 +100,36 @@ class PagedList(rx.State, mixin=True):
         for name in self._filter_type().model_fields:
             setattr(self, name, getattr(filters, name))
 
-    def _refilter(self, **changes: str) -> list[EventSpec]:
-        """This page with the filters changed (and the scope and everything else in the URL kept): the URL first,
-        then page 1 read from it. One round trip fewer than navigating, which would also re-render the page and
-        run its whole on_load (the session, the scope options, the sources) for a change of one filter."""
-        filters = self._filters().model_copy(update=changes)
-        params = filters.to_params()
-        url = url_with(self.router.url.path, self.router.url.query_parameters, params)
-        # The filters go along: an event the backend returns carries this event's address, not the new one.
-        shown = {name: value for name, value in params.items() if value is not None}
-        return [history_event(url, push=True), type(self).open_filtered(shown)]
+    async def _refilter(self, **changes: str) -> AsyncIterator[EventSpec]:
+        """This page with the filters changed (and the scope and everything else in the URL kept), in this one
+        event: the URL written into the address bar, then page 1 of those filters. Navigating instead would cost
+        two round trips more, re-render the page and run its whole on_load (the session, the scope options, the
+        sources) for a change of one filter."""
+        path, query = self.router.url.path, self.router.url.query_parameters
+        async with self:
+            params = self._filters().model_copy(update=changes).to_params()
+        yield history_event(url_with(path, query, params), push=True)
+        await self._open("first", {name: value for name, value in params.items() if value is not None})
 
-    @rx.event
-    def filter_status(self, value: str) -> list[EventSpec]:
-        return self._refilter(status="" if value == ANY else value)
+    @rx.event(background=True)
+    async def filter_status(self, value: str) -> AsyncIterator[EventSpec]:
+        async for event in self._refilter(status="" if value == ANY else value):
+            yield event
 
-    @rx.event
-    def search(self, form: dict[str, str]) -> list[EventSpec]:
+    @rx.event(background=True)
+    async def search(self, form: dict[str, str]) -> AsyncIterator[EventSpec]:
         """The filter form's text fields (``q`` is the free-text search)."""
         fields = self._filter_type().model_fields
         changes = {("text" if key == "q" else key): value.strip() for key, value in form.items()}
-        return self._refilter(**{key: value for key, value in changes.items() if key in fields})
+        async for event in self._refilter(**{key: value for key, value in changes.items() if key in fields}):
+            yield event
 
-    @rx.event
-    def clear_filters(self) -> list[EventSpec]:
+    @rx.event(background=True)
+    async def clear_filters(self) -> AsyncIterator[EventSpec]:
         defaults = self._filter_type().from_params({})
-        return self._refilter(**{name: getattr(defaults, name) for name in self._filter_type().model_fields})
+        names = self._filter_type().model_fields
+        async for event in self._refilter(**{name: getattr(defaults, name) for name in names}):
+            yield event
 
     async def _open(
         self, step: Literal["first", "next", "previous"], filters: Mapping[str, str] | None = None
@@ -178,11 +182,6 @@ class PagedList(rx.State, mixin=True):
     async def load(self) -> None:
         """Page 1 for the URL's filters and the current scope."""
         await self._open("first")
-
-    @rx.event(background=True)
-    async def open_filtered(self, filters: dict[str, str]) -> None:
-        """Page 1 for ``filters`` (a filter handler's, whose new URL is already in the address bar)."""
-        await self._open("first", filters)
 
     @rx.event(background=True)
     async def next_page(self) -> None:
