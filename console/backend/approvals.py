@@ -9,11 +9,15 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Callable
 from datetime import datetime
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
 from console.backend.display import ago, utc_label
+from console.backend.records import service_names
+from copilot.answer import Evidence
+from copilot.evidence import shown
 from copilot.runtime import Copilot
 from core_client.approvals import ApprovalBook
 from core_client.client import CoreClient
@@ -86,21 +90,26 @@ class Inbox(BaseModel):
     pending_count: int
 
 
-def _evidence(item: dict[str, object]) -> EvidenceChip:
+def _evidence(item: dict[str, object], name: Callable[[str], str]) -> EvidenceChip:
+    """A cited piece of evidence as a chip reading like the Copilot panel's: its label (its id only when the
+    request predates labels), its service as people call it (``copilot.evidence.shown``)."""
+    try:
+        cited = shown(Evidence.model_validate(item), name)
+        label, excerpt = cited.label or cited.id, cited.excerpt
+    except ValidationError:  # a row written by an older OpsPilot: show what it has
+        label = str(item.get("id") or item.get("kind") or "evidence")
+        excerpt = str(item.get("excerpt") or "")
     link = str(item.get("link") or "")
     try:
         href = parse_link(link).build() if link else ""
     except BadQuery:
         href = ""  # a foreign link never becomes a console route
-    return EvidenceChip(
-        label=str(item.get("id") or item.get("kind") or "evidence"),
-        excerpt=str(item.get("excerpt") or "")[:240],
-        href=href,
-    )
+    return EvidenceChip(label=label, excerpt=excerpt[:240], href=href)
 
 
-def approval_row(request: ApprovalRequest, now: datetime) -> ApprovalRow:
-    """A request as one row: arguments pretty-printed, requester named as the audit names them."""
+def approval_row(request: ApprovalRequest, now: datetime, name: Callable[[str], str] = str) -> ApprovalRow:
+    """A request as one row: arguments pretty-printed, requester named as the audit names them, its evidence's
+    services shown by ``name`` (``records.service_names``)."""
     requester = (
         f"copilot for {request.requested_by}" if request.requester_is_copilot else request.requested_by
     )
@@ -120,11 +129,13 @@ def approval_row(request: ApprovalRequest, now: datetime) -> ApprovalRow:
         decided_by=request.decided_by or "",
         decided=utc_label(request.decided_at),
         reason=request.decision_reason or "",
-        evidence=[_evidence(item) for item in request.evidence],
+        evidence=[_evidence(item, name) for item in request.evidence],
     )
 
 
-def _inbox(book: ApprovalBook, decided_limit: int) -> tuple[Inbox, list[ApprovalRequest]]:
+def _inbox(
+    book: ApprovalBook, decided_limit: int, name: Callable[[str], str]
+) -> tuple[Inbox, list[ApprovalRequest]]:
     now = book.clock.now()
     pending = book.list("pending", limit=200).items
     decided = sorted(
@@ -133,19 +144,21 @@ def _inbox(book: ApprovalBook, decided_limit: int) -> tuple[Inbox, list[Approval
         reverse=True,
     )[:decided_limit]
     inbox = Inbox(
-        pending=[approval_row(r, now) for r in pending],
-        decided=[approval_row(r, now) for r in decided],
+        pending=[approval_row(r, now, name) for r in pending],
+        decided=[approval_row(r, now, name) for r in decided],
         pending_count=book.count("pending"),
     )
     return inbox, pending
 
 
 async def load_inbox(core: CoreClient, *, decided_limit: int = 25) -> Inbox:
-    """Pending requests, each shown as the change it would make, and the latest decided ones."""
-    inbox, pending = await asyncio.to_thread(_inbox, core.gate.approvals, decided_limit)
+    """Pending requests, each shown as the change it would make, and the latest decided ones; services named as
+    ``core``'s catalog names them."""
+    name = await service_names(core)
+    inbox, pending = await asyncio.to_thread(_inbox, core.gate.approvals, decided_limit, name)
     previews = await asyncio.gather(*(request_preview(core, request) for request in pending))
-    for row, shown in zip(inbox.pending, previews, strict=True):
-        row.preview = shown
+    for row, change in zip(inbox.pending, previews, strict=True):
+        row.preview = change
     return inbox
 
 

@@ -309,7 +309,7 @@ def _run_detail(copilot: Copilot, run_id: str, name: Callable[[str], str]) -> Ru
         has_answer=view.answer is not None,
         answer=answer_view(view.answer, evidence, name) if view.answer else AnswerView(),
         notes=list(view.notes),
-        approvals=[approval_row(request, now) for request in requests],
+        approvals=[approval_row(request, now, name) for request in requests],
         audit=[audit_row(event) for event in audit],
     )
 

@@ -4,6 +4,7 @@ status update from one."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated
@@ -12,6 +13,7 @@ import typer
 from rich.console import Console
 from rich.text import Text
 
+from console.backend.records import service_names
 from console.commands.ask import (
     AutoRejectFlag,
     JsonFlag,
@@ -29,6 +31,7 @@ from copilot.store import RunStore
 from copilot.writeups.document import Document
 from copilot.writeups.drafts import DraftKind, DraftTarget
 from copilot.writeups.markdown import to_markdown
+from core_client.client import CoreClient
 from core_client.clock import SystemClock
 from core_client.identity import Actor
 from core_client.settings import Settings, load_settings
@@ -93,13 +96,15 @@ def list_runs(
 
 @app.command("show")
 def show(run_id: RunArgument, as_json: JsonFlag = False) -> None:
-    """Show one run: every step, then its answer with numbered citations."""
+    """Show one run: every step, then its answer with numbered citations, its services named as the catalog
+    names them."""
     settings = load_settings()
     signed_in(open_directory(settings))
     view = open_store(settings).get(run_id)
     if as_json:
         typer.echo(view.model_dump_json())
         return
+    name = asyncio.run(_service_names(settings))
     out = Console(highlight=False, soft_wrap=True)
     out.print(
         Text(
@@ -109,7 +114,15 @@ def show(run_id: RunArgument, as_json: JsonFlag = False) -> None:
     )
     for step in view.steps:
         out.print(describe_step(step))
-    print_outcome(view, settings.console_url, out)
+    print_outcome(view, settings.console_url, out, name)
+
+
+async def _service_names(settings: Settings) -> Callable[[str], str]:
+    core = await asyncio.to_thread(CoreClient.from_settings, settings)
+    try:
+        return await service_names(core)
+    finally:
+        await core.aclose()
 
 
 @app.command("cancel")

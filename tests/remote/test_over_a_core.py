@@ -7,6 +7,7 @@ with a read-only foreign MCP server mapped to logs, must call it without a perso
 
 from __future__ import annotations
 
+import json
 import sys
 from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -20,8 +21,10 @@ from console.backend.copilot import AnswerView, answer_view
 from console.backend.incident import related_deploys
 from console.backend.metrics import MetricView, metric_chart, metric_options
 from console.backend.records import service_names
+from console.backend.runs import load_run
 from console.backend.session import ConsoleSessions
 from console.state.alerts import AlertsState
+from console.state.approvals import ApprovalsState
 from console.state.deployments import DeploymentState
 from console.state.incidents import IncidentsState
 from console.state.logs import LogsState
@@ -327,7 +330,8 @@ def test_opspilot_ask_names_the_root_cause_and_its_evidence_as_people_call_them(
     }
     monkeypatch.setenv("OPSORCH_CORE_URL", core_server.url)
     monkeypatch.setenv("OPSORCH_CORE_TOKEN", TOKEN)
-    asked = cli_user("alice", "responder").invoke("ask", "Why is checkout failing?", "--auto-reject")
+    alice = cli_user("alice", "responder")
+    asked = alice.invoke("ask", "Why is checkout failing?", "--auto-reject")
     assert asked.exit_code == 0, asked.output
     answer = asked.stdout.split("answer ready", 1)[1]
     assert "Root cause: Payments Service — " in answer
@@ -337,6 +341,16 @@ def test_opspilot_ask_names_the_root_cause_and_its_evidence_as_people_call_them(
     assert "/metrics?metric=http_request_duration_seconds&service=svc-payments" in citations
     read = [line for line in citations.splitlines() if not line.lstrip().startswith("http")]
     assert not [line for line in read if "svc-payments" in line or "svc-checkout" in line]
+    # `opspilot runs show` prints the stored run the same way.
+    [run] = json.loads(alice.invoke("runs", "list", "--json").stdout)
+    shown = alice.invoke("runs", "show", run["id"])
+    assert shown.exit_code == 0, shown.output
+    again = shown.stdout.split("answer ready", 1)[1]
+    assert "Root cause: Payments Service — " in again
+    cited = again.split("Citations", 1)[1]
+    assert " Payments Service http_request_duration_seconds" in cited
+    read = [line for line in cited.splitlines() if not line.lstrip().startswith("http")]
+    assert not [line for line in read if "svc-payments" in line or "svc-checkout" in line], cited
 
 
 async def test_a_series_found_by_both_scans_is_read_out_once(
@@ -415,3 +429,35 @@ async def investigated(
         await copilot.aclose()
         await core.aclose()
     return view, shown
+
+
+async def test_an_approval_shows_its_evidence_as_people_call_the_services(
+    remote_core: CoreClient, core_server: RunningCore
+) -> None:
+    """The Approvals inbox and the run page's approvals show the evidence a request cites as the Copilot panel
+    does: by its label, services by name ("Payments Service ..."), never by evidence id or catalog id."""
+    now = datetime.now(UTC).replace(microsecond=0)
+    core_server.state.metric_shifts = {
+        "svc-payments": (now - timedelta(minutes=40), 4.0),
+        "svc-checkout": (now - timedelta(minutes=37), 2.5),
+    }
+    settings = load_settings()
+    copilot = Copilot.from_settings(settings, core=remote_core, planner=OfflineInvestigator(settings))
+    try:
+        asked = await copilot.investigate("Why is checkout failing?", user=ALICE)
+        assert asked.answer is not None and asked.answer.proposed_actions, asked.error
+        follow_up = await copilot.propose(asked.id, 0, by=ALICE)
+        assert (await copilot.settle(follow_up.id)).state is RunState.NEEDS_APPROVAL
+        rick = await opened(remote_core, "/approvals")
+        await rick.follow(await rick.fire(ApprovalsState.load))
+        [row] = (await rick.state(ApprovalsState)).pending
+        on_run_page = (await load_run(copilot, remote_core, follow_up.id)).approvals
+    finally:
+        await copilot.aclose()
+    cited = {item["id"] for item in remote_core.gate.approvals.get(row.id).evidence}
+    for chips in (row.evidence, on_run_page[0].evidence):
+        labels = [chip.label for chip in chips]
+        assert any(label.startswith("Payments Service ") for label in labels), labels
+        assert not cited & set(labels), labels
+        catalog_ids = {service_id for service_id, *_ in CATALOG}
+        assert not [label for label in labels if catalog_ids & set(label.split())], labels
