@@ -105,7 +105,8 @@ async def test_two_dependencies_failing_at_once_are_both_named_not_one_picked(
 async def test_a_caller_is_never_the_root_of_trouble_on_record_for_what_it_calls(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # An incident is open for payments-api; only checkout-api, which calls it, left its baseline (its own release).
+    # An incident is open for payments-api; checkout-api, which calls it, fails from its own release; payments-api
+    # only begins restarting later.
     answer, view = await answer_of(
         tmp_path, monkeypatch, "shape-caller-fails-under-an-incident-on-what-it-calls"
     )
@@ -115,8 +116,15 @@ async def test_a_caller_is_never_the_root_of_trouble_on_record_for_what_it_calls
     assert "a caller's failure cannot explain what it calls" in answer.summary
     assert "Next check: read payments-api's own logs and metrics" in answer.summary
     assert "payments-api is not failing" not in answer.summary  # its incident says it is
+    # Its own departure is said, with when it began against its callers' trouble, never "no strong departure".
+    assert (
+        "payments-api's own rate(restarts)" in answer.summary
+        and "after its callers' trouble" in answer.summary
+    )
+    assert "no strong departure" not in answer.summary
     for_payments = next(c for c in answer.claims if c.text.startswith("For payments-api:"))
     assert any(i.startswith("incident:") for i in for_payments.evidence_ids)
+    assert "anomaly:payments-api:rate(restarts){environment=prod}" in for_payments.evidence_ids
     for_checkout = next(c for c in answer.claims if c.text.startswith("For checkout-api:"))
     assert any(i.startswith("deployment:") for i in for_checkout.evidence_ids)
     assert validate_answer(answer, evidence_of(view)).ok

@@ -98,6 +98,17 @@ def is_resource_trouble(anomaly: MetricAnomaly) -> bool:
     return anomaly.signal in RESOURCE_SIGNALS and facet and adverse(anomaly)
 
 
+def own_trouble(symptoms: Symptoms | None) -> list[MetricAnomaly]:
+    """A service's strong departures of a known signal going the worse way (restarts up, memory running out...),
+    strongest first: trouble of its own, even where none of them is a symptom its callers feel."""
+    found = (
+        [a for a in symptoms.anomalies if read_signal(a) is not Signal.OTHER and adverse(a)]
+        if symptoms
+        else []
+    )
+    return sorted(found, key=lambda a: -abs(a.peak_z))
+
+
 def is_serving(anomaly: MetricAnomaly) -> bool:
     """Errors or latency up, or traffic down: what callers of a service feel."""
     signal = read_signal(anomaly)
@@ -120,6 +131,8 @@ class Ranking:
     chosen_for: str = ""
     # The competing roots the evidence of the ranking cannot tell from the root (see :func:`inseparable`).
     tied: list[str] = field(default_factory=list)
+    # Every service with a strong departure of any signal, affected or not (a host's restarts, say).
+    departed: dict[str, Symptoms] = field(default_factory=dict)
     # The services whose trouble is on record (an incident, an alert), and the roots set aside as mere callers of them.
     troubled: list[str] = field(default_factory=list)
     refused: list[str] = field(default_factory=list)
@@ -193,7 +206,7 @@ def rank(
     _add_triggers(table, affected, graph)
     explained_by = {name: _explainers(name, affected, graph) for name in affected}
     roots = [name for name, by in explained_by.items() if not by]
-    ranking = Ranking(affected=affected, roots=roots, explained_by=explained_by)
+    ranking = Ranking(affected=affected, roots=roots, explained_by=explained_by, departed=table)
     ranking.troubled = list(dict.fromkeys(troubled))
     ranking.refused = [r for r in roots if mere_caller(r, ranking.troubled, affected, graph)]
     candidates = [r for r in roots if r not in ranking.refused]

@@ -20,6 +20,7 @@ from copilot.planners.offline.ranking import (
     covered,
     is_resource_trouble,
     is_serving,
+    own_trouble,
 )
 from copilot.planners.offline.readings import Failure, Findings, own_tool
 from copilot.planners.offline.rounds import clock_note
@@ -277,13 +278,7 @@ def _refused_doubt(findings: Findings, ranking: Ranking) -> Doubt:
     onsets = [o for c in callers if (o := ranking.affected[c].onset) is not None]
     start = min(onsets, default=None)
     one = len(callers) == 1
-    shows = [t for t in troubled if t in ranking.affected]
-    quiet = [t for t in troubled if t not in ranking.affected]
-    own = (
-        f"{_listed([name(t) for t in quiet])}'s own series show no strong departure"
-        if quiet
-        else f"{_listed([name(t) for t in shows])} began failing too"
-    )
+    own = "; ".join(_own_state(findings, ranking, t, start) for t in troubled)
     return Doubt(
         reason=(
             f"{_listed([name(c) for c in callers])} {'is' if one else 'are'} failing, since {at(start)}, but "
@@ -306,6 +301,24 @@ def _explains_asked(situation: Situation, root: str, path: list[Hop]) -> bool:
     root itself fails."""
     asked = set(situation.asked)
     return root not in asked and bool(path) and any(hop.service in asked for hop in path[1:])
+
+
+def _own_state(findings: Findings, ranking: Ranking, service: str, start: datetime | None) -> str:
+    """What a service on record shows of its own: failing since when, its strongest departure of its own (and
+    whether it began after its callers' trouble), or no strong departure at all."""
+    name = findings.graph.label(service)
+    if service in ranking.affected:
+        return f"{name} began failing too, at {at(ranking.affected[service].onset)}"
+    mine = own_trouble(ranking.departed.get(service))
+    if not mine:
+        return f"{name}'s own series show no strong departure"
+    top = mine[0]
+    later = (
+        f", after its callers' trouble began at {at(start)}"
+        if start is not None and top.onset > start
+        else ""
+    )
+    return f"{name}'s own {anomaly_reading(top)}, from {at(top.onset)}{later}"
 
 
 def _abstention(
@@ -372,6 +385,9 @@ def _candidate_claim(
                 f"it would explain {_listed([name(s) for s in explained])}, which call it, directly or not"
             )
     else:
+        mine = own_trouble(ranking.departed.get(candidate))[:1]
+        parts += [f"its own {anomaly_reading(a)}, from {at(a.onset)}" for a in mine]
+        ids += [anomaly_id(a) for a in mine]
         incident = situation.incident
         if incident is not None and incident.service and graph.key(incident.service) == candidate:
             parts.append(f"{incident.id} \u201c{incident.title}\u201d is open for it")
@@ -419,9 +435,13 @@ def _candidate_timeline(
 
 def not_failing(situation: Situation, ranking: Ranking) -> list[str]:
     """The services asked about (named in the question, else the page's and the incident's) that show no trouble
-    of their own (no strong departure of a serving or resource signal): the answer says so before anything else."""
+    of their own (no strong departure of a known signal going the worse way): the answer says so first."""
     asked = situation.named or situation.asked
-    return [s for s in asked if s not in ranking.affected and s != ranking.root]
+    return [
+        s
+        for s in asked
+        if s not in ranking.affected and s != ranking.root and not own_trouble(ranking.departed.get(s))
+    ]
 
 
 def _fine_claim(findings: Findings, situation: Situation, ranking: Ranking) -> Claim | None:
