@@ -13,6 +13,7 @@ from adapters.demo.company import SERVICES
 from copilot.answer import Answer, QuestionKind
 from copilot.planners.offline.graph import ServiceGraph
 from copilot.planners.offline.questions import read_question
+from copilot.planners.offline.scope import named_services
 from copilot.planning import PlanContext, PriorTurn
 
 NOW = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)
@@ -113,3 +114,16 @@ def test_held_out_phrasings_are_read_as_their_kind(name: str) -> None:
     groups = {case["kind"] for case in cases if not case.get("earlier")}
     assert {"health", "situation", "ownership", "unknown"} <= groups
     assert len(cases) - len(misread) >= HELD_OUT_FLOORS[name] * len(cases), misread
+
+
+def test_a_word_written_as_a_services_own_name_part_names_that_service_alone() -> None:
+    graph = ServiceGraph.from_rows(
+        [
+            {"id": "orders-api", "name": "orders-api", "dependencies": ["order-events"]},
+            {"id": "order-events", "name": "order-events", "tier": 1},
+        ]
+    )
+    # "orders" is orders-api's own word; order-events only shares its stem, so it is not asked about.
+    assert named_services("Why are orders failing?", graph) == ["orders-api"]
+    assert named_services("Is order-events ok?", graph) == ["order-events"]
+    assert named_services("is the order queue backed up", graph) == ["order-events"]

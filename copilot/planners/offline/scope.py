@@ -91,11 +91,15 @@ def named_services(question: str, graph: ServiceGraph) -> list[str]:
     """The services ``question`` names, strongest mention first (ties: lower tier, then name).
 
     A service named by a word of its own name beats one only its description mentions; description matches count
-    only when no service is named outright.
+    only when no service is named outright; a word written exactly as a part of some service's name leaves out the
+    services it only shares a stem with.
     """
     mentions = _mentions(question, graph)
     by_name = {name: m for name, m in mentions.items() if m[0]}
-    chosen = by_name or mentions
+    # A word written as a service's own name part ("orders" of orders-api) names it, not a service that only
+    # shares its stem ("order" of order-events).
+    exact = {name: m for name, m in by_name.items() if m[2]}
+    chosen = exact or by_name or mentions
     return sorted(chosen, key=lambda name: (-sum(chosen[name]), graph.nodes[name].tier or 99, name))
 
 
@@ -107,11 +111,13 @@ def read_scope(question: str, graph: ServiceGraph) -> Scope:
     )
 
 
-def _mentions(question: str, graph: ServiceGraph) -> dict[str, tuple[int, int]]:
-    """Per service: how strongly the question names it by its name, and by its description."""
+def _mentions(question: str, graph: ServiceGraph) -> dict[str, tuple[int, int, int]]:
+    """Per service: how strongly the question names it by its name and by its description, and how many of its
+    name's parts the question writes exactly as the name does."""
     asked = words(question)
+    written = {w for w in re.findall(r"[a-z0-9]+", question.lower()) if w not in STOPWORDS}
     meant = [(w, False) for w in asked] + [(stem(s), True) for w in asked for s in SYNONYMS.get(w, ())]
-    found: dict[str, tuple[int, int]] = {}
+    found: dict[str, tuple[int, int, int]] = {}
     for node in graph.nodes.values():
         # Every reference counts (an id "svc-checkout", a name "Checkout API", an alias), word by word.
         name_parts = {
@@ -120,11 +126,20 @@ def _mentions(question: str, graph: ServiceGraph) -> dict[str, tuple[int, int]]:
             for part in re.split(r"[-_.\s]+", reference)
             if part and part.lower() not in GENERIC_NAME_PARTS
         }
+        exact = len(
+            written
+            & {
+                part.lower()
+                for reference in (node.name, *node.aliases)
+                for part in re.split(r"[-_.\s]+", reference)
+                if part and part.lower() not in GENERIC_NAME_PARTS
+            }
+        )
         described = set(words(node.description))
         by_name = sum(
             SYNONYM_NAME_MATCH if synonym else NAME_MATCH for word, synonym in meant if word in name_parts
         )
         by_description = sum(DESCRIPTION_MATCH for word, _ in meant if word in described)
         if by_name or by_description:
-            found[node.name] = (by_name, by_description)
+            found[node.name] = (by_name, by_description, exact if by_name else 0)
     return found
