@@ -31,7 +31,7 @@ from adapters.demo.plan import resolve
 from adapters.demo.scenario import Scenario, ScenarioLibrary
 from adapters.demo.telemetry import LogStream, MetricGenerator
 
-FORMAT_VERSION = "7"
+FORMAT_VERSION = "8"
 BASE_LOG_LINES = 200_000
 LOG_SPAN = 2 * 86400
 
