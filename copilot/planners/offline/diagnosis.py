@@ -2,7 +2,7 @@
 which log lines appeared, and whether the root is a third party that logs nothing of its own.
 
 Resource signals are read first, since they name a mechanism (a full disk, an exhausted pool, a leak, a surge, a
-saturated CPU, an expired certificate), the one that began first when several moved; where the metric that would show it is missing, the words of the new log
+saturated CPU, an expired certificate); where the metric that would show it is missing, the words of the new log
 lines name the same mechanisms ("No space left on device", "OutOfMemoryError", "x509"...). A deployment or
 configuration change just before the onset comes next; then an outage its own lines or its callers' say in words
 (unreachable, refusing); then slowness (requests take a multiple of their usual time while few fail); then an outage
@@ -264,9 +264,10 @@ def _classify(
     ]
     # What is still going on first: a resource that has recovered is not what holds the service back now.
     for candidates in ([a for a in nearby if a.ongoing], nearby):
-        resource = _first_resource(candidates, _tie(findings))
-        if resource is not None:
-            return resource
+        for signal, direction, kind in RESOURCE_KINDS:
+            moved = [a for a in candidates if _moved(a, signal, direction)]
+            if moved:
+                return Diagnosis(kind, anomalies=moved)
     # Its own lines first: callers describe what they feel, the service what happened to it.
     named = log_mechanism(own) or log_mechanism(complaints)
     if named is not None:
@@ -302,28 +303,6 @@ def _classify(
     # Failing with no change, mechanism or word of an outage behind it: its callers see an outage, but nothing
     # says why; without a deployment this is never called a release.
     return Diagnosis("dependency_outage", anomalies=_serving(mine), specific=False)
-
-
-def _first_resource(candidates: list[MetricAnomaly], tie: timedelta) -> Diagnosis | None:
-    """The resource whose departure began first: a cause comes before what it causes (a leak or a surge before
-    the CPU they load), so a resource that began going the worse way after another is someone else's or a
-    consequence. Departures that began within ``tie`` of the first are ordered by :data:`RESOURCE_KINDS`."""
-    found = [
-        (kind, moved)
-        for signal, direction, kind in RESOURCE_KINDS
-        if (moved := [a for a in candidates if _moved(a, signal, direction)])
-    ]
-    if not found:
-        return None
-    first = min(a.onset for _, moved in found for a in moved)
-    kind, moved = next((k, m) for k, m in found if min(a.onset for a in m) <= first + tie)
-    return Diagnosis(kind, anomalies=moved)
-
-
-def _tie(findings: Findings) -> timedelta:
-    """Onsets this close are simultaneous: two steps of the scan that measured them (a minute's when unknown)."""
-    step = findings.anomalies.step_seconds if findings.anomalies else None
-    return timedelta(seconds=2 * (step or 60))
 
 
 def _slow_not_down(latency: MetricAnomaly, errors: MetricAnomaly) -> bool:
