@@ -97,9 +97,15 @@ def test_a_question_that_stands_on_its_own_is_not_a_follow_up() -> None:
 HELD_OUT = Path(__file__).parents[1] / "evals" / "kinds"
 # The share of each held-out set of phrasings read right; raise a floor, never lower it. held_out_phrasings.yaml:
 # 55 of 56 when written. held_out_phrasings_s6.yaml (every kind, written before the session's reader changes): 21 of
-# 30 before them, 22 of 30 after; its misses were read after that last score, so it is no longer held out for the
-# next change of the reader.
-HELD_OUT_FLOORS = {"held_out_phrasings.yaml": 0.9, "held_out_phrasings_s6.yaml": 0.7}
+# 30 before them, 22 of 30 after. Its misses and those of held_out_phrasings_s7.yaml (19 of 30 when written) were read
+# and the reader widened on them (30 of 30 each after), so neither is held out any more. held_out_phrasings_s8.yaml
+# was written after that change and scored once, total only (28 of 30 before it and after): it is held out.
+HELD_OUT_FLOORS = {
+    "held_out_phrasings.yaml": 0.9,
+    "held_out_phrasings_s6.yaml": 0.9,
+    "held_out_phrasings_s7.yaml": 0.9,
+    "held_out_phrasings_s8.yaml": 0.9,
+}
 
 
 @pytest.mark.parametrize("name", sorted(HELD_OUT_FLOORS))
@@ -127,3 +133,13 @@ def test_a_word_written_as_a_services_own_name_part_names_that_service_alone() -
     assert named_services("Why are orders failing?", graph) == ["orders-api"]
     assert named_services("Is order-events ok?", graph) == ["order-events"]
     assert named_services("is the order queue backed up", graph) == ["order-events"]
+
+
+def test_a_service_alone_is_asked_about_only_when_written_whole_or_with_nothing_else() -> None:
+    graph = ServiceGraph.from_rows(
+        [{"id": "order-events", "name": "order-events"}, {"id": "payments-api", "name": "payments-api"}]
+    )
+    # "order" is part of order-events' name, but this question asks nothing about it.
+    assert read_question(asked("Can you order me a pizza?"), graph).kind is QuestionKind.UNKNOWN
+    assert read_question(asked("order-events, all good?"), graph).kind is QuestionKind.HEALTH
+    assert read_question(asked("payments?"), graph).kind is QuestionKind.HEALTH

@@ -19,7 +19,7 @@ from typing import Any
 from copilot.answer import QuestionKind
 from copilot.planners.offline.graph import ServiceGraph
 from copilot.planners.offline.readings import read_findings
-from copilot.planners.offline.scope import CHANGE_WORDS, named_services
+from copilot.planners.offline.scope import CHANGE_WORDS, STOPWORDS, named_services
 from copilot.planning import PlanContext
 
 # Where the offline investigator keeps its memory in a run: the round it is in, and the question as it read it.
@@ -52,23 +52,28 @@ DEFAULT_SPAN = timedelta(hours=1)
 # What each kind of question says, as operators say it. Checked in order: the first that matches decides.
 _OWNERSHIP = re.compile(
     r"\bwho\b.*\b(own|owns|owned|owner|responsible|maintain\w*|on[- ]?call|page|call|contact|escalat\w*)\b"
-    r"|\bon[- ]?call\b|\bowner(ship)?\b|\bwhich team\b|\bwhose\b|\brunbook\b|\bescalat\w*\b|\bpoint of contact\b",
+    r"|\bon[- ]?call\b|\bowner(ship)?\b|\bwhich team\b|\bwhose\b|\brunbook\b|\bescalat\w*\b|\bpoint of contact\b"
+    r"|\bpager\b|\bwho\s+(looks after|runs|handles|supports|is responsible)\b",
     re.I,
 )
 _HISTORY = re.compile(
     r"\b(happen\w*|seen|had|occurred)\b.{0,30}\b(before|previously|earlier)\b|\bbefore\b.{0,12}\bhappened\b"
     r"|\b(similar|past|previous|earlier|prior)\s+(incidents?|outages?|issues?|problems?|failures?)\b"
-    r"|\b(recurr\w*|repeat\w*|history|last time|ever)\b",
+    r"|\b(recurr\w*|repeat\w*|history|last time|ever)\b|\blike (this|that)\b.{0,20}\bbefore\b"
+    r"|\bwhen did\b.{0,40}\blast\b",
     re.I,
 )
 _LOGS = re.compile(
     r"\blog(s|ged|ging|lines?)?\b|\b(what|which|show|list|top)\b.{0,20}\b(errors?|exceptions?|messages?|warnings?)\b"
-    r"(?!.*\bwhy\b)|\b(errors?|exceptions?|warnings?)\s+(of|from)\b",
+    r"(?!.*\bwhy\b)|\b(errors?|exceptions?|warnings?)\s+(of|from)\b"
+    r"|\b(pull|grep|fetch|get|give me|most common|frequent|recent|latest)\b.{0,20}\b(errors|exceptions|warnings)\b",
     re.I,
 )
 _WHY = re.compile(
     r"\bwhy\b|\bhow come\b|\broot[- ]?cause\b|\bwhat('?s| is| was)\s+(wrong|causing|the cause|broken|the problem)\b"
-    r"|\bwhat caused\b|\bwhat happened (to|with)\b|\bcause of\b|\bexplain\b|\bdiagnos\w*\b|\binvestigate\b",
+    r"|\bwhat caused\b|\bwhat happened (to|with)\b|\bcause of\b|\bexplain\b|\bdiagnos\w*\b|\binvestigate\b"
+    r"|\bwhat('?s| is)\s+(behind|making|driving|up with)\b|\bbehind (it|this|that|the)\b|\bto blame\b"
+    r"|\b(dig|look) into\b|\bunderstand\b|\breason\b",
     re.I,
 )
 _SITUATION = re.compile(
@@ -78,6 +83,8 @@ _SITUATION = re.compile(
     r"|\bhow('?s|\s+is|\s+are|\s+does)\s+(our\s+|the\s+)?(prod|production|staging|live|everything|things|we"
     r"|systems?|platform|site|infra\w*)\b"
     r"|\b(is|are)\s+(everything|anything|all|things)\b|\b(anything|something)\s+(wrong|broken|on fire|off|going)\b"
+    r"|\bwhere are we\b|\bcatch me up\b|\bbig picture\b|\b(burning|on fire)\b|\b(should (i|we)|(i|we) should) know\b"
+    r"|\bwhat('?s| is)\s+(currently\s+)?broken\b"
     r"|^\W*(status|health|state|overall)\W*$|\bany\s+(open\s+|active\s+|firing\s+|current\s+)?(incidents?|alerts?|problems?|issues?|outages?|fires?)\b|\bwhat needs\b|\bcurrent state\b",
     re.I,
 )
@@ -87,7 +94,7 @@ _HEALTH = re.compile(
     re.I,
 )
 _SYMPTOM = re.compile(
-    r"\b(fail\w*|errors?|erroring|slow\w*|latency|timeouts?|timing out|5\d\d|broken|outage|crash\w*|wrong"
+    r"\b(fail\w*|errors?|erroring|slow\w*|sluggish|latency|timeouts?|timing out|5\d\ds?|broken|outage|crash\w*|wrong"
     r"|unavailable|refus\w*|down)\b",
     re.I,
 )
@@ -222,7 +229,7 @@ def _kind(text: str, graph: ServiceGraph | None) -> QuestionKind:
         return QuestionKind.HEALTH
     if _SYMPTOM.search(text):
         return QuestionKind.WHY_FAILING
-    if names:
+    if names and graph is not None and _names_outright(text, names, graph):
         # Nothing but a service: how it is doing.
         return QuestionKind.HEALTH
     if incident_named(text):
@@ -257,6 +264,21 @@ def _follow_up(text: str, previous: Question, now: datetime) -> Question | None:
             follow_up=True,
         )
     return None
+
+
+def _names_outright(text: str, names: list[str], graph: ServiceGraph) -> bool:
+    """Whether ``text`` writes one of the services ``names`` whole ("order-events"), or says nothing but parts of
+    their names ("payments?"): a word that only happens to be part of a name ("order me a pizza") asks nothing."""
+    references = {
+        reference.lower()
+        for name in names
+        for reference in (name, graph.nodes[name].name, *graph.nodes[name].aliases)
+    }
+    lowered = text.lower()
+    if any(reference in lowered for reference in references):
+        return True
+    parts = {part for reference in references for part in re.split(r"[-_.\s]+", reference)}
+    return {word.lower() for word in _WORDS.findall(text)} <= parts | STOPWORDS
 
 
 def _is_bare(text: str) -> bool:

@@ -54,7 +54,9 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
     "db": ("postgres", "database"),
 }
 CHANGE_WORDS = re.compile(
-    r"\b(chang\w*|deploy\w*|releas\w*|roll(ed)?[ -]?out\w*|config\w*|ship(ped)?)\b", re.I
+    r"\b(chang\w*|deploy\w*|releas\w*|roll(ed)?[ -]?out\w*|roll(ed)?[ -]?back\w*|config\w*|ship(ped)?|flags?"
+    r"|(new|latest|previous|last)\s+(\S+\s+)?version|upgrad\w*)\b",
+    re.I,
 )
 NAME_MATCH, SYNONYM_NAME_MATCH, DESCRIPTION_MATCH = 3, 2, 1
 
