@@ -128,3 +128,23 @@ async def test_a_caller_is_never_the_root_of_trouble_on_record_for_what_it_calls
     for_checkout = next(c for c in answer.claims if c.text.startswith("For checkout-api:"))
     assert any(i.startswith("deployment:") for i in for_checkout.evidence_ids)
     assert validate_answer(answer, evidence_of(view)).ok
+
+
+async def test_the_situation_never_starts_trouble_at_a_caller_of_an_incidents_service(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The same world asked "What's going on?": checkout-api failed first, but it calls payments-api, whose incident
+    # is open, so checkout-api's failure cannot be where payments-api's trouble starts.
+    monkeypatch.setenv(SCENARIOS_ENV, str(SHAPES))
+    name = "shape-caller-fails-under-an-incident-on-what-it-calls"
+    spec = WorldSpec(2, name, SCALE)
+    built = tmp_path / f"{spec.key}.db"
+    build_world(spec, LIBRARY, built)
+    view = await ask((built, spec), "What's going on?")
+    answer = view.answer
+    assert view.state is RunState.DONE and answer is not None, view.error
+    assert not answer.verdict.startswith("Trouble starts at checkout-api"), answer.verdict
+    assert answer.verdict.startswith("checkout-api is failing since 13:51 UTC, but it calls payments-api")
+    assert "1 open incident" in answer.verdict
+    assert any(c.text.startswith("checkout-api since 13:51 UTC") for c in answer.claims)
+    assert validate_answer(answer, evidence_of(view)).ok

@@ -189,7 +189,7 @@ def _trouble(context: PlanContext, findings: Findings) -> tuple[Situation, Ranki
     situation = situation_of(context, findings)
     named = set(changed_services(question_of(context), findings.graph))
     asked = [s for s in situation.asked if s not in named]
-    ranking = rank(findings, asked, situation.alerted)
+    ranking = rank(findings, asked, situation.alerted, situation.troubled)
     diagnosis = None
     if ranking.root is not None and ranking.onset is not None:
         diagnosis = diagnose(

@@ -155,7 +155,7 @@ def fault_now(context: PlanContext, findings: Findings) -> Fault:
     """The fault "this" means: the service the question names, else the previous answer's root cause, else the
     root the metrics point at from the page's or the incident's service, else that service itself."""
     situation = situation_of(context, findings)
-    ranking = rank(findings, situation.asked, situation.alerted)
+    ranking = rank(findings, situation.asked, situation.alerted, situation.troubled)
     earlier = [
         findings.graph.key(turn.answer.root_cause.service)
         for turn in reversed(context.conversation)

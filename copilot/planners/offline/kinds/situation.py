@@ -30,13 +30,13 @@ def conclude(context: PlanContext, findings: Findings) -> Answer:
     incidents = findings.active_incidents()
     alerts = findings.firing_alerts()
     key = findings.graph.key
+    on_record = list(dict.fromkeys(key(i.service) for i in incidents if i.service))
+    # A caller of a service with an open incident is never where its trouble starts (unless its traffic surged).
     ranking = rank(
-        findings,
-        list(dict.fromkeys(key(i.service) for i in incidents if i.service)),
-        list(dict.fromkeys(key(a.service) for a in alerts if a.service)),
+        findings, on_record, list(dict.fromkeys(key(a.service) for a in alerts if a.service)), on_record
     )
     roots = [r for r in (ranking.root, *ranking.competing) if r is not None]
-    roots += [r for r in ranking.roots if r not in roots]
+    roots += [r for r in ranking.roots if r not in roots and r not in ranking.refused]
     counts = f"{_count(len(incidents), 'open incident')}, {_count(len(alerts), 'alert')} firing"
     if roots:
         root = roots[0]
@@ -49,12 +49,21 @@ def conclude(context: PlanContext, findings: Findings) -> Answer:
         verdict = (
             f"Trouble starts at {findings.graph.label(root)}, since {at(ranking.onset)}{reach}; {counts}."
         )
+    elif ranking.refused:
+        # Only callers of a service with an open incident fail: its trouble shows through them, not where it starts.
+        caller = ranking.refused[0]
+        called = [t for t in ranking.troubled if findings.graph.reaches(caller, t)] or ranking.troubled
+        verdict = (
+            f"{findings.graph.label(caller)} is failing since {at(ranking.affected[caller].onset)}, but it calls "
+            f"{', '.join(map(findings.graph.label, called))}, whose incident is open, so where the trouble starts "
+            f"is not clear yet; {counts}."
+        )
     elif incidents or alerts:
-        verdict = f"No service is off its baseline now, but there are {counts}."
+        verdict = f"No service is off its baseline now; {counts}."
     else:
         verdict = "All quiet: no open incident, no alert firing, and every service is within its baseline."
     claims = [
-        *(_trouble_claim(findings, ranking, r) for r in roots[:LISTED]),
+        *(_trouble_claim(findings, ranking, r) for r in (roots or ranking.refused)[:LISTED]),
         _incidents_claim(findings),
         _alerts_claim(findings, alerts),
     ]
