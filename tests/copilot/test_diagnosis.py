@@ -67,6 +67,17 @@ def test_a_resource_is_the_mechanism_only_when_the_scan_read_it_going_the_worse_
     assert (leak.fault_kind, leak.anomalies) == ("memory_leak", [MEMORY_LEFT])
 
 
+def test_memory_in_use_is_a_leak_only_when_it_grew_by_a_material_share() -> None:
+    # 803 MiB against 795 MiB: a steady series' tight baseline gives it a huge z-score, but it is another process's
+    # noise beside a CPU that is busy; twice its normal is a leak.
+    mib = 1024 * 1024
+    noise = _anomaly("node_memory_Inactive_anon_bytes", "memory", "utilization", "up", "up", 5000.0)
+    noise = noise.model_copy(update={"peak_value": 803 * mib, "expected_at_peak": 795 * mib})
+    assert diagnose(Findings(), "edge-host", ONSET, [noise, CPU_BUSY]).fault_kind == "cpu_saturation"
+    grown = noise.model_copy(update={"peak_value": 1600 * mib})
+    assert diagnose(Findings(), "edge-host", ONSET, [grown, CPU_BUSY]).fault_kind == "memory_leak"
+
+
 def test_what_a_service_still_does_decides_between_slow_and_failing() -> None:
     # Slow earlier in the window (healed), failing now: a failing service, not a slow one.
     slow_before = _anomaly("p99(http_request_duration_seconds)", "latency", "duration", "up", "up", 900.0)

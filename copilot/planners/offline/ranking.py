@@ -53,6 +53,8 @@ TIE_COVERAGE_GAP = 1
 # ...and the weaker departed at least this share as strongly as the stronger.
 TIE_STRENGTH = 0.5
 SERVING_UP = (Signal.ERRORS, Signal.LATENCY)
+# A resource in use is in trouble only when it moved by this share of its normal level or more.
+MATERIAL_SHARE = 0.1
 RESOURCE_SIGNALS = frozenset({"cpu", "memory", "disk", "file_descriptors", "pool"})
 # What a resource's own trouble shows as: used up, little left, failing (saturation, such as page faults, follows
 # from any of them and names no mechanism on its own).
@@ -92,10 +94,21 @@ def read_signal(anomaly: MetricAnomaly) -> Signal:
 
 
 def is_resource_trouble(anomaly: MetricAnomaly) -> bool:
-    """A resource of the service's own going the worse way: CPU busy, memory or disk space running out..."""
+    """A resource of the service's own going the worse way, by a material amount: CPU busy, memory or disk space
+    running out..."""
     # A CPU's saturation is its own (a run queue, CPU pressure); other resources' is a consequence.
     facet = anomaly.facet in RESOURCE_FACETS or (anomaly.signal == "cpu" and anomaly.facet == "saturation")
-    return anomaly.signal in RESOURCE_SIGNALS and facet and adverse(anomaly)
+    return anomaly.signal in RESOURCE_SIGNALS and facet and adverse(anomaly) and material(anomaly)
+
+
+def material(anomaly: MetricAnomaly) -> bool:
+    """Whether a resource in use moved by at least :data:`MATERIAL_SHARE` of its normal level (what is left of a
+    resource is judged by whether it runs out instead): a steady series' tight baseline turns a few MiB of another
+    process's memory into a large z-score, which is not a leak."""
+    normal = anomaly.expected_at_peak
+    if anomaly.facet == "headroom" or normal <= 0:
+        return True
+    return abs(anomaly.peak_value - normal) >= MATERIAL_SHARE * normal
 
 
 def own_trouble(symptoms: Symptoms | None) -> list[MetricAnomaly]:
