@@ -19,7 +19,7 @@ from typing import Any
 from copilot.answer import QuestionKind
 from copilot.planners.offline.graph import ServiceGraph
 from copilot.planners.offline.readings import read_findings
-from copilot.planners.offline.scope import CHANGE_WORDS, STOPWORDS, named_services
+from copilot.planners.offline.scope import CHANGE_WORDS, STOPWORDS, name_parts, named_services
 from copilot.planning import PlanContext
 
 # Where the offline investigator keeps its memory in a run: the round it is in, and the question as it read it.
@@ -269,15 +269,11 @@ def _follow_up(text: str, previous: Question, now: datetime) -> Question | None:
 def _names_outright(text: str, names: list[str], graph: ServiceGraph) -> bool:
     """Whether ``text`` writes one of the services ``names`` whole ("order-events"), or says nothing but parts of
     their names ("payments?"): a word that only happens to be part of a name ("order me a pizza") asks nothing."""
-    references = {
-        reference.lower()
-        for name in names
-        for reference in (name, graph.nodes[name].name, *graph.nodes[name].aliases)
-    }
+    nodes = [graph.nodes[name] for name in names]
     lowered = text.lower()
-    if any(reference in lowered for reference in references):
+    if any(reference.lower() in lowered for node in nodes for reference in (node.name, *node.aliases)):
         return True
-    parts = {part for reference in references for part in re.split(r"[-_.\s]+", reference)}
+    parts = {part for node in nodes for part in name_parts(node)}
     return {word.lower() for word in _WORDS.findall(text)} <= parts | STOPWORDS
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from copilot.planners.offline.graph import ServiceGraph
+from copilot.planners.offline.graph import ServiceGraph, ServiceNode
 
 # Parts of service names that say what a service is, not which one it is.
 GENERIC_NAME_PARTS = frozenset({"api", "svc", "service", "server", "app", "main", "worker", "web", "prod"})
@@ -113,6 +113,17 @@ def read_scope(question: str, graph: ServiceGraph) -> Scope:
     )
 
 
+def name_parts(node: ServiceNode) -> set[str]:
+    """The words of every name a service goes by (an id "svc-checkout", a name "Checkout API", an alias),
+    lowercased."""
+    return {
+        part.lower()
+        for reference in (node.name, *node.aliases)
+        for part in re.split(r"[-_.\s]+", reference)
+        if part
+    }
+
+
 def _mentions(question: str, graph: ServiceGraph) -> dict[str, tuple[int, int, int]]:
     """Per service: how strongly the question names it by its name and by its description, and how many of its
     name's parts the question writes exactly as the name does."""
@@ -121,25 +132,12 @@ def _mentions(question: str, graph: ServiceGraph) -> dict[str, tuple[int, int, i
     meant = [(w, False) for w in asked] + [(stem(s), True) for w in asked for s in SYNONYMS.get(w, ())]
     found: dict[str, tuple[int, int, int]] = {}
     for node in graph.nodes.values():
-        # Every reference counts (an id "svc-checkout", a name "Checkout API", an alias), word by word.
-        name_parts = {
-            stem(part)
-            for reference in (node.name, *node.aliases)
-            for part in re.split(r"[-_.\s]+", reference)
-            if part and part.lower() not in GENERIC_NAME_PARTS
-        }
-        exact = len(
-            written
-            & {
-                part.lower()
-                for reference in (node.name, *node.aliases)
-                for part in re.split(r"[-_.\s]+", reference)
-                if part and part.lower() not in GENERIC_NAME_PARTS
-            }
-        )
+        own = name_parts(node) - GENERIC_NAME_PARTS
+        stems = {stem(part) for part in own}
+        exact = len(written & own)
         described = set(words(node.description))
         by_name = sum(
-            SYNONYM_NAME_MATCH if synonym else NAME_MATCH for word, synonym in meant if word in name_parts
+            SYNONYM_NAME_MATCH if synonym else NAME_MATCH for word, synonym in meant if word in stems
         )
         by_description = sum(DESCRIPTION_MATCH for word, _ in meant if word in described)
         if by_name or by_description:
