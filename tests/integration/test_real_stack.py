@@ -77,8 +77,9 @@ def hour_to_a_minute_ahead() -> tuple[datetime, datetime]:
 
     The chart reads one point a minute in a half-open window: the point at the window's end is left out, and the
     point before it must be one Prometheus has data for. Ending a minute ahead puts that point at now, since the
-    servers started seconds ago."""
-    now = datetime.now(UTC).replace(microsecond=0)
+    servers started seconds ago. Now is rounded up to the second: rounded down, it can fall before the first scrape
+    when a test runs within a second of it, and every series would be empty."""
+    now = (datetime.now(UTC) + timedelta(seconds=1)).replace(microsecond=0)
     return now + timedelta(minutes=1) - timedelta(hours=1), now + timedelta(minutes=1)
 
 
