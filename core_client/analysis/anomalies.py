@@ -19,6 +19,7 @@ baseline is reported as unchecked, with how much history it had, never as normal
 
 from __future__ import annotations
 
+import math
 import statistics
 from bisect import bisect_left
 from collections.abc import Iterable, Mapping, Sequence
@@ -345,7 +346,7 @@ def _shape(
     if len(points) < 4:
         return "step", None
     xs = [(p.timestamp - points[0].timestamp).total_seconds() / 60 for p in points]
-    ys = [p.value for p in points]
+    ys, unit = _unit_scaled([p.value for p in points])
     mx, my = statistics.fmean(xs), statistics.fmean(ys)
     sxx = sum((x - mx) ** 2 for x in xs)
     syy = sum((y - my) ** 2 for y in ys)
@@ -354,9 +355,19 @@ def _shape(
     slope = sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True)) / sxx
     fit = slope * slope * sxx / syy
     moved = abs(slope * (xs[-1] - xs[0]))
-    if fit >= RAMP_FIT and moved >= max(RAMP_SPREADS * scale, RAMP_SHARE * departure):
-        return "ramp", slope
+    if fit >= RAMP_FIT and moved >= max(RAMP_SPREADS * scale, RAMP_SHARE * departure) / unit:
+        trend = slope * unit
+        return "ramp", trend if math.isfinite(trend) else None
     return "step", None
+
+
+def _unit_scaled(values: Sequence[float]) -> tuple[list[float], float]:
+    """The values divided by the largest magnitude among them, and that magnitude (1 when all are 0).
+
+    Line fits are the same at any scale, but squares of values near 1e155 or sums near 1e308 overflow: fitting
+    in units of the largest value keeps every intermediate result finite, whatever a source reports."""
+    unit = max((abs(v) for v in values), default=0.0) or 1.0
+    return [v / unit for v in values], unit
 
 
 def _find_anomaly(
@@ -437,7 +448,7 @@ def _departure_start(
 def _knot(points: Sequence[MetricPoint]) -> int:
     """Where a series that ends in a ramp starts to climb: the split with the least squared error for a level
     before and a line after (at least three points after). 0 when a line from the start fits as well."""
-    ys = [p.value for p in points]
+    ys, _ = _unit_scaled([p.value for p in points])
     xs = [(p.timestamp - points[0].timestamp).total_seconds() for p in points]
     best_cost, best = _line_error(xs, ys), 0
     for k in range(1, len(points) - 2):

@@ -209,6 +209,26 @@ def test_a_steady_climb_is_a_ramp_and_a_jump_is_a_step() -> None:
     assert found["errors"].shape == "step" and found["errors"].trend_per_minute is None
 
 
+@pytest.mark.parametrize("unit", [1e-6, 1e150, 1e290])
+def test_huge_or_tiny_readings_are_judged_as_their_ordinary_twins(unit: float) -> None:
+    """Squares of values past 1e154 overflow a float: a source reporting such numbers still gets the same shapes,
+    and onsets within a reading (rounding differs at other scales)."""
+    base = _noise(13, 60, 1000.0, 5.0)
+    values = {"memory": base + [1000.0 + 40.0 * i for i in range(1, 11)], "errors": base + [1400.0] * 10}
+
+    def readings(factor: float) -> dict[str, tuple[str, datetime, float]]:
+        series = [_series(name, [v * factor for v in vs]) for name, vs in values.items()]
+        report = detect_anomalies(series, detect_start=T0 + timedelta(minutes=50))
+        return {a.name: (a.shape, a.onset, (a.trend_per_minute or 0.0) / factor) for a in report.anomalies}
+
+    ordinary, scaled = readings(1.0), readings(unit)
+    assert set(scaled) == set(ordinary) == {"memory", "errors"}
+    for name, (shape, onset, trend) in ordinary.items():
+        assert scaled[name][0] == shape
+        assert abs(scaled[name][1] - onset) <= timedelta(minutes=1)
+        assert scaled[name][2] == pytest.approx(trend, rel=1e-6)
+
+
 def test_a_surge_after_a_dip_is_the_departure_reported() -> None:
     values = _noise(14, 60, 50.0, 1.0) + [40.0] * 5 + [50.0] * 5 + [200.0] * 5
     [anomaly] = detect_anomalies(
