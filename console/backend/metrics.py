@@ -12,7 +12,7 @@ import asyncio
 import math
 import statistics
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -28,6 +28,7 @@ from core_client.client import CoreClient
 from core_client.links import format_time, metrics_link
 from core_client.schemas import (
     MetricAnomaly,
+    MetricAnomalyReport,
     MetricDescriptor,
     MetricExpression,
     MetricPoint,
@@ -41,6 +42,7 @@ REFERENCE_SPAN = timedelta(hours=48)
 CHART_POINTS = 400
 REFERENCE_POINTS = 600
 MAX_SERIES = 8
+NOTHING_DEPARTED = "No series left its baseline in this window."
 BAND_WIDTH = 3.0
 REFERENCE_BAND_NOTE = "±3 robust deviations, from the 48 hours before the window"
 SOURCE_BAND_NOTE = (
@@ -172,6 +174,9 @@ class MetricChart:
     total: int
     # Where the value axis starts: 0 for a quantity that is never negative, else wherever the data goes.
     floor: float | None = None
+    # What the anomaly table says when nothing departed: that nothing did, or which series had no baseline to
+    # compare with (minutes of history are not a baseline, and "nothing departed" would be a guess).
+    quiet: str = NOTHING_DEPARTED
 
 
 def chart_step(span: timedelta, points: int) -> int:
@@ -207,7 +212,16 @@ async def metric_chart(core: CoreClient, view: MetricView, option: MetricOption 
     by_key = {_key(anomaly.labels): anomaly for anomaly in report.anomalies}
     ranked = sorted(combined, key=lambda s: _rank(s, by_key.get(_key(s.labels))))[:MAX_SERIES]
     floor = _floor(ranked, option.unit if option else "")
-    return _chart(view, window, step, ranked, by_key, reference, total=len(combined), floor=floor)
+    chart = _chart(view, window, step, ranked, by_key, reference, total=len(combined), floor=floor)
+    return replace(chart, quiet=_quiet(report)) if report.unchecked else chart
+
+
+def _quiet(report: MetricAnomalyReport) -> str:
+    """Nothing departed, said only of the series that had a baseline; the others named with how little history
+    they had."""
+    compared = report.series_checked - report.series_skipped
+    reasons = "; ".join(u.reason for u in report.unchecked)
+    return f"{NOTHING_DEPARTED if compared else ''} Not compared with a baseline: {reasons}.".strip()
 
 
 def _floor(series: list[MetricSeries], unit: str) -> float | None:

@@ -15,7 +15,7 @@ def rows_table(
     row: Callable[[Any], rx.Component],
     headers: Sequence[str | rx.Component],
     *,
-    empty: str,
+    empty: str | rx.Var[str],
     **props: Any,
 ) -> rx.Component:
     """``items`` as table rows drawn by ``row`` under ``headers`` (text, or a ready header cell), or ``empty``."""

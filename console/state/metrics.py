@@ -15,6 +15,7 @@ from reflex.event import EventSpec
 
 from console import runtime
 from console.backend.metrics import (
+    NOTHING_DEPARTED,
     AnomalyMark,
     ChartSeries,
     MetricChart,
@@ -54,6 +55,7 @@ class MetricsState(AddressedQuery, ScopeState):
     band_of: str = ""
     band_note: str = ""
     anomalies: list[AnomalyMark] = []
+    quiet: str = NOTHING_DEPARTED
     onsets: list[OnsetLine] = []
     # The value axis: from 0 for a quantity that is never negative (recharts' "auto" otherwise).
     y_domain: list[float | str] = ["auto", "auto"]
@@ -176,6 +178,7 @@ class MetricsState(AddressedQuery, ScopeState):
         self.band_of = chart.band_of if chart else ""
         self.band_note = chart.band_note if chart else ""
         self.anomalies = chart.anomalies if chart else []
+        self.quiet = chart.quiet if chart else NOTHING_DEPARTED
         self.onsets = chart.onsets if chart else []
         self.y_domain = [chart.floor if chart and chart.floor is not None else "auto", "auto"]
         self.mark_label = chart.mark if chart else ""

@@ -173,7 +173,7 @@ def anomalies_table() -> rx.Component:
         S.anomalies,
         _anomaly,
         ("Series", "Direction", "Onset", "Peak", "z", "Now"),
-        empty="No series left its baseline in this window.",
+        empty=S.quiet,
     )
 
 
