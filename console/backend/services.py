@@ -1,7 +1,9 @@
 """The service catalog: owners, tier, tags, on-call, runbook and health per service; one service's dependencies.
 
 Health is the Overview's rating (critical: an urgent open incident or firing alert; warning: any; else healthy),
-computed from the same open incidents and firing alerts. Each lookup that can fail (teams, runbooks, incidents,
+computed from the same open incidents and firing alerts. A service's own page also reads its metrics: a service
+whose errors, latency, traffic or resources are off their baseline now (the Copilot's rule for trouble) is not
+healthy, whatever is on record about it. Each lookup that can fail (teams, runbooks, incidents,
 alerts) fails on its own: the catalog still shows, with that column or section saying what went wrong.
 """
 
@@ -23,9 +25,13 @@ from console.backend.overview import (
 )
 from console.backend.records import FieldRow, ListFilters, Section, field_rows, section
 from console.backend.signals import SignalRow, signal_row
+from copilot.planners.offline.kinds.common import named_reading
+from copilot.planners.offline.ranking import is_trouble
+from copilot.planners.offline.rounds import SIGNAL_WINDOW
+from core_client.analysis.scan import Scan, scan_signals
 from core_client.client import CoreClient
 from core_client.errors import NotFound, Unsupported
-from core_client.links import service_link
+from core_client.links import metrics_link, service_link
 from core_client.schemas import (
     Alert,
     Incident,
@@ -40,6 +46,9 @@ from core_client.service_directory import ServiceDirectory
 
 PAGE_SIZE = 25
 UNKNOWN = "unknown"
+# What a service off its baseline is rated when nothing on record says worse.
+OFF_BASELINE = "warning"
+DEPARTURES_SHOWN = 5
 # What a page says for a column or panel its sources keep nothing for.
 UNSERVED = {
     "on-call": "The configured sources keep no on-call schedules, so the On call column is empty.",
@@ -227,10 +236,19 @@ class ServiceView(BaseModel):
     fields: list[FieldRow] = []
 
 
+class Departure(BaseModel):
+    """One of a service's signals off its baseline now: its reading against normal, since when, and its chart."""
+
+    reading: str
+    since: str
+    link: str
+
+
 class ServiceDetail(BaseModel):
     service: ServiceView
     status: str
     health_error: str = ""
+    departures: Section[list[Departure]] = Section(value=[])
     calls: list[Neighbour]
     called_by: list[Neighbour]
     incidents: list[SignalRow]
@@ -276,6 +294,31 @@ async def _oncall(core: CoreClient, team: str) -> list[OnCallRow]:
         return []
 
 
+async def departures(core: CoreClient, service: str) -> list[Departure]:
+    """``service``'s signals off their baseline now, strongest first: the same window, baseline and rule for
+    trouble as the Copilot's "is it healthy?" (errors, latency or traffic gone the bad way, a resource of its own
+    in trouble)."""
+    now = core.clock.now()
+    since = now - SIGNAL_WINDOW
+    report = await scan_signals(
+        core,
+        Scan(
+            since=since, until=now, reference_start=since - SIGNAL_WINDOW, scope=QueryScope(service=service)
+        ),
+    )
+    return [
+        Departure(
+            reading=named_reading(anomaly),
+            since=utc_label(anomaly.onset),
+            link=metrics_link(
+                metric=anomaly.name, service=service, start=since, end=now, mark=anomaly.onset
+            ).build(),
+        )
+        for anomaly in report.anomalies
+        if anomaly.ongoing and is_trouble(anomaly)
+    ][:DEPARTURES_SHOWN]
+
+
 async def service_detail(core: CoreClient, reference: str) -> ServiceDetail:
     """A service with its neighbours in the dependency graph, health, open incidents, firing alerts, on-call and runbook.
 
@@ -283,9 +326,12 @@ async def service_detail(core: CoreClient, reference: str) -> ServiceDetail:
     """
     directory = await core.services.directory()
     service = directory.find(reference) or await core.services.get(reference)
-    found = await signals(core)
+    found, off_baseline = await asyncio.gather(signals(core), section(departures(core, service.id)))
     rated = rate(directory, found)
     status = rated.status
+    own_status = status.get(service.id, UNKNOWN)
+    if own_status == "healthy" and off_baseline.value:
+        own_status = OFF_BASELINE
 
     def neighbour(other: str) -> Neighbour:
         known = directory.find(other)
@@ -302,8 +348,9 @@ async def service_detail(core: CoreClient, reference: str) -> ServiceDetail:
     )
     return ServiceDetail(
         service=service_view(service),
-        status=status.get(service.id, UNKNOWN),
+        status=own_status,
         health_error=rated.error,
+        departures=off_baseline,
         calls=[neighbour(dependency) for dependency in directory.dependencies(service.id)],
         called_by=[neighbour(caller) for caller in directory.dependents(service.id)],
         incidents=[

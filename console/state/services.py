@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from console.backend.display import safe_href
 from console.backend.services import (
+    Departure,
     Neighbour,
     OnCallRow,
     ServiceDetail,
@@ -48,6 +49,8 @@ class ServiceState(RecordPage, ScopeState):
     service: ServiceView = ServiceView()
     status: str = ""
     health_error: str = ""
+    departures: list[Departure] = []
+    departures_error: str = ""
     calls: list[Neighbour] = []
     called_by: list[Neighbour] = []
     incidents: list[SignalRow] = []
@@ -74,9 +77,11 @@ class ServiceState(RecordPage, ScopeState):
             self.service, self.status = ServiceView(name=key), ""
             self.calls = self.called_by = []
             self.incidents = self.alerts = []
+            self.departures, self.departures_error = [], ""
             self.oncall, self.runbook_body = [], ""
             return
         self.service, self.status, self.health_error = record.service, record.status, record.health_error
+        self.departures, self.departures_error = record.departures.value or [], record.departures.error
         self.calls, self.called_by = record.calls, record.called_by
         self.incidents, self.alerts = record.incidents, record.alerts
         self.oncall = record.oncall.value or []

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import reflex as rx
 
-from console.backend.services import Neighbour, OnCallRow
+from console.backend.services import Departure, Neighbour, OnCallRow
 from console.backend.signals import SignalRow
 from console.components.markdown import safe_markdown
 from console.components.panel import empty_state, error_banner, panel, severity_badge, status_badge
@@ -103,9 +103,26 @@ def _signal(row: rx.Var[SignalRow]) -> rx.Component:
     )
 
 
+def _departure(row: rx.Var[Departure]) -> rx.Component:
+    return rx.hstack(
+        rx.link(row.reading, href=row.link, size="2"),
+        rx.spacer(),
+        rx.text("since ", row.since, size="1", color=rx.color("gray", 10), white_space="nowrap"),
+        align="center",
+        width="100%",
+        data_testid="departure-row",
+    )
+
+
 def health() -> rx.Component:
     body = rx.vstack(
         rx.hstack(rx.text("Now", size="2"), status_badge(S.status), align="center"),
+        rx.text("Off its baseline now", size="1", weight="medium", color=rx.color("gray", 10)),
+        rx.cond(
+            S.departures_error != "",
+            empty_state(S.departures_error),
+            rx.cond(S.departures.length() > 0, rx.foreach(S.departures, _departure), empty_state("None.")),
+        ),
         rx.text("Open incidents", size="1", weight="medium", color=rx.color("gray", 10)),
         rx.cond(S.incidents.length() > 0, rx.foreach(S.incidents, _signal), empty_state("None.")),
         rx.text("Firing alerts", size="1", weight="medium", color=rx.color("gray", 10)),

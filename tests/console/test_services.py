@@ -54,6 +54,20 @@ async def test_one_service_in_the_dependency_graph(demo_core: CoreClient) -> Non
         await service_detail(demo_core, "no-such-service")
 
 
+async def test_a_service_off_its_baseline_is_not_healthy_with_nothing_on_record(demo_core: CoreClient) -> None:
+    # In the demo's outage, fulfillment-worker fails through what it calls, with no incident or alert of its own.
+    detail = await service_detail(demo_core, "fulfillment-worker")
+    assert (detail.incidents, detail.alerts) == ([], [])
+    assert detail.status == "warning"
+    departures = detail.departures.value or []
+    assert departures and departures[0].reading.startswith("error_rate ") and "normally" in departures[0].reading
+    assert departures[0].link.startswith("/metrics?metric=error_rate&service=fulfillment-worker&")
+    assert "&mark=" in departures[0].link
+
+    calm = await service_detail(demo_core, "payflow")
+    assert (calm.status, calm.departures.value) == ("healthy", [])
+
+
 async def test_without_a_team_provider_the_catalog_still_shows(make_core: Callable[..., CoreClient]) -> None:
     core = make_core()  # fakes: services, incidents, alerts and deploys, but no team provider and no runbooks
 
@@ -77,6 +91,7 @@ async def test_the_page_states(demo_core: CoreClient, people) -> None:
     await client.follow(await client.fire(ScopeState.open_page))
     one = await client.state(ServiceState)
     assert (one.service.name, one.status, one.error) == ("orders-api", "warning", "")
+    assert one.departures and one.departures_error == ""
     assert [n.name for n in one.calls] == ["postgres-main", "order-events"]
     assert one.runbook_body.startswith("# orders-api runbook") and len(one.oncall) == 2
 

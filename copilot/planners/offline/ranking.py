@@ -122,6 +122,12 @@ def own_trouble(symptoms: Symptoms | None) -> list[MetricAnomaly]:
     return sorted(found, key=lambda a: -abs(a.peak_z))
 
 
+def is_trouble(anomaly: MetricAnomaly) -> bool:
+    """A strong departure of what callers feel, or of a resource of the service's own: what makes a service
+    unhealthy, in an answer and on its page alike."""
+    return abs(anomaly.peak_z) >= STRONG_Z and (is_serving(anomaly) or is_resource_trouble(anomaly))
+
+
 def is_serving(anomaly: MetricAnomaly) -> bool:
     """Errors or latency up, or traffic down: what callers of a service feel."""
     signal = read_signal(anomaly)

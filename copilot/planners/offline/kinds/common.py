@@ -9,7 +9,7 @@ from typing import Literal
 from copilot.answer import EvidenceKind
 from copilot.evidence import evidence_id
 from copilot.planners.offline.questions import question_of
-from copilot.planners.offline.ranking import STRONG_Z, is_resource_trouble, is_serving, read_signal
+from copilot.planners.offline.ranking import is_trouble, read_signal
 from copilot.planners.offline.readings import Findings, Signal
 from copilot.planners.offline.report import anomaly_id
 from copilot.planners.offline.rounds import asked_incident
@@ -96,9 +96,7 @@ def state_of(findings: Findings, service: str) -> ServiceState:
     report = findings.anomalies
     state = ServiceState(service, label=findings.graph.label(service), scanned=report is not None)
     for anomaly in report.anomalies if report else []:
-        if abs(anomaly.peak_z) < STRONG_Z or key(anomaly.service) != service:
-            continue
-        if is_serving(anomaly) or is_resource_trouble(anomaly):
+        if key(anomaly.service) == service and is_trouble(anomaly):
             (state.trouble if anomaly.ongoing else state.recovered).append(anomaly)
     state.trouble.sort(key=lambda a: -abs(a.peak_z))
     state.alerts = [a for a in findings.firing_alerts() if a.service and key(a.service) == service]
