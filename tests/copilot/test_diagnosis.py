@@ -9,8 +9,9 @@ from copilot.planners.offline.diagnosis import diagnose, diagnose_candidates
 from copilot.planners.offline.graph import ServiceGraph
 from copilot.planners.offline.ranking import rank, read_signal
 from copilot.planners.offline.readings import Findings, Signal
+from copilot.planners.offline.report import logs_of
 from core_client.schemas import Deployment, MetricBaseline
-from core_client.schemas.analysis import MetricAnomaly, MetricAnomalyReport
+from core_client.schemas.analysis import LogPattern, MetricAnomaly, MetricAnomalyReport, PatternComparison
 
 ONSET = datetime(2026, 12, 4, 16, 0, tzinfo=UTC)
 
@@ -176,3 +177,35 @@ def test_roots_the_evidence_cannot_separate_are_tied_and_a_named_cause_separates
     diagnoses = diagnose_candidates(findings, ranking)
     assert (ranking.root, ranking.tied) == ("ledger", [])
     assert diagnoses["ledger"].fault_kind == "bad_deploy"
+
+
+def test_a_next_check_sends_to_a_services_logs_only_when_its_lines_were_seen() -> None:
+    def compared(*services: str) -> PatternComparison:
+        pattern = LogPattern(
+            id="p1",
+            template="upstream <*> timed out",
+            count=12,
+            first_seen=ONSET,
+            last_seen=ONSET,
+            example="upstream payments timed out",
+            services=list(services),
+        )
+        return PatternComparison(
+            since=ONSET,
+            start=ONSET,
+            end=ONSET,
+            lines_before=40,
+            lines_after=12,
+            patterns=1,
+            frequent=[pattern],
+        )
+
+    # Checkout's lines were among those compared: its Logs page shows them.
+    assert (
+        logs_of(Findings(graph=GRAPH, patterns=compared("Checkout")), "checkout") == "/logs?service=checkout"
+    )
+    # The ledger logged nothing the comparison saw: the check says so instead of linking a page likely empty.
+    unseen = logs_of(Findings(graph=GRAPH, patterns=compared("Checkout")), "ledger")
+    assert "/logs" not in unseen and "no log pattern of Ledger's" in unseen
+    # Without any log comparison read, nothing is known either way: the page is where to look.
+    assert logs_of(Findings(graph=GRAPH), "ledger") == "/logs?service=ledger"

@@ -78,6 +78,7 @@ async def test_a_failure_with_nothing_behind_it_is_answered_not_enough_evidence(
     assert answer.verdict == "Not enough evidence to name a cause."
     assert "Best candidate: inventory-api" in answer.summary
     assert "Next check: read inventory-api's own logs" in answer.summary
+    assert "(/logs?service=inventory-api)" in answer.summary  # its log lines were seen, so the page has them
     assert answer.confidence <= 0.2
     assert any(note.startswith("no root cause named:") for note in answer.missing)
     assert answer.claims and validate_answer(answer, evidence_of(view)).ok

@@ -218,11 +218,28 @@ def _doubt(findings: Findings, ranking: Ranking, diagnosis: Diagnosis) -> Doubt 
         candidates=[root, *ranking.competing[:2]],
         next_check=(
             f"read {name(root)}'s own logs from {at(start - PREDATES if start else None)} for its first errors "
-            f"(/logs?service={root}), and look for changes made outside the deployment record (a feature flag, "
+            f"({logs_of(findings, root)}), and look for changes made outside the deployment record (a feature flag, "
             "infrastructure, a certificate or a secret) to it or to what it calls"
         ),
         root_known=True,
     )
+
+
+def logs_of(findings: Findings, service: str) -> str:
+    """Where to read ``service``'s logs in a next check: its Logs page, unless the log patterns compared held none
+    of its lines; then the check says so rather than sending the reader to a page that may well be empty (the
+    log source may not serve that service at all)."""
+    comparisons = [c for c in (findings.patterns, findings.service_patterns.get(service)) if c is not None]
+    key = findings.graph.key
+    seen = any(
+        key(source) == service
+        for comparison in comparisons
+        for pattern in [*comparison.changes, *comparison.frequent]
+        for source in pattern.services
+    ) or any(line.service and key(line.service) == service for line in findings.log_lines)
+    if seen or not comparisons:
+        return f"/logs?service={service}"
+    return f"no log pattern of {findings.graph.label(service)}'s was among those compared: its logs may be kept elsewhere"
 
 
 def _tie_doubt(findings: Findings, situation: Situation, ranking: Ranking) -> Doubt | None:
@@ -248,7 +265,7 @@ def _tie_doubt(findings: Findings, situation: Situation, ranking: Ranking) -> Do
     if asked:
         where = asked[0]
         first = (
-            f"read {name(where)}'s error lines from {since} (/logs?service={where}): the dependency its failing "
+            f"read {name(where)}'s error lines from {since} ({logs_of(findings, where)}): the dependency its failing "
             "requests name is the one that fails them"
         )
     else:
@@ -256,7 +273,7 @@ def _tie_doubt(findings: Findings, situation: Situation, ranking: Ranking) -> Do
             "read each candidate's own logs from "
             + since
             + " for its first errors ("
-            + ", ".join(f"/logs?service={c}" for c in candidates)
+            + "; ".join(logs_of(findings, c) for c in candidates)
             + ")"
         )
     return Doubt(
@@ -289,7 +306,7 @@ def _refused_doubt(findings: Findings, ranking: Ranking) -> Doubt:
         next_check=(
             f"read {_listed([name(t) for t in troubled])}'s own logs and metrics from "
             f"{at(start - PREDATES if start else None)} ("
-            + ", ".join(f"/logs?service={t}" for t in troubled[:2])
+            + "; ".join(logs_of(findings, t) for t in troubled[:2])
             + "): its trouble may not show in the series scanned, and its callers' failures may be its effect"
         ),
     )
