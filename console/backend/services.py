@@ -326,19 +326,25 @@ async def service_detail(core: CoreClient, reference: str) -> ServiceDetail:
     """
     directory = await core.services.directory()
     service = directory.find(reference) or await core.services.get(reference)
-    found, off_baseline = await asyncio.gather(signals(core), section(departures(core, service.id)))
+    # The service and its neighbours are rated alike: a dependency failing with nothing on record is not healthy.
+    shown = list(
+        dict.fromkeys([service.id, *directory.dependencies(service.id), *directory.dependents(service.id)])
+    )
+    found, *scans = await asyncio.gather(signals(core), *(section(departures(core, key)) for key in shown))
+    off_baseline = dict(zip(shown, scans, strict=True))
     rated = rate(directory, found)
-    status = rated.status
-    own_status = status.get(service.id, UNKNOWN)
-    if own_status == "healthy" and off_baseline.value:
-        own_status = OFF_BASELINE
+
+    def status(key: str) -> str:
+        on_record = rated.status.get(key, UNKNOWN)
+        scan = off_baseline.get(key)
+        return OFF_BASELINE if on_record == "healthy" and scan is not None and scan.value else on_record
 
     def neighbour(other: str) -> Neighbour:
         known = directory.find(other)
         return Neighbour(
             name=directory.label(other),
             link=service_link(other).build(),
-            status=status.get(other, UNKNOWN),
+            status=status(other),
             known=known is not None,
         )
 
@@ -348,9 +354,9 @@ async def service_detail(core: CoreClient, reference: str) -> ServiceDetail:
     )
     return ServiceDetail(
         service=service_view(service),
-        status=own_status,
+        status=status(service.id),
         health_error=rated.error,
-        departures=off_baseline,
+        departures=off_baseline[service.id],
         calls=[neighbour(dependency) for dependency in directory.dependencies(service.id)],
         called_by=[neighbour(caller) for caller in directory.dependents(service.id)],
         incidents=[

@@ -54,15 +54,22 @@ async def test_one_service_in_the_dependency_graph(demo_core: CoreClient) -> Non
         await service_detail(demo_core, "no-such-service")
 
 
-async def test_a_service_off_its_baseline_is_not_healthy_with_nothing_on_record(demo_core: CoreClient) -> None:
+async def test_a_service_off_its_baseline_is_not_healthy_with_nothing_on_record(
+    demo_core: CoreClient,
+) -> None:
     # In the demo's outage, fulfillment-worker fails through what it calls, with no incident or alert of its own.
     detail = await service_detail(demo_core, "fulfillment-worker")
     assert (detail.incidents, detail.alerts) == ([], [])
     assert detail.status == "warning"
     departures = detail.departures.value or []
-    assert departures and departures[0].reading.startswith("error_rate ") and "normally" in departures[0].reading
+    assert (
+        departures and departures[0].reading.startswith("error_rate ") and "normally" in departures[0].reading
+    )
     assert departures[0].link.startswith("/metrics?metric=error_rate&service=fulfillment-worker&")
     assert "&mark=" in departures[0].link
+
+    # Its neighbours are rated by the same rule: orders-api, which it calls, is off its baseline too.
+    assert {n.name: n.status for n in detail.calls}["orders-api"] == "warning"
 
     calm = await service_detail(demo_core, "payflow")
     assert (calm.status, calm.departures.value) == ("healthy", [])

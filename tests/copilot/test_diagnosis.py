@@ -10,6 +10,7 @@ from copilot.planners.offline.graph import ServiceGraph
 from copilot.planners.offline.ranking import rank, read_signal
 from copilot.planners.offline.readings import Findings, Signal
 from copilot.planners.offline.report import logs_of
+from core_client.clock import SourceClock
 from core_client.schemas import Deployment, MetricBaseline
 from core_client.schemas.analysis import LogPattern, MetricAnomaly, MetricAnomalyReport, PatternComparison
 
@@ -209,3 +210,7 @@ def test_a_next_check_sends_to_a_services_logs_only_when_its_lines_were_seen() -
     assert "/logs" not in unseen and "no log pattern of Ledger's" in unseen
     # Without any log comparison read, nothing is known either way: the page is where to look.
     assert logs_of(Findings(graph=GRAPH), "ledger") == "/logs?service=ledger"
+    # A log source on another clock (a frozen demo beside a live Prometheus) keeps none of the recent lines.
+    frozen = SourceClock(capability="log", provider="demo", now=ONSET - timedelta(days=400))
+    elsewhere = logs_of(Findings(graph=GRAPH, log_clock=frozen), "ledger")
+    assert "/logs" not in elsewhere and "keeps another time (log (demo): frozen at" in elsewhere

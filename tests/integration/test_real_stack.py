@@ -115,7 +115,9 @@ async def test_the_metrics_backend_charts_the_exporters_values(core: CoreClient)
     assert (chart.total, chart.step_seconds) == (3, 60)
     assert latest(chart.points, chart.series) == CHECKOUT_DEPTHS
     # Prometheus started seconds ago: nothing is said to have stayed within a baseline that does not exist.
-    assert chart.anomalies == [] and chart.quiet.startswith("Not compared with a baseline: no baseline for"), chart
+    assert chart.anomalies == [] and chart.quiet.startswith(
+        "Not compared with a baseline: no baseline for"
+    ), chart
 
     # A gauge grouped is averaged: checkout's three queues (5, 7, 3) and search's one (11).
     grouped = await metric_chart(core, view.model_copy(update={"service": "", "group_by": ("job",)}), option)

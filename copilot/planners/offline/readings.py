@@ -18,6 +18,7 @@ from copilot.answer import Evidence
 from copilot.evidence import OWN_SERVER
 from copilot.planners.offline.graph import ServiceGraph
 from copilot.planning import PlanContext, ToolOutcome, ToolSpec
+from core_client.clock import SourceClock
 from core_client.schemas import (
     Alert,
     Deployment,
@@ -115,6 +116,9 @@ class Findings:
     # Tools whose source was read only up to its cap (Page.truncated): what they found is not all there is.
     capped: list[str] = field(default_factory=list)
     evidence: dict[str, Evidence] = field(default_factory=dict)
+    # The log source's own clock when it keeps another time than the investigation's (a frozen demo beside a live
+    # Prometheus): its lines are of that time, so none of the services' recent lines are there.
+    log_clock: SourceClock | None = None
 
     def cited(self, *ids: str) -> list[str]:
         """Those of ``ids`` that a call of this run returned (so they may be cited), in order, once each."""
@@ -137,7 +141,10 @@ def own_tool(tools: list[ToolSpec], tool: str) -> ToolSpec | None:
 def read_findings(context: PlanContext) -> Findings:
     """The findings of every call of the run so far (later calls of a tool add to or replace earlier ones)."""
     specs = {spec.name: spec for spec in context.tools}
-    findings = Findings(evidence={e.id: e for e in context.evidence})
+    findings = Findings(
+        evidence={e.id: e for e in context.evidence},
+        log_clock=next((c for c in context.clocks_apart if c.capability == "log"), None),
+    )
     for outcome in context.outcomes:
         spec = specs.get(outcome.tool)
         if spec is None or spec.server != OWN_SERVER:

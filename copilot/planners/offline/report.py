@@ -226,9 +226,13 @@ def _doubt(findings: Findings, ranking: Ranking, diagnosis: Diagnosis) -> Doubt 
 
 
 def logs_of(findings: Findings, service: str) -> str:
-    """Where to read ``service``'s logs in a next check: its Logs page, unless the log patterns compared held none
-    of its lines; then the check says so rather than sending the reader to a page that may well be empty (the
-    log source may not serve that service at all)."""
+    """Where to read ``service``'s logs in a next check: its Logs page, unless the log source keeps another time or
+    the log patterns compared held none of its lines; then the check says so rather than sending the reader to a
+    page that may well be empty (the log source may not serve that service at all)."""
+    if findings.log_clock is not None:
+        return (
+            f"the log source here keeps another time ({findings.log_clock.describe()}), not its recent lines"
+        )
     comparisons = [c for c in (findings.patterns, findings.service_patterns.get(service)) if c is not None]
     key = findings.graph.key
     seen = any(
