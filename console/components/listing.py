@@ -51,24 +51,24 @@ def filter_select(
     )
 
 
-def search_box(
-    value: rx.Var[str], on_submit: Any, *, placeholder: str, test_id: str, name: str = "q"
-) -> rx.Component:
-    """A text filter applied on Enter (the page's URL then holds it)."""
+def search_box(state: Any, *, placeholder: str, test_id: str) -> rx.Component:
+    """The free-text filter of a list (``state`` is a ``PagedList`` state class), applied on Enter (the page's URL
+    then holds it)."""
     return rx.form(
         rx.input(
             rx.input.slot(rx.icon("search", size=14)),
-            name=name,
-            default_value=value,
-            # A new filter value (Back, Forward, Clear filters) makes a new box: an uncontrolled input keeps what
-            # was typed in it, so it would go on showing a search the URL and the rows no longer hold.
-            key=value,
+            name="q",
+            default_value=state.text,
+            # The filter set from anywhere but this box (Back, Forward, Clear filters) makes a new box: an
+            # uncontrolled input keeps what was typed in it, so it would go on showing a search the URL and the
+            # rows no longer hold. A search typed here keeps the box, and the focus in it.
+            key=state.search_box_version,
             placeholder=placeholder,
             size="2",
             width="100%",
             data_testid=test_id,
         ),
-        on_submit=on_submit,
+        on_submit=state.search,
         reset_on_submit=False,
         width="22rem",
     )

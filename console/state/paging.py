@@ -62,6 +62,9 @@ class PagedList(rx.State, mixin=True):
     has_next: bool = False
     # The provider read only up to its cap to order the results (Page.truncated): the pages hold some matches.
     truncated: bool = False
+    # Changes whenever the filters are set by anything but the search box itself (the box's key: see
+    # ``listing.search_box``).
+    search_box_version: int = 0
     # The cursor that opened each page seen so far (page 1 has none), and the next page's.
     _cursors: list[str | None] = []
     _next_cursor: str | None = None
@@ -100,7 +103,7 @@ class PagedList(rx.State, mixin=True):
         for name in self._filter_type().model_fields:
             setattr(self, name, getattr(filters, name))
 
-    async def _refilter(self, **changes: str) -> AsyncIterator[EventSpec]:
+    async def _refilter(self, *, typed: bool = False, **changes: str) -> AsyncIterator[EventSpec]:
         """This page with the filters changed (and the scope and everything else in the URL kept), in this one
         event: the URL written into the address bar, then page 1 of those filters. Navigating instead would cost
         two round trips more, re-render the page and run its whole on_load (the session, the scope options, the
@@ -109,7 +112,9 @@ class PagedList(rx.State, mixin=True):
         async with self:
             params = self._filters().model_copy(update=changes).to_params()
         yield history_event(url_with(path, query, params), push=True)
-        await self._open("first", {name: value for name, value in params.items() if value is not None})
+        await self._open(
+            "first", {name: value for name, value in params.items() if value is not None}, typed=typed
+        )
 
     @rx.event(background=True)
     async def filter_status(self, value: str) -> AsyncIterator[EventSpec]:
@@ -121,7 +126,8 @@ class PagedList(rx.State, mixin=True):
         """The filter form's text fields (``q`` is the free-text search)."""
         fields = self._filter_type().model_fields
         changes = {("text" if key == "q" else key): value.strip() for key, value in form.items()}
-        async for event in self._refilter(**{key: value for key, value in changes.items() if key in fields}):
+        chosen = {key: value for key, value in changes.items() if key in fields}
+        async for event in self._refilter(typed=True, **chosen):
             yield event
 
     @rx.event(background=True)
@@ -132,10 +138,14 @@ class PagedList(rx.State, mixin=True):
             yield event
 
     async def _open(
-        self, step: Literal["first", "next", "previous"], filters: Mapping[str, str] | None = None
+        self,
+        step: Literal["first", "next", "previous"],
+        filters: Mapping[str, str] | None = None,
+        *,
+        typed: bool = False,
     ) -> None:
         """Load page 1 (of ``filters``, else of the URL's), or the page after or before the one shown, and make it
-        current."""
+        current; ``typed`` when the filters come from the search box itself."""
         parameters = dict(self.router.url.query_parameters if filters is None else filters)
         async with self:
             if not getattr(self, "signed_in", False):
@@ -146,6 +156,7 @@ class PagedList(rx.State, mixin=True):
                 return  # a newer page 1 is on its way; the cursors shown are not its query's
             if step == "first":
                 self._read_url(parameters)
+                self.search_box_version += 0 if typed else 1
                 cursors: list[str | None] = [None]
             elif self._query_vars() != self._shown_query:
                 cursors = [None]

@@ -35,9 +35,7 @@ def alerts() -> rx.Component:
             listing.filter_select(
                 "Severity", S.severity, ALERT_SEVERITIES, S.filter_severity, test_id="filter-severity"
             ),
-            listing.search_box(
-                S.text, S.search, placeholder="Search title and description", test_id="filter-text"
-            ),
+            listing.search_box(S, placeholder="Search title and description", test_id="filter-text"),
             on_clear=S.clear_filters,
         ),
         listing.list_panel(

@@ -42,9 +42,7 @@ def deployments() -> rx.Component:
             listing.filter_select(
                 "Status", S.status, DEPLOYMENT_STATUSES, S.filter_status, test_id="filter-status"
             ),
-            listing.search_box(
-                S.text, S.search, placeholder="Search version, service, commit", test_id="filter-text"
-            ),
+            listing.search_box(S, placeholder="Search version, service, commit", test_id="filter-text"),
             on_clear=S.clear_filters,
         ),
         listing.list_panel(

@@ -36,9 +36,7 @@ def incidents() -> rx.Component:
         listing.filter_select(
             "Severity", S.severity, SEVERITIES, S.filter_severity, test_id="filter-severity"
         ),
-        listing.search_box(
-            S.text, S.search, placeholder="Search title and description", test_id="filter-text"
-        ),
+        listing.search_box(S, placeholder="Search title and description", test_id="filter-text"),
         listing.filter_select(
             "Sort", S.sort, list(SORTS), S.sort_by, test_id="sort", labels=SORTS, any_label=None
         ),

@@ -36,7 +36,7 @@ def services() -> rx.Component:
     return rx.vstack(
         listing.page_heading("Services", on_refresh=S.load),
         listing.filter_bar(
-            listing.search_box(S.text, S.search, placeholder="Search service names", test_id="filter-text"),
+            listing.search_box(S, placeholder="Search service names", test_id="filter-text"),
             on_clear=S.clear_filters,
         ),
         rx.foreach(

@@ -84,9 +84,7 @@ def tickets() -> rx.Component:
                 on_submit=S.search,
                 reset_on_submit=False,
             ),
-            listing.search_box(
-                S.text, S.search, placeholder="Search title, description, key", test_id="filter-text"
-            ),
+            listing.search_box(S, placeholder="Search title, description, key", test_id="filter-text"),
             on_clear=S.clear_filters,
         ),
         listing.list_panel(

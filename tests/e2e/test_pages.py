@@ -93,18 +93,30 @@ def test_filter_scope_and_paginate_incidents(page: Any) -> None:
     for text in rows.all_inner_texts():
         assert "orders-api" in text and text.startswith("sev1"), text
 
-    page.get_by_test_id("filter-text").fill("pool")
+    page.get_by_test_id("filter-text").fill("poo")
     page.get_by_test_id("filter-text").press("Enter")
-    expect(page).to_have_url(re.compile(r"q=pool"))
+    expect(page).to_have_url(re.compile(r"q=poo&"))
     settled(page)
     expect(page.locator(BUSY)).to_have_count(0, timeout=TIMEOUT_MS)
+    # The search stays where it was typed: the box keeps the focus, so typing on refines it.
+    expect(page.get_by_test_id("filter-text")).to_be_focused()
+    page.keyboard.type("l")
+    page.keyboard.press("Enter")
+    expect(page).to_have_url(re.compile(r"q=pool&"))
+    settled(page)
+    expect(page.locator(BUSY)).to_have_count(0, timeout=TIMEOUT_MS)
+    expect(page.get_by_test_id("filter-text")).to_be_focused()
     screenshot(page, "incidents-filtered")
     pooled = rows.count()
 
     # Back and Forward over a filter: the search box and the rows follow the address.
     page.go_back()
+    expect(page).to_have_url(re.compile(r"q=poo&"))
+    expect(page.get_by_test_id("filter-text")).to_have_value("poo")
+    page.go_back()
     expect(page).to_have_url(re.compile(r"/incidents\?service=orders-api&severity=sev1$"))
     expect(page.get_by_test_id("filter-text")).to_have_value("")
+    page.go_forward()
     page.go_forward()
     expect(page).to_have_url(re.compile(r"q=pool"))
     expect(page.get_by_test_id("filter-text")).to_have_value("pool")
