@@ -67,6 +67,8 @@ UNCHECKED_LIMIT = 25
 # this long at its current trend.
 SCARCE_SHARE = 0.5
 EXHAUSTION_HORIZON = timedelta(hours=1)
+# A departure smaller than this share of the series' normal level is no trouble, however steady the series was.
+MATERIAL_SHARE = 0.1
 # A shift under this many thresholds, before a larger departure of the same series, is drift, not its onset.
 WEAK_SHIFT = 2.0
 _DAY = timedelta(days=1)
@@ -683,14 +685,26 @@ def merge_rechecked(
 
 
 def adverse(anomaly: MetricAnomaly) -> bool:
-    """Whether a departure is a known signal moving the way that is worse (errors up, free space down...); for
-    what is left of a resource, only when it is running out (see :func:`running_out`)."""
+    """Whether a departure is a known signal moving the way that is worse (errors up, free space down...) by a
+    material amount (see :func:`material`); for what is left of a resource, only when it is running out (see
+    :func:`running_out`)."""
     worse = (
         anomaly.signal != Signal.OTHER.value
         and anomaly.facet in ADVERSE_FACETS
         and (anomaly.worse == "both" or anomaly.direction == anomaly.worse)
     )
-    return worse and (anomaly.facet != "headroom" or running_out(anomaly))
+    if anomaly.facet == "headroom":
+        return worse and running_out(anomaly)
+    return worse and material(anomaly)
+
+
+def material(anomaly: MetricAnomaly) -> bool:
+    """Whether a departure moved the series by at least :data:`MATERIAL_SHARE` of its normal level, whatever its
+    z-score: a steady series' tight baseline turns a few percent (a few MiB of another process's memory, a
+    latency 3 ms up, one thread more) into a huge z, which is no trouble. A series normally at zero moves
+    materially by anything."""
+    normal = abs(anomaly.expected_at_peak)
+    return normal == 0 or abs(anomaly.peak_value - anomaly.expected_at_peak) >= MATERIAL_SHARE * normal
 
 
 def running_out(anomaly: MetricAnomaly) -> bool:

@@ -8,7 +8,14 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from core_client.analysis.anomalies import adverse, baseline_band, detect_anomalies, fit_baseline, running_out
+from core_client.analysis.anomalies import (
+    adverse,
+    baseline_band,
+    detect_anomalies,
+    fit_baseline,
+    material,
+    running_out,
+)
 from core_client.schemas import MetricPoint, MetricSeries
 
 T0 = datetime(2024, 5, 1, tzinfo=UTC)
@@ -339,3 +346,23 @@ def test_free_space_falling_is_trouble_only_when_it_runs_out(after: list[float],
     (anomaly,) = report.anomalies
     assert anomaly.direction == "down" and abs(anomaly.peak_z) > 10
     assert (running_out(anomaly), adverse(anomaly)) == (running, running)
+
+
+@pytest.mark.parametrize(
+    ("after", "matters"),
+    [
+        # 3% slower on a very steady service: a huge z, and no one would notice.
+        ([103.0] * 20, False),
+        # Half as slow again: trouble.
+        ([150.0] * 20, True),
+    ],
+    ids=["three-percent", "half-again"],
+)
+def test_a_departure_is_trouble_only_when_it_moved_the_series_materially(
+    after: list[float], matters: bool
+) -> None:
+    latency = _series("request_latency_ms", _noise(21, 120, 100.0, 0.05) + after)
+    latency.metadata = {"signal": "latency", "facet": "duration", "worse": "up", "unit": "ms"}
+    (anomaly,) = detect_anomalies([latency], detect_start=T0 + timedelta(minutes=100)).anomalies
+    assert anomaly.direction == "up" and anomaly.peak_z > 10
+    assert (material(anomaly), adverse(anomaly)) == (matters, matters)

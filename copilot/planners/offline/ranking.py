@@ -25,7 +25,7 @@ from datetime import datetime, timedelta
 
 from copilot.planners.offline.graph import ServiceGraph, ServiceNode
 from copilot.planners.offline.readings import Findings, Signal, signal_of
-from core_client.analysis.anomalies import adverse
+from core_client.analysis.anomalies import adverse, material
 from core_client.analysis.semantics import read_as_gauge
 from core_client.schemas.analysis import MetricAnomaly, PatternChange
 
@@ -53,8 +53,6 @@ TIE_COVERAGE_GAP = 1
 # ...and the weaker departed at least this share as strongly as the stronger.
 TIE_STRENGTH = 0.5
 SERVING_UP = (Signal.ERRORS, Signal.LATENCY)
-# A resource in use is in trouble only when it moved by this share of its normal level or more.
-MATERIAL_SHARE = 0.1
 RESOURCE_SIGNALS = frozenset({"cpu", "memory", "disk", "file_descriptors", "pool"})
 # What a resource's own trouble shows as: used up, little left, failing (saturation, such as page faults, follows
 # from any of them and names no mechanism on its own).
@@ -98,17 +96,7 @@ def is_resource_trouble(anomaly: MetricAnomaly) -> bool:
     running out..."""
     # A CPU's saturation is its own (a run queue, CPU pressure); other resources' is a consequence.
     facet = anomaly.facet in RESOURCE_FACETS or (anomaly.signal == "cpu" and anomaly.facet == "saturation")
-    return anomaly.signal in RESOURCE_SIGNALS and facet and adverse(anomaly) and material(anomaly)
-
-
-def material(anomaly: MetricAnomaly) -> bool:
-    """Whether a resource in use moved by at least :data:`MATERIAL_SHARE` of its normal level (what is left of a
-    resource is judged by whether it runs out instead): a steady series' tight baseline turns a few MiB of another
-    process's memory into a large z-score, which is not a leak."""
-    normal = anomaly.expected_at_peak
-    if anomaly.facet == "headroom" or normal <= 0:
-        return True
-    return abs(anomaly.peak_value - normal) >= MATERIAL_SHARE * normal
+    return anomaly.signal in RESOURCE_SIGNALS and facet and adverse(anomaly)
 
 
 def own_trouble(symptoms: Symptoms | None) -> list[MetricAnomaly]:
@@ -129,11 +117,12 @@ def is_trouble(anomaly: MetricAnomaly) -> bool:
 
 
 def is_serving(anomaly: MetricAnomaly) -> bool:
-    """Errors or latency up, or traffic down: what callers of a service feel."""
+    """Errors or latency up, or traffic down, by a material amount: what callers of a service feel."""
     signal = read_signal(anomaly)
-    return (signal in SERVING_UP and anomaly.direction == "up") or (
+    felt = (signal in SERVING_UP and anomaly.direction == "up") or (
         signal is Signal.TRAFFIC and anomaly.direction == "down"
     )
+    return felt and material(anomaly)
 
 
 @dataclass
