@@ -189,7 +189,8 @@ def link_cell(
 
 
 def _detail(text: rx.Var[str]) -> rx.Component:
-    return rx.text(text, size="1", color=rx.color("gray", 10), white_space="nowrap")
+    # Small print wraps, anywhere if it must: a long user name or version must not widen the table past the page.
+    return rx.text(text, size="1", color=rx.color("gray", 10), overflow_wrap="anywhere")
 
 
 def name_cell(name: rx.Var[str], detail: rx.Var[str] | None = None) -> rx.Component:
