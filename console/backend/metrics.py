@@ -12,7 +12,7 @@ import asyncio
 import math
 import statistics
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -212,13 +212,16 @@ async def metric_chart(core: CoreClient, view: MetricView, option: MetricOption 
     by_key = {_key(anomaly.labels): anomaly for anomaly in report.anomalies}
     ranked = sorted(combined, key=lambda s: _rank(s, by_key.get(_key(s.labels))))[:MAX_SERIES]
     floor = _floor(ranked, option.unit if option else "")
-    chart = _chart(view, window, step, ranked, by_key, reference, total=len(combined), floor=floor)
-    return replace(chart, quiet=_quiet(report)) if report.unchecked else chart
+    return _chart(
+        view, window, step, ranked, by_key, reference, total=len(combined), floor=floor, quiet=_quiet(report)
+    )
 
 
 def _quiet(report: MetricAnomalyReport) -> str:
     """Nothing departed, said only of the series that had a baseline; the others named with how little history
     they had."""
+    if not report.unchecked:
+        return NOTHING_DEPARTED
     compared = report.series_checked - report.series_skipped
     reasons = "; ".join(u.reason for u in report.unchecked)
     return f"{NOTHING_DEPARTED if compared else ''} Not compared with a baseline: {reasons}.".strip()
@@ -302,6 +305,7 @@ def _chart(
     *,
     total: int,
     floor: float | None,
+    quiet: str,
 ) -> MetricChart:
     fmt = axis_format(window.span, step)
     names = _names(shown)
@@ -360,6 +364,7 @@ def _chart(
         shown=len(shown),
         total=total,
         floor=floor,
+        quiet=quiet,
     )
 
 
