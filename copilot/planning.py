@@ -105,6 +105,11 @@ class PlanContext(BaseModel):
         """All evidence this run's tool calls returned, in the order they returned it."""
         return [item for outcome in self.outcomes for item in outcome.evidence]
 
+    def clock_apart(self, capability: str) -> SourceClock | None:
+        """The clock of ``capability``'s source when it is not the investigation's (a frozen demo beside a live
+        source): its records are of another time, and this run's windows mean nothing to it."""
+        return next((c for c in self.clocks_apart if c.capability == capability), None)
+
 
 class CallTools(BaseModel):
     """Make these calls (concurrently, when there are several) and come back."""

@@ -143,7 +143,7 @@ def read_findings(context: PlanContext) -> Findings:
     specs = {spec.name: spec for spec in context.tools}
     findings = Findings(
         evidence={e.id: e for e in context.evidence},
-        log_clock=next((c for c in context.clocks_apart if c.capability == "log"), None),
+        log_clock=context.clock_apart("log"),
     )
     for outcome in context.outcomes:
         spec = specs.get(outcome.tool)

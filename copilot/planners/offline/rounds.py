@@ -15,7 +15,6 @@ from copilot.planners.offline.readings import Findings, own_tool
 from copilot.planners.offline.scope import read_scope
 from copilot.planning import PlanContext, ToolRequest
 from core_client.analysis.signals import Signal as MetricSignal
-from core_client.clock import SourceClock
 from core_client.schemas import Incident
 
 # The metrics are compared with the same length of time just before the window, at one-minute steps.
@@ -61,12 +60,6 @@ def iso(value: datetime) -> str:
     return value.isoformat().replace("+00:00", "Z")
 
 
-def apart(context: PlanContext, capability: str) -> SourceClock | None:
-    """The clock of ``capability``'s source when it is not the investigation's (a frozen demo beside a live
-    source): its records are of another time, and this run's windows mean nothing to it."""
-    return next((c for c in context.clocks_apart if c.capability == capability), None)
-
-
 def clock_note(context: PlanContext) -> str | None:
     """Which clock the investigation's times are on, and the sources left out for keeping another one."""
     if not context.clocks_apart:
@@ -86,7 +79,7 @@ def asked_incident(context: PlanContext) -> str | None:
 def incident_of(context: PlanContext, findings: Findings, named: tuple[str, ...] = ()) -> Incident | None:
     """The page's (or the question's) incident; else the newest open one about a named service; else the newest
     open one. None when incidents come from a source on another clock: they are not of this investigation's time."""
-    if apart(context, "incident"):
+    if context.clock_apart("incident"):
         return None
     wanted = asked_incident(context)
     if wanted:
@@ -184,7 +177,7 @@ def patterns_request(
 ) -> ToolRequest | None:
     """Log patterns new or grown since just before ``onset``, against the hours before it (not asked of logs on
     another clock)."""
-    if apart(context, "log"):
+    if context.clock_apart("log"):
         return None
     return request(
         context,

@@ -39,7 +39,6 @@ from copilot.planners.offline.report import (
 from copilot.planners.offline.rounds import (
     WARNINGS_AND_WORSE,
     Round,
-    apart,
     environment_of,
     iso,
     patterns_request,
@@ -204,7 +203,7 @@ def _changes_round(context: PlanContext, findings: Findings) -> list[ToolRequest
     onset = ranking.onset or ranking.first_onset() or fallback_onset(context, findings)
     start = min(onset, question.until or onset) - CHANGE_HISTORY
     calls = [patterns_request(context, findings, onset, WARNINGS_AND_WORSE)]
-    if not apart(context, "deployment"):
+    if not context.clock_apart("deployment"):
         environment = environment_of(context, findings)
         calls.append(
             request(
@@ -236,7 +235,7 @@ def _changes_round(context: PlanContext, findings: Findings) -> list[ToolRequest
 
 def _after_changes_round(context: PlanContext, findings: Findings) -> list[ToolRequest]:
     """What each change's own service began to log after it went out."""
-    if apart(context, "log"):
+    if context.clock_apart("log"):
         return []
     _, ranking, _ = _trouble(context, findings)
     changes = asked_changes(question_of(context), findings, ranking.onset, context.now)[:MAX_COMPARED]

@@ -31,7 +31,6 @@ from copilot.planners.offline.report import at, run_notes
 from copilot.planners.offline.rounds import (
     WARNINGS_AND_WORSE,
     Round,
-    apart,
     environment_of,
     incident_of,
     iso,
@@ -337,7 +336,7 @@ def _fault_and_history_round(context: PlanContext, findings: Findings) -> list[T
     fault = fault_now(context, findings)
     onset = fault.onset or fault.ranking.first_onset() or fallback_onset(context, findings)
     calls = [patterns_request(context, findings, onset, WARNINGS_AND_WORSE)]
-    if not apart(context, "deployment"):
+    if not context.clock_apart("deployment"):
         calls.append(
             request(
                 context,
@@ -349,7 +348,7 @@ def _fault_and_history_round(context: PlanContext, findings: Findings) -> list[T
                 limit=30,
             )
         )
-    if not apart(context, "incident"):
+    if not context.clock_apart("incident"):
         service = fault.service
         calls += [
             request(
@@ -380,7 +379,7 @@ def _closest_round(context: PlanContext, findings: Findings) -> list[ToolRequest
         for m in closest[:TIMELINES_READ]
     ]
     keys: dict[str, tuple[str, str]] = {}
-    if now.patterns and not apart(context, "log"):
+    if now.patterns and not context.clock_apart("log"):
         recent = sorted(closest[WINDOWS_COMPARED:], key=lambda m: -_timestamp(m.incident.created_at))
         for match in [*closest[:WINDOWS_COMPARED], *recent[:RECENT_COMPARED]]:
             start, service = _window_start(match.incident), match.incident.service
@@ -453,7 +452,7 @@ def conclude(context: PlanContext, findings: Findings) -> Answer:
 
 def _log_notes(context: PlanContext, now: Traits, similar: list[Match]) -> list[str]:
     """What could not be said of log patterns, and why."""
-    if own_tool(context.tools, "compare_log_patterns") is None or apart(context, "log"):
+    if own_tool(context.tools, "compare_log_patterns") is None or context.clock_apart("log"):
         return ["logs were not read, so shared log patterns were not compared"]
     if not now.patterns:
         return ["the fault logged no new pattern of its own, so past incidents' logs were not compared"]

@@ -18,7 +18,7 @@ from copilot.planners.offline.kinds.why_failing import situation_of
 from copilot.planners.offline.questions import Question, question_of
 from copilot.planners.offline.readings import Findings
 from copilot.planners.offline.report import at, minutes, run_notes
-from copilot.planners.offline.rounds import Round, apart, environment_of, iso, request
+from copilot.planners.offline.rounds import Round, environment_of, iso, request
 from copilot.planning import PlanContext, ToolRequest
 from core_client.schemas.analysis import LogPattern, PatternChange, PatternComparison
 from core_client.units import number
@@ -55,7 +55,7 @@ def window_of(context: PlanContext) -> tuple[datetime, datetime]:
 
 
 def _logs_round(context: PlanContext, findings: Findings) -> list[ToolRequest]:
-    if apart(context, "log"):
+    if context.clock_apart("log"):
         return []
     service = subject_of(context, findings)
     since, until = window_of(context)

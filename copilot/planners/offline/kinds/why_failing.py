@@ -24,7 +24,6 @@ from copilot.planners.offline.report import Situation, compose
 from copilot.planners.offline.rounds import (
     WARNINGS_AND_WORSE,
     Round,
-    apart,
     clock_note,
     environment_of,
     incident_of,
@@ -100,7 +99,7 @@ def _explanations_round(context: PlanContext, findings: Findings) -> list[ToolRe
     calls = [
         patterns_request(context, findings, onset, WARNINGS_AND_WORSE),
     ]
-    if not apart(context, "deployment"):
+    if not context.clock_apart("deployment"):
         calls.append(
             request(
                 context,
