@@ -149,3 +149,25 @@ async def test_the_situation_never_starts_trouble_at_a_caller_of_an_incidents_se
     assert "1 open incident" in answer.verdict
     assert any(c.text.startswith("checkout-api since 13:51 UTC") for c in answer.claims)
     assert validate_answer(answer, evidence_of(view)).ok
+
+
+async def test_trouble_on_record_is_not_pinned_on_a_failure_nothing_links_to_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # An incident is open for payflow, whose own series show nothing; search-api fails from its release, but
+    # payflow does not call it, so search-api's release explains some other trouble, not payflow's.
+    answer, view = await answer_of(
+        tmp_path, monkeypatch, "shape-incident-on-a-quiet-service-beside-unrelated-trouble"
+    )
+    assert answer.root_cause is None
+    assert answer.verdict == "Not enough evidence to name a cause."
+    assert "Best candidates: payflow and search-api" in answer.summary
+    assert "payflow's trouble is on record but none of its own series left its baseline" in answer.summary
+    assert "it is neither payflow nor anything it calls" in answer.summary
+    assert "Next check: read payflow's own logs and metrics" in answer.summary
+    assert "payflow is not failing" not in answer.summary  # its incident says it is
+    for_payflow = next(c for c in answer.claims if c.text.startswith("For payflow:"))
+    assert any(i.startswith("incident:") for i in for_payflow.evidence_ids)
+    for_search = next(c for c in answer.claims if c.text.startswith("For search-api:"))
+    assert any(i.startswith("deployment:") for i in for_search.evidence_ids)
+    assert validate_answer(answer, evidence_of(view)).ok

@@ -136,10 +136,10 @@ def compose(
     if ranking.root is None or ranking.onset is None or diagnosis is None:
         return _no_root(findings, situation, missing)
     root, onset = ranking.root, ranking.onset
-    tie = _tie_doubt(findings, situation, ranking)
-    if tie is not None:
+    unsettled = _tie_doubt(findings, situation, ranking) or _unlinked_doubt(findings, situation, ranking)
+    if unsettled is not None:
         seen = _seen_claims(findings, situation, ranking)
-        return _abstention(findings, situation, ranking, diagnoses, seen, missing, tie)
+        return _abstention(findings, situation, ranking, diagnoses, seen, missing, unsettled)
     claims = [
         claim
         for claim in (
@@ -312,6 +312,43 @@ def _refused_doubt(findings: Findings, ranking: Ranking) -> Doubt:
             f"{at(start - PREDATES if start else None)} ("
             + "; ".join(logs_of(findings, t) for t in troubled[:2])
             + "): its trouble may not show in the series scanned, and its callers' failures may be its effect"
+        ),
+    )
+
+
+def _unlinked_doubt(findings: Findings, situation: Situation, ranking: Ranking) -> Doubt | None:
+    """Why the root cannot be named when the trouble asked about is on record (an incident or an alert) but not in
+    the asked service's own series, and the root is neither that service nor anything it calls: the root is then
+    the cause of some other trouble, and nothing links it to this one."""
+    root, graph, name = ranking.root, findings.graph, findings.graph.label
+    if root is None or ranking.chosen_for == "asked":
+        return None
+    unseen = [
+        s
+        for s in situation.asked
+        if s in situation.troubled
+        and s not in ranking.affected
+        and not own_trouble(ranking.departed.get(s))
+        and not graph.reaches(s, root)
+    ]
+    if not unseen:
+        return None
+    service = unseen[0]
+    start = ranking.onset
+    calls = (
+        f"it is neither {name(service)} nor anything it calls"
+        if service in graph.nodes
+        else f"the catalog does not list {name(service)}, so nothing says what it calls"
+    )
+    return Doubt(
+        reason=(
+            f"{name(service)}'s trouble is on record but none of its own series left its baseline, and "
+            f"{name(root)}, failing since {at(start)}, is not linked to it: {calls}"
+        ),
+        candidates=[service, root],
+        next_check=(
+            f"read {name(service)}'s own logs and metrics from {at(start - PREDATES if start else None)} "
+            f"({logs_of(findings, service)}), and whether it depends on {name(root)}"
         ),
     )
 
