@@ -171,3 +171,29 @@ async def test_trouble_on_record_is_not_pinned_on_a_failure_nothing_links_to_it(
     for_search = next(c for c in answer.claims if c.text.startswith("For search-api:"))
     assert any(i.startswith("deployment:") for i in for_search.evidence_ids)
     assert validate_answer(answer, evidence_of(view)).ok
+
+
+async def test_a_health_verdict_says_the_sign_that_decides_it_with_that_signs_own_time(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # payflow's series are quiet, but an incident is open for it: that incident is why it is degraded (its alert,
+    # firing since earlier, would not be), and the verdict dates it by the incident's own opening.
+    monkeypatch.setenv(SCENARIOS_ENV, str(SHAPES))
+    name = "shape-incident-on-a-quiet-service-beside-unrelated-trouble"
+    spec = WorldSpec(2, name, SCALE)
+    built = tmp_path / f"{spec.key}.db"
+    build_world(spec, LIBRARY, built)
+    view = await ask((built, spec), "Is payflow healthy?")
+    answer = view.answer
+    assert view.state is RunState.DONE and answer is not None, view.error
+    opened = next(
+        e.at
+        for e in evidence_of(view)
+        if e.kind == "incident" and e.service == "payflow" and "resolved" not in e.excerpt
+    )
+    assert opened is not None
+    assert answer.verdict.startswith("No, payflow is degraded: incident INC-") and answer.verdict.endswith(
+        f"\u201cPayflow authorizations declined\u201d open, since {opened:%H:%M} UTC."
+    ), answer.verdict
+    # Its alert, firing since before the incident opened, is in the claims, not taken for what degrades it.
+    assert any("Payflow declines above 1%" in c.text for c in answer.claims)

@@ -14,7 +14,7 @@ which of its dependencies are in trouble.
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+from datetime import datetime, timedelta
 from statistics import median
 
 from copilot.answer import Answer, Claim, EvidenceKind, QuestionKind
@@ -199,13 +199,20 @@ def _verdict(wording: str, state: ServiceState, values: list[str]) -> str:
 
 
 def _reading(state: ServiceState) -> str:
-    """The strongest sign of trouble, said plainly: a reading against normal, an alert, an incident."""
-    since = f", since {at(state.since)}" if state.since else ""
+    """The sign that decides its health, said plainly with its own time: a reading against normal, else an open
+    incident (an alert alone does not degrade a service, see ``ServiceState.health``), else an alert."""
+
+    def since(moment: datetime | None) -> str:
+        return f", since {at(moment)}" if moment else ""
+
     if state.trouble:
-        return f"{anomaly_reading(state.trouble[0])}{since}"
-    if state.alerts:
-        return f"alert \u201c{state.alerts[0].title}\u201d firing{since}"
-    return f"incident {state.incidents[0].id} \u201c{state.incidents[0].title}\u201d open{since}"
+        top = state.trouble[0]
+        return f"{anomaly_reading(top)}{since(top.onset)}"
+    if state.incidents:
+        incident = state.incidents[0]
+        return f"incident {incident.id} \u201c{incident.title}\u201d open{since(incident.created_at)}"
+    alert = state.alerts[0]
+    return f"alert \u201c{alert.title}\u201d firing{since(alert.created_at)}"
 
 
 def _state_claims(findings: Findings, state: ServiceState) -> list[Claim]:
