@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from copilot.planners.offline.diagnosis import diagnose, diagnose_candidates
 from copilot.planners.offline.graph import ServiceGraph
 from copilot.planners.offline.ranking import rank, read_signal
-from copilot.planners.offline.readings import Findings, Signal
+from copilot.planners.offline.readings import Failure, Findings, Signal
 from copilot.planners.offline.report import logs_of
 from core_client.clock import SourceClock
 from core_client.schemas import Deployment, MetricBaseline
@@ -214,3 +214,10 @@ def test_a_next_check_sends_to_a_services_logs_only_when_its_lines_were_seen() -
     frozen = SourceClock(capability="log", provider="demo", now=ONSET - timedelta(days=400))
     elsewhere = logs_of(Findings(graph=GRAPH, log_clock=frozen), "ledger")
     assert "/logs" not in elsewhere and "keeps another time (log (demo): frozen at" in elsewhere
+    # No log source configured at all (an OpsOrch Core without a log plugin): no page of OpsPilot's has the lines.
+    unserved = Failure("compare_log_patterns", "Unsupported: the log capability is not configured")
+    nowhere = logs_of(Findings(graph=GRAPH, failures=[unserved]), "ledger")
+    assert "/logs" not in nowhere and "no log source of OpsPilot's serves them" in nowhere
+    # A log source that failed this once still has a Logs page worth opening.
+    broken = Failure("compare_log_patterns", "ProviderError: 503 from the log source")
+    assert logs_of(Findings(graph=GRAPH, failures=[broken]), "ledger") == "/logs?service=ledger"

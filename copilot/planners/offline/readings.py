@@ -18,6 +18,7 @@ from copilot.answer import Evidence
 from copilot.evidence import OWN_SERVER
 from copilot.planners.offline.graph import ServiceGraph
 from copilot.planning import PlanContext, ToolOutcome, ToolSpec
+from copilot.stand_ins import LACKING
 from core_client.clock import SourceClock
 from core_client.schemas import (
     Alert,
@@ -80,6 +81,13 @@ class Failure:
 
     tool: str
     error: str
+
+    @property
+    def unserved(self) -> bool:
+        """Whether the source simply does not serve what the tool reads (a core without a log plugin, a catalog
+        without runbooks): nothing went wrong."""
+        first_line = self.error.splitlines()[0] if self.error else ""
+        return any(first_line.startswith(f"{kind}:") for kind in LACKING)
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,6 @@ from copilot.planners.offline.ranking import (
 from copilot.planners.offline.readings import Failure, Findings, own_tool
 from copilot.planners.offline.rounds import clock_note
 from copilot.planning import PlanContext, ToolSpec
-from copilot.stand_ins import LACKING
 from core_client.schemas import Deployment, Incident
 from core_client.schemas.analysis import MetricAnomaly, PatternChange
 from core_client.units import anomaly_reading, number
@@ -226,13 +225,15 @@ def _doubt(findings: Findings, ranking: Ranking, diagnosis: Diagnosis) -> Doubt 
 
 
 def logs_of(findings: Findings, service: str) -> str:
-    """Where to read ``service``'s logs in a next check: its Logs page, unless the log source keeps another time or
-    the log patterns compared held none of its lines; then the check says so rather than sending the reader to a
-    page that may well be empty (the log source may not serve that service at all)."""
+    """Where to read ``service``'s logs in a next check: its Logs page, unless no log source is configured, the log
+    source keeps another time or the log patterns compared held none of its lines; then the check says so rather
+    than sending the reader to a page that may well be empty (the log source may not serve that service at all)."""
     if findings.log_clock is not None:
         return (
             f"the log source here keeps another time ({findings.log_clock.describe()}), not its recent lines"
         )
+    if any(f.tool == "compare_log_patterns" and f.unserved for f in findings.failures):
+        return "no log source of OpsPilot's serves them: read them where they are kept"
     comparisons = [c for c in (findings.patterns, findings.service_patterns.get(service)) if c is not None]
     key = findings.graph.key
     seen = any(
@@ -968,10 +969,10 @@ def _failure_note(failure: Failure) -> str:
     """What a failed call leaves unchecked; a source that simply does not serve it (a core without a log plugin,
     a catalog without runbooks) is said plainly, since nothing went wrong."""
     consequence = CONSEQUENCES.get(failure.tool, "its result was not used")
-    first_line = failure.error.splitlines()[0] if failure.error else ""
-    if any(first_line.startswith(f"{kind}:") for kind in LACKING):
+    if failure.unserved:
         served = NOT_SERVED.get(failure.tool, f"what {failure.tool} reads")
         return f"no source here serves {served}: {consequence}"
+    first_line = failure.error.splitlines()[0] if failure.error else ""
     return f"{failure.tool} failed ({first_line[:200]}): {consequence}"
 
 
