@@ -22,7 +22,8 @@ def _row(row: rx.Var[DeploymentRow]) -> rx.Component:
             detail=row.version + " · " + row.environment,
         ),
         rx.table.cell(status_badge(row.status)),
-        rx.table.cell(rx.badge(row.change, variant="outline")),
+        # A provider that keeps no kind of change (an OpsOrch Core) leaves the cell empty, not an empty badge.
+        rx.table.cell(rx.cond(row.change != "", rx.badge(row.change, variant="outline"))),
         rx.table.cell(rx.text(row.summary, size="2")),
         rx.table.cell(row.actor),
         rx.table.cell(row.duration),
