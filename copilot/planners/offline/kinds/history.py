@@ -127,6 +127,8 @@ class Match:
     shared: list[str]
     resolution: TimelineEntry | None = None
     window: Window | None = None
+    # Whether it shares the fault itself (its kind, or the lines its logs said), not only service and symptoms.
+    same_fault: bool = False
 
 
 def traits_of_text(service: str | None, text: str) -> Traits:
@@ -259,7 +261,8 @@ def similarity(
     common = now.words & said_words
     if now.words and common:
         score += SHARED_WORDS * len(common) / len(now.words | said_words)
-    return Match(past, round(score, 2), shared, resolution_of(timeline), window)
+    same_fault = bool(mechanisms) or (window is not None and bool(window.shared))
+    return Match(past, round(score, 2), shared, resolution_of(timeline), window, same_fault)
 
 
 def resolution_of(timeline: list[TimelineEntry]) -> TimelineEntry | None:
@@ -413,12 +416,26 @@ def conclude(context: PlanContext, findings: Findings) -> Answer:
     claims = [_match_claim(findings, m) for m in similar[:MAX_LISTED]]
     if similar:
         best = similar[0]
-        verdict = (
-            f"Yes: {about} has had {len(similar)} similar incident{'s' if len(similar) > 1 else ''} before; the "
-            f"closest is {_named(best.incident)}, sharing {', '.join(best.shared) or 'its words'}"
+        closest = (
+            f"the closest is {_named(best.incident)}, sharing {', '.join(best.shared) or 'its words'}"
             + (f"; it was resolved: \u201c{best.resolution.body}\u201d" if best.resolution else "")
             + "."
         )
+        fault = _fault_words(now)
+        if fault and not any(m.same_fault for m in similar):
+            # Symptoms are shared by many faults: without the fault's kind or lines in common, it is not this again.
+            verdict = (
+                f"No, not this fault as far as the history says: none of the {len(similar)} past incidents of {about} "
+                f"with its symptoms shared its fault ({fault}) or its log lines; " + closest
+            )
+        else:
+            again = sum(m.same_fault for m in similar)
+            verdict = (
+                f"Yes: {about} has had {len(similar)} similar incident{'s' if len(similar) > 1 else ''} before"
+                + (f" ({again} of the same fault)" if fault and again else "")
+                + "; "
+                + closest
+            )
     else:
         symptoms = ", ".join(sorted(s.value for s in now.symptoms)) or "none measured"
         verdict = (
@@ -448,6 +465,11 @@ def conclude(context: PlanContext, findings: Findings) -> Answer:
         confidence=_confidence(similar, now),
         missing=missing,
     )
+
+
+def _fault_words(now: Traits) -> str:
+    """The fault under investigation by kind ("connection pool exhaustion"), or "" when its kind is unknown."""
+    return " or ".join(kind.replace("_", " ") for kind in sorted(now.mechanisms))
 
 
 def _log_notes(context: PlanContext, now: Traits, similar: list[Match]) -> list[str]:
