@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Generic, TypeVar
 
@@ -102,6 +102,8 @@ class ServiceTile:
     status: str
     open_incidents: int
     firing_alerts: int
+    # Rated from its metrics (a signal off its baseline now) rather than from anything on record.
+    off_baseline: bool = False
 
 
 @dataclass
@@ -257,6 +259,22 @@ def service_health(
                 firing_alerts=firing,
             )
         )
+    return _worst_first(tiles)
+
+
+def rated_by_metrics(tiles: list[ServiceTile], off_baseline: set[str]) -> list[ServiceTile]:
+    """``tiles`` with the healthy ones whose metrics are off their baseline (by key) rated warning, worst first."""
+    return _worst_first(
+        [
+            replace(tile, status="warning", off_baseline=True)
+            if tile.status == "healthy" and tile.key in off_baseline
+            else tile
+            for tile in tiles
+        ]
+    )
+
+
+def _worst_first(tiles: list[ServiceTile]) -> list[ServiceTile]:
     order = {"critical": 0, "warning": 1, "healthy": 2}
     return sorted(tiles, key=lambda tile: (order[tile.status], tile.name.casefold(), tile.key))
 

@@ -10,7 +10,7 @@ alerts) fails on its own: the catalog still shows, with that column or section s
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from pydantic import BaseModel
@@ -70,6 +70,8 @@ class ServiceFilters(ListFilters):
 
 
 class ServiceRow(BaseModel):
+    # The service's catalog id (what its metrics are scanned by), what people call it, and its page.
+    key: str = ""
     name: str
     link: str
     tier: str
@@ -80,6 +82,8 @@ class ServiceRow(BaseModel):
     status: str
     open_incidents: int
     firing_alerts: int
+    # Rated from its metrics (a signal off its baseline now) rather than from anything on record.
+    off_baseline: bool = False
 
 
 class ServicePage(BaseModel):
@@ -187,6 +191,7 @@ async def services_page(core: CoreClient, scope: QueryScope, text: str, cursor: 
         shift = oncall_by_team.get(service.owner_team or "")
         rows.append(
             ServiceRow(
+                key=service.id,
                 name=service.name,
                 link=service_link(service.id).build(),
                 tier=service.tier_label,
@@ -317,6 +322,13 @@ async def departures(core: CoreClient, service: str) -> list[Departure]:
         for anomaly in report.anomalies
         if anomaly.ongoing and is_trouble(anomaly)
     ][:DEPARTURES_SHOWN]
+
+
+async def off_baseline(core: CoreClient, services: Sequence[str]) -> set[str]:
+    """Those of ``services`` with a signal off its baseline now (see :func:`departures`), scanned concurrently; a
+    service whose scan fails is left out (its rating stays what is on record)."""
+    scans = await asyncio.gather(*(section(departures(core, service)) for service in services))
+    return {service for service, scan in zip(services, scans, strict=True) if scan.value}
 
 
 async def service_detail(core: CoreClient, reference: str) -> ServiceDetail:

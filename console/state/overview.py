@@ -13,7 +13,9 @@ from console.backend.overview import (
     ServiceTile,
     SeverityCount,
     load_overview,
+    rated_by_metrics,
 )
+from console.backend.services import off_baseline
 from console.state.session import SessionState
 from core_client.errors import OpsPilotError
 
@@ -40,14 +42,23 @@ class OverviewState(SessionState):
         """Fetch every panel without holding the state lock, then show what came back."""
         async with self:
             self.loading = True
+        core = await runtime.core()
         try:
-            overview = await load_overview(await runtime.core())
+            overview = await load_overview(core)
         except OpsPilotError as exc:
             async with self:
                 self._fail_all(str(exc))
             return
         async with self:
             self._show(overview)
+        # Then the services nothing on record troubles are rated by their metrics too, as a service's page rates
+        # them: scanning takes about a second, so the page shows first.
+        calm = [tile.key for tile in overview.services.value or [] if tile.status == "healthy"]
+        off = await off_baseline(core, calm) if calm else set()
+        if off:
+            async with self:
+                if self.as_of == overview.as_of:
+                    self.services = rated_by_metrics(self.services, off)
 
     def _fail_all(self, message: str) -> None:
         self.incidents_error = self.alerts_error = self.deploys_error = self.services_error = message

@@ -81,6 +81,10 @@ class PagedList(rx.State, mixin=True):
         """Put the page's rows in the state's ``rows`` var (none when the page could not be loaded)."""
         self.rows = list(page.rows) if page is not None else []
 
+    async def _enrich(self, core: CoreClient, generation: int) -> None:
+        """Add what is slow to learn about the rows shown once they are on screen, unless a newer load replaced
+        them (``generation`` is the load that showed them; nothing by default)."""
+
     @classmethod
     def _filter_type(cls) -> type[ListFilters]:
         raise NotImplementedError
@@ -188,6 +192,7 @@ class PagedList(rx.State, mixin=True):
             self.truncated = page.truncated
             self.error, self.loading = "", False
             self._show_page(page)
+        await self._enrich(await runtime.core(), generation)
 
     @rx.event(background=True)
     async def load(self) -> None:

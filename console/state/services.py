@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from console.backend.display import safe_href
 from console.backend.services import (
+    OFF_BASELINE,
     Departure,
     Neighbour,
     OnCallRow,
@@ -12,6 +13,7 @@ from console.backend.services import (
     ServicePage,
     ServiceRow,
     ServiceView,
+    off_baseline,
     service_detail,
     services_page,
 )
@@ -41,6 +43,24 @@ class ServicesState(PagedList, ScopeState):
         self.rows = list(page.rows) if page is not None else []
         self.notes = page.notes if isinstance(page, ServicePage) else []
         self.unserved = page.unserved if isinstance(page, ServicePage) else []
+
+    async def _enrich(self, core: CoreClient, generation: int) -> None:
+        """Rate the rows that nothing on record troubles by their metrics too, as a service's page does: one
+        failing with no incident or alert is not healthy. Scanning takes about a second, so the rows show first."""
+        async with self:
+            calm = [row.key for row in self.rows if row.status == "healthy" and row.key]
+        if not calm:
+            return
+        off = await off_baseline(core, calm)
+        async with self:
+            if generation != self._shown_generation or not off:
+                return
+            self.rows = [
+                row.model_copy(update={"status": OFF_BASELINE, "off_baseline": True})
+                if row.key in off and row.status == "healthy"
+                else row
+                for row in self.rows
+            ]
 
 
 class ServiceState(RecordPage, ScopeState):

@@ -121,6 +121,7 @@ def _service_tile(tile: rx.Var[ServiceTile]) -> rx.Component:
                 rx.cond(tile.open_incidents == 1, " incident · ", " incidents · "),
                 tile.firing_alerts,
                 rx.cond(tile.firing_alerts == 1, " alert", " alerts"),
+                rx.cond(tile.off_baseline, " · off its baseline", ""),
                 size="1",
             ),
             spacing="1",

@@ -27,7 +27,16 @@ def _row(row: rx.Var[ServiceRow]) -> rx.Component:
                 rx.text(row.runbook),
             )
         ),
-        rx.table.cell(rx.text(row.open_incidents, " incidents · ", row.firing_alerts, " firing", size="1")),
+        rx.table.cell(
+            rx.text(
+                row.open_incidents,
+                " incidents · ",
+                row.firing_alerts,
+                " firing",
+                rx.cond(row.off_baseline, " · off its baseline", ""),
+                size="1",
+            )
+        ),
         data_testid="service-row",
     )
 

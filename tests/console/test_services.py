@@ -1,4 +1,5 @@
-"""The service catalog and one service's page on the small demo world; a missing provider fails only its column."""
+"""The service catalog, one service's page and the Overview's grid on the small demo world; a missing provider fails only
+its column."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from collections.abc import Callable
 import pytest
 
 from console.backend.services import service_detail, services_page
+from console.state.overview import OverviewState
 from console.state.scope import ScopeState
 from console.state.services import ServicesState, ServiceState
 from core_client.client import CoreClient
@@ -94,6 +96,15 @@ async def test_the_page_states(demo_core: CoreClient, people) -> None:
     catalog = await client.state(ServicesState)
     assert catalog.rows and {row.team for row in catalog.rows} == {"platform"} and catalog.notes == []
 
+    # Nothing on record troubles fulfillment-worker, but it fails through what it calls: the list rates it by its
+    # metrics once they are scanned, as its page does; payflow stays healthy.
+    client.goto("/services")
+    await client.follow(await client.fire(ScopeState.open_page))
+    rows = {row.name: row for row in (await client.state(ServicesState)).rows}
+    assert (rows["fulfillment-worker"].status, rows["fulfillment-worker"].off_baseline) == ("warning", True)
+    assert (rows["checkout-api"].status, rows["checkout-api"].off_baseline) == ("critical", False)
+    assert (rows["payflow"].status, rows["payflow"].off_baseline) == ("healthy", False)
+
     client.goto("/services/orders-api", route="/services/[service_ref]")
     await client.follow(await client.fire(ScopeState.open_page))
     one = await client.state(ServiceState)
@@ -106,3 +117,18 @@ async def test_the_page_states(demo_core: CoreClient, people) -> None:
     await client.fire(ServiceState.load)
     missing = await client.state(ServiceState)
     assert "no service named 'nope'" in missing.error and missing.calls == []
+
+
+async def test_the_overview_rates_a_service_by_its_metrics_when_nothing_is_on_record(
+    demo_core: CoreClient, people
+) -> None:
+    client = await signed_in(demo_core, "vera", "/")
+    await client.follow(await client.fire(ScopeState.open_page))
+    await client.fire(OverviewState.load)
+    tiles = {tile.key: tile for tile in (await client.state(OverviewState)).services}
+    # The same rule as the Services list and a service's page: failing with nothing on record is a warning.
+    assert (tiles["fulfillment-worker"].status, tiles["fulfillment-worker"].off_baseline) == ("warning", True)
+    assert (tiles["payflow"].status, tiles["payflow"].off_baseline) == ("healthy", False)
+    order = {"critical": 0, "warning": 1, "healthy": 2}
+    statuses = [order[tile.status] for tile in (await client.state(OverviewState)).services]
+    assert statuses == sorted(statuses), "worst first, after the metrics too"
