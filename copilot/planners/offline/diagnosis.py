@@ -28,15 +28,13 @@ from copilot.planners.offline.ranking import (
     own_services,
     read_signal,
     settle,
+    suspect_change,
 )
 from copilot.planners.offline.readings import Findings, Signal, signal_of
 from core_client.schemas import Deployment, MetricSeries
 from core_client.schemas.analysis import MetricAnomaly, PatternChange
 
-# A change is a suspect when it started at most this long before the onset (or within the slack after it)...
-CHANGE_LEAD = timedelta(minutes=20)
-CHANGE_SLACK = timedelta(minutes=2)
-# ...and a resource departure belongs to the fault when it began within RESOURCE_LEAD before the onset or this after.
+# A resource departure belongs to the fault when it began within RESOURCE_LEAD before the onset or this after.
 RESOURCE_LAG = timedelta(minutes=15)
 # A certificate this close to expiry (in days) no longer serves.
 CERTIFICATE_DAYS = 1.0
@@ -163,18 +161,6 @@ def is_config(deployment: Deployment) -> bool:
     """A configuration change rather than new code."""
     change = str(deployment.fields.get("change") or deployment.fields.get("type") or "").lower()
     return change == "config" or "configMap" in deployment.fields or "config" in deployment.version.lower()
-
-
-def suspect_change(findings: Findings, service: str, onset: datetime) -> Deployment | None:
-    """The change to ``service`` that started closest before ``onset``, within :data:`CHANGE_LEAD`."""
-    near = [
-        d
-        for d in findings.deployments
-        if d.service == service
-        and d.started_at is not None
-        and onset - CHANGE_LEAD <= d.started_at <= onset + CHANGE_SLACK
-    ]
-    return max(near, key=lambda d: d.started_at or onset, default=None)
 
 
 def new_patterns(findings: Findings, onset: datetime) -> list[PatternChange]:

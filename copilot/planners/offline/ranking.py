@@ -27,7 +27,12 @@ from copilot.planners.offline.graph import ServiceGraph, ServiceNode
 from copilot.planners.offline.readings import Findings, Signal, signal_of
 from core_client.analysis.anomalies import adverse, material
 from core_client.analysis.semantics import read_as_gauge
+from core_client.schemas import Deployment
 from core_client.schemas.analysis import MetricAnomaly, PatternChange
+
+# A change is a suspect when it started at most this long before the onset (or within the slack after it).
+CHANGE_LEAD = timedelta(minutes=20)
+CHANGE_SLACK = timedelta(minutes=2)
 
 # A departure this strong is a symptom; the baseline noise of a busy afternoon stays well below it.
 STRONG_Z = 10.0
@@ -421,6 +426,18 @@ def _timestamp(value: datetime | None) -> float:
     return value.timestamp() if value is not None else float("inf")
 
 
+def suspect_change(findings: Findings, service: str, onset: datetime) -> Deployment | None:
+    """The change to ``service`` that started closest before ``onset``, within :data:`CHANGE_LEAD`."""
+    near = [
+        d
+        for d in findings.deployments
+        if d.service == service
+        and d.started_at is not None
+        and onset - CHANGE_LEAD <= d.started_at <= onset + CHANGE_SLACK
+    ]
+    return max(near, key=lambda d: d.started_at or onset, default=None)
+
+
 def _follow_logs(ranking: Ranking, findings: Findings) -> None:
     """Move the root down the graph when its own new log lines blame a service it calls from the start.
 
@@ -448,5 +465,11 @@ def _follow_logs(ranking: Ranking, findings: Findings) -> None:
         blamed = sorted(blamed_by(complaints[0], graph) & graph.downstream(root))[0]
         if blamed in ranking.affected:
             return  # the metrics saw it and still did not put it first: keep the metrics' answer
+        node = graph.nodes.get(blamed)
+        if suspect_change(findings, root, onset) is not None and node is not None and not node.external:
+            # The root was changed just before its trouble, and the service its lines blame, one of ours with
+            # series and logs of its own, shows nothing: a change that breaks how it calls that service (a
+            # timeout, an address, a credential) reads the same in its lines as that service failing.
+            return
         ranking.affected[blamed] = Symptoms(blamed, onset=onset - timedelta(seconds=1))
         settle(ranking, blamed, ranking.competing, graph)

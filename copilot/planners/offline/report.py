@@ -11,8 +11,9 @@ from itertools import pairwise
 
 from copilot.answer import Answer, Claim, EvidenceKind, Hop, Moment, ProposedAction, QuestionKind, RootCause
 from copilot.evidence import evidence_id, series_ref
-from copilot.planners.offline.diagnosis import CHANGE_SLACK, PREDATES, Diagnosis, is_config
+from copilot.planners.offline.diagnosis import PREDATES, Diagnosis, is_config
 from copilot.planners.offline.ranking import (
+    CHANGE_SLACK,
     ERROR_SEVERITIES,
     ONSET_TOLERANCE,
     Ranking,
@@ -916,9 +917,14 @@ def _other_trouble(findings: Findings, ranking: Ranking, root: str) -> list[Clai
         if not symptoms.anomalies:
             continue
         top = max(symptoms.anomalies, key=lambda a: (is_serving(a), abs(a.peak_z)))
+        # Those that call it were failing before it began: trouble travels from a service to its callers.
+        earlier = [e for e in explained if findings.graph.reaches(e, other)]
         why = (
             "it explains fewer of the failing services"
             if other in ranking.competing
+            else f"{_listed([name(e) for e in earlier])} began failing before it, so it does not explain "
+            f"{'its' if len(earlier) == 1 else 'their'} trouble"
+            if earlier
             else f"{name(explained[0])} does not depend on it, so it does not explain its trouble"
             if len(explained) == 1
             else f"none of {', '.join(map(name, explained))} depends on it, so it does not explain their trouble"

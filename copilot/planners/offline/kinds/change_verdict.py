@@ -18,11 +18,11 @@ from datetime import datetime, timedelta
 
 from copilot.answer import Answer, Claim, EvidenceKind, Moment, QuestionKind, RootCause
 from copilot.evidence import evidence_id
-from copilot.planners.offline.diagnosis import CHANGE_LEAD, CHANGE_SLACK, Diagnosis, diagnose
+from copilot.planners.offline.diagnosis import Diagnosis, diagnose
 from copilot.planners.offline.graph import ServiceGraph
 from copilot.planners.offline.kinds.why_failing import fallback_onset, situation_of
 from copilot.planners.offline.questions import Question, question_of
-from copilot.planners.offline.ranking import Ranking, rank
+from copilot.planners.offline.ranking import CHANGE_LEAD, CHANGE_SLACK, Ranking, rank
 from copilot.planners.offline.readings import Findings
 from copilot.planners.offline.report import (
     PHRASES,
