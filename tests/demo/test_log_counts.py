@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from adapters.demo import logs as demo_logs
 from adapters.demo.logs import DemoLogs
 from adapters.demo.logstore import LogRow, LogStore
 from core_client.analysis.histogram import histogram_from_entries
@@ -241,6 +242,15 @@ async def test_counts_equal_a_plain_scan(logs: DemoLogs, store: Store, case: Cas
         assert [(b.start, b.count, b.by_severity) for b in histogram.buckets] == [
             (b.start, b.count, b.by_severity) for b in expected.buckets
         ]
+
+
+@pytest.mark.parametrize("case", CASES, ids=[case[0] for case in CASES])
+async def test_counts_summed_slot_by_slot_equal_a_plain_scan(
+    logs: DemoLogs, store: Store, case: Case, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Searches no index narrows are summed a slot at a time once slots are long; here every slot is.
+    monkeypatch.setattr(demo_logs, "SCAN_LINES_PER_SLOT", 1)
+    await test_counts_equal_a_plain_scan(logs, store, case, buckets=7)
 
 
 @pytest.mark.parametrize("case", CASES, ids=[case[0] for case in CASES])
