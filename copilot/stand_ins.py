@@ -38,10 +38,15 @@ def _capability(tool: str) -> str | None:
     return capability.value if capability is not None else None
 
 
+def says_lacking(said: str) -> bool:
+    """Whether a tool's error says no provider serves what it reads (a core without a log plugin): nothing failed."""
+    return any(said.startswith(f"{kind}:") for kind in LACKING)
+
+
 def _lacking(outcome: ToolOutcome) -> bool:
     said = outcome.error or outcome.text or ""
     structured = outcome.structured if isinstance(outcome.structured, dict) else {}
-    return structured.get("error") in LACKING or any(said.startswith(f"{kind}:") for kind in LACKING)
+    return structured.get("error") in LACKING or says_lacking(said)
 
 
 def lacking_capabilities(context: PlanContext) -> list[str]:

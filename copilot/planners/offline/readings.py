@@ -18,7 +18,7 @@ from copilot.answer import Evidence
 from copilot.evidence import OWN_SERVER
 from copilot.planners.offline.graph import ServiceGraph
 from copilot.planning import PlanContext, ToolOutcome, ToolSpec
-from copilot.stand_ins import LACKING
+from copilot.stand_ins import says_lacking
 from core_client.clock import SourceClock
 from core_client.schemas import (
     Alert,
@@ -86,8 +86,7 @@ class Failure:
     def unserved(self) -> bool:
         """Whether the source simply does not serve what the tool reads (a core without a log plugin, a catalog
         without runbooks): nothing went wrong."""
-        first_line = self.error.splitlines()[0] if self.error else ""
-        return any(first_line.startswith(f"{kind}:") for kind in LACKING)
+        return says_lacking(self.error)
 
 
 @dataclass(frozen=True)
