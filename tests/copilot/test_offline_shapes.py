@@ -57,13 +57,15 @@ async def test_the_root_and_fault_kind_follow_from_the_evidence(
     assert "went out" not in answer.summary  # no release is named without a deployment
 
 
-async def answer_of(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str) -> tuple[Answer, RunView]:
-    """The answer to shape ``name``'s question in its own small world, run to the end."""
+async def answer_of(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str, question: str | None = None
+) -> tuple[Answer, RunView]:
+    """The answer to ``question`` (else shape ``name``'s own) in the shape's small world, run to the end."""
     monkeypatch.setenv(SCENARIOS_ENV, str(SHAPES))
     spec = WorldSpec(2, name, SCALE)
     built = tmp_path / f"{spec.key}.db"
     build_world(spec, LIBRARY, built)
-    view = await ask((built, spec), LIBRARY.get(name).question)
+    view = await ask((built, spec), question or LIBRARY.get(name).question)
     assert view.state is RunState.DONE and view.answer is not None, view.error
     return view.answer, view
 
@@ -136,14 +138,9 @@ async def test_the_situation_never_starts_trouble_at_a_caller_of_an_incidents_se
 ) -> None:
     # The same world asked "What's going on?": checkout-api failed first, but it calls payments-api, whose incident
     # is open, so checkout-api's failure cannot be where payments-api's trouble starts.
-    monkeypatch.setenv(SCENARIOS_ENV, str(SHAPES))
-    name = "shape-caller-fails-under-an-incident-on-what-it-calls"
-    spec = WorldSpec(2, name, SCALE)
-    built = tmp_path / f"{spec.key}.db"
-    build_world(spec, LIBRARY, built)
-    view = await ask((built, spec), "What's going on?")
-    answer = view.answer
-    assert view.state is RunState.DONE and answer is not None, view.error
+    answer, view = await answer_of(
+        tmp_path, monkeypatch, "shape-caller-fails-under-an-incident-on-what-it-calls", "What's going on?"
+    )
     assert not answer.verdict.startswith("Trouble starts at checkout-api"), answer.verdict
     assert answer.verdict.startswith("checkout-api is failing since 13:51 UTC, but it calls payments-api")
     assert "1 open incident" in answer.verdict
@@ -178,14 +175,12 @@ async def test_a_health_verdict_says_the_sign_that_decides_it_with_that_signs_ow
 ) -> None:
     # payflow's series are quiet, but an incident is open for it: that incident is why it is degraded (its alert,
     # firing since earlier, would not be), and the verdict dates it by the incident's own opening.
-    monkeypatch.setenv(SCENARIOS_ENV, str(SHAPES))
-    name = "shape-incident-on-a-quiet-service-beside-unrelated-trouble"
-    spec = WorldSpec(2, name, SCALE)
-    built = tmp_path / f"{spec.key}.db"
-    build_world(spec, LIBRARY, built)
-    view = await ask((built, spec), "Is payflow healthy?")
-    answer = view.answer
-    assert view.state is RunState.DONE and answer is not None, view.error
+    answer, view = await answer_of(
+        tmp_path,
+        monkeypatch,
+        "shape-incident-on-a-quiet-service-beside-unrelated-trouble",
+        "Is payflow healthy?",
+    )
     opened = next(
         e.at
         for e in evidence_of(view)
