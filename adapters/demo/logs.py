@@ -1,7 +1,9 @@
 """The demo world's log provider: search, context and histograms over the store of ``adapters.demo.logstore``.
 
 SQLite work runs in worker threads (``asyncio.to_thread``), each borrowing a read-only connection from a small
-pool, so a search never blocks the event loop; a cancelled call (a CoreClient timeout) interrupts its query.
+pool, so a search never blocks the event loop; a cancelled call (a CoreClient timeout) interrupts its query. A
+search that neither index narrows runs over the store's columns instead (``adapters.demo.logcolumns``), loaded
+on the first such search.
 
 Semantics: the search text is words and ``"phrases"`` that must all occur, ``word*`` prefixes and ``-word``
 exclusions, matched on whole tokens, case-insensitively. Filters take ``=``, ``!=``, ``contains`` (case-insensitive
@@ -26,6 +28,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
+import polars as pl
+
+from adapters.demo.logcolumns import LineColumns, check_expression
 from adapters.demo.logstore import (
     LINE_COLUMNS,
     REGEXP_FUNCTION,
@@ -270,6 +275,10 @@ class DemoLogs:
         self.clock = clock
         self._source = source
         self._pool = _ReadOnlyPool(self._db_path)
+        # The store's columns (adapters.demo.logcolumns), loaded by the first search that checks every line.
+        self._columns_lock = threading.Lock()
+        self._columns_loaded = False
+        self._columns: LineColumns | None = None
 
     async def health(self) -> ProviderHealth:
         """How many lines the store holds and the time they span; ``down`` when it is missing or half-built."""
@@ -300,6 +309,16 @@ class DemoLogs:
             lo, hi = self._rowid_range(conn, start_ms, end_ms)
             if below is not None:
                 hi = min(hi, below - 1)
+            over_columns = self._column_check(conn, plan)
+            if over_columns is not None:
+                columns, check = over_columns
+                rowids = columns.newest(check, lo, hi, size + 1)
+                if rowids is not None:
+                    marks = ", ".join("?" * len(rowids))
+                    return conn.execute(
+                        f"SELECT {LINE_COLUMNS} FROM log_line l WHERE l.rowid IN ({marks}) ORDER BY l.rowid DESC",
+                        rowids,
+                    ).fetchall()
             sql, args, order = plan.source(conn, lo, hi)
             return conn.execute(
                 f"SELECT {LINE_COLUMNS} {sql} ORDER BY {order} DESC LIMIT ?", [*args, size + 1]
@@ -367,6 +386,13 @@ class DemoLogs:
                 counted = _postings_tally(conn, plan.index_match, start_ms, end_ms, width * 1000, count)
                 if counted is not None:
                     return counted
+            over_columns = self._column_check(conn, plan)
+            if over_columns is not None:
+                columns, check = over_columns
+                lo, hi = self._rowid_range(conn, start_ms, end_ms)
+                checked = columns.tally(check, lo, hi, start_ms, width * 1000, count)
+                if checked is not None:
+                    return checked
             severities = _severities(conn)
             if severities is not None:
                 scanned = _scan_tally(conn, plan, severities, start_ms, end_ms, width * 1000, count)
@@ -390,8 +416,10 @@ class DemoLogs:
         return LogHistogram(start=start, end=end, bucket_seconds=width, buckets=slots, total=total)
 
     async def aclose(self) -> None:
-        """Close every pooled connection."""
+        """Close every pooled connection and let the columns go."""
         await asyncio.to_thread(self._pool.close)
+        with self._columns_lock:
+            self._columns, self._columns_loaded = None, False
 
     # --- plumbing ---------------------------------------------------------------------------------------------
 
@@ -420,6 +448,21 @@ class DemoLogs:
         except asyncio.CancelledError:
             cancelled.set()
             raise
+
+    def _column_check(self, conn: sqlite3.Connection, plan: SearchPlan) -> tuple[LineColumns, pl.Expr] | None:
+        """The store's columns and ``plan``'s checks over them, when SQLite would check every line of a window
+        and the columns decide those checks exactly; else ``None``."""
+        checks = plan.line_checks
+        if not checks or not plan.checks_every_line(conn):
+            return None
+        with self._columns_lock:
+            if not self._columns_loaded:
+                self._columns = LineColumns.load(conn)
+                self._columns_loaded = True
+        if self._columns is None:
+            return None
+        check = check_expression(checks, self._columns)
+        return None if check is None else (self._columns, check)
 
     def _translate(self, exc: sqlite3.Error) -> OpsPilotError:
         text = str(exc)

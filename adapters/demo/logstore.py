@@ -15,7 +15,8 @@ what the index of words cannot serve (punctuation such as ``->``, ``contains`` s
 literal text they require) to the lines holding every trigram of those literals, and the exact check runs on those
 lines only. A literal under three characters becomes the trigrams that contain it, read from ``log_trigram_vocab``
 (the index's vocabulary and how many lines hold each), while those are few; else it is checked on every line of the
-window.
+window. Those checks run over ``log_columns``, the lines as columns (``adapters.demo.logcolumns``), in native
+code, wherever it decides them exactly as SQL would.
 
 ``log_rollup`` counts lines per minute, severity, service, environment and team, and ``log_rollup_severity`` per
 minute and severity, so a volume histogram without search text reads rollup rows (a few per minute of its window)
@@ -40,6 +41,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from adapters.demo.logcolumns import MessageCheck, write_columns
 from core_client.errors import BadQuery
 from core_client.schemas import LogFilter, LogQuery
 
@@ -281,6 +283,7 @@ class LogStore:
         # Messages under three characters hold no trigram: while there are any, short literals are not
         # narrowed through the vocabulary (they could be such a message).
         (short_lines,) = conn.execute("SELECT count(*) FROM log_line WHERE length(message) < 3").fetchone()
+        write_columns(conn)
         conn.execute("DROP TABLE IF EXISTS log_rollup")
         conn.execute(ROLLUP_TABLE)
         conn.execute(ROLLUP_FILL)
@@ -343,6 +346,10 @@ class SearchPlan:
     short_literals: list[str] = field(default_factory=list)
     predicates: list[str] = field(default_factory=list)
     args: list[Any] = field(default_factory=list)
+    # The predicates on the message as checks the store's columns can run too (adapters.demo.logcolumns), and
+    # whether any predicate is on another column (then they cannot).
+    message_checks: list[MessageCheck] = field(default_factory=list)
+    checks_other_columns: bool = False
 
     # ``match`` with each of its positive parts OR'd with the anchor (see ANCHOR): the same lines.
     anchored_match: str | None = None
@@ -352,6 +359,16 @@ class SearchPlan:
         """The anchored ``match`` when it alone decides which lines match (nothing is checked on the lines
         themselves), so they can be counted from the index's posting lists without reading one; else ``None``."""
         return self.anchored_match if self.exclude_match is None and not self.predicates else None
+
+    @property
+    def line_checks(self) -> list[MessageCheck] | None:
+        """The row predicates as message checks, when every one of them is on the message; else ``None``."""
+        return None if self.checks_other_columns else self.message_checks
+
+    def checks_every_line(self, conn: sqlite3.Connection) -> bool:
+        """Whether a window's every line is checked: neither index narrows the search and nothing excludes."""
+        possible, trigrams = self._trigram_match(conn)
+        return possible and trigrams is None and self.match is None and self.exclude_match is None
 
     def require(self, literal: str) -> None:
         """Note that every matching line holds ``literal`` (case aside), for the trigram index to narrow by."""
@@ -559,6 +576,7 @@ def compile_search(query: LogQuery, *, source: str | None = None) -> SearchPlan:
                 plan.require(term.text)
             plan.predicates.append("instr(l.message, ?) " + ("= 0" if term.negated else "> 0"))
             plan.args.append(term.text)
+            plan.message_checks.append(MessageCheck("instr", term.text, negated=term.negated))
 
     scope = query.scope
     equalities = [("service", scope.service), ("team", scope.team), ("environment", scope.environment)]
@@ -662,6 +680,7 @@ def _compile_filter(
                 plan.require(literal)
         plan.predicates.append(f"{REGEXP_FUNCTION}(?, {column})")
         plan.args += [flt.value, *column_args]
+        _note_check(plan, name, MessageCheck("regex", flt.value))
         return
     if name == "message" and flt.operator in ("=", "contains"):
         plan.require(value)
@@ -673,3 +692,11 @@ def _compile_filter(
     }[flt.operator]
     plan.predicates.append(condition.format(column=column))
     plan.args += [*column_args, value]
+    _note_check(plan, name, MessageCheck(flt.operator, value))
+
+
+def _note_check(plan: SearchPlan, name: str, check: MessageCheck) -> None:
+    if name == "message":
+        plan.message_checks.append(check)
+    else:
+        plan.checks_other_columns = True

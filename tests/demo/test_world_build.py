@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import multiprocessing
 import re
 import sqlite3
 from concurrent.futures import ProcessPoolExecutor
@@ -44,7 +45,8 @@ def _build(args: tuple[str, int, str]) -> str:
 def worlds(tmp_path_factory: pytest.TempPathFactory) -> dict[tuple[str, int], Path]:
     folder = tmp_path_factory.mktemp("worlds")
     jobs = [(name, seed, str(folder)) for name in load_library().names() for seed in SEEDS]
-    with ProcessPoolExecutor(max_workers=2) as pool:
+    # Spawned, not forked: a fork of a process whose polars thread pool has run (log columns) can deadlock.
+    with ProcessPoolExecutor(max_workers=2, mp_context=multiprocessing.get_context("spawn")) as pool:
         paths = list(pool.map(_build, jobs))
     return {(name, seed): Path(p) for (name, seed, _), p in zip(jobs, paths, strict=True)}
 
