@@ -229,6 +229,10 @@ async def recent_deploys(core: CoreClient) -> list[DeployRow]:
     ]
 
 
+# What a service off its baseline is rated when nothing on record says worse.
+OFF_BASELINE = "warning"
+
+
 def service_health(
     directory: ServiceDirectory, incidents: list[Incident] | None, alerts: list[Alert] | None
 ) -> list[ServiceTile]:
@@ -262,16 +266,19 @@ def service_health(
     return _worst_first(tiles)
 
 
+def rating(on_record: str, *, off_baseline: bool) -> str:
+    """A service's rating with its metrics: one that nothing on record troubles but that is off its baseline is
+    not healthy (every page that rates services asks this, so they agree)."""
+    return OFF_BASELINE if on_record == "healthy" and off_baseline else on_record
+
+
 def rated_by_metrics(tiles: list[ServiceTile], off_baseline: set[str]) -> list[ServiceTile]:
-    """``tiles`` with the healthy ones whose metrics are off their baseline (by key) rated warning, worst first."""
-    return _worst_first(
-        [
-            replace(tile, status="warning", off_baseline=True)
-            if tile.status == "healthy" and tile.key in off_baseline
-            else tile
-            for tile in tiles
-        ]
-    )
+    """``tiles`` rated with their metrics (the keys in ``off_baseline`` are off it), worst first."""
+    rated = []
+    for tile in tiles:
+        status = rating(tile.status, off_baseline=tile.key in off_baseline)
+        rated.append(replace(tile, status=status, off_baseline=True) if status != tile.status else tile)
+    return _worst_first(rated)
 
 
 def _worst_first(tiles: list[ServiceTile]) -> list[ServiceTile]:

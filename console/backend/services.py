@@ -21,6 +21,7 @@ from console.backend.overview import (
     OpenIncidents,
     firing_alerts,
     open_incidents,
+    rating,
     service_health,
 )
 from console.backend.records import FieldRow, ListFilters, Section, field_rows, section
@@ -46,8 +47,6 @@ from core_client.service_directory import ServiceDirectory
 
 PAGE_SIZE = 25
 UNKNOWN = "unknown"
-# What a service off its baseline is rated when nothing on record says worse.
-OFF_BASELINE = "warning"
 DEPARTURES_SHOWN = 5
 # What a page says for a column or panel its sources keep nothing for.
 UNSERVED = {
@@ -349,7 +348,7 @@ async def service_detail(core: CoreClient, reference: str) -> ServiceDetail:
     def status(key: str) -> str:
         on_record = rated.status.get(key, UNKNOWN)
         scan = off_baseline.get(key)
-        return OFF_BASELINE if on_record == "healthy" and scan is not None and scan.value else on_record
+        return rating(on_record, off_baseline=scan is not None and bool(scan.value))
 
     def neighbour(other: str) -> Neighbour:
         known = directory.find(other)

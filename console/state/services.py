@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from console.backend.display import safe_href
+from console.backend.overview import rating
 from console.backend.services import (
-    OFF_BASELINE,
     Departure,
     Neighbour,
     OnCallRow,
@@ -55,11 +55,12 @@ class ServicesState(PagedList, ScopeState):
         async with self:
             if generation != self._shown_generation or not off:
                 return
+            rated = [(row, rating(row.status, off_baseline=row.key in off)) for row in self.rows]
             self.rows = [
-                row.model_copy(update={"status": OFF_BASELINE, "off_baseline": True})
-                if row.key in off and row.status == "healthy"
+                row.model_copy(update={"status": status, "off_baseline": True})
+                if status != row.status
                 else row
-                for row in self.rows
+                for row, status in rated
             ]
 
 
