@@ -145,10 +145,16 @@ async def test_the_test_drives_the_values_prometheus_serves(core: CoreClient, sh
 async def test_counters_are_rates_histograms_quantiles_and_statuses_error_ratios(
     core: CoreClient, shop: Shop
 ):
-    # Two seconds in ten fail; every payment takes 0.3 s (the 0.1-0.5 bucket).
+    # One payment in five fails, the first of them fifth; every payment takes 0.3 s (the 0.1-0.5 bucket). Both
+    # statuses are exported at zero and scraped before the first payment: a rate window where only the failures'
+    # series had two samples yet would read as all errors.
+    shop.payments.labels(status="200")
+    shop.payments.labels(status="500")
+    await asyncio.sleep(1.5)
+
     async def pay() -> None:
         for n in range(60):
-            shop.payments.labels(status="500" if n % 5 == 0 else "200").inc()
+            shop.payments.labels(status="500" if n % 5 == 4 else "200").inc()
             shop.payment_seconds.observe(0.3)
             await asyncio.sleep(0.1)
 
