@@ -353,6 +353,8 @@ class SearchPlan:
 
     # ``match`` with each of its positive parts OR'd with the anchor (see ANCHOR): the same lines.
     anchored_match: str | None = None
+    # What the trigram index can do for the plan, read from the store once (see _trigram_match).
+    _narrowing: tuple[bool, str | None] | None = field(default=None, repr=False, compare=False)
 
     @property
     def index_match(self) -> str | None:
@@ -412,6 +414,11 @@ class SearchPlan:
     def _trigram_match(self, conn: sqlite3.Connection) -> tuple[bool, str | None]:
         """Whether any line can match (no line holds a short literal no trigram holds), and the trigram index's
         MATCH expression (``None`` when it cannot narrow)."""
+        if self._narrowing is None:
+            self._narrowing = self._read_narrowing(conn)
+        return self._narrowing
+
+    def _read_narrowing(self, conn: sqlite3.Connection) -> tuple[bool, str | None]:
         groups = [_fts_string(t) for t in dict.fromkeys(self.trigrams)]
         if groups or self.match is not None:
             return True, " AND ".join(groups) or None
