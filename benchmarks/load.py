@@ -253,7 +253,11 @@ class Load:
             while time.monotonic() < self.deadline:
                 self.record(await tab.fire(self.new_conversation, kind="copilot new conversation"))
                 run = await tab.fire(
-                    self.ask, {"question": question}, kind="copilot run", within=180, done=self.answered
+                    self.ask,
+                    {"question": question},
+                    kind="copilot run",
+                    within=180,
+                    done=lambda outcome: self.answered(outcome.deltas[-1]),
                 )
                 self.record(run)
         finally:

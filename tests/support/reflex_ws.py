@@ -123,10 +123,11 @@ class ReflexTab:
         *,
         kind: str | None = None,
         within: float = 30.0,
-        done: Callable[[dict[str, Any]], bool] | None = None,
+        done: Callable[[Outcome], bool] | None = None,
     ) -> Outcome:
         """Send one event (``handler`` = ``state_full_name.handler``) and wait until the tab settles, or until
-        ``done`` says an update finished it (for long work that pauses, such as a Copilot run)."""
+        ``done`` says what came so far finished it (for work that pauses, such as a Copilot run or a background
+        event's answer)."""
         started = time.perf_counter()
         await self._send(self._event(handler, payload or {}))
         return await self._settle(
@@ -148,7 +149,7 @@ class ReflexTab:
         started: float,
         within: float,
         *,
-        done: Callable[[dict[str, Any]], bool] | None = None,
+        done: Callable[[Outcome], bool] | None = None,
     ) -> Outcome:
         deadline = started + within
         while True:
@@ -181,5 +182,5 @@ class ReflexTab:
                         return outcome
                     self.url = target  # follow it as the browser would: the new page loads
                     await self._send(self._event(ON_LOAD, {}))
-            if done is not None and done(delta):
+            if done is not None and done(outcome):
                 return outcome
