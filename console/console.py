@@ -14,6 +14,7 @@ from console import runtime
 from console.address import adopt_reflex_address
 from console.backend.health import health_api
 from console.backend.sign_in import sign_in_routes
+from console.collector import size_for_the_console
 from core_client.mcp.http import McpEndpoint
 
 # MCP clients reach the same tools at the backend's /mcp with a user's API token; its app starts with the backend.
@@ -25,5 +26,7 @@ app = rx.App(api_transformer=backend, toaster=rx.toast.provider(position="top-ce
 # First, in each backend worker (not at import: `reflex run` may still move the port then): links (approvals,
 # tickets, the Copilot's) point where Reflex serves the console, rxconfig's deploy_url included.
 app.register_lifespan_task(adopt_reflex_address)
+# A worker's heap is large and a Copilot run's objects short-lived: see console/collector.py.
+app.register_lifespan_task(size_for_the_console)
 app.register_lifespan_task(mcp_endpoint.lifespan)
 app.register_lifespan_task(runtime.RUNTIME.serving)
