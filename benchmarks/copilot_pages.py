@@ -197,6 +197,9 @@ def measure(base_url: str, rounds: int, collectors: list[str]) -> tuple[dict[str
         for round_ in range(rounds * len(collectors)):
             collector = collectors[round_ % len(collectors)]
             COLLECTORS[collector]()
+            # Each round starts with nothing promoted: what one setting promoted must not start the full
+            # collections of the next one's round.
+            gc.collect()
             tab.get_by_test_id("new-conversation").click()
             tab.wait_for_function("!document.querySelector('[data-testid=\"copilot-turn\"]')")
             for index in range(TURNS):
